@@ -1,0 +1,34 @@
+"""gpusim: a discrete-event simulator of Kubernetes GPU clusters.
+
+The public API for notebooks and scripts::
+
+    import gpusim
+    scenario = gpusim.load_scenario("scenarios/quickstart.yaml")
+    result = gpusim.simulate(scenario, seed=1)
+    result.summary, result.jobs, result.timeseries
+"""
+
+from gpusim._version import __version__
+
+__all__ = ["__version__", "load_scenario", "simulate", "load_result", "RunResult", "ScenarioError"]
+
+
+def __getattr__(name):
+    # Lazy imports keep `import gpusim` cheap (no pandas/simpy/numba at import time).
+    if name == "load_scenario":
+        from gpusim.scenario import load_scenario
+
+        return load_scenario
+    if name == "ScenarioError":
+        from gpusim.errors import ScenarioError
+
+        return ScenarioError
+    if name == "simulate":
+        from gpusim.sim.engine import simulate
+
+        return simulate
+    if name in ("RunResult", "load_result"):
+        from gpusim.report import result
+
+        return getattr(result, name)
+    raise AttributeError(f"module 'gpusim' has no attribute {name!r}")
