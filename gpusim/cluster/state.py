@@ -1,0 +1,426 @@
+"""The cluster as structure-of-arrays, owned by one `ClusterState` object.
+
+Per node: pool, GPU model, CPU and memory (total and free), the node's slice of the GPU arrays,
+labels and taints as 64-bit masks, and lifecycle state. Per GPU: owning node, free milli-GPU
+(1000 = idle), memory total and committed, time-slice tenants, and MIG slot occupancy as
+bitmasks. The placement kernels read these arrays directly; `NodeView`/`GpuView` are thin
+read-only views for the API and tests, never what a hot path walks.
+
+GPU sharing modes are per node (`node_sharing`): SHARING_NONE (whole GPUs, and milli-GPU shares
+of one GPU as in Alibaba's GPU-sharing clusters), SHARING_TIMESLICE (each GPU advertised as
+`gpu_ts_capacity` replicas, a pod takes replicas, co-tenants share time) and SHARING_MIG (a pod
+takes one MIG instance: `compute` and `memory` slices starting at an allowed start index; the
+GPU's occupancy is two bitmasks, 7 compute slices and 8 memory slices).
+
+Units: CPU in milli-cores, memory in MiB, GPU shares in milli-GPU (1/1000 of one GPU).
+
+Labels and taints are interned into bit positions when the cluster is built: a pod's
+nodeSelector becomes a mask that must be a subset of the node's label mask, and its tolerations
+become the mask of taints it tolerates; a node passes when every NoSchedule/NoExecute taint it
+carries is tolerated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+NODE_PROVISIONING = 0
+NODE_READY = 1
+NODE_DRAINING = 2
+NODE_GONE = 3
+NODE_STATE_NAMES = {0: "provisioning", 1: "ready", 2: "draining", 3: "gone"}
+
+MILLI = 1000  # milli-GPU in one GPU
+
+SHARING_NONE = 0
+SHARING_TIMESLICE = 1
+SHARING_MIG = 2
+SHARING_NAMES = {SHARING_NONE: "none", SHARING_TIMESLICE: "time-slicing", SHARING_MIG: "mig"}
+MAX_BITS = 63  # bit 63 is reserved: "no node has this", so a mask with it matches nothing
+NEVER_BIT = 1 << 63
+
+
+@dataclass(frozen=True, slots=True)
+class PodRequest:
+    """What one pod asks of a node, resolved against the cluster's interned labels and taints.
+
+    ``gpus`` GPUs each with ``gpu_milli`` milli-GPU (1000 for whole GPUs; below 1000 only when
+    ``gpus == 1``, a fractional share as in Alibaba's GPU-sharing clusters).
+    ``gpu_model_mask``: bit i set = GPU model index i allowed; 0 = any model.
+    ``selector_mask``: label bits the node must carry. ``toleration_mask``: taint bits tolerated.
+    """
+
+    cpu_milli: int
+    memory_mib: int
+    gpus: int = 0
+    gpu_milli: int = MILLI
+    gpu_model_mask: int = 0
+    selector_mask: int = 0
+    toleration_mask: int = 0
+    # what kind of GPU resource: SHARING_NONE (gpus x gpu_milli), SHARING_TIMESLICE (`gpus`
+    # time-slice replicas) or SHARING_MIG (one instance of `mig_compute`/`mig_memory` slices
+    # at a start in `mig_starts_mask`, bit s = start s allowed)
+    sharing: int = SHARING_NONE
+    mig_compute: int = 0
+    mig_memory: int = 0
+    mig_starts_mask: int = 0
+
+    @property
+    def gpu_milli_total(self) -> int:
+        return self.gpus * self.gpu_milli
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where a pod is bound: a node index and the global indices of its GPUs."""
+
+    node: int
+    gpus: tuple[int, ...] = ()
+    mig_start: int = -1  # MIG instance start index (memory-slice axis), -1 if not MIG
+
+
+class _BitTable:
+    """Interns strings into bit positions of a uint64 mask."""
+
+    def __init__(self, what: str):
+        self.what = what
+        self.bits: dict[str, int] = {}
+
+    def bit(self, key: str) -> int:
+        if key not in self.bits:
+            if len(self.bits) >= MAX_BITS:
+                raise ValueError(f"more than {MAX_BITS} distinct {self.what} in one cluster")
+            self.bits[key] = len(self.bits)
+        return self.bits[key]
+
+    def mask(self, keys) -> int:
+        m = 0
+        for k in keys:
+            m |= 1 << self.bit(k)
+        return m
+
+
+def _as_u64(mask: int) -> np.uint64:
+    return np.uint64(mask & 0xFFFFFFFFFFFFFFFF)
+
+
+class ClusterState:
+    """All nodes and GPUs of one simulated cluster, as arrays.
+
+    Build it empty and add nodes with `add_nodes` (the engine does so from the scenario's node
+    pools, the cluster autoscaler later at run time). Arrays grow by reallocation, which is
+    rare (node additions), so every hot-path array stays contiguous with a fixed dtype.
+    """
+
+    _NODE_FIELDS = {
+        "node_pool": np.int32,
+        "node_gpu_model": np.int32,
+        "node_cpu_total": np.int64,
+        "node_cpu_free": np.int64,
+        "node_mem_total": np.int64,
+        "node_mem_free": np.int64,
+        "node_gpu_start": np.int32,
+        "node_gpu_count": np.int32,
+        "node_gpus_idle": np.int32,
+        "node_labels": np.uint64,
+        "node_taints": np.uint64,
+        "node_state": np.int8,
+        "node_pods": np.int32,
+        "node_sharing": np.int8,
+    }
+    _GPU_FIELDS = {
+        "gpu_node": np.int32,
+        "gpu_free_milli": np.int32,
+        "gpu_mem_total": np.int64,
+        "gpu_mem_committed": np.int64,
+        "gpu_tenants": np.int32,
+        "gpu_mig_mem_used": np.uint8,
+        "gpu_mig_compute_used": np.uint8,
+        "gpu_ts_capacity": np.int32,
+    }
+
+    def __init__(self, gpu_model_ids: list[str] | None = None, pool_names: list[str] | None = None):
+        self.gpu_model_ids: list[str] = list(gpu_model_ids or [])
+        self.pool_names: list[str] = list(pool_names or [])
+        self.node_names: list[str] = []
+        self.labels = _BitTable("node labels")
+        self.taints = _BitTable("node taints")
+        # taint bit -> (key, value, effect), to resolve tolerations
+        self.taint_specs: list[tuple[str, str, str]] = []
+        self.n_nodes = 0
+        self.n_gpus = 0
+        for name, dtype in {**self._NODE_FIELDS, **self._GPU_FIELDS}.items():
+            setattr(self, name, np.zeros(0, dtype=dtype))
+
+    # ------------------------------------------------------------------ building
+    def gpu_model_index(self, model_id: str | None) -> int:
+        if model_id is None:
+            return -1
+        if model_id not in self.gpu_model_ids:
+            self.gpu_model_ids.append(model_id)
+        return self.gpu_model_ids.index(model_id)
+
+    def pool_index(self, pool: str) -> int:
+        if pool not in self.pool_names:
+            self.pool_names.append(pool)
+        return self.pool_names.index(pool)
+
+    def taint_mask(self, taints: list[tuple[str, str, str]]) -> int:
+        """Mask of the scheduling taints (NoSchedule, NoExecute); PreferNoSchedule never filters."""
+        m = 0
+        for key, value, effect in taints:
+            if effect == "PreferNoSchedule":
+                continue
+            name = f"{key}={value}:{effect}"
+            new = name not in self.taints.bits
+            bit = self.taints.bit(name)
+            if new:
+                self.taint_specs.append((key, value, effect))
+            m |= 1 << bit
+        return m
+
+    def add_nodes(
+        self,
+        pool: str,
+        count: int,
+        *,
+        cpu_milli: int,
+        memory_mib: int,
+        gpus: int = 0,
+        gpu_model: str | None = None,
+        gpu_memory_mib: int = 0,
+        labels: dict[str, str] | None = None,
+        taints: list[tuple[str, str, str]] | None = None,
+        state: int = NODE_READY,
+        names: list[str] | None = None,
+        sharing: int = SHARING_NONE,
+        ts_replicas: int = 1,
+    ) -> np.ndarray:
+        """Append `count` identical nodes; returns their indices."""
+        if count <= 0:
+            return np.zeros(0, dtype=np.int64)
+        pool_i = self.pool_index(pool)
+        model_i = self.gpu_model_index(gpu_model) if gpus > 0 else -1
+        label_mask = self.labels.mask(f"{k}={v}" for k, v in (labels or {}).items())
+        taint_mask = self.taint_mask(list(taints or []))
+        first = self.n_nodes
+        start = self.n_gpus + gpus * np.arange(count, dtype=np.int64)
+        new_nodes = {
+            "node_pool": np.full(count, pool_i),
+            "node_gpu_model": np.full(count, model_i),
+            "node_cpu_total": np.full(count, cpu_milli),
+            "node_cpu_free": np.full(count, cpu_milli),
+            "node_mem_total": np.full(count, memory_mib),
+            "node_mem_free": np.full(count, memory_mib),
+            "node_gpu_start": start,
+            "node_gpu_count": np.full(count, gpus),
+            "node_gpus_idle": np.full(count, gpus),
+            "node_labels": np.full(count, _as_u64(label_mask)),
+            "node_taints": np.full(count, _as_u64(taint_mask)),
+            "node_state": np.full(count, state),
+            "node_pods": np.zeros(count),
+            "node_sharing": np.full(count, sharing),
+        }
+        for name, dtype in self._NODE_FIELDS.items():
+            setattr(self, name, np.concatenate([getattr(self, name), new_nodes[name].astype(dtype)]))
+        g = gpus * count
+        new_gpus = {
+            "gpu_node": np.repeat(np.arange(first, first + count), gpus),
+            "gpu_free_milli": np.full(g, MILLI),
+            "gpu_mem_total": np.full(g, gpu_memory_mib),
+            "gpu_mem_committed": np.zeros(g),
+            "gpu_tenants": np.zeros(g),
+            "gpu_mig_mem_used": np.zeros(g),
+            "gpu_mig_compute_used": np.zeros(g),
+            "gpu_ts_capacity": np.full(g, ts_replicas if sharing == SHARING_TIMESLICE else 0),
+        }
+        for name, dtype in self._GPU_FIELDS.items():
+            setattr(self, name, np.concatenate([getattr(self, name), new_gpus[name].astype(dtype)]))
+        self.node_names.extend(names or [f"{pool}-{i}" for i in range(first, first + count)])
+        self.n_nodes += count
+        self.n_gpus += g
+        return np.arange(first, first + count)
+
+    # ------------------------------------------------------------------ requests
+    def make_request(
+        self,
+        *,
+        cpu_milli: int,
+        memory_mib: int,
+        gpus: int = 0,
+        gpu_milli: int = MILLI,
+        gpu_models: list[str] | None = None,
+        node_selector: dict[str, str] | None = None,
+        tolerations: list[dict] | None = None,
+    ) -> PodRequest:
+        """Resolve a pod's requests, selector and tolerations against this cluster's tables.
+
+        A selector term no node carries gets a fresh bit no node has, so it matches nothing.
+        GPU models not present in the cluster are ignored; if none remain the pod fits nowhere.
+        """
+        model_mask = 0
+        if gpu_models:
+            for m in gpu_models:
+                if m in self.gpu_model_ids:
+                    model_mask |= 1 << self.gpu_model_ids.index(m)
+            if model_mask == 0:
+                model_mask = NEVER_BIT  # no node has this model: unschedulable
+        selector_mask = 0
+        for k, v in (node_selector or {}).items():
+            key = f"{k}={v}"
+            if key in self.labels.bits:
+                selector_mask |= 1 << self.labels.bits[key]
+            else:
+                selector_mask |= NEVER_BIT  # a label no node carries: matches nothing
+        return PodRequest(
+            cpu_milli=int(cpu_milli),
+            memory_mib=int(memory_mib),
+            gpus=int(gpus),
+            gpu_milli=int(gpu_milli),
+            gpu_model_mask=model_mask,
+            selector_mask=selector_mask,
+            toleration_mask=self.toleration_mask(tolerations or []),
+        )
+
+    def toleration_mask(self, tolerations: list[dict]) -> int:
+        """Kubernetes toleration matching: operator Exists (empty key = all) or Equal; empty effect = all."""
+        mask = 0
+        for bit, (key, value, effect) in enumerate(self.taint_specs):
+            for t in tolerations:
+                t_key = t.get("key") or ""
+                op = t.get("operator") or "Equal"
+                t_effect = t.get("effect") or ""
+                if t_effect and t_effect != effect:
+                    continue
+                if op == "Exists":
+                    if t_key in ("", key):
+                        mask |= 1 << bit
+                        break
+                elif t_key == key and (t.get("value") or "") == value:
+                    mask |= 1 << bit
+                    break
+        return mask
+
+    # ------------------------------------------------------------------ binding
+    def node_eligible(self, node: int, req: PodRequest) -> bool:
+        """Static filter: state, selector, taints and GPU model (not free resources)."""
+        if self.node_state[node] != NODE_READY:
+            return False
+        sel = _as_u64(req.selector_mask)
+        if (self.node_labels[node] & sel) != sel:
+            return False
+        if int(self.node_taints[node]) & ~req.toleration_mask:
+            return False
+        if req.gpus > 0:
+            model = int(self.node_gpu_model[node])
+            if model < 0:
+                return False
+            if req.gpu_model_mask and not (req.gpu_model_mask >> model) & 1:
+                return False
+        return True
+
+    def bind(self, req: PodRequest, placement: Placement) -> None:
+        """Commit a placement; raises if it would overbook the node or a GPU."""
+        n = placement.node
+        if len(placement.gpus) != req.gpus:
+            raise ValueError(f"placement has {len(placement.gpus)} GPUs, request asks {req.gpus}")
+        if self.node_cpu_free[n] < req.cpu_milli or self.node_mem_free[n] < req.memory_mib:
+            raise ValueError(f"node {n} lacks CPU or memory for {req}")
+        for g in placement.gpus:
+            if self.gpu_node[g] != n or self.gpu_free_milli[g] < req.gpu_milli:
+                raise ValueError(f"GPU {g} cannot take {req.gpu_milli} milli-GPU")
+        self.node_cpu_free[n] -= req.cpu_milli
+        self.node_mem_free[n] -= req.memory_mib
+        self.node_pods[n] += 1
+        for g in placement.gpus:
+            if self.gpu_free_milli[g] == MILLI:
+                self.node_gpus_idle[n] -= 1
+            self.gpu_free_milli[g] -= req.gpu_milli
+            self.gpu_tenants[g] += 1
+
+    def release(self, req: PodRequest, placement: Placement) -> None:
+        """Undo `bind`."""
+        n = placement.node
+        self.node_cpu_free[n] += req.cpu_milli
+        self.node_mem_free[n] += req.memory_mib
+        self.node_pods[n] -= 1
+        for g in placement.gpus:
+            self.gpu_free_milli[g] += req.gpu_milli
+            self.gpu_tenants[g] -= 1
+            if self.gpu_free_milli[g] == MILLI:
+                self.node_gpus_idle[n] += 1
+        if self.node_cpu_free[n] > self.node_cpu_total[n] or self.node_mem_free[n] > self.node_mem_total[n]:
+            raise ValueError(f"release of {req} on node {n} frees more than it holds")
+
+    # ------------------------------------------------------------------ aggregates
+    @property
+    def gpus_total(self) -> int:
+        ready = self.node_state[self.gpu_node] != NODE_GONE if self.n_gpus else np.zeros(0, bool)
+        return int(np.count_nonzero(ready))
+
+    def gpu_milli_allocated(self) -> int:
+        live = self.node_state[self.gpu_node] != NODE_GONE
+        return int(np.sum(MILLI - self.gpu_free_milli[live], dtype=np.int64))
+
+    def gpus_busy(self) -> int:
+        """GPUs with at least one tenant."""
+        return int(np.count_nonzero(self.gpu_free_milli < MILLI))
+
+    # ------------------------------------------------------------------ views
+    def node(self, i: int) -> NodeView:
+        return NodeView(self, i)
+
+    def nodes(self) -> list[NodeView]:
+        return [NodeView(self, i) for i in range(self.n_nodes)]
+
+    def gpu(self, g: int) -> GpuView:
+        return GpuView(self, g)
+
+
+class NodeView:
+    """Read-only view of one node for the API and tests."""
+
+    __slots__ = ("_s", "index")
+
+    def __init__(self, state: ClusterState, index: int):
+        self._s = state
+        self.index = index
+
+    name = property(lambda self: self._s.node_names[self.index])
+    pool = property(lambda self: self._s.pool_names[self._s.node_pool[self.index]])
+    cpu_milli_free = property(lambda self: int(self._s.node_cpu_free[self.index]))
+    memory_mib_free = property(lambda self: int(self._s.node_mem_free[self.index]))
+    state = property(lambda self: NODE_STATE_NAMES[int(self._s.node_state[self.index])])
+
+    @property
+    def gpu_model(self) -> str | None:
+        m = int(self._s.node_gpu_model[self.index])
+        return self._s.gpu_model_ids[m] if m >= 0 else None
+
+    @property
+    def gpus(self) -> list[GpuView]:
+        s, i = self._s, self.index
+        start = int(s.node_gpu_start[i])
+        return [GpuView(s, g) for g in range(start, start + int(s.node_gpu_count[i]))]
+
+    def __repr__(self) -> str:
+        return f"Node({self.name}, pool={self.pool}, gpus={len(self.gpus)}, state={self.state})"
+
+
+class GpuView:
+    """Read-only view of one GPU."""
+
+    __slots__ = ("_s", "index")
+
+    def __init__(self, state: ClusterState, index: int):
+        self._s = state
+        self.index = index
+
+    node = property(lambda self: int(self._s.gpu_node[self.index]))
+    free_milli = property(lambda self: int(self._s.gpu_free_milli[self.index]))
+    tenants = property(lambda self: int(self._s.gpu_tenants[self.index]))
+
+    def __repr__(self) -> str:
+        return f"Gpu({self.index}, node={self.node}, free_milli={self.free_milli})"
