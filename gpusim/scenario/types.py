@@ -15,7 +15,7 @@ import re
 from fractions import Fraction
 from typing import Annotated
 
-from pydantic import BeforeValidator, WithJsonSchema
+from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
 _BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
 _DECIMAL = {
@@ -178,6 +178,7 @@ Rate = Annotated[
 CpuMilli = Annotated[
     int,
     BeforeValidator(_cpu_milli),
+    PlainSerializer(lambda m: f"{m}m", return_type=str),
     WithJsonSchema({"anyOf": _NUM_OR_STR, "description": f"CPU cores: {QUANTITY_HELP}."}),
 ]
 """CPU in milli-cores (``500m`` -> 500, ``2`` -> 2000)."""
@@ -185,6 +186,7 @@ CpuMilli = Annotated[
 MemoryMiB = Annotated[
     int,
     BeforeValidator(_memory_mib),
+    PlainSerializer(lambda m: f"{m}Mi", return_type=str),
     WithJsonSchema({"anyOf": _NUM_OR_STR, "description": f"Memory in bytes: {QUANTITY_HELP}."}),
 ]
 """Memory in MiB, rounded up (``64Gi`` -> 65536)."""

@@ -1,0 +1,206 @@
+"""The `gpusim` command line.
+
+  gpusim run FILE [--seed N] [--out DIR]   run a scenario, write results
+  gpusim validate FILE...                  check scenarios without running them
+  gpusim schema                            print the scenario JSON Schema
+
+Bad input (scenario, trace, arguments) prints one clear message per problem and exits with
+status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from gpusim._version import __version__
+from gpusim.errors import EXIT_INPUT_ERROR, InputError
+
+# Subcommands contributed by other packages: module with register(subparsers).
+_PLUGINS = ("gpusim.hardware.cli", "gpusim.traces.cli")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse's usage errors: same exit status as other bad input
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_INPUT_ERROR, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="gpusim", description="Discrete-event simulator of Kubernetes GPU clusters.")
+    parser.add_argument("--version", action="version", version=f"gpusim {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    p = sub.add_parser("run", help="run a scenario and write its results")
+    p.add_argument("scenario", help="scenario YAML file")
+    p.add_argument(
+        "--seed", type=int, default=None, help="random seed (default: the scenario's, else drawn and recorded)"
+    )
+    p.add_argument("--out", default=None, help="result folder (default: results/<scenario name>/<run id>/)")
+    p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    p.add_argument("--quiet", action="store_true", help="print only the result folder")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("validate", help="check scenario files without running them")
+    p.add_argument("scenarios", nargs="+", help="scenario YAML files")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("schema", help="print the JSON Schema of scenario files (for editor autocompletion)")
+    p.set_defaults(func=cmd_schema)
+
+    for name in _PLUGINS:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except InputError as e:
+        print(f"error: {e}" if "\n" not in str(e) else f"error:\n{e}", file=sys.stderr)
+        return EXIT_INPUT_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+# ---------------------------------------------------------------------------- commands
+def cmd_schema(args) -> int:
+    from gpusim.scenario.models import Scenario
+
+    schema = Scenario.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    print(json.dumps(schema, indent=2))
+    return 0
+
+
+def cmd_validate(args) -> int:
+    from gpusim.scenario import load_scenario
+
+    for path in args.scenarios:
+        s = load_scenario(path)
+        pools = len(s.cluster.node_pools)
+        print(
+            f"{path}: ok ({s.name}: {_plural(pools, 'node pool')}, {_plural(len(s.workloads), 'workload')})"
+        )
+    return 0
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' * (n != 1)}"
+
+
+def cmd_run(args) -> int:
+    from rich.console import Console
+
+    from gpusim.scenario import load_scenario
+    from gpusim.sim.engine import simulate
+    from gpusim.sim.random import draw_seed
+
+    console = Console(stderr=False)
+    scenario = load_scenario(args.scenario)
+    seed = args.seed if args.seed is not None else scenario.seed
+    if seed is None:
+        seed = draw_seed()
+    if args.out:
+        out = Path(args.out)
+    else:
+        run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + f"-seed{seed}"
+        out = Path("results") / scenario.name / run_id
+
+    with _SimTimeProgress(console, enabled=not args.quiet) as progress:
+        result = simulate(scenario, seed=seed, progress=progress.update)
+    result.save(out, plots=not args.no_plots)
+    if args.quiet:
+        print(out)
+    else:
+        _print_summary(console, result, out)
+    return 0
+
+
+class _SimTimeProgress:
+    """A progress bar in simulated time, shown only once a run has taken more than 2 s."""
+
+    def __init__(self, console, enabled: bool):
+        self.console = console
+        self.enabled = enabled
+        self.t0 = time.perf_counter()
+        self.bar = None
+        self.task = None
+
+    def __enter__(self):
+        return self
+
+    def update(self, now_s: float, horizon_s: float) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None:
+            if time.perf_counter() - self.t0 < 2.0:
+                return
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.bar = Progress(
+                TextColumn("simulating"),
+                BarColumn(),
+                TextColumn("{task.fields[sim]}"),
+                TimeElapsedColumn(),
+                console=self.console,
+                transient=True,
+            )
+            self.bar.start()
+            self.task = self.bar.add_task("sim", total=horizon_s, sim="")
+        self.bar.update(self.task, completed=now_s, sim=f"{now_s / 3600:.1f} / {horizon_s / 3600:.1f} h simulated")
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.stop()
+        return False
+
+
+def _fmt_s(v: float) -> str:
+    if v != v:  # NaN
+        return "-"
+    if v < 120:
+        return f"{v:.1f} s"
+    if v < 7200:
+        return f"{v / 60:.1f} min"
+    return f"{v / 3600:.2f} h"
+
+
+def _print_summary(console, result, out: Path) -> None:
+    from rich.table import Table
+
+    s = result.summary
+    table = Table(title=f"{result.scenario.name} (seed {result.seed})", show_header=True)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    table.add_row("jobs arrived / finished", f"{s['jobs_arrived']} / {s['jobs_finished']}")
+    table.add_row("jobs running / pending at end", f"{s['jobs_running']} / {s['jobs_pending']}")
+    table.add_row("makespan", _fmt_s(s["makespan_s"]))
+    for name in ("queueing_delay", "jct"):
+        label = "queueing delay" if name == "queueing_delay" else "job completion time"
+        table.add_row(
+            f"{label} mean / p50 / p95 / p99",
+            " / ".join(_fmt_s(s[f"{name}_{k}_s"]) for k in ("mean", "p50", "p95", "p99")),
+        )
+    table.add_row("GPU utilisation (time-weighted)", f"{s['gpu_utilisation']:.1%}")
+    table.add_row("GPU-hours used / idle", f"{s['gpu_hours_used']:.1f} / {s['gpu_hours_idle']:.1f}")
+    console.print(table)
+    console.print(f"wall time {result.run_info['wall_s']:.2f} s, {result.run_info['events']} events")
+    console.print(f"results: {out}/")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

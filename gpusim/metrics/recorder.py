@@ -1,0 +1,128 @@
+"""Flat records collected during a run, turned into DataFrames once, at the end.
+
+Columns of `jobs_frame()` (one row per job, in job-id order):
+  job_id, name, workload, arrival_s, start_s, end_s, duration_s, queueing_delay_s, jct_s,
+  gpus, gpu_resource, cpu_milli, memory_mib, priority, node, pool, gpu_ids, state
+  (state: finished | running | pending; start/end are NaN where the job has not reached them).
+
+Columns of `timeseries_frame()` (a step function: each row holds from its time until the next):
+  time_s, gpus_busy (GPUs with at least one pod), gpus_allocated (allocated milli-GPU / 1000),
+  gpus_total, pending_jobs, running_jobs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+JOB_COLUMNS = [
+    "job_id",
+    "name",
+    "workload",
+    "arrival_s",
+    "start_s",
+    "end_s",
+    "duration_s",
+    "queueing_delay_s",
+    "jct_s",
+    "gpus",
+    "gpu_resource",
+    "cpu_milli",
+    "memory_mib",
+    "priority",
+    "node",
+    "pool",
+    "gpu_ids",
+    "state",
+]
+TIMESERIES_COLUMNS = ["time_s", "gpus_busy", "gpus_allocated", "gpus_total", "pending_jobs", "running_jobs"]
+
+
+class Recorder:
+    """Collects the time series as parallel lists and job events by job id."""
+
+    def __init__(self, interval_s: float = 0.0):
+        self.interval_s = interval_s
+        self._ts: dict[str, list] = {c: [] for c in TIMESERIES_COLUMNS}
+        self.start_s: dict[int, float] = {}
+        self.end_s: dict[int, float] = {}
+        self.where: dict[int, tuple[str, str, str]] = {}
+
+    def sample(
+        self, time_s: float, *, gpus_busy: int, gpus_allocated: float, gpus_total: int, pending: int, running: int
+    ) -> None:
+        """Record the state from `time_s` on; a second sample at the same time replaces the first."""
+        ts = self._ts
+        if self.interval_s > 0 and ts["time_s"]:
+            # Sampled mode: keep the last state within each interval bucket.
+            bucket = np.floor(time_s / self.interval_s) * self.interval_s
+            if ts["time_s"][-1] == bucket:
+                self._pop()
+            time_s = bucket
+        elif ts["time_s"] and ts["time_s"][-1] == time_s:
+            self._pop()
+        for k, v in (
+            ("time_s", time_s),
+            ("gpus_busy", gpus_busy),
+            ("gpus_allocated", gpus_allocated),
+            ("gpus_total", gpus_total),
+            ("pending_jobs", pending),
+            ("running_jobs", running),
+        ):
+            ts[k].append(v)
+
+    def _pop(self):
+        for v in self._ts.values():
+            v.pop()
+
+    def job_started(self, job_id: int, time_s: float, node: str, pool: str, gpu_ids: str) -> None:
+        self.start_s[job_id] = time_s
+        self.where[job_id] = (node, pool, gpu_ids)
+
+    def job_finished(self, job_id: int, time_s: float) -> None:
+        self.end_s[job_id] = time_s
+
+    def timeseries_frame(self) -> pd.DataFrame:
+        df = pd.DataFrame(self._ts, columns=TIMESERIES_COLUMNS)
+        return df.astype(
+            {
+                "time_s": "float64",
+                "gpus_busy": "int64",
+                "gpus_allocated": "float64",
+                "gpus_total": "int64",
+                "pending_jobs": "int64",
+                "running_jobs": "int64",
+            }
+        )
+
+    def jobs_frame(self, jobs) -> pd.DataFrame:
+        n = len(jobs)
+        start = np.array([self.start_s.get(j.job_id, np.nan) for j in jobs], dtype=float)
+        end = np.array([self.end_s.get(j.job_id, np.nan) for j in jobs], dtype=float)
+        arrival = np.array([j.arrival_s for j in jobs], dtype=float)
+        where = [self.where.get(j.job_id, ("", "", "")) for j in jobs]
+        state = np.where(~np.isnan(end), "finished", np.where(~np.isnan(start), "running", "pending"))
+        df = pd.DataFrame(
+            {
+                "job_id": np.array([j.job_id for j in jobs], dtype=np.int64),
+                "name": [j.name for j in jobs],
+                "workload": [j.workload for j in jobs],
+                "arrival_s": arrival,
+                "start_s": start,
+                "end_s": end,
+                "duration_s": np.array([j.duration_s for j in jobs], dtype=float),
+                "queueing_delay_s": start - arrival,
+                "jct_s": end - arrival,
+                "gpus": np.array([j.gpus for j in jobs], dtype=np.int64),
+                "gpu_resource": [j.gpu_resource for j in jobs],
+                "cpu_milli": np.array([j.cpu_milli for j in jobs], dtype=np.int64),
+                "memory_mib": np.array([j.memory_mib for j in jobs], dtype=np.int64),
+                "priority": np.array([j.priority for j in jobs], dtype=np.int64),
+                "node": [w[0] for w in where],
+                "pool": [w[1] for w in where],
+                "gpu_ids": [w[2] for w in where],
+                "state": state if n else np.array([], dtype=str),
+            },
+            columns=JOB_COLUMNS,
+        )
+        return df

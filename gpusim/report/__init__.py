@@ -1,0 +1,1 @@
+"""Run results: the `RunResult` object, saving and loading, and plots (which only read results)."""

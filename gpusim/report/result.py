@@ -1,0 +1,134 @@
+"""`RunResult`: what one simulation produced, and how it is saved and loaded.
+
+A saved run is a folder:
+  summary.json     {"summary": headline metrics, "seed", "gpusim_version", "scenario" (resolved,
+                    re-loadable), "run": wall-clock facts that differ between identical runs}
+  jobs.parquet     one row per job (columns in gpusim.metrics.recorder)
+  timeseries.parquet
+  *.png            plots
+The folder is written under a temporary name and renamed into place, so an interrupted save
+leaves no half-written result.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from gpusim.scenario.models import Scenario
+
+FRAMES = ("jobs", "timeseries")
+
+
+def _json_safe(obj):
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    return obj
+
+
+@dataclass
+class RunResult:
+    """Summary metrics and DataFrames of one run."""
+
+    scenario: Scenario
+    seed: int
+    summary: dict
+    jobs: pd.DataFrame
+    timeseries: pd.DataFrame
+    run_info: dict = field(default_factory=dict)
+    version: str = ""
+
+    # ---------------------------------------------------------------- files
+    def summary_document(self) -> dict:
+        return _json_safe(
+            {
+                "summary": self.summary,
+                "seed": self.seed,
+                "gpusim_version": self.version,
+                "scenario": self.scenario.model_dump(mode="json", by_alias=True),
+                "run": self.run_info,
+            }
+        )
+
+    def save(self, directory: str | Path, *, plots: bool = True) -> Path:
+        """Write the run to `directory` atomically (replacing an earlier result there)."""
+        final = Path(directory)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+        tmp.chmod(0o755)
+        try:
+            _write_text(tmp / "summary.json", json.dumps(self.summary_document(), indent=2, sort_keys=False) + "\n")
+            for name in FRAMES:
+                frame: pd.DataFrame = getattr(self, name)
+                part = tmp / f".{name}.parquet.part"
+                frame.to_parquet(part, index=False)
+                os.replace(part, tmp / f"{name}.parquet")
+            if plots:
+                from gpusim.report import plots as _plots
+
+                _plots.save_run_plots(self, tmp)
+            if final.exists():
+                old = final.with_name(f".{final.name}.old")
+                if old.exists():
+                    shutil.rmtree(old)
+                os.replace(final, old)
+                os.replace(tmp, final)
+                shutil.rmtree(old)
+            else:
+                os.replace(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return final
+
+    # ---------------------------------------------------------------- plots
+    def plot_utilisation(self):
+        """GPUs allocated and busy over time (matplotlib Figure)."""
+        from gpusim.report.plots import plot_utilisation
+
+        return plot_utilisation(self)
+
+    def plot_queueing_delay_cdf(self):
+        """Empirical CDF of job queueing delay (matplotlib Figure)."""
+        from gpusim.report.plots import plot_queueing_delay_cdf
+
+        return plot_queueing_delay_cdf(self)
+
+
+def _write_text(path: Path, text: str) -> None:
+    part = path.with_name(f".{path.name}.part")
+    part.write_text(text)
+    os.replace(part, path)
+
+
+def load_result(directory: str | Path) -> RunResult:
+    """Load a run saved by `RunResult.save` (or `gpusim run`)."""
+    from gpusim.errors import InputError
+    from gpusim.scenario import load_scenario
+
+    d = Path(directory)
+    try:
+        doc = json.loads((d / "summary.json").read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise InputError(f"{d}: not a gpusim result folder (summary.json: {e})") from None
+    frames = {name: pd.read_parquet(d / f"{name}.parquet") for name in FRAMES}
+    summary = {k: (math.nan if v is None else v) for k, v in doc["summary"].items()}
+    return RunResult(
+        scenario=load_scenario(doc["scenario"], check=False),
+        seed=doc["seed"],
+        summary=summary,
+        run_info=doc.get("run", {}),
+        version=doc.get("gpusim_version", ""),
+        **frames,
+    )

@@ -1,0 +1,144 @@
+"""Semantic checks that need more than one field: Kubernetes resource rules, the hardware
+catalog, and whether every pod could ever fit a node pool.
+
+Each check returns ``(field path tuple, message)`` pairs; the loader turns them into located
+problems. Messages for resource validation use Kubernetes' own wording (apimachinery
+validation of extended resources).
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from gpusim.scenario.models import GPU_RESOURCE_NAMES, PodTemplate, Scenario, TrainingWorkload
+
+
+def _q(q: Fraction) -> str:
+    return str(q.numerator) if q.denominator == 1 else str(float(q))
+
+
+def check_pod_resources(pod: PodTemplate, path: tuple) -> list[tuple[tuple, str]]:
+    """Kubernetes rules for extended resources: integers, limits required, requests == limits."""
+    out = []
+    res = pod.resources
+    base = path + ("resources",)
+    for section in ("requests", "limits"):
+        for name, q in getattr(res, section).items():
+            p = base + (section, name)
+            if q < 0:
+                out.append((p, f'Invalid value: "{_q(q)}": must be greater than or equal to 0'))
+            if name in GPU_RESOURCE_NAMES and q.denominator != 1:
+                out.append(
+                    (
+                        p,
+                        f'Invalid value: "{_q(q)}": must be an integer '
+                        f"(whole devices only; share GPUs with time-slicing, MIG or gpu_milli)",
+                    )
+                )
+    for name in GPU_RESOURCE_NAMES:
+        req, lim = res.requests.get(name), res.limits.get(name)
+        if req is not None and lim is None:
+            out.append(
+                (base + ("requests", name), "Required value: Limit must be set for non overcommitable resources")
+            )
+        elif req is not None and lim is not None and req != lim:
+            out.append(
+                (base + ("requests", name), f'Invalid value: "{_q(req)}": must be equal to {name} limit of {_q(lim)}')
+            )
+    present = [n for n in GPU_RESOURCE_NAMES if n in res.requests or n in res.limits]
+    if len(present) > 1:
+        out.append((base + ("limits",), f"a pod asks for several accelerator kinds ({', '.join(present)}); pick one"))
+    return out
+
+
+def _pod_gpu_counts(w: TrainingWorkload) -> list[tuple[tuple, PodTemplate, int]]:
+    """(path, pod template, GPUs per pod) for each distinct pod shape the workload can create."""
+    shapes = []
+    if w.jobs is not None:
+        for j, job in enumerate(w.jobs):
+            pod = job.pod or w.pod
+            g = pod.resources.gpu_resource()
+            shapes.append((("jobs", j, "pod") if job.pod else ("pod",), pod, int(g[1]) if g else 0))
+    else:
+        gen = w.generator
+        values = [gen.gpus.value] if gen.gpus.distribution == "constant" else list(gen.gpus.values)
+        for v in sorted(set(values)):
+            shapes.append((("generator", "gpus"), w.pod, v))
+    return shapes
+
+
+def check_scenario(scenario: Scenario) -> list[tuple[tuple, str]]:
+    """All semantic problems of a parsed scenario."""
+    from gpusim.hardware import UnknownIdError, load_catalog
+
+    problems: list[tuple[tuple, str]] = []
+    catalog = load_catalog()
+    pool_resource: dict[str, str | None] = {}
+    for i, pool in enumerate(scenario.cluster.node_pools):
+        if pool.gpu_model is None:
+            pool_resource[pool.name] = None
+            continue
+        try:
+            pool_resource[pool.name] = catalog.gpu(pool.gpu_model).resource_name
+        except UnknownIdError as e:
+            problems.append((("cluster", "node_pools", i, "gpu_model"), str(e)))
+            pool_resource[pool.name] = None
+    if problems:
+        return problems
+
+    for wi, w in enumerate(scenario.workloads):
+        wpath = ("workloads", wi)
+        pods = [(("pod",), w.pod)] + [
+            (("jobs", j, "pod"), job.pod) for j, job in enumerate(w.jobs or []) if job.pod is not None
+        ]
+        resource_problems = []
+        for sub, pod in pods:
+            resource_problems += check_pod_resources(pod, wpath + sub)
+        problems += resource_problems
+        if resource_problems:
+            continue
+        for sub, pod, gpus in _pod_gpu_counts(w):
+            msg = _fits_some_pool(scenario, pool_resource, pod, gpus)
+            if msg:
+                problems.append((wpath + sub, msg))
+    return problems
+
+
+def _fits_some_pool(scenario: Scenario, pool_resource: dict, pod: PodTemplate, gpus: int) -> str | None:
+    g = pod.resources.gpu_resource()
+    resource = g[0] if g else "nvidia.com/gpu"
+    cpu, mem = pod.resources.cpu_milli(), pod.resources.memory_mib()
+    reasons = []
+    for pool in scenario.cluster.node_pools:
+        if any(pool.labels.get(k) != v for k, v in pod.node_selector.items()):
+            reasons.append(f"{pool.name}: nodeSelector does not match its labels")
+            continue
+        untolerated = [t for t in pool.taints if t.effect != "PreferNoSchedule" and not _tolerated(t, pod)]
+        if untolerated:
+            t = untolerated[0]
+            reasons.append(f"{pool.name}: untolerated taint {t.key}={t.value}:{t.effect}")
+            continue
+        if gpus > 0:
+            if pool_resource.get(pool.name) != resource:
+                reasons.append(f"{pool.name}: offers {pool_resource.get(pool.name) or 'no GPUs'}, not {resource}")
+                continue
+            if pool.gpus_per_node < gpus:
+                reasons.append(f"{pool.name}: {pool.gpus_per_node} {resource} per node")
+                continue
+        if pool.vcpu < cpu or pool.memory < mem:
+            reasons.append(f"{pool.name}: {pool.vcpu / 1000:g} vCPU and {pool.memory} MiB per node")
+            continue
+        return None
+    want = f"{gpus} {resource}, " if gpus else ""
+    return f"a pod asking for {want}{cpu / 1000:g} CPU and {mem} MiB memory fits no node pool ({'; '.join(reasons)})"
+
+
+def _tolerated(taint, pod: PodTemplate) -> bool:
+    for t in pod.tolerations:
+        if t.effect and t.effect != taint.effect:
+            continue
+        if t.operator == "Exists" and t.key in ("", taint.key):
+            return True
+        if t.operator == "Equal" and t.key == taint.key and t.value == taint.value:
+            return True
+    return False

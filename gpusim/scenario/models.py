@@ -1,0 +1,382 @@
+"""The scenario schema: pydantic v2 models, the one home of every default.
+
+A scenario file is YAML; `gpusim.scenario.loader` parses it into `Scenario`. Unknown keys are
+rejected everywhere (`extra="forbid"`). Every field carries a description with its unit; the
+JSON Schema that `gpusim schema` prints is generated from these models.
+
+Fields borrowed from Kubernetes keep Kubernetes' spelling (`nodeSelector`, `tolerations`,
+`requests`, `limits`, taint `effect`), so a pod spec can be pasted in; gpusim's own fields are
+snake_case with unit suffixes in their descriptions.
+"""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    field_validator,
+    model_validator,
+)
+
+from gpusim.scenario.types import CpuMilli, Duration, MemoryMiB, Rate, parse_quantity
+
+PLACEMENT_POLICIES = ("first-fit", "best-fit")
+"""Placement policies a scenario may name (the placement core registers the same names)."""
+
+GPU_RESOURCE_NAMES = ("nvidia.com/gpu", "amd.com/gpu", "gpu.intel.com/i915", "gpu.intel.com/xe", "habana.ai/gaudi")
+"""Extended-resource names of whole accelerators, per vendor device plugin."""
+
+_NAME_RE = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=False)
+
+
+# --------------------------------------------------------------------------- Kubernetes pieces
+class Taint(_Model):
+    """A node taint, as in `kubectl taint` (`key=value:Effect`)."""
+
+    key: str = Field(description="Taint key, e.g. nvidia.com/gpu.")
+    value: str = Field("", description="Taint value (may be empty).")
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] = Field(
+        description="Taint effect; NoSchedule and NoExecute keep pods without a matching toleration off the node."
+    )
+
+
+def _taint_from_string(v: object) -> object:
+    # Accept kubectl's compact form "key=value:Effect" or "key:Effect".
+    if isinstance(v, str):
+        m = re.fullmatch(r"([^=:]+)(?:=([^:]*))?:(\w+)", v.strip())
+        if not m:
+            raise ValueError(f"{v!r} is not a taint; write key=value:Effect, e.g. nvidia.com/gpu=present:NoSchedule")
+        return {"key": m.group(1), "value": m.group(2) or "", "effect": m.group(3)}
+    return v
+
+
+class Toleration(_Model):
+    """A pod toleration with Kubernetes semantics."""
+
+    key: str = Field("", description="Taint key to tolerate; empty with operator Exists tolerates every taint.")
+    operator: Literal["Equal", "Exists"] = Field(
+        "Equal", description="Equal matches key and value; Exists matches the key."
+    )
+    value: str = Field("", description="Taint value to match (operator Equal).")
+    effect: Literal["", "NoSchedule", "PreferNoSchedule", "NoExecute"] = Field(
+        "", description="Effect to match; empty matches all effects."
+    )
+
+
+Quantity = Annotated[
+    Fraction,
+    BeforeValidator(parse_quantity),
+    PlainSerializer(lambda q: str(q.numerator) if q.denominator == 1 else str(float(q)), return_type=str),
+]
+
+
+class ResourceRequirements(_Model):
+    """Container resources, Kubernetes style: `requests` and `limits` keyed by resource name.
+
+    Resource names: `cpu` (cores), `memory` (bytes), and extended resources such as
+    `nvidia.com/gpu`, `amd.com/gpu`, `habana.ai/gaudi`, `gpu.intel.com/i915` (whole devices).
+    For extended resources Kubernetes requires requests == limits; a limit alone implies the
+    request.
+    """
+
+    requests: dict[str, Annotated[Quantity, Field()]] = Field(
+        default_factory=dict, description="Resource name -> Kubernetes quantity the scheduler reserves."
+    )
+    limits: dict[str, Annotated[Quantity, Field()]] = Field(
+        default_factory=dict, description="Resource name -> Kubernetes quantity the container may use."
+    )
+
+    def gpu_resource(self) -> tuple[str, Fraction] | None:
+        """The accelerator resource requested (name, count), after Kubernetes defaulting."""
+        for name in GPU_RESOURCE_NAMES:
+            if name in self.limits:
+                return name, self.limits[name]
+            if name in self.requests:
+                return name, self.requests[name]
+        return None
+
+    def cpu_milli(self) -> int:
+        q = self.requests.get("cpu", self.limits.get("cpu", Fraction(0)))
+        return int(-(-q * 1000 // 1))
+
+    def memory_mib(self) -> int:
+        q = self.requests.get("memory", self.limits.get("memory", Fraction(0)))
+        return int(-(-q // 2**20))
+
+
+class PodTemplate(_Model):
+    """What each pod of a job asks for and where it may run."""
+
+    resources: ResourceRequirements = Field(
+        default_factory=ResourceRequirements, description="Requests and limits of the pod's container."
+    )
+    node_selector: dict[str, str] = Field(
+        default_factory=dict, alias="nodeSelector", description="Node labels the pod requires (all must match)."
+    )
+    tolerations: list[Toleration] = Field(default_factory=list, description="Taints the pod tolerates.")
+    priority: int = Field(0, description="Pod priority; higher is scheduled first when scheduler.queue is priority.")
+
+
+# --------------------------------------------------------------------------- distributions
+class _Dist(_Model):
+    pass
+
+
+class ConstantDuration(_Dist):
+    distribution: Literal["constant"] = Field(description="Always the same value.")
+    value: Duration = Field(gt=0, description="The duration (seconds).")
+
+
+class ExponentialDuration(_Dist):
+    distribution: Literal["exponential"] = Field(description="Exponential with the given mean.")
+    mean: Duration = Field(gt=0, description="Mean duration (seconds).")
+
+
+class LognormalDuration(_Dist):
+    distribution: Literal["lognormal"] = Field(description="Log-normal given by its median and log-space sigma.")
+    median: Duration = Field(gt=0, description="Median duration (seconds).")
+    sigma: float = Field(gt=0, description="Standard deviation of ln(duration) (dimensionless).")
+
+
+class UniformDuration(_Dist):
+    distribution: Literal["uniform"] = Field(description="Uniform between low and high.")
+    low: Duration = Field(gt=0, description="Lower bound (seconds).")
+    high: Duration = Field(gt=0, description="Upper bound (seconds).")
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.high < self.low:
+            raise ValueError("high must be >= low")
+        return self
+
+
+class ChoiceDuration(_Dist):
+    distribution: Literal["choice"] = Field(description="One of the listed values, with optional weights.")
+    values: list[Duration] = Field(min_length=1, description="Possible durations (seconds).")
+    weights: list[float] | None = Field(None, description="Relative weights, one per value (default equal).")
+
+    @model_validator(mode="after")
+    def _weights(self):
+        _check_weights(self.values, self.weights)
+        if min(self.values) <= 0:
+            raise ValueError("every duration must be > 0")
+        return self
+
+
+def _check_weights(values, weights):
+    if weights is not None:
+        if len(weights) != len(values):
+            raise ValueError(f"weights has {len(weights)} entries but values has {len(values)}")
+        if min(weights) < 0 or sum(weights) <= 0:
+            raise ValueError("weights must be >= 0 with a positive sum")
+
+
+def _constant_shorthand(v: object) -> object:
+    # `duration: 2h` is shorthand for a constant distribution.
+    if isinstance(v, (str, int, float)) and not isinstance(v, bool):
+        return {"distribution": "constant", "value": v}
+    return v
+
+
+DurationDistribution = Annotated[
+    ConstantDuration | ExponentialDuration | LognormalDuration | UniformDuration | ChoiceDuration,
+    BeforeValidator(_constant_shorthand),
+    Field(discriminator="distribution"),
+]
+
+
+class ConstantCount(_Dist):
+    distribution: Literal["constant"] = Field(description="Always the same count.")
+    value: int = Field(ge=0, description="The count.")
+
+
+class ChoiceCount(_Dist):
+    distribution: Literal["choice"] = Field(description="One of the listed counts, with optional weights.")
+    values: list[Annotated[int, Field(ge=0)]] = Field(min_length=1, description="Possible counts.")
+    weights: list[float] | None = Field(None, description="Relative weights, one per value (default equal).")
+
+    @model_validator(mode="after")
+    def _weights(self):
+        _check_weights(self.values, self.weights)
+        return self
+
+
+def _count_shorthand(v: object) -> object:
+    if isinstance(v, int) and not isinstance(v, bool):
+        return {"distribution": "constant", "value": v}
+    if isinstance(v, list):
+        return {"distribution": "choice", "values": v}
+    return v
+
+
+CountDistribution = Annotated[
+    ConstantCount | ChoiceCount,
+    BeforeValidator(_count_shorthand),
+    Field(discriminator="distribution"),
+]
+
+
+# --------------------------------------------------------------------------- arrivals
+class PoissonArrivals(_Model):
+    """Poisson arrivals: exponential inter-arrival times."""
+
+    process: Literal["poisson"] = Field(description="Poisson process.")
+    rate: Rate = Field(gt=0, description="Mean arrivals per second (write 30/h, 2/min, ...).")
+
+
+class DeterministicArrivals(_Model):
+    """Evenly spaced arrivals."""
+
+    process: Literal["deterministic"] = Field(description="One arrival every 1/rate seconds.")
+    rate: Rate = Field(gt=0, description="Arrivals per second (write 30/h, 2/min, ...).")
+
+
+ArrivalProcess = Annotated[PoissonArrivals | DeterministicArrivals, Field(discriminator="process")]
+
+
+# --------------------------------------------------------------------------- workloads
+class InlineJob(_Model):
+    """One training job written out in the scenario."""
+
+    name: str | None = Field(None, description="Job name (default: <workload>-<index>).")
+    arrival: Duration = Field(0.0, ge=0, description="Arrival time after the start of the run (seconds).")
+    duration: Duration = Field(gt=0, description="Run time on its GPUs without interference (seconds).")
+    pod: PodTemplate | None = Field(None, description="Overrides the workload's pod template for this job.")
+
+
+class JobGenerator(_Model):
+    """Synthetic training jobs: arrivals from a process, GPUs and durations from distributions."""
+
+    arrival: ArrivalProcess = Field(description="Arrival process of jobs.")
+    gpus: CountDistribution = Field(
+        description="GPUs per job (whole devices of the pod template's GPU resource, default nvidia.com/gpu); "
+        "an integer, a list of integers (uniform choice) or a distribution."
+    )
+    duration: DurationDistribution = Field(description="Job run time distribution (seconds).")
+    start: Duration = Field(0.0, ge=0, description="First possible arrival (seconds from run start).")
+    end: Duration | None = Field(
+        None, gt=0, description="No arrivals after this time (seconds; default: scenario duration)."
+    )
+    max_jobs: int | None = Field(None, gt=0, description="Stop after this many jobs (default: no limit).")
+
+
+class TrainingWorkload(_Model):
+    """Training jobs: one pod per job holding all its GPUs on one node (gang jobs come later)."""
+
+    type: Literal["training"] = Field("training", description="Workload kind.")
+    name: str = Field(pattern=_NAME_RE, description="Workload name (DNS label style).")
+    pod: PodTemplate = Field(default_factory=PodTemplate, description="Pod template of each job.")
+    jobs: list[InlineJob] | None = Field(None, min_length=1, description="Jobs given one by one.")
+    generator: JobGenerator | None = Field(None, description="Jobs drawn from a synthetic generator.")
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if (self.jobs is None) == (self.generator is None):
+            raise ValueError("give exactly one of `jobs` (inline list) or `generator`")
+        return self
+
+
+Workload = TrainingWorkload  # becomes a union on `type` when other workload kinds arrive
+
+
+# --------------------------------------------------------------------------- cluster
+class NodePool(_Model):
+    """A group of identical nodes."""
+
+    name: str = Field(pattern=_NAME_RE, description="Pool name (DNS label style).")
+    count: int = Field(ge=0, description="Number of nodes in the pool.")
+    gpu_model: str | None = Field(None, description="GPU model id from the hardware catalog (`gpusim catalog`).")
+    gpus_per_node: int = Field(0, ge=0, description="GPUs per node.")
+    vcpu: CpuMilli = Field(description="Allocatable vCPU per node (Kubernetes quantity, e.g. 96 or 95500m).")
+    memory: MemoryMiB = Field(description="Allocatable memory per node (Kubernetes quantity, e.g. 1152Gi).")
+    labels: dict[str, str] = Field(default_factory=dict, description="Node labels (key -> value).")
+    taints: list[Annotated[Taint, BeforeValidator(_taint_from_string)]] = Field(
+        default_factory=list, description="Node taints ({key, value, effect} or 'key=value:Effect')."
+    )
+
+    @model_validator(mode="after")
+    def _gpu_pair(self):
+        if self.gpus_per_node > 0 and self.gpu_model is None:
+            raise ValueError("gpus_per_node > 0 needs gpu_model")
+        if self.vcpu <= 0:
+            raise ValueError("vcpu must be > 0")
+        if self.memory <= 0:
+            raise ValueError("memory must be > 0")
+        return self
+
+
+class Cluster(_Model):
+    """The cluster: node pools."""
+
+    node_pools: list[NodePool] = Field(min_length=1, description="Node pools of the cluster.")
+
+    @field_validator("node_pools")
+    @classmethod
+    def _unique(cls, pools):
+        names = [p.name for p in pools]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise ValueError(f"node pool names must be unique; repeated: {', '.join(sorted(dup))}")
+        return pools
+
+
+class Scheduler(_Model):
+    """The Kubernetes-like scheduler."""
+
+    queue: Literal["fifo", "priority"] = Field(
+        "fifo", description="Pending-queue order: fifo (arrival order) or priority (higher first, then arrival)."
+    )
+    policy: Literal[PLACEMENT_POLICIES] = Field(  # type: ignore[valid-type]
+        "best-fit", description="Placement policy: " + ", ".join(PLACEMENT_POLICIES) + "."
+    )
+
+
+class Output(_Model):
+    """What a run records."""
+
+    timeseries_interval: Duration = Field(
+        0.0, ge=0, description="Sample the time series every this many seconds; 0 records every change (exact)."
+    )
+    warmup: Duration = Field(
+        0.0, ge=0, description="Jobs arriving before this time are left out of the delay statistics (seconds)."
+    )
+
+
+class Scenario(_Model):
+    """A gpusim scenario: a cluster, its workloads, the scheduler, and how long to run."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, title="gpusim scenario")
+
+    name: str = Field(pattern=_NAME_RE, description="Scenario name; results go to results/<name>/.")
+    description: str = Field("", description="Free text.")
+    seed: int | None = Field(None, ge=0, description="Random seed; omitted = drawn at run time and recorded.")
+    duration: Duration = Field(gt=0, description="Arrival window of generated jobs and horizon of the run (seconds).")
+    drain: bool = Field(
+        True,
+        description="After `duration`, keep running until every admitted job has finished (true) "
+        "or stop at `duration` (false).",
+    )
+    cluster: Cluster = Field(description="Node pools.")
+    workloads: list[Workload] = Field(min_length=1, description="Workloads submitted to the cluster.")
+    scheduler: Scheduler = Field(default_factory=Scheduler, description="Scheduler settings.")
+    output: Output = Field(default_factory=Output, description="Recording settings.")
+
+    @field_validator("workloads")
+    @classmethod
+    def _unique_workloads(cls, ws):
+        names = [w.name for w in ws]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise ValueError(f"workload names must be unique; repeated: {', '.join(sorted(dup))}")
+        return ws

@@ -1,0 +1,1 @@
+"""The SimPy control plane: one environment per run, the scheduler, and training jobs."""

@@ -1,0 +1,78 @@
+"""End to end through the command line, as a user runs it."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from gpusim.cli import main
+from tests.conftest import ROOT, SCENARIOS
+
+ALL_SCENARIOS = sorted(SCENARIOS.glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", ALL_SCENARIOS, ids=lambda p: p.name)
+def test_every_scenario_runs(path, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["run", str(path), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "results:" in printed
+    doc = json.loads((out / "summary.json").read_text())
+    assert {"summary", "seed", "gpusim_version", "scenario", "run"} <= set(doc)
+    jobs = pd.read_parquet(out / "jobs.parquet")
+    assert doc["summary"]["jobs_arrived"] == len(jobs)
+    assert (out / "utilisation.png").stat().st_size > 1000
+    assert (out / "queueing_delay_cdf.png").stat().st_size > 1000
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(".")], "temporary files left behind"
+
+
+def test_quickstart_default_results_folder(tmp_path):
+    """`gpusim run` with no --out writes results/<name>/<run id>/ under the current directory."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "gpusim.cli", "run", str(SCENARIOS / "quickstart.yaml")],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "COLUMNS": "100"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    runs = list((tmp_path / "results" / "quickstart").iterdir())
+    assert len(runs) == 1 and runs[0].name.endswith("-seed42")
+    assert "GPU utilisation" in proc.stdout and "Traceback" not in proc.stderr
+
+
+def test_validate_all_scenarios(capsys):
+    assert main(["validate", *map(str, ALL_SCENARIOS)]) == 0
+    assert capsys.readouterr().out.count(": ok") == len(ALL_SCENARIOS)
+
+
+def test_schema_is_json_schema(capsys):
+    assert main(["schema"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    props = schema["properties"]
+    assert {"name", "seed", "duration", "cluster", "workloads", "scheduler"} <= set(props)
+    assert schema["additionalProperties"] is False
+    assert "nodeSelector" in json.dumps(schema)  # Kubernetes spelling for pasted pod specs
+    # every field is described (units live in the descriptions)
+    for name, definition in schema["$defs"].items():
+        for field, spec in definition.get("properties", {}).items():
+            assert spec.get("description"), f"{name}.{field} has no description"
+
+
+def test_rerun_to_same_out_replaces_atomically(tmp_path, capsys):
+    out = tmp_path / "o"
+    for seed in ("1", "2"):
+        assert main(["run", str(SCENARIOS / "quickstart.yaml"), "--seed", seed, "--out", str(out), "--no-plots"]) == 0
+    assert json.loads((out / "summary.json").read_text())["seed"] == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o"]
+
+
+def test_readme_commands_match_ci():
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert 'pip install -e ".[dev]"' in readme and "gpusim run scenarios/quickstart.yaml" in readme
+    assert "python -m pytest -q" in readme and "python -m pytest -q" in ci
+    assert 'pip install -e ".[dev]"' in ci
