@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from gpusim.scenario.types import CpuMilli, Duration, MemoryMiB, Rate, parse_quantity
+from gpusim.sweep.schema import SweepSpec
 
 PLACEMENT_POLICIES = ("first-fit", "best-fit")
 """Placement policies a scenario may name (the placement core registers the same names)."""
@@ -371,6 +372,7 @@ class Scenario(_Model):
     workloads: list[Workload] = Field(min_length=1, description="Workloads submitted to the cluster.")
     scheduler: Scheduler = Field(default_factory=Scheduler, description="Scheduler settings.")
     output: Output = Field(default_factory=Output, description="Recording settings.")
+    sweep: SweepSpec | None = Field(None, description="Parameter sweep run by `gpusim sweep` (ignored by `gpusim run`).")
 
     @field_validator("workloads")
     @classmethod
