@@ -92,9 +92,7 @@ def cmd_validate(args) -> int:
     for path in args.scenarios:
         s = load_scenario(path)
         pools = len(s.cluster.node_pools)
-        print(
-            f"{path}: ok ({s.name}: {_plural(pools, 'node pool')}, {_plural(len(s.workloads), 'workload')})"
-        )
+        print(f"{path}: ok ({s.name}: {_plural(pools, 'node pool')}, {_plural(len(s.workloads), 'workload')})")
     return 0
 
 
@@ -188,6 +186,8 @@ def _print_summary(console, result, out: Path) -> None:
     table.add_column("value", justify="right")
     table.add_row("jobs arrived / finished", f"{s['jobs_arrived']} / {s['jobs_finished']}")
     table.add_row("jobs running / pending at end", f"{s['jobs_running']} / {s['jobs_pending']}")
+    if s.get("jobs_unschedulable"):
+        table.add_row("jobs unschedulable (fit no node)", str(s["jobs_unschedulable"]))
     table.add_row("makespan", _fmt_s(s["makespan_s"]))
     for name in ("queueing_delay", "jct"):
         label = "queueing delay" if name == "queueing_delay" else "job completion time"
@@ -198,6 +198,13 @@ def _print_summary(console, result, out: Path) -> None:
     table.add_row("GPU utilisation (time-weighted)", f"{s['gpu_utilisation']:.1%}")
     table.add_row("GPU-hours used / idle", f"{s['gpu_hours_used']:.1f} / {s['gpu_hours_idle']:.1f}")
     console.print(table)
+    for rep in result.run_info.get("trace_reports", []):
+        if rep["rows_skipped"]:
+            console.print(
+                f"trace {rep['path']}: {rep['rows_read']:,} rows read, {rep['rows_skipped']:,} bad rows skipped"
+            )
+            for ex in rep["examples"][:3]:
+                console.print(f"  {ex}")
     console.print(f"wall time {result.run_info['wall_s']:.2f} s, {result.run_info['events']} events")
     console.print(f"results: {out}/")
 

@@ -106,8 +106,7 @@ def test_requests_differ_from_limits(tmp_path, capsys):
     # Kubernetes' own wording for extended resources
     assert (
         "workloads[0].pod.resources.requests[nvidia.com/gpu]: "
-        'Invalid value: "2": must be equal to nvidia.com/gpu limit of 4'
-        in err
+        'Invalid value: "2": must be equal to nvidia.com/gpu limit of 4' in err
     )
     assert "bad.yaml:15:" in err
 

@@ -14,8 +14,21 @@ from tests.conftest import ROOT, SCENARIOS
 ALL_SCENARIOS = sorted(SCENARIOS.glob("*.yaml"))
 
 
+def skip_if_trace_missing(path):
+    """Scenarios that replay traces not shipped with gpusim run where ../shared/traces exists."""
+    import gpusim
+
+    try:
+        gpusim.load_scenario(path)
+    except gpusim.ScenarioError as e:
+        if "does not exist" in str(e):
+            pytest.skip(f"{path.name}: trace file not present ({e})")
+        raise
+
+
 @pytest.mark.parametrize("path", ALL_SCENARIOS, ids=lambda p: p.name)
 def test_every_scenario_runs(path, tmp_path, capsys):
+    skip_if_trace_missing(path)
     out = tmp_path / "out"
     assert main(["run", str(path), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
@@ -45,6 +58,8 @@ def test_quickstart_default_results_folder(tmp_path):
 
 
 def test_validate_all_scenarios(capsys):
+    for path in ALL_SCENARIOS:
+        skip_if_trace_missing(path)
     assert main(["validate", *map(str, ALL_SCENARIOS)]) == 0
     assert capsys.readouterr().out.count(": ok") == len(ALL_SCENARIOS)
 

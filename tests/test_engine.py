@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 import gpusim
+from gpusim.hardware import load_catalog
 from gpusim.scenario import load_scenario
 from gpusim.sim.random import RandomStreams
-from gpusim.sim.workload import build_jobs, sample_arrivals
+from gpusim.sim.workload import build_jobs
 from tests.conftest import small_scenario
 
 
@@ -180,7 +181,7 @@ def test_generator_respects_window_and_max_jobs():
     wl = s.workloads[0]
     data = small_scenario()
     data["workloads"][0]["generator"].update({"start": "30m", "end": "1h", "max_jobs": 3})
-    jobs = build_jobs(load_scenario(data), RandomStreams(5))
+    jobs = build_jobs(load_scenario(data), RandomStreams(5), load_catalog()).jobs
     assert 0 < len(jobs) <= 3
     assert all(1800 <= j.arrival_s < 3600 for j in jobs)
     assert wl.generator.max_jobs is None
@@ -189,7 +190,7 @@ def test_generator_respects_window_and_max_jobs():
 def test_poisson_arrival_count_matches_rate():
     s = load_scenario(small_scenario())
     rng = np.random.default_rng(3)
-    t = sample_arrivals(s.workloads[0].generator.arrival, rng, 0.0, 3600.0 * 1000, None)
+    t = s.workloads[0].generator.arrival.sample(rng, 0.0, 3600.0 * 1000)
     assert abs(t.size - 10_000) < 4 * 100  # mean 10000, sd 100
     assert (np.diff(t) >= 0).all()
 

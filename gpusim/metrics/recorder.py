@@ -3,7 +3,10 @@
 Columns of `jobs_frame()` (one row per job, in job-id order):
   job_id, name, workload, arrival_s, start_s, end_s, duration_s, queueing_delay_s, jct_s,
   gpus, gpu_resource, cpu_milli, memory_mib, priority, node, pool, gpu_ids, state
-  (state: finished | running | pending; start/end are NaN where the job has not reached them).
+  num_pods, gpu_milli, qos
+  (state: finished | running | pending | unschedulable (fits no node even when empty);
+  start/end are NaN where the job has not reached them; node, pool and gpu_ids list every pod's:
+  nodes and pools comma-separated, GPU ids comma-separated per pod and ';' between pods).
 
 Columns of `timeseries_frame()` (a step function: each row holds from its time until the next):
   time_s, gpus_busy (GPUs with at least one pod), gpus_allocated (allocated milli-GPU / 1000),
@@ -16,25 +19,10 @@ import numpy as np
 import pandas as pd
 
 JOB_COLUMNS = [
-    "job_id",
-    "name",
-    "workload",
-    "arrival_s",
-    "start_s",
-    "end_s",
-    "duration_s",
-    "queueing_delay_s",
-    "jct_s",
-    "gpus",
-    "gpu_resource",
-    "cpu_milli",
-    "memory_mib",
-    "priority",
-    "node",
-    "pool",
-    "gpu_ids",
-    "state",
-]
+    "job_id", "name", "workload", "arrival_s", "start_s", "end_s", "duration_s", "queueing_delay_s", "jct_s",
+    "num_pods", "gpus", "gpu_milli", "gpu_resource", "cpu_milli", "memory_mib", "priority", "qos", "node", "pool",
+    "gpu_ids", "state",
+]  # fmt: skip
 TIMESERIES_COLUMNS = ["time_s", "gpus_busy", "gpus_allocated", "gpus_total", "pending_jobs", "running_jobs"]
 
 
@@ -95,13 +83,16 @@ class Recorder:
             }
         )
 
-    def jobs_frame(self, jobs) -> pd.DataFrame:
+    def jobs_frame(self, jobs, unschedulable=frozenset()) -> pd.DataFrame:
         n = len(jobs)
         start = np.array([self.start_s.get(j.job_id, np.nan) for j in jobs], dtype=float)
         end = np.array([self.end_s.get(j.job_id, np.nan) for j in jobs], dtype=float)
         arrival = np.array([j.arrival_s for j in jobs], dtype=float)
         where = [self.where.get(j.job_id, ("", "", "")) for j in jobs]
-        state = np.where(~np.isnan(end), "finished", np.where(~np.isnan(start), "running", "pending"))
+        state = np.where(~np.isnan(end), "finished", np.where(~np.isnan(start), "running", "pending")).astype(object)
+        for i, j in enumerate(jobs):
+            if j.job_id in unschedulable:
+                state[i] = "unschedulable"
         df = pd.DataFrame(
             {
                 "job_id": np.array([j.job_id for j in jobs], dtype=np.int64),
@@ -113,15 +104,18 @@ class Recorder:
                 "duration_s": np.array([j.duration_s for j in jobs], dtype=float),
                 "queueing_delay_s": start - arrival,
                 "jct_s": end - arrival,
+                "num_pods": np.array([j.num_pods for j in jobs], dtype=np.int64),
                 "gpus": np.array([j.gpus for j in jobs], dtype=np.int64),
+                "gpu_milli": np.array([j.gpu_milli for j in jobs], dtype=np.int64),
                 "gpu_resource": [j.gpu_resource for j in jobs],
                 "cpu_milli": np.array([j.cpu_milli for j in jobs], dtype=np.int64),
                 "memory_mib": np.array([j.memory_mib for j in jobs], dtype=np.int64),
                 "priority": np.array([j.priority for j in jobs], dtype=np.int64),
+                "qos": [j.qos for j in jobs],
                 "node": [w[0] for w in where],
                 "pool": [w[1] for w in where],
                 "gpu_ids": [w[2] for w in where],
-                "state": state if n else np.array([], dtype=str),
+                "state": list(state) if n else [],
             },
             columns=JOB_COLUMNS,
         )

@@ -47,6 +47,7 @@ def summarize(jobs: pd.DataFrame, ts: pd.DataFrame, *, end_s: float, gpus_total:
         "jobs_finished": int((jobs["state"] == "finished").sum()),
         "jobs_running": int((jobs["state"] == "running").sum()),
         "jobs_pending": int((jobs["state"] == "pending").sum()),
+        "jobs_unschedulable": int((jobs["state"] == "unschedulable").sum()),
         "makespan_s": float(jobs["end_s"].max()) if jobs["end_s"].notna().any() else math.nan,
         "sim_end_s": float(end_s),
         "gpus_total": int(gpus_total),

@@ -78,3 +78,140 @@ def save_run_plots(result, directory: Path) -> list[Path]:
         part.replace(path)
         out.append(path)
     return out
+
+
+# ---------------------------------------------------------------------------- more plots
+def plot_timeseries(result):
+    """Pending and running jobs over simulated time (step functions), on one axis."""
+    from gpusim.report.style import plot_style
+
+    plt = _pyplot()
+    ts = result.timeseries
+    with plot_style():
+        fig, ax = plt.subplots(figsize=(8, 4), layout="constrained")
+        if not ts.empty:
+            t = _hours(ts["time_s"])
+            ax.step(t, ts["running_jobs"], where="post", label="running jobs")
+            ax.step(t, ts["pending_jobs"], where="post", label="pending jobs", linestyle="--")
+            ax.legend(loc="upper right")
+        from matplotlib.ticker import MaxNLocator
+
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylim(bottom=0)
+        ax.set_xlabel("simulated time (h)")
+        ax.set_ylabel("jobs")
+        ax.set_title(f"{result.scenario.name}: pending and running jobs (seed {result.seed})")
+    return fig
+
+
+# Headline metrics compared side by side: (summary key, label with unit, scale to that unit).
+COMPARE_METRICS = (
+    ("queueing_delay_mean_s", "mean queueing delay (min)", 1 / 60),
+    ("queueing_delay_p95_s", "p95 queueing delay (min)", 1 / 60),
+    ("jct_mean_s", "mean job completion time (h)", 1 / 3600),
+    ("gpu_utilisation", "GPU utilisation (%)", 100.0),
+)
+
+
+def plot_comparison(results, labels=None, metrics=COMPARE_METRICS):
+    """Bar charts of key headline metrics, one bar per run (matplotlib Figure).
+
+    `results`: RunResult objects; `labels`: one label per result (default: scenario name and seed).
+    """
+    from gpusim.report.style import HATCHES, OKABE_ITO, plot_style
+
+    plt = _pyplot()
+    results = list(results)
+    if labels is None:
+        labels = [f"{r.scenario.name} (seed {r.seed})" for r in results]
+    n = len(metrics)
+    cols = 2 if n > 1 else 1
+    rows = (n + cols - 1) // cols
+    with plot_style():
+        fig, axes = plt.subplots(
+            rows, cols, figsize=(5.5 * cols, 0.45 * len(results) * rows + 1.6 * rows + 0.6), layout="constrained"
+        )
+        axes = np.atleast_1d(axes).ravel()
+        y = np.arange(len(results))
+        colours = [OKABE_ITO[i % len(OKABE_ITO)] for i in range(len(results))]
+        hatches = [HATCHES[i % len(HATCHES)] for i in range(len(results))]
+        for ax, (key, label, scale) in zip(axes, metrics, strict=False):
+            values = np.array([float(r.summary.get(key, np.nan)) * scale for r in results])
+            bars = ax.barh(y, np.nan_to_num(values), color=colours, hatch=hatches, edgecolor="black", linewidth=0.5)
+            for bar, v in zip(bars, values, strict=True):
+                text = "n/a" if not np.isfinite(v) else f"{v:.3g}"
+                ax.annotate(
+                    text, (bar.get_width(), bar.get_y() + bar.get_height() / 2), xytext=(3, 0),
+                    textcoords="offset points", va="center", fontsize=8,
+                )  # fmt: skip
+            ax.set_yticks(y, labels)
+            ax.invert_yaxis()
+            ax.set_xlabel(label)
+            ax.set_title(label.split(" (")[0])
+            ax.margins(x=0.15)
+            ax.grid(axis="y", visible=False)
+        for ax in axes[n:]:
+            ax.set_visible(False)
+        names = sorted({r.scenario.name for r in results})
+        fig.suptitle(f"Comparison of {len(results)} runs: {', '.join(names)}")
+    return fig
+
+
+def plot_sweep(table, x, metric, *, hue=None, label=None, scale=1.0, ax=None):
+    """Mean of `metric` against factor `x` with 95% CI error bars, one line per `hue` value.
+
+    `table`: a sweep's tidy table (`gpusim.sweep(...)`); rows with status other than ok are left
+    out. `label`: y-axis label with unit (default: the metric name); `scale`: multiply values
+    (e.g. 1/60 for minutes).
+    """
+    import pandas as pd
+
+    from gpusim.report.style import plot_style
+    from gpusim.sweep.stats import t975
+
+    plt = _pyplot()
+    ok = table[table["status"] == "ok"] if "status" in table else table
+    with plot_style():
+        if ax is None:
+            fig, ax = plt.subplots(figsize=(6.5, 4), layout="constrained")
+        else:
+            fig = ax.figure
+        groups = [(None, ok)] if hue is None else list(ok.groupby(hue, sort=False))
+        categorical = not pd.api.types.is_numeric_dtype(ok[x])
+        # categories keep their order of first appearance in the table (the sweep's order)
+        categories = list(dict.fromkeys(ok[x])) if categorical else []
+        markers = "osD^v<>p"
+        for i, (h, g) in enumerate(groups):
+            stats = g.groupby(x, sort=not categorical)[metric].agg(["mean", "std", "count"])
+            t = np.array([t975(int(c) - 1) if c > 1 else np.nan for c in stats["count"]])
+            half = t * stats["std"] / np.sqrt(stats["count"])
+            if categorical:
+                xs = np.array([categories.index(v) for v in stats.index]) + (i - (len(groups) - 1) / 2) * 0.1
+            else:
+                xs = stats.index.to_numpy()
+            ax.errorbar(
+                xs, stats["mean"] * scale, yerr=np.nan_to_num(half * scale), marker=markers[i % len(markers)],
+                capsize=3, linestyle="none" if categorical else "-", label=None if h is None else f"{hue} = {h}",
+            )  # fmt: skip
+        if categorical:
+            ax.set_xticks(np.arange(len(categories)), [str(v) for v in categories])
+            ax.set_xlim(-0.5, len(categories) - 0.5)
+        if hue is not None:
+            ax.legend()
+        ax.set_xlabel(x)
+        ax.set_ylabel(label or metric)
+        n = int(ok.groupby([c for c in (x, hue) if c is not None])[metric].count().max()) if len(ok) else 0
+        ax.set_title(f"{label or metric} vs {x} (mean ± 95% CI, n = {n})")
+    return fig
+
+
+def save_figure(fig, path) -> Path:
+    """Save `fig` to `path` atomically (written under a temporary name, then renamed) and close it."""
+    plt = _pyplot()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    part = path.with_name(f".{path.stem}.part{path.suffix}")
+    fig.savefig(part, dpi=150)
+    plt.close(fig)
+    part.replace(path)
+    return path

@@ -105,6 +105,24 @@ class RunResult:
 
         return plot_queueing_delay_cdf(self)
 
+    def plot_timeseries(self):
+        """Pending and running jobs over simulated time (matplotlib Figure)."""
+        from gpusim.report.plots import plot_timeseries
+
+        return plot_timeseries(self)
+
+    def plot_comparison(self, *others, labels=None):
+        """Bar charts of key headline metrics of this run next to `others` (matplotlib Figure)."""
+        from gpusim.report.plots import plot_comparison
+
+        return plot_comparison([self, *others], labels=labels)
+
+    def export_openmetrics(self, path=None, **options) -> str:
+        """The time series as OpenMetrics text (see `gpusim.report.export`); also written to `path` if given."""
+        from gpusim.report.export import write_openmetrics
+
+        return write_openmetrics(self, path, **options)
+
 
 def _write_text(path: Path, text: str) -> None:
     part = path.with_name(f".{path.name}.part")

@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from gpusim.scenario.models import GPU_RESOURCE_NAMES, PodTemplate, Scenario, TrainingWorkload
+from gpusim.scenario.models import (
+    GPU_COUNT_RESOURCE,
+    GPU_MILLI_RESOURCE,
+    GPU_RESOURCE_NAMES,
+    PodTemplate,
+    Scenario,
+    TrainingWorkload,
+)
 
 
 def _q(q: Fraction) -> str:
@@ -45,21 +52,45 @@ def check_pod_resources(pod: PodTemplate, path: tuple) -> list[tuple[tuple, str]
             out.append(
                 (base + ("requests", name), f'Invalid value: "{_q(req)}": must be equal to {name} limit of {_q(lim)}')
             )
-    present = [n for n in GPU_RESOURCE_NAMES if n in res.requests or n in res.limits]
+    merged = {**res.requests, **res.limits}
+    if GPU_MILLI_RESOURCE in merged:
+        milli = merged[GPU_MILLI_RESOURCE]
+        if milli.denominator != 1 or not 1 <= milli <= 1000:
+            out.append(
+                (base + ("limits", GPU_MILLI_RESOURCE), f'Invalid value: "{_q(milli)}": must be an integer in 1..1000')
+            )
+        elif milli < 1000 and merged.get(GPU_COUNT_RESOURCE, 1) != 1:
+            out.append(
+                (
+                    base + ("limits", GPU_MILLI_RESOURCE),
+                    "a share below 1000 milli-GPU is for one GPU only (gpu-count 1)",
+                )
+            )
+    if GPU_COUNT_RESOURCE in merged and merged[GPU_COUNT_RESOURCE].denominator != 1:
+        out.append(
+            (
+                base + ("limits", GPU_COUNT_RESOURCE),
+                f'Invalid value: "{_q(merged[GPU_COUNT_RESOURCE])}": must be an integer',
+            )
+        )
+    present = [n for n in (*GPU_RESOURCE_NAMES, GPU_MILLI_RESOURCE) if n in merged]
     if len(present) > 1:
         out.append((base + ("limits",), f"a pod asks for several accelerator kinds ({', '.join(present)}); pick one"))
     return out
 
 
 def _pod_gpu_counts(w: TrainingWorkload) -> list[tuple[tuple, PodTemplate, int]]:
-    """(path, pod template, GPUs per pod) for each distinct pod shape the workload can create."""
+    """(path, pod template, GPUs per pod) for each distinct pod shape the workload can create.
+
+    Shapes drawn from traces are checked per pod at run time (a pod that fits no node is
+    recorded as unschedulable), not here.
+    """
     shapes = []
     if w.jobs is not None:
         for j, job in enumerate(w.jobs):
             pod = job.pod or w.pod
-            g = pod.resources.gpu_resource()
-            shapes.append((("jobs", j, "pod") if job.pod else ("pod",), pod, int(g[1]) if g else 0))
-    else:
+            shapes.append((("jobs", j, "pod") if job.pod else ("pod",), pod, pod.resources.gpu_request()[1]))
+    elif w.generator is not None and w.generator.gpus is not None:
         gen = w.generator
         values = [gen.gpus.value] if gen.gpus.distribution == "constant" else list(gen.gpus.values)
         for v in sorted(set(values)):
@@ -67,12 +98,36 @@ def _pod_gpu_counts(w: TrainingWorkload) -> list[tuple[tuple, PodTemplate, int]]
     return shapes
 
 
+def check_trace_files(scenario: Scenario) -> list[tuple[tuple, str]]:
+    """Every trace file the scenario names exists (else: where that trace is published)."""
+    from gpusim.errors import InputError
+    from gpusim.traces._io import resolve_path
+
+    out = []
+    for wi, w in enumerate(scenario.workloads):
+        sources = [(("trace",), w.trace)]
+        if w.generator is not None:
+            sources += [(("generator", "shapes_from"), w.generator.shapes_from)]
+            sources += [(("generator", "durations_from"), w.generator.durations_from)]
+        for sub, src in sources:
+            if src is None:
+                continue
+            try:
+                resolve_path(src.path, src.format)
+            except InputError as e:
+                out.append((("workloads", wi, *sub, "path"), str(e)))
+    return out
+
+
 def check_scenario(scenario: Scenario) -> list[tuple[tuple, str]]:
     """All semantic problems of a parsed scenario."""
     from gpusim.hardware import UnknownIdError, load_catalog
 
-    problems: list[tuple[tuple, str]] = []
-    catalog = load_catalog()
+    problems: list[tuple[tuple, str]] = check_trace_files(scenario)
+    try:
+        catalog = load_catalog(scenario.catalog)
+    except UnknownIdError as e:
+        return problems + [(("catalog",), str(e))]
     pool_resource: dict[str, str | None] = {}
     for i, pool in enumerate(scenario.cluster.node_pools):
         if pool.gpu_model is None:
@@ -105,8 +160,7 @@ def check_scenario(scenario: Scenario) -> list[tuple[tuple, str]]:
 
 
 def _fits_some_pool(scenario: Scenario, pool_resource: dict, pod: PodTemplate, gpus: int) -> str | None:
-    g = pod.resources.gpu_resource()
-    resource = g[0] if g else "nvidia.com/gpu"
+    resource, _, milli = pod.resources.gpu_request()
     cpu, mem = pod.resources.cpu_milli(), pod.resources.memory_mib()
     reasons = []
     for pool in scenario.cluster.node_pools:
@@ -118,7 +172,14 @@ def _fits_some_pool(scenario: Scenario, pool_resource: dict, pod: PodTemplate, g
             t = untolerated[0]
             reasons.append(f"{pool.name}: untolerated taint {t.key}={t.value}:{t.effect}")
             continue
-        if gpus > 0:
+        if gpus > 0 and resource == GPU_MILLI_RESOURCE:
+            if not pool.sharing.fractional:
+                reasons.append(f"{pool.name}: no GPU sharing (sharing.fractional is false)")
+                continue
+            if pool.gpus_per_node < gpus:
+                reasons.append(f"{pool.name}: {pool.gpus_per_node} GPUs per node")
+                continue
+        elif gpus > 0:
             if pool_resource.get(pool.name) != resource:
                 reasons.append(f"{pool.name}: offers {pool_resource.get(pool.name) or 'no GPUs'}, not {resource}")
                 continue
@@ -130,6 +191,8 @@ def _fits_some_pool(scenario: Scenario, pool_resource: dict, pod: PodTemplate, g
             continue
         return None
     want = f"{gpus} {resource}, " if gpus else ""
+    if resource == GPU_MILLI_RESOURCE and gpus:
+        want = f"{gpus} GPU(s) x {milli} milli-GPU, "
     return f"a pod asking for {want}{cpu / 1000:g} CPU and {mem} MiB memory fits no node pool ({'; '.join(reasons)})"
 
 

@@ -6,6 +6,7 @@ them are raised together as one `ScenarioError`. Nothing here writes files.
 
 from __future__ import annotations
 
+import os
 import types
 import typing
 from pathlib import Path
@@ -196,6 +197,26 @@ def _problem_from_error(err: dict, positions: dict, filename: str | None) -> Pro
 
 
 # --------------------------------------------------------------------------- entry point
+def _resolve_trace_paths(data, base: Path):
+    """Trace paths in a scenario file are relative to the file's folder; make them absolute so the
+    resolved scenario (saved with every result) reads the same files from anywhere.
+    """
+    if isinstance(data, dict):
+        out = {k: _resolve_trace_paths(v, base) for k, v in data.items()}
+        path = out.get("path")
+        if (
+            "format" in out
+            and isinstance(path, str)
+            and not path.startswith("shipped:")
+            and not Path(path).is_absolute()
+        ):
+            out["path"] = os.path.normpath(base / path)
+        return out
+    if isinstance(data, list):
+        return [_resolve_trace_paths(v, base) for v in data]
+    return data
+
+
 def load_scenario(source: str | Path | dict | Scenario, *, check: bool = True) -> Scenario:
     """Load and validate a scenario from a YAML file path, a YAML string, a dict or a Scenario.
 
@@ -220,6 +241,8 @@ def load_scenario(source: str | Path | dict | Scenario, *, check: bool = True) -
         else:
             text = str(source)
         data, positions = parse_yaml(text, filename)
+    if isinstance(data, dict) and filename is not None:
+        data = _resolve_trace_paths(data, Path(filename).resolve().parent)
     if not isinstance(data, dict):
         raise ScenarioError(
             [

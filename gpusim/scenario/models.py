@@ -25,14 +25,21 @@ from pydantic import (
     model_validator,
 )
 
-from gpusim.scenario.types import CpuMilli, Duration, MemoryMiB, Rate, parse_quantity
+from gpusim.hardware.schema import CatalogOverrides
+from gpusim.scenario.types import CpuMilli, Duration, MemoryMiB, parse_quantity
 from gpusim.sweep.schema import SweepSpec
+from gpusim.traces.schema import ArrivalProcess, TraceSource
 
 PLACEMENT_POLICIES = ("first-fit", "best-fit")
 """Placement policies a scenario may name (the placement core registers the same names)."""
 
 GPU_RESOURCE_NAMES = ("nvidia.com/gpu", "amd.com/gpu", "gpu.intel.com/i915", "gpu.intel.com/xe", "habana.ai/gaudi")
 """Extended-resource names of whole accelerators, per vendor device plugin."""
+
+GPU_MILLI_RESOURCE = "alibabacloud.com/gpu-milli"
+GPU_COUNT_RESOURCE = "alibabacloud.com/gpu-count"
+"""Alibaba's GPU-sharing resources (as in the openb trace and the FGD authors' simulator): a share
+of each GPU in 1/1000 and the number of GPUs; served by node pools with `sharing: {fractional: true}`."""
 
 _NAME_RE = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
 
@@ -106,6 +113,22 @@ class ResourceRequirements(_Model):
             if name in self.requests:
                 return name, self.requests[name]
         return None
+
+    def gpu_request(self) -> tuple[str, int, int]:
+        """(resource name, GPUs, milli-GPU per GPU) after Kubernetes defaulting.
+
+        `alibabacloud.com/gpu-milli: 300` is a 0.3 share of one GPU (with
+        `alibabacloud.com/gpu-count: N`, N GPUs of that share each).
+        """
+        merged = {**self.requests, **self.limits}
+        if GPU_MILLI_RESOURCE in merged or GPU_COUNT_RESOURCE in merged:
+            milli = int(merged.get(GPU_MILLI_RESOURCE, 1000))
+            count = int(merged.get(GPU_COUNT_RESOURCE, 1))
+            return GPU_MILLI_RESOURCE, count, milli
+        g = self.gpu_resource()
+        if g is None:
+            return "nvidia.com/gpu", 0, 1000
+        return g[0], int(g[1]), 1000
 
     def cpu_milli(self) -> int:
         q = self.requests.get("cpu", self.limits.get("cpu", Fraction(0)))
@@ -228,24 +251,6 @@ CountDistribution = Annotated[
 ]
 
 
-# --------------------------------------------------------------------------- arrivals
-class PoissonArrivals(_Model):
-    """Poisson arrivals: exponential inter-arrival times."""
-
-    process: Literal["poisson"] = Field(description="Poisson process.")
-    rate: Rate = Field(gt=0, description="Mean arrivals per second (write 30/h, 2/min, ...).")
-
-
-class DeterministicArrivals(_Model):
-    """Evenly spaced arrivals."""
-
-    process: Literal["deterministic"] = Field(description="One arrival every 1/rate seconds.")
-    rate: Rate = Field(gt=0, description="Arrivals per second (write 30/h, 2/min, ...).")
-
-
-ArrivalProcess = Annotated[PoissonArrivals | DeterministicArrivals, Field(discriminator="process")]
-
-
 # --------------------------------------------------------------------------- workloads
 class InlineJob(_Model):
     """One training job written out in the scenario."""
@@ -253,38 +258,89 @@ class InlineJob(_Model):
     name: str | None = Field(None, description="Job name (default: <workload>-<index>).")
     arrival: Duration = Field(0.0, ge=0, description="Arrival time after the start of the run (seconds).")
     duration: Duration = Field(gt=0, description="Run time on its GPUs without interference (seconds).")
+    pods: int = Field(1, ge=1, description="Pods in the job (distributed training); all are bound at once or none.")
     pod: PodTemplate | None = Field(None, description="Overrides the workload's pod template for this job.")
 
 
 class JobGenerator(_Model):
-    """Synthetic training jobs: arrivals from a process, GPUs and durations from distributions."""
+    """Synthetic training jobs: arrivals from a process; GPUs and durations from distributions or
+    drawn from a trace's empirical distribution.
+    """
 
-    arrival: ArrivalProcess = Field(description="Arrival process of jobs.")
-    gpus: CountDistribution = Field(
-        description="GPUs per job (whole devices of the pod template's GPU resource, default nvidia.com/gpu); "
-        "an integer, a list of integers (uniform choice) or a distribution."
+    arrival: ArrivalProcess = Field(description="Arrival process of jobs (poisson, gamma, mmpp, diurnal, flash-crowd).")
+    gpus: CountDistribution | None = Field(
+        None,
+        description="GPUs per pod (whole devices of the pod template's GPU resource, default nvidia.com/gpu); "
+        "an integer, a list of integers (uniform choice) or a distribution. Omit to draw job shapes from `shapes_from`.",
     )
-    duration: DurationDistribution = Field(description="Job run time distribution (seconds).")
+    pods: CountDistribution = Field(
+        default_factory=lambda: ConstantCount(distribution="constant", value=1),
+        description="Pods per job (gang-scheduled); an integer, a list or a distribution.",
+    )
+    duration: DurationDistribution | None = Field(
+        None,
+        description="Job run time distribution (seconds). Omit to draw from `durations_from` or `shapes_from`.",
+    )
+    shapes_from: TraceSource | None = Field(
+        None,
+        description="Draw whole job shapes (pods, GPUs per pod, GPU share, CPU, memory, GPU models, priority) "
+        "from this trace's empirical joint distribution.",
+    )
+    durations_from: TraceSource | None = Field(
+        None,
+        description="Draw run times from this trace's empirical distribution (a training trace, or philly-runtime).",
+    )
     start: Duration = Field(0.0, ge=0, description="First possible arrival (seconds from run start).")
     end: Duration | None = Field(
         None, gt=0, description="No arrivals after this time (seconds; default: scenario duration)."
     )
     max_jobs: int | None = Field(None, gt=0, description="Stop after this many jobs (default: no limit).")
 
+    @field_validator("gpus", "pods", mode="before")
+    @classmethod
+    def _count_short(cls, v):
+        return _count_shorthand(v)
+
+    @field_validator("duration", mode="before")
+    @classmethod
+    def _duration_short(cls, v):
+        return _constant_shorthand(v)
+
+    @model_validator(mode="after")
+    def _sources(self):
+        if self.gpus is None and self.shapes_from is None:
+            raise ValueError("give `gpus` (a distribution) or `shapes_from` (a training trace)")
+        if self.duration is None and self.durations_from is None and self.shapes_from is None:
+            raise ValueError("give `duration` (a distribution), `durations_from` or `shapes_from` (a trace)")
+        if self.duration is not None and self.durations_from is not None:
+            raise ValueError("give `duration` or `durations_from`, not both")
+        pods = [self.pods.value] if self.pods.distribution == "constant" else self.pods.values
+        if min(pods) < 1:
+            raise ValueError("pods per job must be >= 1")
+        return self
+
 
 class TrainingWorkload(_Model):
-    """Training jobs: one pod per job holding all its GPUs on one node (gang jobs come later)."""
+    """Training jobs. Each pod holds all its GPUs on one node; a job's pods are bound all at once
+    (gang scheduling) or wait.
+    """
 
     type: Literal["training"] = Field("training", description="Workload kind.")
     name: str = Field(pattern=_NAME_RE, description="Workload name (DNS label style).")
-    pod: PodTemplate = Field(default_factory=PodTemplate, description="Pod template of each job.")
+    pod: PodTemplate = Field(
+        default_factory=PodTemplate,
+        description="Pod template of each job (for traces: nodeSelector, tolerations and the GPU resource name; "
+        "CPU, memory and GPUs come from the trace).",
+    )
     jobs: list[InlineJob] | None = Field(None, min_length=1, description="Jobs given one by one.")
     generator: JobGenerator | None = Field(None, description="Jobs drawn from a synthetic generator.")
+    trace: TraceSource | None = Field(None, description="Jobs replayed from a training trace file.")
 
     @model_validator(mode="after")
     def _one_source(self):
-        if (self.jobs is None) == (self.generator is None):
-            raise ValueError("give exactly one of `jobs` (inline list) or `generator`")
+        given = [k for k in ("jobs", "generator", "trace") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of `jobs` (inline list), `generator` or `trace`")
         return self
 
 
@@ -292,6 +348,16 @@ Workload = TrainingWorkload  # becomes a union on `type` when other workload kin
 
 
 # --------------------------------------------------------------------------- cluster
+class Sharing(_Model):
+    """How the pool's GPUs are shared between pods (the device plugin's configuration)."""
+
+    fractional: bool = Field(
+        False,
+        description="GPU-share device plugin: pods may ask a share of one GPU in milli-GPU "
+        f"({GPU_MILLI_RESOURCE}), as in Alibaba's GPU-sharing clusters.",
+    )
+
+
 class NodePool(_Model):
     """A group of identical nodes."""
 
@@ -305,6 +371,7 @@ class NodePool(_Model):
     taints: list[Annotated[Taint, BeforeValidator(_taint_from_string)]] = Field(
         default_factory=list, description="Node taints ({key, value, effect} or 'key=value:Effect')."
     )
+    sharing: Sharing = Field(default_factory=Sharing, description="GPU sharing configuration of the pool.")
 
     @model_validator(mode="after")
     def _gpu_pair(self):
@@ -372,7 +439,12 @@ class Scenario(_Model):
     workloads: list[Workload] = Field(min_length=1, description="Workloads submitted to the cluster.")
     scheduler: Scheduler = Field(default_factory=Scheduler, description="Scheduler settings.")
     output: Output = Field(default_factory=Output, description="Recording settings.")
-    sweep: SweepSpec | None = Field(None, description="Parameter sweep run by `gpusim sweep` (ignored by `gpusim run`).")
+    sweep: SweepSpec | None = Field(
+        None, description="Parameter sweep run by `gpusim sweep` (ignored by `gpusim run`)."
+    )
+    catalog: CatalogOverrides | None = Field(
+        None, description="GPU models and node types added to or overriding the shipped hardware catalog."
+    )
 
     @field_validator("workloads")
     @classmethod

@@ -7,16 +7,18 @@ wakes the scheduler.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 from gpusim._version import __version__
-from gpusim.cluster.state import Placement
+from gpusim.cluster.state import Placement, PodRequest
 from gpusim.metrics.summary import summarize
-from gpusim.scenario import load_scenario
-from gpusim.scenario.models import Scenario
-from gpusim.sim.environment import SimEnvironment
+from gpusim.placement import TargetWorkload, fits_anywhere_empty
+from gpusim.scenario.loader import load_scenario
+from gpusim.scenario.models import GPU_MILLI_RESOURCE, Scenario
+from gpusim.sim.environment import FRACTIONAL_LABEL, SimEnvironment
 from gpusim.sim.random import draw_seed
 from gpusim.sim.scheduler import Scheduler
 from gpusim.sim.workload import JobSpec, build_jobs
@@ -30,25 +32,52 @@ class TrainingRun:
         self.env = sim.env
         self.cluster = sim.cluster
         self.recorder = sim.recorder
-        self.jobs: list[JobSpec] = build_jobs(sim.scenario, sim.streams)
+        build = build_jobs(sim.scenario, sim.streams, sim.catalog)
+        self.jobs: list[JobSpec] = build.jobs
+        self.trace_reports = build.trace_reports
         self.running = 0
         self.pending = 0
+        self.unschedulable: set[int] = set()
         self.scheduler = Scheduler(
             sim, self.cluster, sim.scenario.scheduler.policy, sim.scenario.scheduler.queue, self._sample
         )
-        self._requests = {}
+        self._requests: dict[tuple, PodRequest] = {}
+        self._resource_models = self._models_by_resource()
+        if sim.scenario.scheduler.policy == "fgd":
+            # FGD measures fragmentation against the workload's typical pods (Weng et al. 2023).
+            reqs = [self._request(j) for j in self.jobs for _ in range(j.num_pods)]
+            if reqs:
+                self.cluster.set_target_workload(TargetWorkload.from_requests(reqs))
         self.env.process(self._arrivals())
         self._sample()
 
-    def _request(self, job: JobSpec):
-        key = (job.gpus, job.cpu_milli, job.memory_mib, job.node_selector, job.tolerations)
+    def _models_by_resource(self) -> dict[str, list[str]]:
+        """Which of the cluster's GPU models each device plugin resource name is served by."""
+        out: dict[str, list[str]] = {}
+        for model_id in self.cluster.gpu_model_ids:
+            out.setdefault(self.sim.catalog.gpu(model_id).resource_name, []).append(model_id)
+        return out
+
+    def _request(self, job: JobSpec) -> PodRequest:
+        key = (job.gpus, job.gpu_milli, job.gpu_resource, job.cpu_milli, job.memory_mib, job.gpu_models,
+               job.node_selector, job.tolerations)  # fmt: skip
         req = self._requests.get(key)
         if req is None:
+            selector = dict(job.node_selector)
+            models = list(job.gpu_models)
+            if job.gpus and job.gpu_resource == GPU_MILLI_RESOURCE:
+                selector[FRACTIONAL_LABEL[0]] = FRACTIONAL_LABEL[1]
+            elif job.gpus:
+                served = self._resource_models.get(job.gpu_resource, [])
+                models = [m for m in models if m in served] if models else served
+                models = models or ["<none>"]  # no node serves this resource: unschedulable
             req = self.cluster.make_request(
                 cpu_milli=job.cpu_milli,
                 memory_mib=job.memory_mib,
                 gpus=job.gpus,
-                node_selector=dict(job.node_selector),
+                gpu_milli=job.gpu_milli,
+                gpu_models=models or None,
+                node_selector=selector,
                 tolerations=[dict(t) for t in job.tolerations],
             )
             self._requests[key] = req
@@ -59,27 +88,35 @@ class TrainingRun:
         for job in self.jobs:
             if job.arrival_s > env.now:
                 yield env.timeout(job.arrival_s - env.now)
-            self.pending += 1
             req = self._request(job)
-            self.scheduler.submit(req, job.priority, lambda p, job=job, req=req: self._bind(job, req, p))
+            if not fits_anywhere_empty(self.cluster, req):
+                # fits no node even when empty: Kubernetes would leave it Pending forever
+                self.unschedulable.add(job.job_id)
+                continue
+            self.pending += 1
+            self.scheduler.submit(
+                (req,) * job.num_pods, job.priority, lambda ps, job=job, req=req: self._bind(job, req, ps)
+            )
             self._sample()
 
-    def _bind(self, job: JobSpec, req, placement: Placement) -> None:
+    def _bind(self, job: JobSpec, req: PodRequest, placements: list[Placement]) -> None:
         self.pending -= 1
         self.running += 1
-        node = placement.node
+        c = self.cluster
         self.recorder.job_started(
             job.job_id,
             self.env.now,
-            self.cluster.node_names[node],
-            self.cluster.pool_names[self.cluster.node_pool[node]],
-            ",".join(str(g) for g in placement.gpus),
+            ",".join(c.node_names[p.node] for p in placements),
+            ",".join(dict.fromkeys(c.pool_names[c.node_pool[p.node]] for p in placements)),
+            ";".join(",".join(str(g) for g in p.gpus) for p in placements),
         )
-        self.env.process(self._run(job, req, placement))
+        if math.isfinite(job.duration_s):
+            self.env.process(self._run(job, req, placements))
 
-    def _run(self, job: JobSpec, req, placement: Placement):
+    def _run(self, job: JobSpec, req: PodRequest, placements: list[Placement]):
         yield self.env.timeout(job.duration_s)
-        self.cluster.release(req, placement)
+        for p in placements:
+            self.cluster.release(req, p)
         self.running -= 1
         self.recorder.job_finished(job.job_id, self.env.now)
         self._sample()
@@ -128,7 +165,7 @@ def simulate(
         sim.env.run()
     end_s = max(horizon, sim.env.now)
 
-    jobs = sim.recorder.jobs_frame(run.jobs)
+    jobs = sim.recorder.jobs_frame(run.jobs, unschedulable=run.unschedulable)
     ts = sim.recorder.timeseries_frame()
     summary = summarize(jobs, ts, end_s=end_s, gpus_total=sim.cluster.gpus_total, warmup_s=scenario.output.warmup)
     wall_s = time.perf_counter() - wall0
@@ -138,6 +175,16 @@ def simulate(
         "events": sim.env.events_processed,
         "events_per_s": sim.env.events_processed / wall_s if wall_s > 0 else None,
         "scheduling_cycles": run.scheduler.cycles,
+        "trace_reports": [
+            {
+                "path": str(r.path),
+                "format": r.trace_format,
+                "rows_read": r.rows_read,
+                "rows_skipped": r.rows_skipped,
+                "examples": [str(e) for e in r.examples],
+            }
+            for r in run.trace_reports
+        ],
     }
     return RunResult(
         scenario=scenario, seed=seed, summary=summary, jobs=jobs, timeseries=ts, run_info=meta, version=__version__

@@ -34,7 +34,7 @@ class SimEnvironment:
         self.seed = seed
         self.env = CountingEnvironment()
         self.streams = RandomStreams(seed)
-        self.catalog = catalog or load_catalog()
+        self.catalog = catalog or load_catalog(scenario.catalog)
         self.cluster = build_cluster(scenario, self.catalog)
         self.recorder = Recorder(scenario.output.timeseries_interval)
 
@@ -43,10 +43,17 @@ class SimEnvironment:
         return self.env.now
 
 
+FRACTIONAL_LABEL = ("gpusim.io/gpu-sharing", "fractional")
+"""Label gpusim puts on nodes of pools with fractional GPU sharing; milli-GPU pods select it."""
+
+
 def build_cluster(scenario: Scenario, catalog: Catalog) -> ClusterState:
     """Cluster state with every node pool's nodes, ready at time 0."""
     state = ClusterState(pool_names=[p.name for p in scenario.cluster.node_pools])
     for pool in scenario.cluster.node_pools:
+        labels = dict(pool.labels)
+        if pool.sharing.fractional:
+            labels[FRACTIONAL_LABEL[0]] = FRACTIONAL_LABEL[1]
         gpu_mem = 0
         if pool.gpu_model is not None:
             gpu_mem = int(catalog.gpu(pool.gpu_model).memory_gib * 1024)
@@ -58,7 +65,7 @@ def build_cluster(scenario: Scenario, catalog: Catalog) -> ClusterState:
             gpus=pool.gpus_per_node,
             gpu_model=pool.gpu_model,
             gpu_memory_mib=gpu_mem,
-            labels=pool.labels,
+            labels=labels,
             taints=[(t.key, t.value, t.effect) for t in pool.taints],
         )
     return state

@@ -1,11 +1,15 @@
 """A Kubernetes-like scheduler: a pending queue and a scheduling cycle.
 
 Pods wait in the pending queue in the scenario's order (fifo: arrival; priority: higher
-priority first, then arrival). A cycle runs whenever something changes (a pod arrives, a pod
-finishes): it walks the queue in order and binds every pod the placement policy can place, as
-kube-scheduler does — a pod that does not fit does not block those behind it. Within one
-cycle a request shape that failed is not tried again (the cluster only fills up during a
-cycle), which keeps long queues cheap.
+priority first, then arrival). A pod that does not fit does not block those behind it, as in
+kube-scheduler. Like kube-scheduler's unschedulable queue, pods that failed are retried only
+after an event that frees resources (a pod finishing, a node arriving); a newly arrived pod is
+tried at once.
+
+Within one cycle the cluster only fills up, so a pod shape that failed is not tried again, and
+a pod that asks more than the largest free amount on any ready node (idle GPUs, free share of
+one GPU, CPU, memory) is skipped without calling the placement policy. Both are necessary
+conditions, so pruning never changes a decision; it keeps long queues cheap.
 """
 
 from __future__ import annotations
@@ -14,18 +18,45 @@ import bisect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from gpusim.cluster.state import ClusterState, Placement, PodRequest
-from gpusim.placement import place
+import numpy as np
+
+from gpusim.cluster.state import NODE_READY, SHARING_NONE, ClusterState, Placement, PodRequest
+from gpusim.placement import bind_gang, place, place_gang
 
 
 @dataclass(order=True)
 class PendingPod:
-    """A pod waiting to be bound; ordered by (sort key, arrival sequence)."""
+    """A pod group waiting to be bound (one pod, or the pods of a gang-scheduled job); ordered by
+    (sort key, arrival sequence).
+    """
 
     sort_key: tuple
     seq: int
-    request: PodRequest = field(compare=False)
-    on_bind: Callable[[Placement], None] = field(compare=False)
+    requests: tuple[PodRequest, ...] = field(compare=False)
+    on_bind: Callable[[list[Placement]], None] = field(compare=False)
+    constraints: tuple = field(compare=False, default=())
+    size: tuple = field(compare=False, default=())
+
+
+def _may_fit(pod: PendingPod, caps: tuple) -> bool:
+    """Necessary condition: some ready node has at least what one pod of the group asks."""
+    gpus, milli, cpu, mem = pod.size
+    idle, share, cpu_free, mem_free = caps
+    if cpu > cpu_free or mem > mem_free:
+        return False
+    if gpus and pod.constraints[4] == SHARING_NONE:
+        if milli >= 1000 and gpus > idle:
+            return False
+        if milli < 1000 and milli > share:
+            return False
+    return True
+
+
+def _shape(requests: tuple[PodRequest, ...]) -> tuple[tuple, tuple]:
+    r = requests[0]
+    constraints = (len(requests), r.gpu_model_mask, r.selector_mask, r.toleration_mask, r.sharing, r.mig_compute,
+                   r.mig_memory, r.mig_starts_mask)  # fmt: skip
+    return constraints, (r.gpus, r.gpu_milli if r.gpus else 0, r.cpu_milli, r.memory_mib)
 
 
 class Scheduler:
@@ -39,23 +70,49 @@ class Scheduler:
         self.queue_order = queue
         self.rng = sim.streams.stream("scheduler/placement")
         self.pending: list[PendingPod] = []
+        self._new: list[PendingPod] = []
+        self._retry_all = False
         self._seq = 0
         self._on_change = on_change
         self._wake = self.env.event()
         self.cycles = 0
+        self.attempts = 0
         self.env.process(self._loop())
 
-    def submit(self, request: PodRequest, priority: int, on_bind: Callable[[Placement], None]) -> None:
-        """Add a pod to the pending queue and ask for a scheduling cycle."""
+    def submit(
+        self, requests: tuple[PodRequest, ...], priority: int, on_bind: Callable[[list[Placement]], None]
+    ) -> None:
+        """Add a pod group to the pending queue and ask for a scheduling cycle."""
         key = (-priority,) if self.queue_order == "priority" else ()
-        bisect.insort(self.pending, PendingPod(key, self._seq, request, on_bind))
+        constraints, size = _shape(tuple(requests))
+        pod = PendingPod(key, self._seq, tuple(requests), on_bind, constraints, size)
+        bisect.insort(self.pending, pod)
+        self._new.append(pod)
         self._seq += 1
-        self.kick()
+        self._wake_up()
 
     def kick(self) -> None:
-        """Ask for a scheduling cycle at the current time (several asks coalesce into one)."""
-        if not self._wake.triggered:
+        """Resources were freed: retry every pending pod at the current time."""
+        self._retry_all = True
+        self._wake_up()
+
+    def _wake_up(self) -> None:
+        if not self._wake.triggered:  # several asks at one time coalesce into one cycle
             self._wake.succeed()
+
+    def _largest_free(self) -> tuple[int, int, int, int]:
+        c = self.cluster
+        ready = c.node_state[: c.n_nodes] == NODE_READY
+        if not ready.any():
+            return (0, 0, 0, 0)
+        gpu_ready = ready[c.gpu_node[: c.n_gpus]] if c.n_gpus else np.zeros(0, bool)
+        share = int(c.gpu_free_milli[: c.n_gpus][gpu_ready].max()) if gpu_ready.any() else 0
+        return (
+            int(c.node_gpus_idle[: c.n_nodes][ready].max()),
+            share,
+            int(c.node_cpu_free[: c.n_nodes][ready].max()),
+            int(c.node_mem_free[: c.n_nodes][ready].max()),
+        )
 
     def _loop(self):
         while True:
@@ -65,21 +122,31 @@ class Scheduler:
 
     def cycle(self) -> None:
         self.cycles += 1
-        failed: set[PodRequest] = set()
-        kept: list[PendingPod] = []
-        bound = False
-        for pod in self.pending:
-            if pod.request in failed:
-                kept.append(pod)
+        if self._retry_all:
+            candidates = self.pending
+        else:
+            candidates = sorted(self._new)
+        self._retry_all = False
+        self._new = []
+        failed: set[tuple] = set()
+        placed: set[int] = set()
+        caps = self._largest_free()
+        for pod in candidates:
+            if (pod.constraints, pod.size) in failed or not _may_fit(pod, caps):
                 continue
-            placement = place(self.cluster, pod.request, self.policy, self.rng)
-            if placement is None:
-                failed.add(pod.request)
-                kept.append(pod)
+            self.attempts += 1
+            if len(pod.requests) == 1:
+                p = place(self.cluster, pod.requests[0], self.policy, self.rng)
+                placements = None if p is None else [p]
+            else:  # gang: all pods at once or none, holding nothing while it waits
+                placements = place_gang(self.cluster, list(pod.requests), self.policy, self.rng)
+            if placements is None:
+                failed.add((pod.constraints, pod.size))
                 continue
-            self.cluster.bind(pod.request, placement)
-            pod.on_bind(placement)
-            bound = True
-        self.pending = kept
-        if bound:
+            bind_gang(self.cluster, list(pod.requests), placements)
+            pod.on_bind(placements)
+            placed.add(pod.seq)
+            caps = self._largest_free()
+        if placed:
+            self.pending = [p for p in self.pending if p.seq not in placed]
             self._on_change()

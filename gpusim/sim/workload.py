@@ -1,7 +1,9 @@
 """Turn the scenario's workloads into job specs: flat, immutable records with arrival times.
 
-Generated jobs are drawn up front (the arrival window is finite), each workload from its own
-random streams: ``workload/<name>/arrivals``, ``.../gpus`` and ``.../duration``.
+Every training workload, whether written inline, generated or replayed from a trace, becomes
+the same records (`gpusim.traces.records.TRAINING_COLUMNS`) and then `JobSpec`s. Generated jobs
+are drawn up front (the arrival window is finite), each workload from its own random streams
+(``workload/<name>/arrivals``, ``/gpus``, ``/pods``, ``/duration``, ``/shapes``, ``/trace``).
 """
 
 from __future__ import annotations
@@ -9,9 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
+from gpusim.hardware import Catalog
 from gpusim.scenario.models import (
-    ArrivalProcess,
+    GPU_MILLI_RESOURCE,
     ChoiceCount,
     ChoiceDuration,
     ConstantCount,
@@ -28,43 +32,34 @@ from gpusim.sim.random import RandomStreams
 
 @dataclass(frozen=True, slots=True)
 class JobSpec:
-    """One training job as submitted: a single pod holding all its GPUs on one node."""
+    """One training job as submitted: `num_pods` identical pods, each holding `gpus` GPUs
+    (of `gpu_milli` milli-GPU each) on one node, bound all at once.
+    """
 
     job_id: int
     name: str
     workload: str
     arrival_s: float
-    duration_s: float
+    duration_s: float  # inf: never leaves
+    num_pods: int
     gpus: int
+    gpu_milli: int
     gpu_resource: str
     cpu_milli: int
     memory_mib: int
+    gpu_models: tuple[str, ...]  # catalog ids allowed; () = any
     priority: int
+    qos: str
     node_selector: tuple[tuple[str, str], ...]
     tolerations: tuple[tuple[tuple[str, str], ...], ...]
 
 
-def sample_arrivals(
-    process: ArrivalProcess, rng: np.random.Generator, start_s: float, end_s: float, max_n: int | None
-) -> np.ndarray:
-    """Arrival times in [start_s, end_s), sorted."""
-    if process.process == "deterministic":
-        times = start_s + np.arange(0, (end_s - start_s) * process.rate) / process.rate
-    else:  # poisson: draw inter-arrival gaps in blocks until past the end
-        chunks, t = [], start_s
-        block = max(16, int((end_s - start_s) * process.rate * 1.1) + 16)
-        while t < end_s:
-            gaps = rng.exponential(1.0 / process.rate, size=block)
-            times_block = t + np.cumsum(gaps)
-            chunks.append(times_block)
-            t = float(times_block[-1])
-            if max_n is not None and sum(c.size for c in chunks) >= max_n:
-                break
-        times = np.concatenate(chunks) if chunks else np.zeros(0)
-    times = times[times < end_s]
-    if max_n is not None:
-        times = times[:max_n]
-    return times
+@dataclass
+class WorkloadBuild:
+    """Jobs of all workloads plus what the trace readers reported (rows skipped and why)."""
+
+    jobs: list[JobSpec]
+    trace_reports: list
 
 
 def sample_durations(dist, rng: np.random.Generator, n: int) -> np.ndarray:
@@ -96,56 +91,137 @@ def _probs(weights, n):
     return w / w.sum()
 
 
-def _pod_fields(pod: PodTemplate) -> dict:
-    g = pod.resources.gpu_resource()
+def inline_jobs(w: TrainingWorkload) -> list:
+    """(index, job) of inline jobs in arrival order (stable), the order their records take."""
+    return sorted(enumerate(w.jobs), key=lambda ij: ij[1].arrival)
+
+
+def _placement_fields(pod: PodTemplate) -> dict:
     return {
-        "gpu_resource": g[0] if g else "nvidia.com/gpu",
-        "gpus": int(g[1]) if g else 0,
-        "cpu_milli": pod.resources.cpu_milli(),
-        "memory_mib": pod.resources.memory_mib(),
-        "priority": pod.priority,
         "node_selector": tuple(sorted(pod.node_selector.items())),
-        "tolerations": tuple(tuple(sorted(t.model_dump(exclude_defaults=False).items())) for t in pod.tolerations),
+        "tolerations": tuple(tuple(sorted(t.model_dump().items())) for t in pod.tolerations),
     }
 
 
-def build_jobs(scenario: Scenario, streams: RandomStreams) -> list[JobSpec]:
+def _template_record(pod: PodTemplate) -> dict:
+    resource, gpus, milli = pod.resources.gpu_request()
+    return {
+        "gpus": gpus,
+        "gpu_milli": milli if gpus else 0,
+        "cpu_milli": pod.resources.cpu_milli(),
+        "memory_mib": pod.resources.memory_mib(),
+        "gpu_models": "",
+        "priority": pod.priority,
+        "qos": "",
+        "num_pods": 1,
+    }
+
+
+def workload_records(w: TrainingWorkload, scenario: Scenario, streams: RandomStreams) -> tuple[pd.DataFrame, list]:
+    """The workload's jobs as training records (TRAINING_COLUMNS), and any trace read reports."""
+    from gpusim.traces import load_distribution, load_training_trace
+    from gpusim.traces.generators import empirical_job_shapes
+    from gpusim.traces.records import training_frame
+
+    base = f"workload/{w.name}"
+    reports: list = []
+    if w.trace is not None:
+        df, report = load_training_trace(w.trace, streams.stream(base + "/trace"), until_s=scenario.duration)
+        reports.append(report)
+        df = df[df["arrival_s"] < scenario.duration].reset_index(drop=True)
+        return df, reports
+
+    cols: dict[str, list] = {}
+    if w.jobs is not None:
+        rows = []
+        for i, job in inline_jobs(w):
+            rows.append(
+                {
+                    **_template_record(job.pod or w.pod),
+                    "name": job.name or f"{w.name}-{i}",
+                    "arrival_s": float(job.arrival),
+                    "duration_s": float(job.duration),
+                    "num_pods": job.pods,
+                }
+            )
+        cols = {k: [r[k] for r in rows] for k in rows[0]}
+        return training_frame(cols), reports
+
+    gen = w.generator
+    end = min(gen.end if gen.end is not None else scenario.duration, scenario.duration)
+    arrivals = gen.arrival.sample(streams.stream(base + "/arrivals"), gen.start, end)
+    if gen.max_jobs is not None:
+        arrivals = arrivals[: gen.max_jobs]
+    n = arrivals.size
+    template = _template_record(w.pod)
+    shapes = None
+    shape_durations = None
+    if gen.shapes_from is not None:
+        recs, report = load_training_trace(gen.shapes_from, streams.stream(base + "/shapes-trace"))
+        reports.append(report)
+        shapes = empirical_job_shapes(recs)
+        shape_durations = recs["duration_s"].to_numpy()
+    if gen.gpus is not None:
+        frame = {k: np.full(n, v) if not isinstance(v, str) else [v] * n for k, v in template.items()}
+        frame["gpus"] = sample_counts(gen.gpus, streams.stream(base + "/gpus"), n)
+        frame["gpu_milli"] = np.where(frame["gpus"] > 0, template["gpu_milli"] or 1000, 0)
+    else:
+        picked = shapes.iloc[streams.stream(base + "/shapes").integers(0, len(shapes), size=n)].reset_index(drop=True)
+        frame = {c: picked[c].to_numpy() for c in picked.columns}
+    frame["num_pods"] = sample_counts(gen.pods, streams.stream(base + "/pods"), n)
+    if gen.duration is not None:
+        durations = sample_durations(gen.duration, streams.stream(base + "/duration"), n)
+    else:
+        if gen.durations_from is not None:
+            src = gen.durations_from
+            if src.format in ("philly-runtime", "genai-model-load"):
+                pool, report = load_distribution(src)
+            else:
+                recs, report = load_training_trace(src, streams.stream(base + "/durations-trace"))
+                pool = recs["duration_s"].to_numpy()
+            reports.append(report)
+        else:
+            pool = shape_durations
+        pool = np.asarray(pool, float)
+        pool = pool[np.isfinite(pool) & (pool > 0)]
+        durations = pool[streams.stream(base + "/duration").integers(0, pool.size, size=n)]
+    frame.update({"name": [f"{w.name}-{i}" for i in range(n)], "arrival_s": arrivals, "duration_s": durations})
+    return training_frame(frame), reports
+
+
+def build_jobs(scenario: Scenario, streams: RandomStreams, catalog: Catalog) -> WorkloadBuild:
     """All jobs of all workloads, sorted by arrival time (ties keep workload order)."""
+    code_map = catalog.openb_model_map()
     jobs: list[tuple[float, int, dict]] = []
+    reports: list = []
     order = 0
     for w in scenario.workloads:
-        for fields in _workload_jobs(w, scenario, streams):
+        records, rep = workload_records(w, scenario, streams)
+        reports += rep
+        pods = [job.pod or w.pod for _, job in inline_jobs(w)] if w.jobs is not None else None
+        for i, r in enumerate(records.itertuples(index=False)):
+            pod = pods[i] if pods is not None else w.pod
+            resource = pod.resources.gpu_request()[0]
+            if r.gpus > 0 and r.gpu_milli < 1000:
+                resource = GPU_MILLI_RESOURCE
+            models = tuple(code_map.get(m, m) for m in str(r.gpu_models).split("|") if m)
+            fields = {
+                "name": str(r.name),
+                "workload": w.name,
+                "arrival_s": float(r.arrival_s),
+                "duration_s": float(r.duration_s),
+                "num_pods": int(r.num_pods),
+                "gpus": int(r.gpus),
+                "gpu_milli": int(r.gpu_milli) if r.gpus else 1000,
+                "gpu_resource": resource,
+                "cpu_milli": int(r.cpu_milli),
+                "memory_mib": int(r.memory_mib),
+                "gpu_models": models,
+                "priority": int(r.priority),
+                "qos": str(r.qos),
+                **_placement_fields(pod),
+            }
             jobs.append((fields["arrival_s"], order, fields))
             order += 1
     jobs.sort(key=lambda x: (x[0], x[1]))
-    return [JobSpec(job_id=i, **f) for i, (_, _, f) in enumerate(jobs)]
-
-
-def _workload_jobs(w: TrainingWorkload, scenario: Scenario, streams: RandomStreams):
-    if w.jobs is not None:
-        for i, job in enumerate(w.jobs):
-            yield {
-                "name": job.name or f"{w.name}-{i}",
-                "workload": w.name,
-                "arrival_s": float(job.arrival),
-                "duration_s": float(job.duration),
-                **_pod_fields(job.pod or w.pod),
-            }
-        return
-    gen = w.generator
-    end = gen.end if gen.end is not None else scenario.duration
-    end = min(end, scenario.duration)
-    base = f"workload/{w.name}"
-    arrivals = sample_arrivals(gen.arrival, streams.stream(base + "/arrivals"), gen.start, end, gen.max_jobs)
-    n = arrivals.size
-    gpus = sample_counts(gen.gpus, streams.stream(base + "/gpus"), n)
-    durations = sample_durations(gen.duration, streams.stream(base + "/duration"), n)
-    pod = _pod_fields(w.pod)
-    for i in range(n):
-        yield {
-            "name": f"{w.name}-{i}",
-            "workload": w.name,
-            "arrival_s": float(arrivals[i]),
-            "duration_s": float(durations[i]),
-            **{**pod, "gpus": int(gpus[i])},
-        }
+    return WorkloadBuild([JobSpec(job_id=i, **f) for i, (_, _, f) in enumerate(jobs)], reports)

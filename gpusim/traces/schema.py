@@ -112,7 +112,7 @@ class PoissonArrivals(_Process):
     """Poisson arrivals at a constant rate."""
 
     process: Literal["poisson"] = Field(description="Arrival process kind.")
-    rate: Rate = Field(description="Mean arrival rate (per second; e.g. 30/min).")
+    rate: Rate = Field(gt=0, description="Mean arrival rate (per second; e.g. 30/min).")
 
     def sample(self, rng: np.random.Generator, start_s: float, end_s: float) -> np.ndarray:
         return generators.poisson(rng, self.rate, start_s, end_s)
@@ -122,7 +122,7 @@ class GammaArrivals(_Process):
     """Renewal arrivals with Gamma inter-arrival times: a rate and a burstiness (CV)."""
 
     process: Literal["gamma"] = Field(description="Arrival process kind.")
-    rate: Rate = Field(description="Mean arrival rate (per second).")
+    rate: Rate = Field(gt=0, description="Mean arrival rate (per second).")
     cv: float = Field(
         gt=0,
         description="Coefficient of variation of inter-arrival times (1 = Poisson; dimensionless).",
@@ -136,7 +136,7 @@ class MMPPArrivals(_Process):
     """Markov-modulated Poisson arrivals: bursty on/off (two states) or multi-state."""
 
     process: Literal["mmpp"] = Field(description="Arrival process kind.")
-    rates: list[Rate] = Field(min_length=1, description="Arrival rate in each state (per second).")
+    rates: list[Annotated[Rate, Field(ge=0)]] = Field(min_length=1, description="Arrival rate in each state (per second).")
     mean_sojourn: list[Duration] = Field(min_length=1, description="Mean time spent in each state (seconds).")
     transition: list[list[float]] | None = Field(
         None,
@@ -166,7 +166,7 @@ class DiurnalArrivals(_Process):
     """Daily-cycle arrivals: a sinusoid or a piecewise profile (non-homogeneous Poisson)."""
 
     process: Literal["diurnal"] = Field(description="Arrival process kind.")
-    mean_rate: Rate = Field(description="Mean arrival rate over a period (per second).")
+    mean_rate: Rate = Field(gt=0, description="Mean arrival rate over a period (per second).")
     amplitude: float = Field(0.5, ge=0, le=1, description="Sinusoid: relative swing around the mean (0-1).")
     period: Duration = Field(86400.0, gt=0, description="Length of one cycle (seconds; default one day).")
     peak_at: Duration = Field(14 * 3600.0, description="Sinusoid: time of the peak within a period (seconds).")
@@ -194,8 +194,8 @@ class FlashCrowdArrivals(_Process):
     """A base rate with a spike: linear ramp to the peak, then exponential decay."""
 
     process: Literal["flash-crowd"] = Field(description="Arrival process kind.")
-    base_rate: Rate = Field(description="Rate outside the spike (per second).")
-    peak_rate: Rate = Field(description="Rate at the top of the spike (per second).")
+    base_rate: Rate = Field(ge=0, description="Rate outside the spike (per second).")
+    peak_rate: Rate = Field(gt=0, description="Rate at the top of the spike (per second).")
     spike_at: Duration = Field(description="When the spike starts (seconds from run start).")
     ramp: Duration = Field(0.0, ge=0, description="Rise time from base to peak (seconds).")
     decay: Duration = Field(300.0, gt=0, description="E-folding time of the decay after the peak (seconds).")
