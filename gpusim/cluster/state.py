@@ -10,7 +10,22 @@ GPU sharing modes are per node (`node_sharing`): SHARING_NONE (whole GPUs, and m
 of one GPU as in Alibaba's GPU-sharing clusters), SHARING_TIMESLICE (each GPU advertised as
 `gpu_ts_capacity` replicas, a pod takes replicas, co-tenants share time) and SHARING_MIG (a pod
 takes one MIG instance: `compute` and `memory` slices starting at an allowed start index; the
-GPU's occupancy is two bitmasks, 7 compute slices and 8 memory slices).
+GPU's occupancy is two bitmasks, 7 compute slices and 8 memory slices). A GPU request matches
+only nodes of its own mode.
+
+Time-slicing follows the NVIDIA device plugin: a pod asking k replicas takes k replica slots,
+each from the GPU with the most free replicas (the plugin's distributed allocation), so they land
+on distinct GPUs while there are any, and several on one GPU only when they must (the plugin
+gives no extra compute for that). MIG follows hardware-facts 1.3: profile (c, m) at start s holds
+memory slices [s, s+m) and compute slices [s, min(s+c, 7)); instances may not overlap on either.
+
+`gpu_free_milli` stays meaningful in every mode, so allocation metrics are comparable:
+a time-sliced GPU with t of N replicas taken has ``1000 - 1000 t // N`` free; a MIG GPU has
+125 milli-GPU per free memory slice. `gpu_tenants` counts pods (replicas) on each GPU, and
+`gpu_mem_committed` the GPU memory they declared (never a filter). `node_affinity` /
+`node_tag_counts` record which GPU pod shapes run on each node (for gpu-clustering) and
+`node_version` increments on every bind/release (call `touch` after any other change), so
+derived per-node caches (FGD's fragmentation) know when to refresh.
 
 Units: CPU in milli-cores, memory in MiB, GPU shares in milli-GPU (1/1000 of one GPU).
 
@@ -38,6 +53,10 @@ SHARING_NONE = 0
 SHARING_TIMESLICE = 1
 SHARING_MIG = 2
 SHARING_NAMES = {SHARING_NONE: "none", SHARING_TIMESLICE: "time-slicing", SHARING_MIG: "mig"}
+MAX_TAG = 62  # GPU-clustering affinity tags 0..62 live in a uint64 mask per node
+MIG_COMPUTE_SLICES = 7
+MIG_MEMORY_SLICES = 8
+MIG_SLICE_MILLI = MILLI // MIG_MEMORY_SLICES  # a MIG memory slice counts as 125 milli-GPU
 MAX_BITS = 63  # bit 63 is reserved: "no node has this", so a mask with it matches nothing
 NEVER_BIT = 1 << 63
 
@@ -66,15 +85,34 @@ class PodRequest:
     mig_compute: int = 0
     mig_memory: int = 0
     mig_starts_mask: int = 0
+    # GPU memory the pod declares it uses (committed on bind; never a filter: time-sliced
+    # tenants share memory without isolation, and exceeding it is the engine's OOM model)
+    gpu_memory_mib: int = 0
 
     @property
     def gpu_milli_total(self) -> int:
         return self.gpus * self.gpu_milli
 
+    @property
+    def affinity_tag(self) -> int:
+        """GPU-clustering tag: -1 CPU-only, 0 a share of a GPU (fractional, time-slice, MIG),
+        k for k whole GPUs (capped at 62), as in the FGD artifact's `GetGpuAffinityFromPodAnnotation`.
+        """
+        if self.gpus <= 0:
+            return -1
+        if self.sharing != SHARING_NONE or self.gpu_milli < MILLI:
+            return 0
+        return min(self.gpus, MAX_TAG)
+
 
 @dataclass(frozen=True, slots=True)
 class Placement:
-    """Where a pod is bound: a node index and the global indices of its GPUs."""
+    """Where a pod is bound: a node index and the global indices of its GPUs.
+
+    One entry per GPU asked (whole/fractional: distinct GPUs; time-slice: one entry per replica,
+    a GPU repeats when it hosts several of the pod's replicas; MIG: the one GPU, with
+    `mig_start` the instance's first memory slice).
+    """
 
     node: int
     gpus: tuple[int, ...] = ()
@@ -106,6 +144,37 @@ def _as_u64(mask: int) -> np.uint64:
     return np.uint64(mask & 0xFFFFFFFFFFFFFFFF)
 
 
+def _ts_free_milli(tenants: int, capacity: int) -> int:
+    """Free milli-GPU of a time-sliced GPU: each replica stands for 1/capacity of it."""
+    return MILLI - (MILLI * tenants) // capacity if capacity > 0 else MILLI
+
+
+def mig_masks(compute: int, memory: int, start: int) -> tuple[int, int]:
+    """Memory- and compute-slice bitmasks of a MIG instance (hardware-facts 1.3 simulator rule).
+
+    An instance of `compute` c and `memory` m slices at `start` s holds memory slices [s, s+m)
+    and compute slices [s, min(s+c, 7)).
+    """
+    mem = ((1 << memory) - 1) << start
+    hi = min(start + compute, MIG_COMPUTE_SLICES)
+    comp = ((1 << (hi - start)) - 1) << start if hi > start else 0
+    return mem, comp
+
+
+def mig_valid_starts(compute: int, memory: int) -> list[int]:
+    """Start indices `nvidia-smi mig -lgipp` lists for a (compute, memory) profile.
+
+    Starts are aligned to the memory size and the instance must fit both axes:
+    ``s % m == 0``, ``s + m <= 8`` and ``s + c <= 7``. This reproduces the published table
+    (1g {0..6}, 1g.2xmem {0,2,4,6}, 2g {0,2,4}, 3g {0,4}, 4g {0}, 7g {0}).
+    """
+    return [
+        s
+        for s in range(0, MIG_MEMORY_SLICES, memory)
+        if s + memory <= MIG_MEMORY_SLICES and s + compute <= MIG_COMPUTE_SLICES
+    ]
+
+
 class ClusterState:
     """All nodes and GPUs of one simulated cluster, as arrays.
 
@@ -129,6 +198,10 @@ class ClusterState:
         "node_state": np.int8,
         "node_pods": np.int32,
         "node_sharing": np.int8,
+        # bit t set = some pod with GPU-affinity tag t runs here (see PodRequest.affinity_tag)
+        "node_affinity": np.uint64,
+        # bumped on every bind/release on the node, so derived per-node caches know they are stale
+        "node_version": np.int64,
     }
     _GPU_FIELDS = {
         "gpu_node": np.int32,
@@ -153,6 +226,12 @@ class ClusterState:
         self.n_gpus = 0
         for name, dtype in {**self._NODE_FIELDS, **self._GPU_FIELDS}.items():
             setattr(self, name, np.zeros(0, dtype=dtype))
+        # pods per (node, GPU-affinity tag); node_affinity is its nonzero mask
+        self.node_tag_counts = np.zeros((0, MAX_TAG + 1), dtype=np.int32)
+        # FGD: the target workload's typical pods (gpusim.placement.fgd.TargetWorkload) and the
+        # per-node fragmentation caches derived from it; set by the engine or the experiment
+        self.target_workload = None
+        self._derived_caches: dict = {}
 
     # ------------------------------------------------------------------ building
     def gpu_model_index(self, model_id: str | None) -> int:
@@ -222,9 +301,12 @@ class ClusterState:
             "node_state": np.full(count, state),
             "node_pods": np.zeros(count),
             "node_sharing": np.full(count, sharing),
+            "node_affinity": np.zeros(count),
+            "node_version": np.zeros(count),
         }
         for name, dtype in self._NODE_FIELDS.items():
             setattr(self, name, np.concatenate([getattr(self, name), new_nodes[name].astype(dtype)]))
+        self.node_tag_counts = np.concatenate([self.node_tag_counts, np.zeros((count, MAX_TAG + 1), dtype=np.int32)])
         g = gpus * count
         new_gpus = {
             "gpu_node": np.repeat(np.arange(first, first + count), gpus),
@@ -254,11 +336,22 @@ class ClusterState:
         gpu_models: list[str] | None = None,
         node_selector: dict[str, str] | None = None,
         tolerations: list[dict] | None = None,
+        sharing: int = SHARING_NONE,
+        mig_compute: int = 0,
+        mig_memory: int = 0,
+        mig_starts: list[int] | None = None,
+        gpu_memory_mib: int = 0,
     ) -> PodRequest:
         """Resolve a pod's requests, selector and tolerations against this cluster's tables.
 
         A selector term no node carries gets a fresh bit no node has, so it matches nothing.
         GPU models not present in the cluster are ignored; if none remain the pod fits nowhere.
+
+        Sharing modes: ``sharing=SHARING_NONE`` asks ``gpus`` GPUs of ``gpu_milli`` each;
+        ``SHARING_TIMESLICE`` asks ``gpus`` time-slice replicas (``gpu_milli`` is ignored);
+        ``SHARING_MIG`` asks one MIG instance of ``mig_compute`` compute and ``mig_memory``
+        memory slices (``gpus`` is forced to 1) at one of ``mig_starts`` (default: the starts
+        `mig_valid_starts` derives from the profile geometry).
         """
         model_mask = 0
         if gpu_models:
@@ -274,14 +367,35 @@ class ClusterState:
                 selector_mask |= 1 << self.labels.bits[key]
             else:
                 selector_mask |= NEVER_BIT  # a label no node carries: matches nothing
+        starts_mask = 0
+        if sharing == SHARING_MIG:
+            if not (1 <= mig_compute <= MIG_COMPUTE_SLICES and 1 <= mig_memory <= MIG_MEMORY_SLICES):
+                raise ValueError(
+                    f"MIG profile needs 1..7 compute and 1..8 memory slices, got {mig_compute}c/{mig_memory}m"
+                )
+            starts = mig_valid_starts(mig_compute, mig_memory) if mig_starts is None else mig_starts
+            for st in starts:
+                if not 0 <= st < MIG_MEMORY_SLICES:
+                    raise ValueError(f"MIG start {st} outside 0..7")
+                starts_mask |= 1 << int(st)
+            gpus = 1
+        elif sharing not in (SHARING_NONE, SHARING_TIMESLICE):
+            raise ValueError(f"unknown sharing mode {sharing}")
+        if sharing == SHARING_NONE and gpus > 1 and gpu_milli < MILLI:
+            raise ValueError("a fraction of a GPU is only allowed with gpus == 1")
         return PodRequest(
             cpu_milli=int(cpu_milli),
             memory_mib=int(memory_mib),
             gpus=int(gpus),
-            gpu_milli=int(gpu_milli),
+            gpu_milli=int(gpu_milli) if sharing == SHARING_NONE else MILLI,
             gpu_model_mask=model_mask,
             selector_mask=selector_mask,
             toleration_mask=self.toleration_mask(tolerations or []),
+            sharing=int(sharing),
+            mig_compute=int(mig_compute),
+            mig_memory=int(mig_memory),
+            mig_starts_mask=starts_mask,
+            gpu_memory_mib=int(gpu_memory_mib),
         )
 
     def toleration_mask(self, tolerations: list[dict]) -> int:
@@ -303,9 +417,22 @@ class ClusterState:
                     break
         return mask
 
+    def set_target_workload(self, workload) -> None:
+        """Set the workload distribution FGD measures fragmentation against (a `TargetWorkload`)."""
+        self.target_workload = workload
+        self._derived_caches.clear()
+
+    def touch(self, node: int) -> None:
+        """Mark a node changed outside bind/release (e.g. MIG re-partitioning), so caches refresh."""
+        self.node_version[node] += 1
+
     # ------------------------------------------------------------------ binding
     def node_eligible(self, node: int, req: PodRequest) -> bool:
-        """Static filter: state, selector, taints and GPU model (not free resources)."""
+        """Static filter: state, selector, taints, GPU model and sharing mode (not free resources).
+
+        A GPU request only matches nodes of its own sharing mode: whole/fractional GPUs on
+        SHARING_NONE nodes, replicas on time-slicing nodes, MIG instances on MIG nodes.
+        """
         if self.node_state[node] != NODE_READY:
             return False
         sel = _as_u64(req.selector_mask)
@@ -319,26 +446,71 @@ class ClusterState:
                 return False
             if req.gpu_model_mask and not (req.gpu_model_mask >> model) & 1:
                 return False
+            if int(self.node_sharing[node]) != req.sharing:
+                return False
         return True
 
-    def bind(self, req: PodRequest, placement: Placement) -> None:
-        """Commit a placement; raises if it would overbook the node or a GPU."""
+    def _check_gpus(self, req: PodRequest, placement: Placement) -> None:
         n = placement.node
         if len(placement.gpus) != req.gpus:
             raise ValueError(f"placement has {len(placement.gpus)} GPUs, request asks {req.gpus}")
+        for g in placement.gpus:
+            if not 0 <= g < self.n_gpus or self.gpu_node[g] != n:
+                raise ValueError(f"GPU {g} is not on node {n}")
+        if req.gpus and int(self.node_sharing[n]) != req.sharing:
+            raise ValueError(f"node {n} does not offer {SHARING_NAMES[req.sharing]} GPUs")
+        if req.sharing == SHARING_NONE:
+            if len(set(placement.gpus)) != len(placement.gpus):
+                raise ValueError("whole or fractional GPUs must be distinct")
+            for g in placement.gpus:
+                if self.gpu_free_milli[g] < req.gpu_milli:
+                    raise ValueError(f"GPU {g} cannot take {req.gpu_milli} milli-GPU")
+        elif req.sharing == SHARING_TIMESLICE:
+            for g in set(placement.gpus):
+                k = placement.gpus.count(g)
+                if self.gpu_tenants[g] + k > self.gpu_ts_capacity[g]:
+                    raise ValueError(f"GPU {g} has no {k} free time-slice replicas")
+        else:
+            if req.gpus != 1:
+                raise ValueError("a MIG request takes exactly one instance")
+            g, s = placement.gpus[0], placement.mig_start
+            if not (0 <= s < MIG_MEMORY_SLICES) or not (req.mig_starts_mask >> s) & 1:
+                raise ValueError(f"MIG start {s} is not allowed for this profile")
+            mem, comp = mig_masks(req.mig_compute, req.mig_memory, s)
+            if mem >> MIG_MEMORY_SLICES:
+                raise ValueError(f"MIG instance at {s} runs past the last memory slice")
+            if int(self.gpu_mig_mem_used[g]) & mem or int(self.gpu_mig_compute_used[g]) & comp:
+                raise ValueError(f"MIG instance at {s} overlaps one already on GPU {g}")
+
+    def bind(self, req: PodRequest, placement: Placement) -> None:
+        """Commit a placement; raises (changing nothing) if it would overbook the node or a GPU."""
+        n = placement.node
         if self.node_cpu_free[n] < req.cpu_milli or self.node_mem_free[n] < req.memory_mib:
             raise ValueError(f"node {n} lacks CPU or memory for {req}")
-        for g in placement.gpus:
-            if self.gpu_node[g] != n or self.gpu_free_milli[g] < req.gpu_milli:
-                raise ValueError(f"GPU {g} cannot take {req.gpu_milli} milli-GPU")
+        self._check_gpus(req, placement)
         self.node_cpu_free[n] -= req.cpu_milli
         self.node_mem_free[n] -= req.memory_mib
         self.node_pods[n] += 1
+        self.node_version[n] += 1
+        tag = req.affinity_tag
+        if tag >= 0:
+            self.node_tag_counts[n, tag] += 1
+            self.node_affinity[n] |= np.uint64(1 << tag)
         for g in placement.gpus:
-            if self.gpu_free_milli[g] == MILLI:
+            if self.gpu_tenants[g] == 0:
                 self.node_gpus_idle[n] -= 1
-            self.gpu_free_milli[g] -= req.gpu_milli
             self.gpu_tenants[g] += 1
+            self.gpu_mem_committed[g] += req.gpu_memory_mib
+            if req.sharing == SHARING_NONE:
+                self.gpu_free_milli[g] -= req.gpu_milli
+            elif req.sharing == SHARING_TIMESLICE:
+                self.gpu_free_milli[g] = _ts_free_milli(int(self.gpu_tenants[g]), int(self.gpu_ts_capacity[g]))
+        if req.sharing == SHARING_MIG and req.gpus:
+            g = placement.gpus[0]
+            mem, comp = mig_masks(req.mig_compute, req.mig_memory, placement.mig_start)
+            self.gpu_mig_mem_used[g] |= np.uint8(mem)
+            self.gpu_mig_compute_used[g] |= np.uint8(comp)
+            self.gpu_free_milli[g] = MILLI - MIG_SLICE_MILLI * int(self.gpu_mig_mem_used[g]).bit_count()
 
     def release(self, req: PodRequest, placement: Placement) -> None:
         """Undo `bind`."""
@@ -346,11 +518,27 @@ class ClusterState:
         self.node_cpu_free[n] += req.cpu_milli
         self.node_mem_free[n] += req.memory_mib
         self.node_pods[n] -= 1
+        self.node_version[n] += 1
+        tag = req.affinity_tag
+        if tag >= 0:
+            self.node_tag_counts[n, tag] -= 1
+            if self.node_tag_counts[n, tag] == 0:
+                self.node_affinity[n] &= ~np.uint64(1 << tag)
         for g in placement.gpus:
-            self.gpu_free_milli[g] += req.gpu_milli
             self.gpu_tenants[g] -= 1
-            if self.gpu_free_milli[g] == MILLI:
+            self.gpu_mem_committed[g] -= req.gpu_memory_mib
+            if req.sharing == SHARING_NONE:
+                self.gpu_free_milli[g] += req.gpu_milli
+            elif req.sharing == SHARING_TIMESLICE:
+                self.gpu_free_milli[g] = _ts_free_milli(int(self.gpu_tenants[g]), int(self.gpu_ts_capacity[g]))
+            if self.gpu_tenants[g] == 0:
                 self.node_gpus_idle[n] += 1
+        if req.sharing == SHARING_MIG and req.gpus:
+            g = placement.gpus[0]
+            mem, comp = mig_masks(req.mig_compute, req.mig_memory, placement.mig_start)
+            self.gpu_mig_mem_used[g] &= np.uint8(~mem & 0xFF)
+            self.gpu_mig_compute_used[g] &= np.uint8(~comp & 0xFF)
+            self.gpu_free_milli[g] = MILLI - MIG_SLICE_MILLI * int(self.gpu_mig_mem_used[g]).bit_count()
         if self.node_cpu_free[n] > self.node_cpu_total[n] or self.node_mem_free[n] > self.node_mem_total[n]:
             raise ValueError(f"release of {req} on node {n} frees more than it holds")
 
@@ -393,6 +581,8 @@ class NodeView:
     cpu_milli_free = property(lambda self: int(self._s.node_cpu_free[self.index]))
     memory_mib_free = property(lambda self: int(self._s.node_mem_free[self.index]))
     state = property(lambda self: NODE_STATE_NAMES[int(self._s.node_state[self.index])])
+    sharing = property(lambda self: SHARING_NAMES[int(self._s.node_sharing[self.index])])
+    pods = property(lambda self: int(self._s.node_pods[self.index]))
 
     @property
     def gpu_model(self) -> str | None:
@@ -421,6 +611,10 @@ class GpuView:
     node = property(lambda self: int(self._s.gpu_node[self.index]))
     free_milli = property(lambda self: int(self._s.gpu_free_milli[self.index]))
     tenants = property(lambda self: int(self._s.gpu_tenants[self.index]))
+    ts_capacity = property(lambda self: int(self._s.gpu_ts_capacity[self.index]))
+    memory_committed_mib = property(lambda self: int(self._s.gpu_mem_committed[self.index]))
+    mig_memory_used = property(lambda self: int(self._s.gpu_mig_mem_used[self.index]))
+    mig_compute_used = property(lambda self: int(self._s.gpu_mig_compute_used[self.index]))
 
     def __repr__(self) -> str:
         return f"Gpu({self.index}, node={self.node}, free_milli={self.free_milli})"

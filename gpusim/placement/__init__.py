@@ -2,26 +2,133 @@
 
 One entry point, `place(state, request, policy, rng)`, is what the engine calls. Policies are
 registered by name in `POLICIES`; each is a function
-``(state: ClusterState, req: PodRequest, rng: numpy.random.Generator) -> Placement | None``.
+``(state: ClusterState, req: PodRequest, rng: numpy.random.Generator) -> Placement | None``
+running a compiled kernel (`_kernels.py`) that filters and scores every node in one pass.
 Ties always break on the lowest node index, then the lowest GPU index, so results never depend
-on iteration order or threads.
+on iteration order or threads. `reference.REFERENCE_POLICIES` holds the plain-Python twin of
+every policy; see `reference.py` for what each policy prefers.
+
+`place_gang` places the pods of a multi-pod job all together or not at all.
+
+FGD needs the workload it defends against: set ``state.set_target_workload(TargetWorkload...)``
+(from `gpusim.placement.fgd`); without one it uses the pod being placed as the only shape.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 
 from gpusim.cluster.state import ClusterState, Placement, PodRequest
+from gpusim.placement import _kernels as K
 from gpusim.placement import reference
+from gpusim.placement.fgd import TargetWorkload
 
 PolicyFn = Callable[[ClusterState, PodRequest, np.random.Generator], Placement | None]
 
-POLICIES: dict[str, PolicyFn] = {
-    "first-fit": reference.first_fit,
-    "best-fit": reference.best_fit,
+POLICY_IDS: dict[str, int] = {
+    "first-fit": K.FIRST_FIT,
+    "best-fit": K.BEST_FIT,
+    "spread": K.SPREAD,
+    "random": K.RANDOM,
+    "dot-product": K.DOT_PRODUCT,
+    "weighted-best-fit": K.WEIGHTED_BEST_FIT,
+    "gpu-packing": K.GPU_PACKING,
+    "gpu-clustering": K.GPU_CLUSTERING,
+    "fgd": K.FGD,
 }
+
+_EMPTY_T = (np.zeros((0, 5), np.int64), np.zeros(0, np.float64))
+_NO_CACHE = (np.zeros(0, np.int64), np.zeros(0, np.int64))
+_U64 = 0xFFFFFFFFFFFFFFFF
+
+
+def state_arrays(state: ClusterState) -> tuple:
+    """The cluster arrays a kernel reads, in the order `_kernels` documents as ``S``."""
+    s = state
+    return (
+        s.node_state, s.node_labels, s.node_taints, s.node_gpu_model, s.node_sharing,
+        s.node_cpu_free, s.node_mem_free, s.node_cpu_total, s.node_mem_total,
+        s.node_gpu_start, s.node_gpu_count, s.node_affinity, s.node_version,
+        s.gpu_free_milli, s.gpu_tenants, s.gpu_ts_capacity, s.gpu_mig_mem_used,
+        s.gpu_mig_compute_used,
+    )  # fmt: skip
+
+
+def request_tuple(req: PodRequest) -> tuple:
+    """The request as fixed-dtype scalars (``R`` in `_kernels`)."""
+    i = np.int64
+    return (
+        i(req.cpu_milli), i(req.memory_mib), i(req.gpus), i(req.gpu_milli),
+        np.uint64(req.gpu_model_mask & _U64), np.uint64(req.selector_mask & _U64),
+        np.uint64(req.toleration_mask & _U64), i(req.sharing), i(req.mig_compute),
+        i(req.mig_memory), i(req.mig_starts_mask), i(req.affinity_tag),
+    )  # fmt: skip
+
+
+def fgd_inputs(state: ClusterState, req: PodRequest) -> tuple[tuple, np.ndarray, np.ndarray]:
+    """Typical-pod arrays and the per-node fragmentation cache of the state's target workload."""
+    workload = state.target_workload
+    if workload is None:
+        return (
+            TargetWorkload.single(req).arrays,
+            np.zeros(state.n_nodes, dtype=np.int64),
+            np.full(state.n_nodes, -1, dtype=np.int64),
+        )
+    key = id(workload)
+    entry = state._derived_caches.get(key)
+    if entry is None or entry[0] is not workload:
+        entry = (workload, np.zeros(state.n_nodes, dtype=np.int64), np.full(state.n_nodes, -1, dtype=np.int64))
+        state._derived_caches[key] = entry
+    _, val, ver = entry
+    if len(val) != state.n_nodes:  # nodes were added: grow the cache, new nodes unknown
+        val = np.concatenate([val, np.zeros(state.n_nodes - len(val), dtype=np.int64)])
+        ver = np.concatenate([ver, np.full(state.n_nodes - len(ver), -1, dtype=np.int64)])
+        state._derived_caches[key] = (workload, val, ver)
+    return workload.arrays, val, ver
+
+
+def _max_gpus_per_node(state: ClusterState) -> int:
+    return int(state.node_gpu_count.max()) if state.n_nodes else 0
+
+
+FIDELITIES = ("exact", "artifact")
+
+
+def _place_kernel(
+    state: ClusterState,
+    req: PodRequest,
+    rng: np.random.Generator | None,
+    *,
+    policy: str,
+    fidelity: str = "exact",
+):
+    pid = POLICY_IDS[policy]
+    if fidelity not in FIDELITIES:
+        raise ValueError(f"fidelity must be one of {FIDELITIES}, not {fidelity!r}")
+    artifact = fidelity == "artifact"
+    u1 = u2 = 0.0
+    if pid == K.RANDOM or artifact:
+        u1, u2 = (float(x) for x in rng.random(2))
+    if state.n_nodes == 0:
+        return None
+    if pid == K.FGD:
+        t, cache_val, cache_ver = fgd_inputs(state, req)
+    else:
+        t, (cache_val, cache_ver) = _EMPTY_T, _NO_CACHE
+    out = np.empty(max(req.gpus, 1), dtype=np.int64)
+    node, mig = K.place_one(
+        pid, artifact, u1, u2, state_arrays(state), request_tuple(req), t, cache_val, cache_ver,
+        _max_gpus_per_node(state), out,
+    )  # fmt: skip
+    if node < 0:
+        return None
+    return Placement(int(node), tuple(int(g) for g in out[: req.gpus]), int(mig))
+
+
+POLICIES: dict[str, PolicyFn] = {name: partial(_place_kernel, policy=name) for name in POLICY_IDS}
 
 
 def policy_names() -> list[str]:
@@ -29,12 +136,75 @@ def policy_names() -> list[str]:
 
 
 def place(
-    state: ClusterState, req: PodRequest, policy: str, rng: np.random.Generator
+    state: ClusterState, req: PodRequest, policy: str, rng: np.random.Generator, *, fidelity: str = "exact"
 ) -> Placement | None:
-    """Return where `req` goes under `policy`, or None if no ready node can take it now."""
-    return POLICIES[policy](state, req, rng)
+    """Return where `req` goes under `policy`, or None if no ready node can take it now.
+
+    Does not change the state; the caller binds the placement with ``state.bind``.
+    ``fidelity="artifact"`` reproduces the FGD artifact's scheduler for the paper's policies:
+    scores rounded to Kubernetes' 0-100 integers and a uniform choice among the best-scoring
+    nodes (one extra draw from `rng`), instead of exact scores with lowest-index ties.
+    """
+    try:
+        fn = POLICIES[policy]
+    except KeyError:
+        raise ValueError(f"unknown placement policy {policy!r}; known: {', '.join(policy_names())}") from None
+    return fn(state, req, rng, fidelity=fidelity)
+
+
+def place_gang(
+    state: ClusterState, reqs: list[PodRequest], policy: str, rng: np.random.Generator
+) -> list[Placement] | None:
+    """Place all pods of a gang (multi-pod job) or none.
+
+    Each pod is placed and tentatively bound in order, so later pods see the earlier ones; on
+    the first pod that fits nowhere every tentative bind is rolled back and None is returned.
+    On success the binds are rolled back too and the placements returned: the state is never
+    left holding part of a gang, and the caller binds the returned placements in order (they
+    are jointly feasible by construction).
+    """
+    done: list[tuple[PodRequest, Placement]] = []
+    result: list[Placement] | None = []
+    try:
+        for req in reqs:
+            p = place(state, req, policy, rng)
+            if p is None:
+                result = None
+                break
+            state.bind(req, p)
+            done.append((req, p))
+            result.append(p)
+    finally:
+        for req, p in reversed(done):
+            state.release(req, p)
+    return result
+
+
+def bind_gang(state: ClusterState, reqs: list[PodRequest], placements: list[Placement]) -> None:
+    """Bind a gang's placements in order; all or nothing (rolls back if one bind raises)."""
+    bound = []
+    try:
+        for req, p in zip(reqs, placements, strict=True):
+            state.bind(req, p)
+            bound.append((req, p))
+    except Exception:
+        for req, p in reversed(bound):
+            state.release(req, p)
+        raise
 
 
 def fits_anywhere_empty(state: ClusterState, req: PodRequest) -> bool:
     """Could `req` fit on some node if that node were empty? (static feasibility)."""
     return reference.fits_empty(state, req)
+
+
+__all__ = [
+    "POLICIES",
+    "POLICY_IDS",
+    "TargetWorkload",
+    "bind_gang",
+    "fits_anywhere_empty",
+    "place",
+    "place_gang",
+    "policy_names",
+]

@@ -1,0 +1,104 @@
+"""Placement speed: compiled kernel vs plain-Python reference, and placements per second.
+
+Run: ``python benchmarks/bench_placement.py [--quick]``. Prints plain numbers (not a test).
+
+1. Speed ratio reference / kernel for every policy on a 10,000-GPU cluster (1,250 nodes of
+   8 GPUs, half full), per call of the public `place()` (so the kernel figure includes Python
+   dispatch), and per call of the bare kernel.
+2. Placements per second of `place()` on 1,000, 10,000 and 60,000 GPUs per policy, with the
+   cluster half full (random openb-like pods), placing without binding so the state is steady.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import time
+from functools import partial
+
+import numpy as np
+
+from gpusim.cluster.state import ClusterState
+from gpusim.placement import (
+    POLICY_IDS,
+    _kernels,
+    fgd_inputs,
+    place,
+    policy_names,
+    request_tuple,
+    state_arrays,
+)
+from gpusim.placement.fgd import TargetWorkload
+from gpusim.placement.reference import REFERENCE_POLICIES
+
+SHAPES = [  # (cpu, memory, gpus, milli): openb-like mix
+    (4000, 16384, 1, 500), (8000, 30000, 1, 1000), (12000, 48000, 1, 460), (3000, 5600, 1, 250),
+    (16000, 65536, 2, 1000), (32000, 131072, 4, 1000), (64000, 262144, 8, 1000), (6000, 12288, 0, 1000),
+]  # fmt: skip
+
+
+def build(n_gpus: int, rng: np.random.Generator) -> tuple[ClusterState, list]:
+    state = ClusterState()
+    state.add_nodes("g2", n_gpus // 8, cpu_milli=96000, memory_mib=393216, gpus=8, gpu_model="G2")
+    reqs = [state.make_request(cpu_milli=c, memory_mib=m, gpus=g, gpu_milli=ml) for c, m, g, ml in SHAPES]
+    state.set_target_workload(TargetWorkload.from_requests(reqs, popularity=1.0))
+    target = 0.5 * n_gpus * 1000
+    while state.gpu_milli_allocated() < target:  # fill to half with random pods
+        req = reqs[int(rng.integers(len(reqs)))]
+        p = place(state, req, "random", rng)
+        if p is None:
+            break
+        state.bind(req, p)
+    return state, reqs
+
+
+def per_call(fn, n: int) -> float:
+    fn()
+    t = time.perf_counter()
+    for _ in range(n):
+        fn()
+    return (time.perf_counter() - t) / n
+
+
+def main(quick: bool = False) -> None:
+    rng = np.random.default_rng(0)
+    print("== kernel vs reference (10,000 GPUs, half full), seconds per placement ==")
+    state, reqs = build(10_000, rng)
+    ratios = []
+    print(f"{'policy':18s} {'reference':>10s} {'place()':>10s} {'kernel':>10s} {'ratio':>7s} {'ratio(kernel)':>13s}")
+    for policy in policy_names():
+        req = reqs[0]
+        r = per_call(partial(REFERENCE_POLICIES[policy], state, req, rng), 1 if quick else 3)
+        k = per_call(partial(place, state, req, policy, rng), 20 if quick else 200)
+        S, R = state_arrays(state), request_tuple(req)
+        if policy == "fgd":
+            t_arrays, cv, cr = fgd_inputs(state, req)
+        else:
+            t_arrays, cv, cr = (np.zeros((0, 5), np.int64), np.zeros(0)), np.zeros(0, np.int64), np.zeros(0, np.int64)
+        out = np.empty(8, np.int64)
+        pid = POLICY_IDS[policy]
+        kb = per_call(
+            partial(_kernels.place_one, pid, False, 0.3, 0.6, S, R, t_arrays, cv, cr, 8, out), 20 if quick else 200
+        )
+        ratios.append(r / k)
+        print(f"{policy:18s} {r:10.2e} {k:10.2e} {kb:10.2e} {r / k:7.0f} {r / kb:13.0f}")
+    print(f"min ratio via place(): {min(ratios):.0f}x (target >= 100x)")
+
+    print("\n== placements per second via place() (cluster half full, no bind) ==")
+    sizes = [1_000, 10_000] if quick else [1_000, 10_000, 60_000]
+    print(f"{'policy':18s} " + " ".join(f"{s:>10,d}" for s in sizes))
+    states = {s: build(s, np.random.default_rng(s)) for s in sizes}
+    for policy in policy_names():
+        row = []
+        for s in sizes:
+            st, rq = states[s]
+            cycle = itertools.cycle(rq)
+            one = partial(lambda c, st, pol: place(st, next(c), pol, rng), cycle, st, policy)
+            row.append(1.0 / per_call(one, 20 if quick else 100))
+        print(f"{policy:18s} " + " ".join(f"{x:10,.0f}" for x in row))
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--quick", action="store_true")
+    main(ap.parse_args().quick)

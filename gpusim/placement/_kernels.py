@@ -1,0 +1,737 @@
+"""Private placement kernels: filter and score every node in one pass over the cluster arrays.
+
+Called only through `gpusim.placement.place` (and the FGD experiment's batch loop), which pack
+the `ClusterState` arrays into the tuple ``S`` and the request into the tuple ``R`` with fixed
+dtypes. Each kernel has an obviously-correct plain-Python twin in `reference.py`; the tests
+compare them on random clusters. Scores are "higher is better"; ties keep the lowest node index
+(and the lowest GPU index), so results never depend on iteration order.
+
+S = (node_state, node_labels, node_taints, node_model, node_sharing, node_cpu_free,
+     node_mem_free, node_cpu_total, node_mem_total, node_gpu_start, node_gpu_count,
+     node_affinity, node_version, gpu_free, gpu_tenants, gpu_ts_cap, gpu_mig_mem, gpu_mig_comp)
+R = (cpu, mem, gpus, milli, model_mask u64, selector u64, tolerations u64, sharing,
+     mig_compute, mig_memory, mig_starts_mask, affinity_tag)
+T = (t_int, t_freq): the FGD target workload's typical pods, rows (cpu, milli per GPU, GPUs,
+     model mask bits as int64, integer weight) and their frequencies (float, informative).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gpusim.placement._numba import njit
+
+FIRST_FIT = 0
+BEST_FIT = 1
+SPREAD = 2
+RANDOM = 3
+DOT_PRODUCT = 4
+GPU_PACKING = 5
+GPU_CLUSTERING = 6
+FGD = 7
+WEIGHTED_BEST_FIT = 8
+
+MILLI = 1000
+MAX_SPEC_CPU = 128000.0  # FGD artifact's normalisers (open-gpu-share utils MaxSpecCpu/MaxSpecGpu)
+MAX_SPEC_GPU = 8000.0
+U1 = np.uint64(1)
+
+
+@njit
+def mig_start(mem_used, comp_used, c, m, starts_mask):
+    """Lowest allowed start where a (c, m) instance fits next to the used slices, or -1."""
+    for s in range(8):
+        if (starts_mask >> s) & 1 == 0 or s + m > 8:
+            continue
+        mem = ((1 << m) - 1) << s
+        hi = min(s + c, 7)
+        comp = (((1 << (hi - s)) - 1) << s) if hi > s else 0
+        if (mem & mem_used) == 0 and (comp & comp_used) == 0:
+            return s
+    return -1
+
+
+@njit
+def select_gpus(n, policy, u2, S, R, out):
+    """GPUs of node `n` the pod takes (written to `out`); returns the MIG start or -1.
+
+    Whole GPUs: the lowest-index idle ones. A fractional share: the fitting GPU with the least
+    free milli-GPU (best fit, the FGD artifact's default), or a uniform one under `random`.
+    Time-slice replicas: one at a time from the GPU with the most free replicas (the NVIDIA
+    device plugin's distributed allocation: distinct GPUs while they last). MIG: the GPU with
+    the most memory slices already used that still fits, at its lowest allowed free start.
+    """
+    (
+        node_state,
+        node_labels,
+        node_taints,
+        node_model,
+        node_sharing,
+        node_cpu_free,
+        node_mem_free,
+        node_cpu_total,
+        node_mem_total,
+        node_gpu_start,
+        node_gpu_count,
+        node_affinity,
+        node_version,
+        gpu_free,
+        gpu_tenants,
+        gpu_ts_cap,
+        gpu_mig_mem,
+        gpu_mig_comp,
+    ) = S
+    (r_cpu, r_mem, r_gpus, r_milli, r_model_mask, r_sel, r_tol, r_sharing, r_mig_c, r_mig_m, r_mig_starts, r_tag) = R
+    if r_gpus == 0:
+        return -1
+    s = node_gpu_start[n]
+    c = node_gpu_count[n]
+    if r_sharing == 0:
+        if r_milli >= MILLI:
+            k = 0
+            for g in range(s, s + c):
+                if k < r_gpus and gpu_free[g] == MILLI:
+                    out[k] = g
+                    k += 1
+            return -1
+        if policy == RANDOM:
+            cnt = 0
+            for g in range(s, s + c):
+                if gpu_free[g] >= r_milli:
+                    cnt += 1
+            k = int(u2 * cnt)
+            if k >= cnt:
+                k = cnt - 1
+            for g in range(s, s + c):
+                if gpu_free[g] >= r_milli:
+                    if k == 0:
+                        out[0] = g
+                        return -1
+                    k -= 1
+            return -1
+        best = -1
+        for g in range(s, s + c):
+            if gpu_free[g] >= r_milli and (best < 0 or gpu_free[g] < gpu_free[best]):
+                best = g
+        out[0] = best
+        return -1
+    if r_sharing == 1:
+        taken = np.zeros(c, dtype=np.int64)
+        for j in range(r_gpus):
+            best = -1
+            best_free = 0
+            for i in range(c):
+                free = gpu_ts_cap[s + i] - gpu_tenants[s + i] - taken[i]
+                if free > best_free:
+                    best = i
+                    best_free = free
+            taken[best] += 1
+            out[j] = s + best
+        return -1
+    best = -1
+    best_used = -1
+    best_start = -1
+    for g in range(s, s + c):
+        mem_used = np.int64(gpu_mig_mem[g])
+        st = mig_start(mem_used, np.int64(gpu_mig_comp[g]), r_mig_c, r_mig_m, r_mig_starts)
+        if st < 0:
+            continue
+        used = 0
+        for b in range(8):
+            used += (mem_used >> b) & 1
+        if used > best_used:
+            best = g
+            best_used = used
+            best_start = st
+    out[0] = best
+    return best_start
+
+
+@njit
+def frag_amount(cpu_left, free, c, model, t_int):
+    """FGD's fragmentation of one node: free milli-GPU the target workload cannot use, weighted.
+
+    For each typical pod (weight w = its count in the workload): if the node can host it
+    (enough GPUs with room, CPU, GPU model), the GPUs too small for it count as fragment;
+    otherwise all free GPU does (CPU-only typical pods never use GPUs, so all free GPU counts).
+    As the artifact's `NodeGpuShareFragAmountScore` times the total weight: integers, so equal
+    fragmentation compares equal and ties break on the lowest index, not on rounding noise.
+    `t_int` rows: (cpu, milli per GPU, GPUs, model mask bits, weight).
+    """
+    total = 0
+    for i in range(c):
+        total += free[i]
+    if total == 0:
+        return 0
+    frag = 0
+    for t in range(t_int.shape[0]):
+        w = t_int[t, 4]
+        k = t_int[t, 2]
+        if k == 0:
+            frag += w * total
+            continue
+        mk = t_int[t, 3]
+        if model < 0 or (mk != 0 and ((mk >> model) & 1) == 0):
+            frag += w * total
+            continue
+        m = t_int[t, 1]
+        cnt = 0
+        part = 0
+        for i in range(c):
+            if free[i] >= m:
+                cnt += 1
+            else:
+                part += free[i]
+        if cnt >= k and cpu_left >= t_int[t, 0]:
+            frag += w * part
+        else:
+            frag += w * total
+    return frag
+
+
+@njit
+def fgd_plain(
+    n,
+    node_cpu_free,
+    node_gpu_start,
+    node_gpu_count,
+    node_model,
+    node_version,
+    gpu_free,
+    t_int,
+    cache_val,
+    cache_ver,
+    buf,
+    r_cpu,
+    r_gpus,
+    r_milli,
+    qw,
+):
+    """`fgd_node` for whole-GPU, fractional and CPU-only pods, taking only the arrays it reads
+    (each array argument costs a reference count per call, and this runs once per node).
+
+    ``qw > 0`` (the workload's total weight) selects the artifact's integer score
+    ``int(100 sigmoid(delta / qw / 1000))``, and a share's GPU is then the first one reaching
+    the best integer score, as in the artifact.
+    """
+    s = node_gpu_start[n]
+    c = node_gpu_count[n]
+    model = node_model[n]
+    if cache_ver[n] == node_version[n]:
+        before = cache_val[n]
+    else:
+        for i in range(c):
+            buf[i] = gpu_free[s + i]
+        before = frag_amount(node_cpu_free[n], buf, c, model, t_int)
+        cache_val[n] = before
+        cache_ver[n] = node_version[n]
+    cpu_after = node_cpu_free[n] - r_cpu
+    if r_gpus == 1 and r_milli < MILLI:
+        best_score = 0
+        best_g = -1
+        for i in range(c):
+            fi = gpu_free[s + i]
+            if fi < r_milli:
+                continue
+            dup = False
+            for j in range(i):
+                if gpu_free[s + j] == fi:
+                    dup = True
+                    break
+            if dup:  # same free milli-GPU as an earlier GPU: same score, earlier index wins
+                continue
+            for j in range(c):
+                buf[j] = gpu_free[s + j]
+            buf[i] -= r_milli
+            sc = before - frag_amount(cpu_after, buf, c, model, t_int)
+            if qw > 0:
+                sc = fgd_quantised(sc, qw)
+            if best_g < 0 or sc > best_score:
+                best_score = sc
+                best_g = s + i
+        return float(best_score), best_g
+    k = 0
+    for j in range(c):
+        buf[j] = gpu_free[s + j]
+        if k < r_gpus and buf[j] == MILLI:  # whole GPUs: the lowest-index idle ones
+            buf[j] = 0
+            k += 1
+    sc = before - frag_amount(cpu_after, buf, c, model, t_int)
+    if qw > 0:
+        sc = fgd_quantised(sc, qw)
+    return float(sc), -1
+
+
+@njit
+def fgd_quantised(delta, qw):
+    """The artifact's FGD node score: int64(sigmoid(fragmentation decrease / 1000) * 100)."""
+    return np.int64(100.0 / (1.0 + np.exp(-(delta / qw) / 1000.0)))
+
+
+@njit
+def fgd_node(n, S, R, T, cache_val, cache_ver, buf):
+    """FGD score of node `n` (fragmentation before minus after) and, for a share, its GPU.
+
+    The fragmentation before placement is cached per node, keyed by the node's version counter
+    (bumped by every bind/release), so it is computed once per change of the node.
+    """
+    (
+        node_state,
+        node_labels,
+        node_taints,
+        node_model,
+        node_sharing,
+        node_cpu_free,
+        node_mem_free,
+        node_cpu_total,
+        node_mem_total,
+        node_gpu_start,
+        node_gpu_count,
+        node_affinity,
+        node_version,
+        gpu_free,
+        gpu_tenants,
+        gpu_ts_cap,
+        gpu_mig_mem,
+        gpu_mig_comp,
+    ) = S
+    (r_cpu, r_mem, r_gpus, r_milli, r_model_mask, r_sel, r_tol, r_sharing, r_mig_c, r_mig_m, r_mig_starts, r_tag) = R
+    t_int = T[0]
+    s = node_gpu_start[n]
+    c = node_gpu_count[n]
+    model = node_model[n]
+    if cache_ver[n] == node_version[n]:
+        before = cache_val[n]
+    else:
+        for i in range(c):
+            buf[i] = gpu_free[s + i]
+        before = frag_amount(node_cpu_free[n], buf, c, model, t_int)
+        cache_val[n] = before
+        cache_ver[n] = node_version[n]
+    cpu_after = node_cpu_free[n] - r_cpu
+    if r_gpus == 1 and r_sharing == 0 and r_milli < MILLI:
+        best_score = 0
+        best_g = -1
+        for i in range(c):
+            fi = gpu_free[s + i]
+            if fi < r_milli:
+                continue
+            dup = False
+            for j in range(i):
+                if gpu_free[s + j] == fi:
+                    dup = True
+                    break
+            if dup:  # same free milli-GPU as an earlier GPU: same score, earlier index wins
+                continue
+            for j in range(c):
+                buf[j] = gpu_free[s + j]
+            buf[i] -= r_milli
+            sc = before - frag_amount(cpu_after, buf, c, model, t_int)
+            if best_g < 0 or sc > best_score:
+                best_score = sc
+                best_g = s + i
+        return float(best_score), best_g
+    for j in range(c):
+        buf[j] = gpu_free[s + j]
+    if r_gpus > 0:
+        sel = np.empty(r_gpus, dtype=np.int64)
+        select_gpus(n, FGD, 0.0, S, R, sel)
+        if r_sharing == 0:
+            for j in range(r_gpus):
+                buf[sel[j] - s] -= r_milli
+        elif r_sharing == 1:
+            for j in range(r_gpus):
+                taken = 0
+                for q in range(r_gpus):
+                    if sel[q] == sel[j]:
+                        taken += 1
+                buf[sel[j] - s] = MILLI - (MILLI * (gpu_tenants[sel[j]] + taken)) // gpu_ts_cap[sel[j]]
+        else:
+            buf[sel[0] - s] -= 125 * r_mig_m
+    return float(before - frag_amount(cpu_after, buf, c, model, t_int)), -1
+
+
+@njit
+def gpu_packing_score(gpu_free, s, c, r_gpus, m, order):
+    """The FGD artifact's GpuPacking score (integers, 0-100): shared GPUs first, then idle GPUs
+    of used nodes, then idle nodes with fewer GPUs. `m`: milli-GPU one GPU must have free.
+    """
+    if r_gpus == 0:
+        return 0
+    ff = 0
+    for g in range(s, s + c):
+        if gpu_free[g] == MILLI:
+            ff += 1
+    if ff == c:
+        return max(33 - ff, ff)
+    # stable ascending order of free milli-GPU (insertion sort; c is small)
+    for i in range(c):
+        order[i] = i
+    for i in range(1, c):
+        v = order[i]
+        j = i - 1
+        while j >= 0 and gpu_free[s + order[j]] > gpu_free[s + v]:
+            order[j + 1] = order[j]
+            j -= 1
+        order[j + 1] = v
+    need = r_gpus
+    ff_use = 0
+    pct = 0
+    for q in range(c):
+        if need == 0:
+            break
+        f = gpu_free[s + order[q]]
+        if m <= f:
+            need -= 1
+            if f == MILLI:
+                ff_use += 1
+            pct += f * 100 // MILLI
+    if need != 0:
+        return 0
+    if ff_use > 0:
+        return max(50 - ff_use, 33)
+    return max(100 - pct // 10, 50)
+
+
+@njit
+def place_one(policy, artifact, u1, u2, S, R, T, cache_val, cache_ver, max_g, out):
+    """Choose the node (and GPUs, MIG start) for one pod: returns (node, mig_start), node -1 if none.
+
+    ``artifact`` (FGD-paper policies only) rounds scores to the Kubernetes 0-100 integers as the
+    FGD artifact does and picks uniformly (with `u1`) among the nodes sharing the best score,
+    like kube-scheduler's selectHost, instead of exact scores with lowest-index ties.
+
+    Filter and score are written out in this one loop on purpose: a call passing the cluster
+    arrays costs more than the work (numba reference-counts every array argument).
+    """
+    (
+        node_state,
+        node_labels,
+        node_taints,
+        node_model,
+        node_sharing,
+        node_cpu_free,
+        node_mem_free,
+        node_cpu_total,
+        node_mem_total,
+        node_gpu_start,
+        node_gpu_count,
+        node_affinity,
+        node_version,
+        gpu_free,
+        gpu_tenants,
+        gpu_ts_cap,
+        gpu_mig_mem,
+        gpu_mig_comp,
+    ) = S
+    (r_cpu, r_mem, r_gpus, r_milli, r_model_mask, r_sel, r_tol, r_sharing, r_mig_c, r_mig_m, r_mig_starts, r_tag) = R
+    n_nodes = node_state.shape[0]
+    buf = np.empty(max(max_g, 1), dtype=np.int64)
+    order = np.empty(max(max_g, 1), dtype=np.int64)
+    feasible = np.empty(n_nodes if (policy == RANDOM or artifact) else 1, dtype=np.int64)
+    qw = 0.0
+    if artifact and policy == FGD:
+        for t in range(T[0].shape[0]):
+            qw += T[0][t, 4]
+    r_total = r_gpus * r_milli
+    whole = r_milli >= MILLI
+    pack_milli = r_milli if r_sharing == 0 else 1
+    tag_bit = U1 << np.uint64(max(r_tag, 0))
+    best = -1
+    cnt = 0
+    b1 = 0.0
+    b2 = 0.0
+    for n in range(n_nodes):
+        # ---- filter (reference.fits)
+        if node_state[n] != 1:
+            continue
+        if (node_labels[n] & r_sel) != r_sel or (node_taints[n] & ~r_tol) != 0:
+            continue
+        if node_cpu_free[n] < r_cpu or node_mem_free[n] < r_mem:
+            continue
+        s = node_gpu_start[n]
+        c = node_gpu_count[n]
+        if r_gpus > 0:
+            model = node_model[n]
+            if model < 0 or node_sharing[n] != r_sharing:
+                continue
+            if r_model_mask != 0 and ((r_model_mask >> np.uint64(model)) & U1) == 0:
+                continue
+            ok = False
+            if r_sharing == 0:
+                if whole:
+                    idle = 0
+                    for g in range(s, s + c):
+                        if gpu_free[g] == MILLI:
+                            idle += 1
+                    ok = idle >= r_gpus
+                else:
+                    for g in range(s, s + c):
+                        if gpu_free[g] >= r_milli:
+                            ok = True
+                            break
+            elif r_sharing == 1:
+                slots = 0
+                for g in range(s, s + c):
+                    slots += gpu_ts_cap[g] - gpu_tenants[g]
+                ok = slots >= r_gpus
+            else:
+                for g in range(s, s + c):
+                    if (
+                        mig_start(np.int64(gpu_mig_mem[g]), np.int64(gpu_mig_comp[g]), r_mig_c, r_mig_m, r_mig_starts)
+                        >= 0
+                    ):
+                        ok = True
+                        break
+            if not ok:
+                continue
+        # ---- score (reference.score_*)
+        if policy == FIRST_FIT:
+            best = n
+            break
+        if policy == RANDOM:
+            feasible[cnt] = n
+            cnt += 1
+            continue
+        left = 0
+        for g in range(s, s + c):
+            left += gpu_free[g]
+        s2 = 0.0
+        if policy == BEST_FIT:
+            if r_gpus > 0:
+                s1 = -float(left - r_total)
+                s2 = -float(node_cpu_free[n] - r_cpu)
+            else:
+                s1 = -float(node_cpu_free[n] - r_cpu)
+                s2 = -float(node_mem_free[n] - r_mem)
+        elif policy == SPREAD:
+            a = 0.0
+            if node_cpu_total[n] > 0:
+                a = (node_cpu_free[n] - r_cpu) / node_cpu_total[n]
+            b = 0.0
+            if node_mem_total[n] > 0:
+                b = (node_mem_free[n] - r_mem) / node_mem_total[n]
+            s1 = 0.5 * a + 0.5 * b
+        elif policy == DOT_PRODUCT:
+            dot = (node_cpu_free[n] / MAX_SPEC_CPU) * (r_cpu / MAX_SPEC_CPU) + (left / MAX_SPEC_GPU) * (
+                r_total / MAX_SPEC_GPU
+            )
+            s1 = float(np.int64(100.0 * (1.0 - dot / 2.0))) if artifact else -dot
+        elif policy == WEIGHTED_BEST_FIT:
+            v = (node_cpu_free[n] - r_cpu) / MAX_SPEC_CPU * 0.5 + (left - r_total) / MAX_SPEC_GPU * 0.5
+            s1 = float(np.int64((1.0 - v) * 100.0)) if artifact else -v
+        elif policy == GPU_PACKING:  # gpu_packing_score, written out (a call costs more here)
+            if r_gpus == 0:
+                q = 0
+            else:
+                ff = 0
+                for g in range(s, s + c):
+                    if gpu_free[g] == MILLI:
+                        ff += 1
+                if ff == c:
+                    q = max(33 - ff, ff)
+                elif r_gpus == 1:  # the fullest GPU that fits: no sort needed
+                    bg = -1
+                    for g in range(s, s + c):
+                        if gpu_free[g] >= pack_milli and (bg < 0 or gpu_free[g] < gpu_free[bg]):
+                            bg = g
+                    if bg < 0:
+                        q = 0
+                    elif gpu_free[bg] == MILLI:
+                        q = 49
+                    else:
+                        q = max(100 - (gpu_free[bg] * 100 // MILLI) // 10, 50)
+                elif pack_milli >= MILLI:  # several whole GPUs: all idle ones
+                    q = max(50 - r_gpus, 33) if ff >= r_gpus else 0
+                else:
+                    for i in range(c):
+                        order[i] = i
+                    for i in range(1, c):
+                        v = order[i]
+                        j = i - 1
+                        while j >= 0 and gpu_free[s + order[j]] > gpu_free[s + v]:
+                            order[j + 1] = order[j]
+                            j -= 1
+                        order[j + 1] = v
+                    need = r_gpus
+                    ff_use = 0
+                    pct = 0
+                    for i in range(c):
+                        if need == 0:
+                            break
+                        f = gpu_free[s + order[i]]
+                        if pack_milli <= f:
+                            need -= 1
+                            if f == MILLI:
+                                ff_use += 1
+                            pct += f * 100 // MILLI
+                    if need != 0:
+                        q = 0
+                    elif ff_use > 0:
+                        q = max(50 - ff_use, 33)
+                    else:
+                        q = max(100 - pct // 10, 50)
+            s1 = float(q)
+        elif policy == GPU_CLUSTERING:
+            if r_tag < 0:
+                s1 = 0.0
+            else:
+                mask = node_affinity[n]
+                if mask == tag_bit:
+                    tier = 3
+                elif (mask & tag_bit) != 0:
+                    tier = 2
+                elif mask == 0:
+                    tier = 1
+                else:
+                    tier = 0
+                if artifact:  # Go integer arithmetic, truncating toward zero
+                    num = 25 * (8000 - left)
+                    q = num // 8000 if num >= 0 else -((-num) // 8000)
+                    s1 = float(q + 25 * tier)
+                else:
+                    s1 = float(tier * 8000 + 8000 - left)
+        elif r_sharing == 0:  # FGD
+            s1, _g = fgd_plain(
+                n,
+                node_cpu_free,
+                node_gpu_start,
+                node_gpu_count,
+                node_model,
+                node_version,
+                gpu_free,
+                T[0],
+                cache_val,
+                cache_ver,
+                buf,
+                r_cpu,
+                r_gpus,
+                r_milli,
+                qw,
+            )
+        else:  # FGD for time-slice replicas and MIG instances
+            s1, _g = fgd_node(n, S, R, T, cache_val, cache_ver, buf)
+        if artifact:  # keep every node with the best integer score; pick one at random below
+            if best < 0 or s1 > b1:
+                best = n
+                b1 = s1
+                cnt = 0
+            if s1 == b1:
+                feasible[cnt] = n
+                cnt += 1
+        elif best < 0 or s1 > b1 or (s1 == b1 and s2 > b2):
+            best = n
+            b1 = s1
+            b2 = s2
+    if (policy == RANDOM or artifact) and cnt > 0:
+        k = int(u1 * cnt)
+        if k >= cnt:
+            k = cnt - 1
+        best = feasible[k]
+    if best < 0:
+        return -1, -1
+    if policy == FGD and r_gpus == 1 and r_sharing == 0 and r_milli < MILLI:
+        sc, g = fgd_plain(
+            best,
+            node_cpu_free,
+            node_gpu_start,
+            node_gpu_count,
+            node_model,
+            node_version,
+            gpu_free,
+            T[0],
+            cache_val,
+            cache_ver,
+            buf,
+            r_cpu,
+            r_gpus,
+            r_milli,
+            qw,
+        )
+        out[0] = g
+        return best, -1
+    ms = select_gpus(best, policy, u2, S, R, out)
+    return best, ms
+
+
+@njit
+def pack_sequence(
+    policy,
+    artifact,
+    S,
+    node_pods,
+    node_gpus_idle,
+    tag_counts,
+    cpu,
+    mem,
+    gpus,
+    milli,
+    model_mask,
+    tag,
+    u1s,
+    u2s,
+    T,
+    cache_val,
+    cache_ver,
+    max_g,
+    placed,
+):
+    """Place pods one after another (whole or fractional GPUs), binding each success in place.
+
+    The FGD packing experiment's inner loop: pod i is placed with `place_one` and bound like
+    `ClusterState.bind`; ``placed[i]`` gets its node or -1. No departures.
+    """
+    (
+        node_state,
+        node_labels,
+        node_taints,
+        node_model,
+        node_sharing,
+        node_cpu_free,
+        node_mem_free,
+        node_cpu_total,
+        node_mem_total,
+        node_gpu_start,
+        node_gpu_count,
+        node_affinity,
+        node_version,
+        gpu_free,
+        gpu_tenants,
+        gpu_ts_cap,
+        gpu_mig_mem,
+        gpu_mig_comp,
+    ) = S
+    out = np.empty(max(max_g, 1), dtype=np.int64)
+    zero = np.uint64(0)
+    for i in range(cpu.shape[0]):
+        R = (
+            cpu[i],
+            mem[i],
+            gpus[i],
+            milli[i],
+            model_mask[i],
+            zero,
+            zero,
+            np.int64(0),
+            np.int64(0),
+            np.int64(0),
+            np.int64(0),
+            tag[i],
+        )
+        n, ms = place_one(policy, artifact, u1s[i], u2s[i], S, R, T, cache_val, cache_ver, max_g, out)
+        placed[i] = n
+        if n < 0:
+            continue
+        node_cpu_free[n] -= cpu[i]
+        node_mem_free[n] -= mem[i]
+        node_pods[n] += 1
+        node_version[n] += 1
+        if tag[i] >= 0:
+            tag_counts[n, tag[i]] += 1
+            node_affinity[n] |= U1 << np.uint64(tag[i])
+        for j in range(gpus[i]):
+            g = out[j]
+            if gpu_tenants[g] == 0:
+                node_gpus_idle[n] -= 1
+            gpu_tenants[g] += 1
+            gpu_free[g] -= milli[i]

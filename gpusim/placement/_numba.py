@@ -1,0 +1,23 @@
+"""Numba options for every placement kernel, in one place.
+
+`cache=True` keeps compiled kernels on disk between runs (CI compiles once); `fastmath` stays off
+so kernels and their plain-Python references agree to the last bit; no `parallel`: placement is a
+sequential argmax with lowest-index ties, and the experiment parallelises across processes.
+Setting ``NUMBA_DISABLE_JIT=1`` in the environment makes every kernel plain Python (numba honours
+it itself), which the tests use to cover kernel lines.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numba
+
+JIT_OPTIONS = {"cache": True, "fastmath": False, "nogil": True, "error_model": "numpy"}
+
+JIT_DISABLED = os.environ.get("NUMBA_DISABLE_JIT", "0") not in ("", "0")
+
+
+def njit(fn):
+    """Compile `fn` with the project's kernel options."""
+    return numba.njit(**JIT_OPTIONS)(fn)
