@@ -10,7 +10,7 @@ The public API for notebooks and scripts::
 
 from gpusim._version import __version__
 
-__all__ = ["__version__", "load_scenario", "simulate", "load_result", "RunResult", "ScenarioError"]
+__all__ = ["__version__", "load_scenario", "simulate", "load_result", "RunResult", "ScenarioError", "sweep"]
 
 
 def __getattr__(name):
@@ -31,4 +31,9 @@ def __getattr__(name):
         from gpusim.report import result
 
         return getattr(result, name)
+    if name == "sweep":
+        # The package gpusim.sweep is itself callable: gpusim.sweep(scenario, factors=...) -> DataFrame.
+        import gpusim.sweep
+
+        return gpusim.sweep
     raise AttributeError(f"module 'gpusim' has no attribute {name!r}")

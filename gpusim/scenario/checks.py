@@ -34,7 +34,7 @@ def check_pod_resources(pod: PodTemplate, path: tuple) -> list[tuple[tuple, str]
             p = base + (section, name)
             if q < 0:
                 out.append((p, f'Invalid value: "{_q(q)}": must be greater than or equal to 0'))
-            if name in GPU_RESOURCE_NAMES and q.denominator != 1:
+            if _extended(name) and q.denominator != 1:
                 out.append(
                     (
                         p,
@@ -42,7 +42,7 @@ def check_pod_resources(pod: PodTemplate, path: tuple) -> list[tuple[tuple, str]
                         f"(whole devices only; share GPUs with time-slicing, MIG or gpu_milli)",
                     )
                 )
-    for name in GPU_RESOURCE_NAMES:
+    for name in sorted({n for n in (*res.requests, *res.limits) if _extended(n)}):
         req, lim = res.requests.get(name), res.limits.get(name)
         if req is not None and lim is None:
             out.append(
@@ -73,9 +73,55 @@ def check_pod_resources(pod: PodTemplate, path: tuple) -> list[tuple[tuple, str]
                 f'Invalid value: "{_q(merged[GPU_COUNT_RESOURCE])}": must be an integer',
             )
         )
-    present = [n for n in (*GPU_RESOURCE_NAMES, GPU_MILLI_RESOURCE) if n in merged]
+    present = [n for n in merged if n in GPU_RESOURCE_NAMES or n == GPU_MILLI_RESOURCE or n.startswith("nvidia.com/mig-")
+               or n == "nvidia.com/gpu.shared"]  # fmt: skip
     if len(present) > 1:
         out.append((base + ("limits",), f"a pod asks for several accelerator kinds ({', '.join(present)}); pick one"))
+    return out
+
+
+def _extended(name: str) -> bool:
+    """Extended resources: domain-prefixed names outside kubernetes.io (integers, requests == limits)."""
+    return "/" in name and not name.startswith(("kubernetes.io/", "requests.", "limits."))
+
+
+def check_pools(scenario: Scenario, catalog) -> list[tuple[tuple, str]]:
+    """Sharing configuration each pool's GPU model can actually do."""
+    from gpusim.sim.sharing import LayoutError, mig_layout
+
+    out = []
+    for i, pool in enumerate(scenario.cluster.node_pools):
+        path = ("cluster", "node_pools", i, "sharing")
+        sh = pool.sharing
+        if (sh.timeSlicing or sh.mig or sh.fractional) and pool.gpu_model is None:
+            out.append((path, "GPU sharing needs a gpu_model and gpus_per_node > 0"))
+            continue
+        if pool.gpu_model is None:
+            continue
+        gpu = catalog.gpu(pool.gpu_model)
+        if sh.timeSlicing is not None and gpu.vendor != "nvidia":
+            out.append(
+                (path + ("timeSlicing",), f"time-slicing is an NVIDIA device plugin feature; {gpu.id} is {gpu.vendor}")
+            )
+        if sh.mig is not None:
+            if gpu.mig is None:
+                capable = sorted(g.id for g in catalog.gpu_models.values() if g.mig is not None)
+                out.append(
+                    (path + ("mig",), f"GPU model {gpu.id} cannot do MIG; MIG-capable models: {', '.join(capable)}")
+                )
+                continue
+            try:
+                layout = mig_layout(gpu, sh.mig.config)
+            except LayoutError as e:
+                out.append((path + ("mig", "config"), str(e)))
+                continue
+            if sh.mig.strategy == "single" and (layout is None or len({n for n, _ in layout}) != 1):
+                out.append(
+                    (
+                        path + ("mig", "strategy"),
+                        "the single strategy needs a static layout of one profile (e.g. all-1g.10gb)",
+                    )
+                )
     return out
 
 
@@ -128,16 +174,16 @@ def check_scenario(scenario: Scenario) -> list[tuple[tuple, str]]:
         catalog = load_catalog(scenario.catalog)
     except UnknownIdError as e:
         return problems + [(("catalog",), str(e))]
-    pool_resource: dict[str, str | None] = {}
     for i, pool in enumerate(scenario.cluster.node_pools):
         if pool.gpu_model is None:
-            pool_resource[pool.name] = None
             continue
         try:
-            pool_resource[pool.name] = catalog.gpu(pool.gpu_model).resource_name
+            catalog.gpu(pool.gpu_model)
         except UnknownIdError as e:
             problems.append((("cluster", "node_pools", i, "gpu_model"), str(e)))
-            pool_resource[pool.name] = None
+    if problems:
+        return problems
+    problems += check_pools(scenario, catalog)
     if problems:
         return problems
 
@@ -153,13 +199,15 @@ def check_scenario(scenario: Scenario) -> list[tuple[tuple, str]]:
         if resource_problems:
             continue
         for sub, pod, gpus in _pod_gpu_counts(w):
-            msg = _fits_some_pool(scenario, pool_resource, pod, gpus)
+            msg = _fits_some_pool(scenario, catalog, pod, gpus)
             if msg:
                 problems.append((wpath + sub, msg))
     return problems
 
 
-def _fits_some_pool(scenario: Scenario, pool_resource: dict, pod: PodTemplate, gpus: int) -> str | None:
+def _fits_some_pool(scenario: Scenario, catalog, pod: PodTemplate, gpus: int) -> str | None:
+    from gpusim.sim.sharing import offer, units_per_node
+
     resource, _, milli = pod.resources.gpu_request()
     cpu, mem = pod.resources.cpu_milli(), pod.resources.memory_mib()
     reasons = []
@@ -172,19 +220,15 @@ def _fits_some_pool(scenario: Scenario, pool_resource: dict, pod: PodTemplate, g
             t = untolerated[0]
             reasons.append(f"{pool.name}: untolerated taint {t.key}={t.value}:{t.effect}")
             continue
-        if gpus > 0 and resource == GPU_MILLI_RESOURCE:
-            if not pool.sharing.fractional:
-                reasons.append(f"{pool.name}: no GPU sharing (sharing.fractional is false)")
+        if gpus > 0:
+            gpu = catalog.gpu(pool.gpu_model) if pool.gpu_model else None
+            o = offer(pool, gpu, resource, gpus)
+            if isinstance(o, str):
+                reasons.append(f"{pool.name}: {o}")
                 continue
-            if pool.gpus_per_node < gpus:
-                reasons.append(f"{pool.name}: {pool.gpus_per_node} GPUs per node")
-                continue
-        elif gpus > 0:
-            if pool_resource.get(pool.name) != resource:
-                reasons.append(f"{pool.name}: offers {pool_resource.get(pool.name) or 'no GPUs'}, not {resource}")
-                continue
-            if pool.gpus_per_node < gpus:
-                reasons.append(f"{pool.name}: {pool.gpus_per_node} {resource} per node")
+            if units_per_node(pool) < gpus:
+                unit = "time-slice replicas" if pool.sharing.timeSlicing else resource
+                reasons.append(f"{pool.name}: {units_per_node(pool)} {unit} per node")
                 continue
         if pool.vcpu < cpu or pool.memory < mem:
             reasons.append(f"{pool.name}: {pool.vcpu / 1000:g} vCPU and {pool.memory} MiB per node")

@@ -106,12 +106,14 @@ class ResourceRequirements(_Model):
     )
 
     def gpu_resource(self) -> tuple[str, Fraction] | None:
-        """The accelerator resource requested (name, count), after Kubernetes defaulting."""
-        for name in GPU_RESOURCE_NAMES:
-            if name in self.limits:
-                return name, self.limits[name]
-            if name in self.requests:
-                return name, self.requests[name]
+        """The accelerator resource requested (name, count), after Kubernetes defaulting: a vendor's
+        whole-device resource, `nvidia.com/gpu.shared` (time-slicing with renameByDefault) or a MIG
+        profile `nvidia.com/mig-<profile>`.
+        """
+        merged = {**self.requests, **self.limits}
+        for name in merged:
+            if name in GPU_RESOURCE_NAMES or name == "nvidia.com/gpu.shared" or name.startswith("nvidia.com/mig-"):
+                return name, merged[name]
         return None
 
     def gpu_request(self) -> tuple[str, int, int]:
@@ -150,6 +152,12 @@ class PodTemplate(_Model):
     )
     tolerations: list[Toleration] = Field(default_factory=list, description="Taints the pod tolerates.")
     priority: int = Field(0, description="Pod priority; higher is scheduled first when scheduler.queue is priority.")
+    gpu_memory: MemoryMiB | None = Field(
+        None,
+        description="GPU memory the container actually uses per GPU (bytes, Kubernetes quantity; not a resource "
+        "request). On time-sliced GPUs tenants share memory without isolation: a pod that would push a GPU "
+        "past its memory fails with an out-of-memory error and is restarted with back-off.",
+    )
 
 
 # --------------------------------------------------------------------------- distributions
@@ -348,14 +356,72 @@ Workload = TrainingWorkload  # becomes a union on `type` when other workload kin
 
 
 # --------------------------------------------------------------------------- cluster
+class TimeSlicingResource(_Model):
+    """One resource the device plugin advertises as time-sliced replicas."""
+
+    name: Literal["nvidia.com/gpu"] = Field("nvidia.com/gpu", description="Resource to share (whole GPUs).")
+    replicas: int = Field(ge=2, description="Replicas advertised per GPU (pods that can share one GPU), count.")
+
+
+class TimeSlicing(_Model):
+    """NVIDIA device plugin `sharing.timeSlicing` configuration."""
+
+    renameByDefault: bool = Field(
+        False, description="Advertise the replicas as <name>.shared (e.g. nvidia.com/gpu.shared) instead of <name>."
+    )
+    failRequestsGreaterThanOne: bool = Field(
+        False,
+        description="A pod asking more than one replica fails admission (UnexpectedAdmissionError), as the plugin does.",
+    )
+    resources: list[TimeSlicingResource] = Field(min_length=1, max_length=1, description="The shared resource.")
+    context_switch_overhead: float = Field(
+        0.2,
+        ge=0,
+        lt=1,
+        description="Throughput lost to time-slice context switches once a GPU has 2+ active tenants (fraction). "
+        "Default 0.2: measured time-sliced throughput is 0.75-0.85x exclusive (hardware-facts 2.2, [S7] [S8]).",
+    )
+
+
+class Mig(_Model):
+    """NVIDIA GPU operator MIG configuration (mig-manager's `nvidia.com/mig.config`)."""
+
+    strategy: Literal["mixed", "single"] = Field(
+        "mixed",
+        description="Device plugin MIG strategy: mixed advertises nvidia.com/mig-<profile>; single advertises every "
+        "instance as nvidia.com/gpu (all instances must be one profile).",
+    )
+    config: str | dict[str, int] = Field(
+        "all-balanced",
+        description="Static layout per GPU: a mig-parted name (all-1g.10gb, all-2g.20gb, all-3g.40gb, all-balanced, "
+        "... with the GPU's profile names), a map profile -> count, or 'dynamic' (instances created on demand).",
+    )
+    reconfigure_time: Duration = Field(
+        60.0,
+        ge=0,
+        description="Dynamic mode: time to create a new instance before the pod can start (seconds). No published "
+        "measurement exists (hardware-facts 1.4); mig-manager sleeps 30 s when the mode changes.",
+    )
+
+
 class Sharing(_Model):
-    """How the pool's GPUs are shared between pods (the device plugin's configuration)."""
+    """How the pool's GPUs are shared between pods (the device plugin's configuration). At most one of
+    `fractional`, `timeSlicing` and `mig`.
+    """
 
     fractional: bool = Field(
         False,
         description="GPU-share device plugin: pods may ask a share of one GPU in milli-GPU "
         f"({GPU_MILLI_RESOURCE}), as in Alibaba's GPU-sharing clusters.",
     )
+    timeSlicing: TimeSlicing | None = Field(None, description="Time-slicing: each GPU advertised as replicas.")
+    mig: Mig | None = Field(None, description="Multi-Instance GPU partitioning (A100/H100/H200/B200 class).")
+
+    @model_validator(mode="after")
+    def _one_mode(self):
+        if sum([self.fractional, self.timeSlicing is not None, self.mig is not None]) > 1:
+            raise ValueError("choose one sharing mode: fractional, timeSlicing or mig")
+        return self
 
 
 class NodePool(_Model):
