@@ -224,6 +224,7 @@ class ClusterState:
         self.taint_specs: list[tuple[str, str, str]] = []
         self.n_nodes = 0
         self.n_gpus = 0
+        self.max_gpus_per_node = 0
         for name, dtype in {**self._NODE_FIELDS, **self._GPU_FIELDS}.items():
             setattr(self, name, np.zeros(0, dtype=dtype))
         # pods per (node, GPU-affinity tag); node_affinity is its nonzero mask
@@ -323,6 +324,7 @@ class ClusterState:
         self.node_names.extend(names or [f"{pool}-{i}" for i in range(first, first + count)])
         self.n_nodes += count
         self.n_gpus += g
+        self.max_gpus_per_node = max(self.max_gpus_per_node, gpus)
         return np.arange(first, first + count)
 
     # ------------------------------------------------------------------ requests

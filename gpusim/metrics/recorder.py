@@ -4,7 +4,8 @@ Columns of `jobs_frame()` (one row per job, in job-id order):
   job_id, name, workload, arrival_s, start_s, end_s, duration_s, queueing_delay_s, jct_s,
   gpus, gpu_resource, cpu_milli, memory_mib, priority, node, pool, gpu_ids, state
   num_pods, gpu_milli, qos
-  (state: finished | running | pending | unschedulable (fits no node even when empty);
+  restarts (out-of-memory restarts), failure (why a failed job failed)
+  (state: finished | running | pending | failed | unschedulable (fits no node even when empty);
   start/end are NaN where the job has not reached them; node, pool and gpu_ids list every pod's:
   nodes and pools comma-separated, GPU ids comma-separated per pod and ';' between pods).
 
@@ -21,7 +22,7 @@ import pandas as pd
 JOB_COLUMNS = [
     "job_id", "name", "workload", "arrival_s", "start_s", "end_s", "duration_s", "queueing_delay_s", "jct_s",
     "num_pods", "gpus", "gpu_milli", "gpu_resource", "cpu_milli", "memory_mib", "priority", "qos", "node", "pool",
-    "gpu_ids", "state",
+    "gpu_ids", "restarts", "failure", "state",
 ]  # fmt: skip
 TIMESERIES_COLUMNS = ["time_s", "gpus_busy", "gpus_allocated", "gpus_total", "pending_jobs", "running_jobs"]
 
@@ -35,6 +36,7 @@ class Recorder:
         self.start_s: dict[int, float] = {}
         self.end_s: dict[int, float] = {}
         self.where: dict[int, tuple[str, str, str]] = {}
+        self.restarts: dict[int, int] = {}
 
     def sample(
         self, time_s: float, *, gpus_busy: int, gpus_allocated: float, gpus_total: int, pending: int, running: int
@@ -67,8 +69,9 @@ class Recorder:
         self.start_s[job_id] = time_s
         self.where[job_id] = (node, pool, gpu_ids)
 
-    def job_finished(self, job_id: int, time_s: float) -> None:
+    def job_finished(self, job_id: int, time_s: float, restarts: int = 0) -> None:
         self.end_s[job_id] = time_s
+        self.restarts[job_id] = restarts
 
     def timeseries_frame(self) -> pd.DataFrame:
         df = pd.DataFrame(self._ts, columns=TIMESERIES_COLUMNS)
@@ -83,7 +86,8 @@ class Recorder:
             }
         )
 
-    def jobs_frame(self, jobs, unschedulable=frozenset()) -> pd.DataFrame:
+    def jobs_frame(self, jobs, unschedulable=frozenset(), failed=None) -> pd.DataFrame:
+        failed = failed or {}
         n = len(jobs)
         start = np.array([self.start_s.get(j.job_id, np.nan) for j in jobs], dtype=float)
         end = np.array([self.end_s.get(j.job_id, np.nan) for j in jobs], dtype=float)
@@ -93,6 +97,8 @@ class Recorder:
         for i, j in enumerate(jobs):
             if j.job_id in unschedulable:
                 state[i] = "unschedulable"
+            elif j.job_id in failed:
+                state[i] = "failed"
         df = pd.DataFrame(
             {
                 "job_id": np.array([j.job_id for j in jobs], dtype=np.int64),
@@ -115,6 +121,8 @@ class Recorder:
                 "node": [w[0] for w in where],
                 "pool": [w[1] for w in where],
                 "gpu_ids": [w[2] for w in where],
+                "restarts": np.array([self.restarts.get(j.job_id, 0) for j in jobs], dtype=np.int64),
+                "failure": [failed.get(j.job_id, "") for j in jobs],
                 "state": list(state) if n else [],
             },
             columns=JOB_COLUMNS,

@@ -39,7 +39,7 @@ def summarize(jobs: pd.DataFrame, ts: pd.DataFrame, *, end_s: float, gpus_total:
     """
     measured = jobs[jobs["arrival_s"] >= warmup_s]
     started = measured["queueing_delay_s"].dropna().to_numpy()
-    finished = measured["jct_s"].dropna().to_numpy()
+    finished = measured.loc[measured["state"] == "finished", "jct_s"].to_numpy()
     gpu_seconds_used = time_integral(ts, "gpus_allocated", end_s)
     gpu_seconds_total = gpus_total * end_s
     out = {
@@ -48,6 +48,7 @@ def summarize(jobs: pd.DataFrame, ts: pd.DataFrame, *, end_s: float, gpus_total:
         "jobs_running": int((jobs["state"] == "running").sum()),
         "jobs_pending": int((jobs["state"] == "pending").sum()),
         "jobs_unschedulable": int((jobs["state"] == "unschedulable").sum()),
+        "jobs_failed": int((jobs["state"] == "failed").sum()),
         "makespan_s": float(jobs["end_s"].max()) if jobs["end_s"].notna().any() else math.nan,
         "sim_end_s": float(end_s),
         "gpus_total": int(gpus_total),

@@ -17,7 +17,7 @@ FGD needs the workload it defends against: set ``state.set_target_workload(Targe
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
+from functools import lru_cache, partial
 
 import numpy as np
 
@@ -57,6 +57,7 @@ def state_arrays(state: ClusterState) -> tuple:
     )  # fmt: skip
 
 
+@lru_cache(maxsize=4096)
 def request_tuple(req: PodRequest) -> tuple:
     """The request as fixed-dtype scalars (``R`` in `_kernels`)."""
     i = np.int64
@@ -91,7 +92,7 @@ def fgd_inputs(state: ClusterState, req: PodRequest) -> tuple[tuple, np.ndarray,
 
 
 def _max_gpus_per_node(state: ClusterState) -> int:
-    return int(state.node_gpu_count.max()) if state.n_nodes else 0
+    return state.max_gpus_per_node
 
 
 FIDELITIES = ("exact", "artifact")

@@ -1,8 +1,10 @@
 """`simulate(scenario, seed) -> RunResult`: build -> run -> collect.
 
-Training progress is analytic: a bound job runs for its duration (its remaining work divided
-by its current rate, 1.0 until GPU sharing slows jobs down), then releases its resources and
-wakes the scheduler.
+Training progress is analytic: a bound job's duration is its work at full speed on a whole GPU;
+it progresses at a rate set by how it shares GPUs (1 on whole GPUs and milli-GPU shares, the
+instance's compute fraction on a MIG slice, an equal time slice minus the context-switch
+overhead on a time-sliced GPU with co-tenants). When the rate changes the finish is rescheduled.
+On finishing, a job releases its resources and wakes the scheduler.
 """
 
 from __future__ import annotations
@@ -10,10 +12,11 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from gpusim._version import __version__
-from gpusim.cluster.state import Placement, PodRequest
+from gpusim.cluster.state import SHARING_NONE, SHARING_TIMESLICE, Placement, PodRequest
 from gpusim.metrics.summary import summarize
 from gpusim.placement import TargetWorkload, fits_anywhere_empty
 from gpusim.scenario.loader import load_scenario
@@ -21,11 +24,48 @@ from gpusim.scenario.models import GPU_MILLI_RESOURCE, Scenario
 from gpusim.sim.environment import FRACTIONAL_LABEL, SimEnvironment
 from gpusim.sim.random import draw_seed
 from gpusim.sim.scheduler import Scheduler
+from gpusim.sim.sharing import Offer, offer
 from gpusim.sim.workload import JobSpec, build_jobs
+
+CRASHLOOP_BACKOFF_S = (10.0, 300.0)
+"""kubelet restart back-off: 10 s doubling per restart, capped at 5 minutes."""
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """One way the cluster can serve a job's pods: the requests and how its pools share GPUs."""
+
+    requests: tuple[PodRequest, ...]
+    offer: Offer
+    ts_overhead: float = 0.0
+    fail_gt_one: bool = False
+
+
+class JobRun:
+    """A bound job: its remaining work (seconds at full speed) and current rate.
+
+    Progress is analytic. Whenever the rate changes (a co-tenant arrives on or leaves a
+    time-sliced GPU, an out-of-memory crash stops the job) the remaining work is updated and a
+    new finish event is scheduled; earlier finish events become stale (version counter).
+    """
+
+    __slots__ = ("job", "alt", "placements", "remaining", "rate", "last", "version", "restarts", "active", "gpus")
+
+    def __init__(self, job: JobSpec, alt: Alternative, placements: list[Placement], now: float):
+        self.job = job
+        self.alt = alt
+        self.placements = placements
+        self.remaining = job.duration_s
+        self.rate = 0.0
+        self.last = now
+        self.version = 0
+        self.restarts = 0
+        self.active = False
+        self.gpus = sorted({g for p in placements for g in p.gpus})
 
 
 class TrainingRun:
-    """The control plane of one run: job arrivals, binding, completion, recording."""
+    """The control plane of one run: job arrivals, binding, sharing slowdowns, crashes, completion."""
 
     def __init__(self, sim: SimEnvironment):
         self.sim = sim
@@ -38,89 +78,193 @@ class TrainingRun:
         self.running = 0
         self.pending = 0
         self.unschedulable: set[int] = set()
+        self.failed: dict[int, str] = {}
+        self.oom_kills = 0
+        self.runs: dict[int, JobRun] = {}
+        self.ts_tenants: dict[int, set[int]] = {}  # time-sliced GPU -> active job ids
+        self.ts_memory: dict[int, int] = {}  # time-sliced GPU -> MiB used by active tenants
         self.scheduler = Scheduler(
             sim, self.cluster, sim.scenario.scheduler.policy, sim.scenario.scheduler.queue, self._sample
         )
-        self._requests: dict[tuple, PodRequest] = {}
-        self._resource_models = self._models_by_resource()
+        self._alternatives: dict[tuple, list[Alternative]] = {}
+        self._pools = {p.name: p for p in sim.scenario.cluster.node_pools}
         if sim.scenario.scheduler.policy == "fgd":
             # FGD measures fragmentation against the workload's typical pods (Weng et al. 2023).
-            reqs = [self._request(j) for j in self.jobs for _ in range(j.num_pods)]
+            reqs = [alts[0].requests[0] for j in self.jobs if (alts := self.alternatives(j)) for _ in range(j.num_pods)]
             if reqs:
                 self.cluster.set_target_workload(TargetWorkload.from_requests(reqs))
         self.env.process(self._arrivals())
         self._sample()
 
-    def _models_by_resource(self) -> dict[str, list[str]]:
-        """Which of the cluster's GPU models each device plugin resource name is served by."""
-        out: dict[str, list[str]] = {}
-        for model_id in self.cluster.gpu_model_ids:
-            out.setdefault(self.sim.catalog.gpu(model_id).resource_name, []).append(model_id)
-        return out
-
-    def _request(self, job: JobSpec) -> PodRequest:
+    # ------------------------------------------------------------------ requests
+    def alternatives(self, job: JobSpec) -> list[Alternative]:
+        """The ways the cluster's pools can serve the job's pods, one request per sharing kind."""
         key = (job.gpus, job.gpu_milli, job.gpu_resource, job.cpu_milli, job.memory_mib, job.gpu_models,
-               job.node_selector, job.tolerations)  # fmt: skip
-        req = self._requests.get(key)
-        if req is None:
-            selector = dict(job.node_selector)
-            models = list(job.gpu_models)
-            if job.gpus and job.gpu_resource == GPU_MILLI_RESOURCE:
-                selector[FRACTIONAL_LABEL[0]] = FRACTIONAL_LABEL[1]
-            elif job.gpus:
-                served = self._resource_models.get(job.gpu_resource, [])
-                models = [m for m in models if m in served] if models else served
-                models = models or ["<none>"]  # no node serves this resource: unschedulable
-            req = self.cluster.make_request(
-                cpu_milli=job.cpu_milli,
-                memory_mib=job.memory_mib,
-                gpus=job.gpus,
-                gpu_milli=job.gpu_milli,
-                gpu_models=models or None,
-                node_selector=selector,
-                tolerations=[dict(t) for t in job.tolerations],
-            )
-            self._requests[key] = req
-        return req
+               job.node_selector, job.tolerations, job.num_pods, job.gpu_memory_mib)  # fmt: skip
+        alts = self._alternatives.get(key)
+        if alts is not None:
+            return alts
+        selector = dict(job.node_selector)
+        tolerations = [dict(t) for t in job.tolerations]
+        common = {"cpu_milli": job.cpu_milli, "memory_mib": job.memory_mib, "tolerations": tolerations}
+        alts = []
+        if job.gpus == 0:
+            req = self.cluster.make_request(**common, node_selector=selector)
+            alts.append(Alternative((req,) * job.num_pods, Offer(SHARING_NONE)))
+        else:
+            groups: dict[tuple, tuple[Offer, list[str], float, bool]] = {}
+            for pool in self._pools.values():
+                if pool.gpu_model is None or (job.gpu_models and pool.gpu_model not in job.gpu_models):
+                    continue
+                o = offer(pool, self.sim.catalog.gpu(pool.gpu_model), job.gpu_resource, job.gpus)
+                if isinstance(o, str):
+                    continue
+                gkey = (o.sharing, o.mig_profile)
+                ts = pool.sharing.timeSlicing
+                prev = groups.get(gkey)
+                starts = tuple(sorted(set(o.mig_starts) | set(prev[0].mig_starts if prev else ())))
+                models = (prev[1] if prev else []) + [pool.gpu_model]
+                groups[gkey] = (
+                    Offer(o.sharing, o.mig_profile, o.mig_compute, o.mig_memory, starts, o.compute_fraction),
+                    models,
+                    ts.context_switch_overhead if ts else 0.0,
+                    bool(ts and ts.failRequestsGreaterThanOne),
+                )
+            for (sharing, _), (o, models, overhead, fail_gt_one) in groups.items():
+                sel = dict(selector)
+                if job.gpu_resource == GPU_MILLI_RESOURCE:
+                    sel[FRACTIONAL_LABEL[0]] = FRACTIONAL_LABEL[1]
+                req = self.cluster.make_request(
+                    **common,
+                    node_selector=sel,
+                    gpus=job.gpus,
+                    gpu_milli=job.gpu_milli,
+                    gpu_models=sorted(set(models)),
+                    sharing=sharing,
+                    mig_compute=o.mig_compute,
+                    mig_memory=o.mig_memory,
+                    mig_starts=list(o.mig_starts) or None,
+                    gpu_memory_mib=job.gpu_memory_mib,
+                )
+                alts.append(Alternative((req,) * job.num_pods, o, overhead, fail_gt_one))
+        self._alternatives[key] = alts
+        return alts
 
+    # ------------------------------------------------------------------ lifecycle
     def _arrivals(self):
         env = self.env
         for job in self.jobs:
             if job.arrival_s > env.now:
                 yield env.timeout(job.arrival_s - env.now)
-            req = self._request(job)
-            if not fits_anywhere_empty(self.cluster, req):
+            alts = [a for a in self.alternatives(job) if fits_anywhere_empty(self.cluster, a.requests[0])]
+            if not alts:
                 # fits no node even when empty: Kubernetes would leave it Pending forever
                 self.unschedulable.add(job.job_id)
                 continue
             self.pending += 1
             self.scheduler.submit(
-                (req,) * job.num_pods, job.priority, lambda ps, job=job, req=req: self._bind(job, req, ps)
+                [a.requests for a in alts], job.priority, lambda i, ps, job=job, alts=alts: self._bind(job, alts[i], ps)
             )
             self._sample()
 
-    def _bind(self, job: JobSpec, req: PodRequest, placements: list[Placement]) -> None:
+    def _bind(self, job: JobSpec, alt: Alternative, placements: list[Placement]) -> None:
         self.pending -= 1
-        self.running += 1
         c = self.cluster
         self.recorder.job_started(
             job.job_id,
             self.env.now,
             ",".join(c.node_names[p.node] for p in placements),
             ",".join(dict.fromkeys(c.pool_names[c.node_pool[p.node]] for p in placements)),
-            ";".join(",".join(str(g) for g in p.gpus) for p in placements),
+            ";".join(
+                ",".join(str(g) for g in p.gpus) + (f"@mig{p.mig_start}" if p.mig_start >= 0 else "")
+                for p in placements
+            ),
         )
-        if math.isfinite(job.duration_s):
-            self.env.process(self._run(job, req, placements))
+        if alt.offer.sharing == SHARING_TIMESLICE and alt.fail_gt_one and job.gpus > 1:
+            # kubelet admission of the NVIDIA device plugin rejects the pod
+            self._release(job, alt, placements)
+            self.failed[job.job_id] = (
+                f"UnexpectedAdmissionError: request for '{job.gpu_resource}: {job.gpus}' too large: "
+                "maximum request size for shared resources is 1"
+            )
+            self.recorder.job_finished(job.job_id, self.env.now)
+            self._sample()
+            self.scheduler.kick()
+            return
+        self.running += 1
+        run = JobRun(job, alt, placements, self.env.now)
+        self.runs[job.job_id] = run
+        self._start(run)
 
-    def _run(self, job: JobSpec, req: PodRequest, placements: list[Placement]):
-        yield self.env.timeout(job.duration_s)
-        for p in placements:
-            self.cluster.release(req, p)
+    def _start(self, run: JobRun) -> None:
+        """The container starts: on a time-sliced GPU it may run out of memory (no isolation)."""
+        if run.alt.offer.sharing == SHARING_TIMESLICE:
+            need = run.job.gpu_memory_mib
+            if any(self.ts_memory.get(g, 0) + need > self.cluster.gpu_mem_total[g] for g in run.gpus):
+                self.oom_kills += 1
+                run.restarts += 1
+                backoff = min(CRASHLOOP_BACKOFF_S[0] * 2 ** (run.restarts - 1), CRASHLOOP_BACKOFF_S[1])
+                ev = self.env.timeout(backoff)
+                ev.callbacks.append(lambda _e, run=run: self._start(run))
+                return
+            for g in run.gpus:
+                self.ts_tenants.setdefault(g, set()).add(run.job.job_id)
+                self.ts_memory[g] = self.ts_memory.get(g, 0) + need
+            run.active = True
+            self._retime({j for g in run.gpus for j in self.ts_tenants[g]})
+        else:
+            run.active = True
+            self._set_rate(run, run.alt.offer.compute_fraction)
+
+    def _rate(self, run: JobRun) -> float:
+        if run.alt.offer.sharing != SHARING_TIMESLICE:
+            return run.alt.offer.compute_fraction
+        worst = 1.0
+        for g in run.gpus:
+            n = len(self.ts_tenants.get(g, ()))
+            if n > 1:  # equal time slices, minus the context-switch overhead
+                worst = min(worst, (1.0 - run.alt.ts_overhead) / n)
+        return worst
+
+    def _retime(self, job_ids) -> None:
+        for j in sorted(job_ids):
+            run = self.runs.get(j)
+            if run is not None and run.active:
+                self._set_rate(run, self._rate(run))
+
+    def _set_rate(self, run: JobRun, rate: float) -> None:
+        now = self.env.now
+        run.remaining = max(run.remaining - run.rate * (now - run.last), 0.0)
+        run.last = now
+        if rate == run.rate and run.version:
+            return
+        run.rate = rate
+        run.version += 1
+        if math.isfinite(run.remaining) and rate > 0:
+            ev = self.env.timeout(run.remaining / rate)
+            ev.callbacks.append(lambda _e, run=run, v=run.version: self._finish(run, v))
+
+    def _finish(self, run: JobRun, version: int) -> None:
+        if version != run.version:
+            return  # the rate changed since this finish was scheduled
+        job = run.job
+        del self.runs[job.job_id]
         self.running -= 1
-        self.recorder.job_finished(job.job_id, self.env.now)
+        affected: set[int] = set()
+        if run.alt.offer.sharing == SHARING_TIMESLICE:
+            for g in run.gpus:
+                self.ts_tenants[g].discard(job.job_id)
+                self.ts_memory[g] -= job.gpu_memory_mib
+                affected |= self.ts_tenants[g]
+        self._release(job, run.alt, run.placements)
+        self.recorder.job_finished(job.job_id, self.env.now, restarts=run.restarts)
+        self._retime(affected)
         self._sample()
         self.scheduler.kick()
+
+    def _release(self, job: JobSpec, alt: Alternative, placements: list[Placement]) -> None:
+        for req, p in zip(alt.requests, placements, strict=True):
+            self.cluster.release(req, p)
 
     def _sample(self) -> None:
         c = self.cluster
@@ -165,9 +309,12 @@ def simulate(
         sim.env.run()
     end_s = max(horizon, sim.env.now)
 
-    jobs = sim.recorder.jobs_frame(run.jobs, unschedulable=run.unschedulable)
+    for r in run.runs.values():  # jobs still running or crash-looping at the end
+        sim.recorder.restarts[r.job.job_id] = r.restarts
+    jobs = sim.recorder.jobs_frame(run.jobs, unschedulable=run.unschedulable, failed=run.failed)
     ts = sim.recorder.timeseries_frame()
     summary = summarize(jobs, ts, end_s=end_s, gpus_total=sim.cluster.gpus_total, warmup_s=scenario.output.warmup)
+    summary["oom_kills"] = run.oom_kills
     wall_s = time.perf_counter() - wall0
     meta = {
         "started_at": started_at,

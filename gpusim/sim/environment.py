@@ -12,6 +12,7 @@ from gpusim.hardware import Catalog, load_catalog
 from gpusim.metrics.recorder import Recorder
 from gpusim.scenario.models import Scenario
 from gpusim.sim.random import RandomStreams
+from gpusim.sim.sharing import pool_sharing
 
 
 class CountingEnvironment(simpy.Environment):
@@ -66,6 +67,8 @@ def build_cluster(scenario: Scenario, catalog: Catalog) -> ClusterState:
             gpu_model=pool.gpu_model,
             gpu_memory_mib=gpu_mem,
             labels=labels,
+            sharing=pool_sharing(pool),
+            ts_replicas=pool.sharing.timeSlicing.resources[0].replicas if pool.sharing.timeSlicing else 1,
             taints=[(t.key, t.value, t.effect) for t in pool.taints],
         )
     return state

@@ -32,19 +32,18 @@ class PendingPod:
 
     sort_key: tuple
     seq: int
-    requests: tuple[PodRequest, ...] = field(compare=False)
-    on_bind: Callable[[list[Placement]], None] = field(compare=False)
-    constraints: tuple = field(compare=False, default=())
-    size: tuple = field(compare=False, default=())
+    alternatives: list[tuple[PodRequest, ...]] = field(compare=False)
+    on_bind: Callable[[int, list[Placement]], None] = field(compare=False)
+    shapes: list[tuple[tuple, tuple]] = field(compare=False, default_factory=list)
 
 
-def _may_fit(pod: PendingPod, caps: tuple) -> bool:
+def _may_fit(constraints: tuple, size: tuple, caps: tuple) -> bool:
     """Necessary condition: some ready node has at least what one pod of the group asks."""
-    gpus, milli, cpu, mem = pod.size
+    gpus, milli, cpu, mem = size
     idle, share, cpu_free, mem_free = caps
     if cpu > cpu_free or mem > mem_free:
         return False
-    if gpus and pod.constraints[4] == SHARING_NONE:
+    if gpus and constraints[4] == SHARING_NONE:
         if milli >= 1000 and gpus > idle:
             return False
         if milli < 1000 and milli > share:
@@ -80,12 +79,15 @@ class Scheduler:
         self.env.process(self._loop())
 
     def submit(
-        self, requests: tuple[PodRequest, ...], priority: int, on_bind: Callable[[list[Placement]], None]
+        self, alternatives: list[tuple[PodRequest, ...]], priority: int, on_bind: Callable[[int, list[Placement]], None]
     ) -> None:
-        """Add a pod group to the pending queue and ask for a scheduling cycle."""
+        """Add a pod group to the pending queue and ask for a scheduling cycle.
+
+        `alternatives`: the group's requests for each kind of node that can serve it (e.g. whole
+        GPUs, or time-slice replicas), tried in order; `on_bind(index, placements)` says which.
+        """
         key = (-priority,) if self.queue_order == "priority" else ()
-        constraints, size = _shape(tuple(requests))
-        pod = PendingPod(key, self._seq, tuple(requests), on_bind, constraints, size)
+        pod = PendingPod(key, self._seq, list(alternatives), on_bind, [_shape(a) for a in alternatives])
         bisect.insort(self.pending, pod)
         self._new.append(pod)
         self._seq += 1
@@ -132,21 +134,24 @@ class Scheduler:
         placed: set[int] = set()
         caps = self._largest_free()
         for pod in candidates:
-            if (pod.constraints, pod.size) in failed or not _may_fit(pod, caps):
-                continue
-            self.attempts += 1
-            if len(pod.requests) == 1:
-                p = place(self.cluster, pod.requests[0], self.policy, self.rng)
-                placements = None if p is None else [p]
-            else:  # gang: all pods at once or none, holding nothing while it waits
-                placements = place_gang(self.cluster, list(pod.requests), self.policy, self.rng)
-            if placements is None:
-                failed.add((pod.constraints, pod.size))
-                continue
-            bind_gang(self.cluster, list(pod.requests), placements)
-            pod.on_bind(placements)
-            placed.add(pod.seq)
-            caps = self._largest_free()
+            for i, requests in enumerate(pod.alternatives):
+                shape = pod.shapes[i]
+                if shape in failed or not _may_fit(shape[0], shape[1], caps):
+                    continue
+                self.attempts += 1
+                if len(requests) == 1:
+                    p = place(self.cluster, requests[0], self.policy, self.rng)
+                    placements = None if p is None else [p]
+                else:  # gang: all pods at once or none, holding nothing while it waits
+                    placements = place_gang(self.cluster, list(requests), self.policy, self.rng)
+                if placements is None:
+                    failed.add(shape)
+                    continue
+                bind_gang(self.cluster, list(requests), placements)
+                pod.on_bind(i, placements)
+                placed.add(pod.seq)
+                caps = self._largest_free()
+                break
         if placed:
             self.pending = [p for p in self.pending if p.seq not in placed]
             self._on_change()

@@ -50,6 +50,7 @@ class JobSpec:
     gpu_models: tuple[str, ...]  # catalog ids allowed; () = any
     priority: int
     qos: str
+    gpu_memory_mib: int  # GPU memory actually used per GPU (time-slicing OOM model); 0 = not modelled
     node_selector: tuple[tuple[str, str], ...]
     tolerations: tuple[tuple[tuple[str, str], ...], ...]
 
@@ -219,6 +220,7 @@ def build_jobs(scenario: Scenario, streams: RandomStreams, catalog: Catalog) -> 
                 "gpu_models": models,
                 "priority": int(r.priority),
                 "qos": str(r.qos),
+                "gpu_memory_mib": int(pod.gpu_memory or 0),
                 **_placement_fields(pod),
             }
             jobs.append((fields["arrival_s"], order, fields))

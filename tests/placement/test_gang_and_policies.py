@@ -138,3 +138,28 @@ def test_typical_pods_keep_the_popular_shapes():
     assert len(w) == 2
     assert w.freq.tolist() == pytest.approx([60 / 96, 36 / 96])
     assert TargetWorkload.from_requests(reqs, popularity=1.0).gpus.tolist() == [1, 1, 0]
+
+
+def test_fgd_cache_survives_added_nodes_and_binds():
+    from gpusim.placement.reference import REFERENCE_POLICIES
+
+    s = cluster(nodes=2, gpus=2)
+    share = s.make_request(cpu_milli=100, memory_mib=1, gpus=1, gpu_milli=300)
+    s.set_target_workload(TargetWorkload.from_requests([share, s.make_request(cpu_milli=100, memory_mib=1, gpus=2)]))
+    for _ in range(3):
+        s.bind(share, place(s, share, "fgd", None))
+    s.add_nodes("q", 2, cpu_milli=8000, memory_mib=1000, gpus=2, gpu_model="A100")
+    for _ in range(6):
+        p = place(s, share, "fgd", None)
+        assert p == REFERENCE_POLICIES["fgd"](s, share, None)
+        s.bind(share, p)
+    assert s.gpu_milli_allocated() == 9 * 300
+
+
+def test_target_workload_from_frequencies_only():
+    w = TargetWorkload(
+        cpu_milli=np.array([1000, 0]), gpu_milli=np.array([500, 0]), gpus=np.array([1, 0]),
+        model_mask=np.array([0, 0], dtype=np.uint64), freq=np.array([0.75, 0.25]),
+    )  # fmt: skip
+    assert w.weight.tolist() == [750000, 250000]
+    assert w.arrays[0].shape == (2, 5)

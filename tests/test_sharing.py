@@ -1,0 +1,143 @@
+"""GPU sharing in the engine: time-slicing (slowdown, OOM restarts, device-plugin flags) and MIG
+(static layouts, mixed and single strategies, slice speed)."""
+
+import pytest
+
+import gpusim
+from gpusim.hardware import load_catalog
+from tests.conftest import small_scenario
+
+
+def one_gpu_pool(sharing, model="nvidia-a100-80gb", gpus=1, count=1):
+    return {"node_pools": [{"name": "p", "count": count, "gpu_model": model, "gpus_per_node": gpus, "vcpu": 64,
+                            "memory": "512Gi", "sharing": sharing}]}  # fmt: skip
+
+
+def jobs(resource, n, duration="1h", arrival=0, gpu_memory=None, count=1, spacing=0):
+    pod = {"resources": {"limits": {resource: count}}}
+    if gpu_memory:
+        pod["gpu_memory"] = gpu_memory
+    return {
+        "name": "w",
+        "pod": pod,
+        "jobs": [{"arrival": arrival + i * spacing, "duration": duration} for i in range(n)],
+    }
+
+
+TS = {"timeSlicing": {"resources": [{"name": "nvidia.com/gpu", "replicas": 4}]}}
+
+
+def test_time_slicing_shares_compute_with_switch_overhead():
+    r = gpusim.simulate(small_scenario(cluster=one_gpu_pool(TS), workloads=[jobs("nvidia.com/gpu", 2)]))
+    j = r.jobs
+    assert (j["start_s"] == 0).all()  # both replicas on one GPU at once
+    # each tenant runs at (1 - 0.2) / 2 = 0.4 of the GPU: 1 h of work takes 2.5 h
+    assert j["end_s"].tolist() == pytest.approx([9000.0, 9000.0])
+
+
+def test_time_slicing_rate_changes_reschedule_finish():
+    # job A alone for 30 min (0.5 h of work done), then B joins: both at 0.4.
+    # A's remaining 0.5 h takes 1.25 h -> A ends at 1.75 h; B then runs alone: it did 0.5 h by
+    # then, the remaining 0.5 h ends at 2.25 h.
+    w = {"name": "w", "pod": {"resources": {"limits": {"nvidia.com/gpu": 1}}},
+         "jobs": [{"arrival": 0, "duration": "1h"}, {"arrival": "30m", "duration": "1h"}]}  # fmt: skip
+    j = gpusim.simulate(small_scenario(cluster=one_gpu_pool(TS), workloads=[w])).jobs
+    assert j["end_s"].tolist() == pytest.approx([1.75 * 3600, 2.25 * 3600])
+
+
+def test_time_slicing_oom_restarts_with_backoff():
+    # 80 GiB GPU, two tenants using 50 GiB each: the second OOMs and restarts until the first ends
+    s = small_scenario(cluster=one_gpu_pool(TS), workloads=[jobs("nvidia.com/gpu", 2, gpu_memory="50Gi", spacing=1)])
+    r = gpusim.simulate(s)
+    j = r.jobs
+    assert r.summary["oom_kills"] > 0 and j["restarts"].iloc[1] == r.summary["oom_kills"]
+    assert j["restarts"].iloc[0] == 0
+    assert j["end_s"].iloc[0] == pytest.approx(3600)  # the first ran alone at full speed
+    assert j["end_s"].iloc[1] > 2 * 3600  # no progress while crash-looping
+    assert r.summary["jobs_finished"] == 2  # every failure and restart accounted for
+
+
+def test_fail_requests_greater_than_one():
+    sharing = {
+        "timeSlicing": {"failRequestsGreaterThanOne": True, "resources": [{"name": "nvidia.com/gpu", "replicas": 4}]}
+    }
+    r = gpusim.simulate(small_scenario(cluster=one_gpu_pool(sharing), workloads=[jobs("nvidia.com/gpu", 1, count=2)]))
+    assert r.jobs["state"].tolist() == ["failed"]
+    assert "maximum request size for shared resources is 1" in r.jobs["failure"].iloc[0]
+    assert r.summary["jobs_failed"] == 1
+
+
+def test_rename_by_default_needs_shared_resource():
+    sharing = {"timeSlicing": {"renameByDefault": True, "resources": [{"name": "nvidia.com/gpu", "replicas": 2}]}}
+    with pytest.raises(gpusim.ScenarioError, match="nvidia.com/gpu.shared"):
+        gpusim.load_scenario(small_scenario(cluster=one_gpu_pool(sharing), workloads=[jobs("nvidia.com/gpu", 1)]))
+    r = gpusim.simulate(small_scenario(cluster=one_gpu_pool(sharing), workloads=[jobs("nvidia.com/gpu.shared", 2)]))
+    assert (r.jobs["start_s"] == 0).all()
+
+
+def test_time_slicing_only_on_nvidia():
+    with pytest.raises(gpusim.ScenarioError, match="NVIDIA device plugin feature"):
+        gpusim.load_scenario(
+            small_scenario(cluster=one_gpu_pool(TS, model="amd-mi300x"), workloads=[jobs("amd.com/gpu", 1)])
+        )
+
+
+MIG = {"mig": {"strategy": "mixed", "config": "all-balanced"}}
+
+
+def test_mig_static_layout_and_slice_speed():
+    cat = load_catalog()
+    frac_1g = cat.gpu("nvidia-a100-80gb").mig.profile("1g.10gb").compute_fraction
+    s = small_scenario(
+        cluster=one_gpu_pool(MIG),
+        workloads=[jobs("nvidia.com/mig-1g.10gb", 3, duration="1h")],
+    )
+    j = gpusim.simulate(s).jobs
+    # all-balanced holds two 1g.10gb instances: the third pod waits for one of them
+    assert sorted(j["start_s"].tolist())[:2] == [0, 0] and j["start_s"].max() > 0
+    assert {g.split("@")[1] for g in j["gpu_ids"]} <= {"mig0", "mig1"}  # the layout's 1g starts
+    run = (j["end_s"] - j["start_s"]).iloc[0]
+    assert run == pytest.approx(3600 / frac_1g)  # a 1g slice has 1/7 of the compute
+
+
+def test_mig_three_g_never_faster_than_four_g():
+    cat = load_catalog()
+    gpu = cat.gpu("nvidia-h100-80gb")
+    assert gpu.mig.profile("3g.40gb").compute_fraction <= gpu.mig.profile("4g.40gb").compute_fraction
+
+
+def test_mig_single_strategy_serves_nvidia_gpu():
+    sharing = {"mig": {"strategy": "single", "config": "all-1g.10gb"}}
+    j = gpusim.simulate(small_scenario(cluster=one_gpu_pool(sharing), workloads=[jobs("nvidia.com/gpu", 8)])).jobs
+    assert (j["start_s"] == 0).sum() == 7  # seven 1g instances per A100
+
+
+def test_mig_on_incapable_gpu_is_a_scenario_error():
+    with pytest.raises(gpusim.ScenarioError, match="cannot do MIG; MIG-capable models"):
+        gpusim.load_scenario(
+            small_scenario(cluster=one_gpu_pool(MIG, model="nvidia-t4"), workloads=[jobs("nvidia.com/gpu", 1)])
+        )
+
+
+def test_mig_profile_not_in_layout():
+    with pytest.raises(gpusim.ScenarioError, match="no 4g.40gb instances"):
+        gpusim.load_scenario(small_scenario(cluster=one_gpu_pool(MIG), workloads=[jobs("nvidia.com/mig-4g.40gb", 1)]))
+
+
+def test_mig_dynamic_any_valid_start():
+    sharing = {"mig": {"config": "dynamic"}}
+    j = gpusim.simulate(
+        small_scenario(cluster=one_gpu_pool(sharing), workloads=[jobs("nvidia.com/mig-3g.40gb", 3)])
+    ).jobs
+    assert (j["start_s"] == 0).sum() == 2  # two 3g instances fit one GPU (starts 0 and 4)
+
+
+def test_whole_and_time_sliced_pools_side_by_side():
+    cluster = {"node_pools": [
+        {"name": "whole", "count": 1, "gpu_model": "nvidia-a100-80gb", "gpus_per_node": 1, "vcpu": 8, "memory": "64Gi"},
+        {"name": "shared", "count": 1, "gpu_model": "nvidia-a100-80gb", "gpus_per_node": 1, "vcpu": 8, "memory": "64Gi",
+         "sharing": TS},
+    ]}  # fmt: skip
+    j = gpusim.simulate(small_scenario(cluster=cluster, workloads=[jobs("nvidia.com/gpu", 3)])).jobs
+    assert (j["start_s"] == 0).all()
+    assert sorted(j["pool"]) == ["shared", "shared", "whole"]
