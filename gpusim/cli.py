@@ -88,11 +88,16 @@ def cmd_schema(args) -> int:
 
 def cmd_validate(args) -> int:
     from gpusim.scenario import load_scenario
+    from gpusim.scenario.models import Scenario
 
     for path in args.scenarios:
         s = load_scenario(path)
-        pools = len(s.cluster.node_pools)
-        print(f"{path}: ok ({s.name}: {_plural(pools, 'node pool')}, {_plural(len(s.workloads), 'workload')})")
+        if not isinstance(s, Scenario):
+            print(f"{path}: ok ({s.name}: experiment {s.experiment.kind})")
+            continue
+        print(
+            f"{path}: ok ({s.name}: {_plural(len(s.cluster.node_pools), 'node pool')}, {_plural(len(s.workloads), 'workload')})"
+        )
     return 0
 
 
@@ -104,11 +109,14 @@ def cmd_run(args) -> int:
     from rich.console import Console
 
     from gpusim.scenario import load_scenario
+    from gpusim.scenario.models import Scenario
     from gpusim.sim.engine import simulate
     from gpusim.sim.random import draw_seed
 
     console = Console(stderr=False)
     scenario = load_scenario(args.scenario)
+    if not isinstance(scenario, Scenario):
+        return _run_experiment(console, scenario, args)
     seed = args.seed if args.seed is not None else scenario.seed
     if seed is None:
         seed = draw_seed()
@@ -125,6 +133,33 @@ def cmd_run(args) -> int:
         print(out)
     else:
         _print_summary(console, result, out)
+    return 0
+
+
+def _run_experiment(console, scenario, args) -> int:
+    from rich.table import Table
+
+    from gpusim.experiments.fgd import run_experiment
+
+    out = Path(args.out) if args.out else Path("results") / scenario.name / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    exp = scenario.experiment
+    if not args.quiet:
+        console.print(f"{scenario.name}: {len(exp.policies)} policies x {len(exp.seeds)} seeds ({exp.kind})")
+    res = run_experiment(scenario, out)
+    if args.quiet:
+        print(out)
+        return 0
+    at = int(res["frame"]["arrived_pct"].max())
+    table = Table(title=f"GPU allocation ratio (%) at {at}% arrived workload")
+    for col in ("policy", "mean", "min", "max", "seeds"):
+        table.add_column(col, justify="left" if col == "policy" else "right")
+    for policy, row in res["table"].iterrows():
+        table.add_row(
+            str(policy), f"{row['mean']:.2f}", f"{row['min']:.2f}", f"{row['max']:.2f}", str(int(row["seeds"]))
+        )
+    console.print(table)
+    console.print(f"wall time {res['wall_s']:.1f} s")
+    console.print(f"results: {out}/")
     return 0
 
 

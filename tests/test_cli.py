@@ -34,6 +34,11 @@ def test_every_scenario_runs(path, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "results:" in printed
     doc = json.loads((out / "summary.json").read_text())
+    if "experiment" in doc["scenario"]:
+        table = pd.read_csv(out / "allocation.csv")
+        assert list(table.columns) == ["workload", "policy", "seed", "arrived_pct", "alloc_pct"]
+        assert (out / "allocation.png").stat().st_size > 1000
+        return
     assert {"summary", "seed", "gpusim_version", "scenario", "run"} <= set(doc)
     jobs = pd.read_parquet(out / "jobs.parquet")
     assert doc["summary"]["jobs_arrived"] == len(jobs)

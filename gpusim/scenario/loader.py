@@ -135,9 +135,9 @@ def _unwrap(tp):
         yield tp
 
 
-def _model_at(loc: tuple) -> type[BaseModel] | None:
+def _model_at(loc: tuple, root: type[BaseModel] = Scenario) -> type[BaseModel] | None:
     """The model class whose field the last element of `loc` names."""
-    candidates: list[type[BaseModel]] = [Scenario]
+    candidates: list[type[BaseModel]] = [root]
     for elem in loc[:-1]:
         if isinstance(elem, int):
             continue
@@ -165,7 +165,7 @@ def _allowed_fields(model: type[BaseModel]) -> str:
     return ", ".join(f.alias or n for n, f in model.model_fields.items())
 
 
-def _problem_from_error(err: dict, positions: dict, filename: str | None) -> Problem:
+def _problem_from_error(err: dict, positions: dict, filename: str | None, root: type[BaseModel] = Scenario) -> Problem:
     loc = tuple(err["loc"])
     path, rest = _locate(loc, positions)
     kind = err["type"]
@@ -178,12 +178,12 @@ def _problem_from_error(err: dict, positions: dict, filename: str | None) -> Pro
     if pos:
         line, col = (pos[0], pos[1]) if kind == "extra_forbidden" else (pos[2], pos[3])
     if kind == "extra_forbidden":
-        model = _model_at(loc)
+        model = _model_at(loc, root)
         allowed = f"; allowed fields here: {_allowed_fields(model)}" if model else ""
         msg = f"unknown field {loc[-1]!r}{allowed}"
     elif kind == "missing":
         shown = path + tuple(rest[-1:])
-        model = _model_at(loc)
+        model = _model_at(loc, root)
         msg = f"missing required field {loc[-1]!r}"
         if model and model.model_fields.get(str(loc[-1])) is not None:
             desc = model.model_fields[str(loc[-1])].description
@@ -223,7 +223,7 @@ def load_scenario(source: str | Path | dict | Scenario, *, check: bool = True) -
     Raises `ScenarioError` listing every problem found, each with file, line, column and field
     path. `check=False` skips the semantic checks against the catalog and the node pools.
     """
-    if isinstance(source, Scenario):
+    if isinstance(source, BaseModel):
         return source
     filename: str | None = None
     if isinstance(source, dict):
@@ -254,10 +254,17 @@ def load_scenario(source: str | Path | dict | Scenario, *, check: bool = True) -
                 )
             ]
         )
+    model = Scenario
+    if "experiment" in data:
+        from gpusim.experiments.fgd import ExperimentScenario
+
+        model = ExperimentScenario
     try:
-        scenario = Scenario.model_validate(data)
+        scenario = model.model_validate(data)
     except ValidationError as e:
-        raise ScenarioError([_problem_from_error(err, positions, filename) for err in e.errors()]) from None
+        raise ScenarioError([_problem_from_error(err, positions, filename, model) for err in e.errors()]) from None
+    if model is not Scenario:
+        return scenario
     if check:
         from gpusim.scenario.checks import check_scenario
 

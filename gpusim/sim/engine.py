@@ -292,6 +292,10 @@ def simulate(
     from gpusim.report.result import RunResult
 
     scenario = load_scenario(scenario)
+    if not isinstance(scenario, Scenario):
+        from gpusim.errors import InputError
+
+        raise InputError(f"{scenario.name} is an experiment, not a cluster simulation: run it with `gpusim run`")
     if seed is None:
         seed = scenario.seed if scenario.seed is not None else draw_seed()
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
