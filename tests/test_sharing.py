@@ -141,3 +141,45 @@ def test_whole_and_time_sliced_pools_side_by_side():
     j = gpusim.simulate(small_scenario(cluster=cluster, workloads=[jobs("nvidia.com/gpu", 3)])).jobs
     assert (j["start_s"] == 0).all()
     assert sorted(j["pool"]) == ["shared", "shared", "whole"]
+
+
+def test_amd_partitions_single_strategy():
+    # MI300X in CPX mode: 8 logical GPUs per physical GPU, each with 1/8 of its compute.
+    sharing = {"amdPartition": {"profile": "cpx_nps4", "strategy": "single"}}
+    r = gpusim.simulate(
+        small_scenario(cluster=one_gpu_pool(sharing, model="amd-mi300x"), workloads=[jobs("amd.com/gpu", 9)])
+    )
+    j = r.jobs
+    assert (j["start_s"] == 0).sum() == 8
+    assert (j["end_s"] - j["start_s"]).iloc[0] == pytest.approx(8 * 3600)
+    assert r.summary["gpus_total"] == 8  # logical GPUs, as the device plugin reports them
+
+
+def test_amd_partitions_mixed_names_and_isolation_from_whole_gpus():
+    cluster = {"node_pools": [
+        {"name": "cpx", "count": 1, "gpu_model": "amd-mi300x", "gpus_per_node": 1, "vcpu": 8, "memory": "64Gi",
+         "sharing": {"amdPartition": {"profile": "cpx_nps4", "strategy": "mixed"}}},
+        {"name": "whole", "count": 1, "gpu_model": "amd-mi300x", "gpus_per_node": 1, "vcpu": 8, "memory": "64Gi"},
+    ]}  # fmt: skip
+    j = gpusim.simulate(small_scenario(cluster=cluster, workloads=[jobs("amd.com/gpu", 2)])).jobs
+    assert list(j["pool"]) == ["whole", "whole"]  # a whole-GPU pod never lands on a partition
+    j = gpusim.simulate(small_scenario(cluster=cluster, workloads=[jobs("amd.com/cpx_nps4", 3)])).jobs
+    assert set(j["pool"]) == {"cpx"} and (j["start_s"] == 0).all()
+
+
+def test_amd_partition_profile_must_exist():
+    sharing = {"amdPartition": {"profile": "cpx_nps9"}}
+    with pytest.raises(gpusim.ScenarioError, match="no partition profile 'cpx_nps9'"):
+        gpusim.load_scenario(
+            small_scenario(cluster=one_gpu_pool(sharing, model="amd-mi300x"), workloads=[jobs("amd.com/gpu", 1)])
+        )
+
+
+def test_intel_shared_devices():
+    sharing = {"intel": {"sharedDevNum": 2}}
+    j = gpusim.simulate(
+        small_scenario(cluster=one_gpu_pool(sharing, model="intel-max-1550"), workloads=[jobs("gpu.intel.com/i915", 3)])
+    ).jobs
+    assert (j["start_s"] == 0).sum() == 2  # two containers share the device, the third waits
+    with pytest.raises(gpusim.ScenarioError, match="needs an Intel GPU"):
+        gpusim.load_scenario(small_scenario(cluster=one_gpu_pool(sharing), workloads=[jobs("nvidia.com/gpu", 1)]))

@@ -99,6 +99,22 @@ def check_pools(scenario: Scenario, catalog) -> list[tuple[tuple, str]]:
         if pool.gpu_model is None:
             continue
         gpu = catalog.gpu(pool.gpu_model)
+        if sh.amdPartition is not None:
+            from gpusim.sim.sharing import amd_profile
+
+            try:
+                amd_profile(gpu, sh.amdPartition.profile)
+            except LayoutError as e:
+                out.append((path + ("amdPartition", "profile"), str(e)))
+        if sh.intel is not None and gpu.vendor != "intel":
+            out.append((path + ("intel",), f"Intel device sharing needs an Intel GPU; {gpu.id} is {gpu.vendor}"))
+        if sh.fractional and gpu.vendor != "nvidia":
+            out.append(
+                (
+                    path + ("fractional",),
+                    f"milli-GPU sharing (Alibaba's GPU-share plugin) is modelled for NVIDIA GPUs; {gpu.id} is {gpu.vendor}",
+                )
+            )
         if sh.timeSlicing is not None and gpu.vendor != "nvidia":
             out.append(
                 (path + ("timeSlicing",), f"time-slicing is an NVIDIA device plugin feature; {gpu.id} is {gpu.vendor}")
@@ -226,9 +242,9 @@ def _fits_some_pool(scenario: Scenario, catalog, pod: PodTemplate, gpus: int) ->
             if isinstance(o, str):
                 reasons.append(f"{pool.name}: {o}")
                 continue
-            if units_per_node(pool) < gpus:
-                unit = "time-slice replicas" if pool.sharing.timeSlicing else resource
-                reasons.append(f"{pool.name}: {units_per_node(pool)} {unit} per node")
+            if units_per_node(pool, gpu) < gpus:
+                unit = "shared-device replicas" if (pool.sharing.timeSlicing or pool.sharing.intel) else resource
+                reasons.append(f"{pool.name}: {units_per_node(pool, gpu)} {unit} per node")
                 continue
         if pool.vcpu < cpu or pool.memory < mem:
             reasons.append(f"{pool.name}: {pool.vcpu / 1000:g} vCPU and {pool.memory} MiB per node")

@@ -404,6 +404,32 @@ class Mig(_Model):
     )
 
 
+class AmdPartition(_Model):
+    """AMD compute/memory partitioning (set out of band by the Device Config Manager; the AMD device
+    plugin reports the partitions as GPUs).
+    """
+
+    profile: str = Field(description="Partition profile <compute>_<memory> in lower case, e.g. cpx_nps4, dpx_nps1.")
+    strategy: Literal["single", "mixed"] = Field(
+        "single",
+        description="Device plugin resource_naming_strategy: single advertises partitions as amd.com/gpu, mixed "
+        "as amd.com/<profile>.",
+    )
+
+
+class IntelSharedDevices(_Model):
+    """Intel GPU device plugin sharing (-shared-dev-num)."""
+
+    sharedDevNum: int = Field(ge=2, description="Containers that can share one GPU device, count.")
+    context_switch_overhead: float = Field(
+        0.2,
+        ge=0,
+        lt=1,
+        description="Throughput lost once a device has 2+ active containers (fraction). Assumption: no Intel "
+        "measurement exists; the NVIDIA time-slicing figure is used (hardware-facts 2.2).",
+    )
+
+
 class Sharing(_Model):
     """How the pool's GPUs are shared between pods (the device plugin's configuration). At most one of
     `fractional`, `timeSlicing` and `mig`.
@@ -416,11 +442,14 @@ class Sharing(_Model):
     )
     timeSlicing: TimeSlicing | None = Field(None, description="Time-slicing: each GPU advertised as replicas.")
     mig: Mig | None = Field(None, description="Multi-Instance GPU partitioning (A100/H100/H200/B200 class).")
+    amdPartition: AmdPartition | None = Field(None, description="AMD Instinct compute partitions (MI300X class).")
+    intel: IntelSharedDevices | None = Field(None, description="Intel GPU device sharing between containers.")
 
     @model_validator(mode="after")
     def _one_mode(self):
-        if sum([self.fractional, self.timeSlicing is not None, self.mig is not None]) > 1:
-            raise ValueError("choose one sharing mode: fractional, timeSlicing or mig")
+        modes = [self.fractional, self.timeSlicing, self.mig, self.amdPartition, self.intel]
+        if sum(bool(m) for m in modes) > 1:
+            raise ValueError("choose one sharing mode: fractional, timeSlicing, mig, amdPartition or intel")
         return self
 
 

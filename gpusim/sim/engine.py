@@ -20,11 +20,11 @@ from gpusim.cluster.state import SHARING_NONE, SHARING_TIMESLICE, Placement, Pod
 from gpusim.metrics.summary import summarize
 from gpusim.placement import TargetWorkload, fits_anywhere_empty
 from gpusim.scenario.loader import load_scenario
-from gpusim.scenario.models import GPU_MILLI_RESOURCE, Scenario
-from gpusim.sim.environment import FRACTIONAL_LABEL, SimEnvironment
+from gpusim.scenario.models import Scenario
+from gpusim.sim.environment import SimEnvironment
 from gpusim.sim.random import draw_seed
 from gpusim.sim.scheduler import Scheduler
-from gpusim.sim.sharing import Offer, offer
+from gpusim.sim.sharing import UNIT_LABEL, Offer, offer, switch_overhead
 from gpusim.sim.workload import JobSpec, build_jobs
 
 CRASHLOOP_BACKOFF_S = (10.0, 300.0)
@@ -119,24 +119,20 @@ class TrainingRun:
                 o = offer(pool, self.sim.catalog.gpu(pool.gpu_model), job.gpu_resource, job.gpus)
                 if isinstance(o, str):
                     continue
-                gkey = (o.sharing, o.mig_profile)
-                ts = pool.sharing.timeSlicing
+                gkey = (o.sharing, o.mig_profile, o.unit)
                 prev = groups.get(gkey)
                 starts = tuple(sorted(set(o.mig_starts) | set(prev[0].mig_starts if prev else ())))
                 models = (prev[1] if prev else []) + [pool.gpu_model]
                 groups[gkey] = (
-                    Offer(o.sharing, o.mig_profile, o.mig_compute, o.mig_memory, starts, o.compute_fraction),
+                    Offer(o.sharing, o.mig_profile, o.mig_compute, o.mig_memory, starts, o.compute_fraction, o.unit),
                     models,
-                    ts.context_switch_overhead if ts else 0.0,
-                    bool(ts and ts.failRequestsGreaterThanOne),
+                    switch_overhead(pool),
+                    bool(pool.sharing.timeSlicing and pool.sharing.timeSlicing.failRequestsGreaterThanOne),
                 )
-            for (sharing, _), (o, models, overhead, fail_gt_one) in groups.items():
-                sel = dict(selector)
-                if job.gpu_resource == GPU_MILLI_RESOURCE:
-                    sel[FRACTIONAL_LABEL[0]] = FRACTIONAL_LABEL[1]
+            for (sharing, _, unit), (o, models, overhead, fail_gt_one) in groups.items():
                 req = self.cluster.make_request(
                     **common,
-                    node_selector=sel,
+                    node_selector={**selector, UNIT_LABEL: unit},
                     gpus=job.gpus,
                     gpu_milli=job.gpu_milli,
                     gpu_models=sorted(set(models)),

@@ -12,7 +12,7 @@ from gpusim.hardware import Catalog, load_catalog
 from gpusim.metrics.recorder import Recorder
 from gpusim.scenario.models import Scenario
 from gpusim.sim.random import RandomStreams
-from gpusim.sim.sharing import pool_sharing
+from gpusim.sim.sharing import UNIT_LABEL, pool_sharing, pool_unit, replicas, units_and_memory
 
 
 class CountingEnvironment(simpy.Environment):
@@ -44,31 +44,26 @@ class SimEnvironment:
         return self.env.now
 
 
-FRACTIONAL_LABEL = ("gpusim.io/gpu-sharing", "fractional")
-"""Label gpusim puts on nodes of pools with fractional GPU sharing; milli-GPU pods select it."""
-
-
 def build_cluster(scenario: Scenario, catalog: Catalog) -> ClusterState:
     """Cluster state with every node pool's nodes, ready at time 0."""
     state = ClusterState(pool_names=[p.name for p in scenario.cluster.node_pools])
     for pool in scenario.cluster.node_pools:
         labels = dict(pool.labels)
-        if pool.sharing.fractional:
-            labels[FRACTIONAL_LABEL[0]] = FRACTIONAL_LABEL[1]
-        gpu_mem = 0
-        if pool.gpu_model is not None:
-            gpu_mem = int(catalog.gpu(pool.gpu_model).memory_gib * 1024)
+        gpu = catalog.gpu(pool.gpu_model) if pool.gpu_model is not None else None
+        devices, mem_gib = units_and_memory(pool, gpu)
+        if gpu is not None:
+            labels[UNIT_LABEL] = pool_unit(pool)
         state.add_nodes(
             pool.name,
             pool.count,
             cpu_milli=pool.vcpu,
             memory_mib=pool.memory,
-            gpus=pool.gpus_per_node,
+            gpus=devices,
             gpu_model=pool.gpu_model,
-            gpu_memory_mib=gpu_mem,
+            gpu_memory_mib=int(mem_gib * 1024),
             labels=labels,
             sharing=pool_sharing(pool),
-            ts_replicas=pool.sharing.timeSlicing.resources[0].replicas if pool.sharing.timeSlicing else 1,
+            ts_replicas=replicas(pool),
             taints=[(t.key, t.value, t.effect) for t in pool.taints],
         )
     return state

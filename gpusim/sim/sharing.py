@@ -21,9 +21,18 @@ from gpusim.scenario.models import GPU_MILLI_RESOURCE, NodePool
 MIG_PREFIX = "nvidia.com/mig-"
 
 
+UNIT_LABEL = "gpusim.io/gpu-unit"
+"""Label gpusim puts on every GPU node: what one advertised GPU is there (whole, fractional,
+time-slice, mig, amd-<profile>, intel-shared). Each GPU request selects the kind it was resolved
+for, so e.g. a plain amd.com/gpu pod never lands on a partitioned node that advertises the same
+resource name."""
+
+
 @dataclass(frozen=True)
 class Offer:
-    """How a pool serves one pod's GPU request: the sharing kind and, for MIG, the instance."""
+    """How a pool serves one pod's GPU request: the sharing kind, the unit kind and, for MIG, the
+    instance; `compute_fraction` is the share of a whole GPU's speed one unit delivers.
+    """
 
     sharing: int
     mig_profile: str | None = None
@@ -31,14 +40,53 @@ class Offer:
     mig_memory: int = 0
     mig_starts: tuple[int, ...] = ()
     compute_fraction: float = 1.0
+    unit: str = "whole"
 
 
 class LayoutError(ValueError):
     """A MIG layout that the GPU model cannot hold."""
 
 
+def pool_unit(pool: NodePool) -> str:
+    """The kind of GPU unit the pool advertises (value of UNIT_LABEL)."""
+    s = pool.sharing
+    if s.fractional:
+        return "fractional"
+    if s.timeSlicing is not None:
+        return "time-slice"
+    if s.mig is not None:
+        return "mig"
+    if s.amdPartition is not None:
+        return f"amd-{s.amdPartition.profile}"
+    if s.intel is not None:
+        return "intel-shared"
+    return "whole"
+
+
+def units_and_memory(pool: NodePool, gpu: GpuModel | None) -> tuple[int, float]:
+    """(devices per node as the cluster state holds them, GiB per device): AMD partitions split
+    each physical GPU into logical GPUs.
+    """
+    if gpu is None:
+        return pool.gpus_per_node, 0.0
+    if pool.sharing.amdPartition is not None:
+        prof = amd_profile(gpu, pool.sharing.amdPartition.profile)
+        return pool.gpus_per_node * prof.count, prof.memory_gib
+    return pool.gpus_per_node, gpu.memory_gib
+
+
+def amd_profile(gpu: GpuModel, name: str):
+    if gpu.amd_partitions is None:
+        raise LayoutError(f"GPU model {gpu.id} has no AMD compute partitions")
+    for p in gpu.amd_partitions.profiles:
+        if p.name == name:
+            return p
+    names = ", ".join(p.name for p in gpu.amd_partitions.profiles)
+    raise LayoutError(f"{gpu.id} has no partition profile {name!r}; its profiles: {names}")
+
+
 def pool_sharing(pool: NodePool) -> int:
-    if pool.sharing.timeSlicing is not None:
+    if pool.sharing.timeSlicing is not None or pool.sharing.intel is not None:
         return SHARING_TIMESLICE
     if pool.sharing.mig is not None:
         return SHARING_MIG
@@ -104,13 +152,24 @@ def offer(pool: NodePool, gpu: GpuModel | None, resource: str, count: int) -> Of
     if gpu is None:
         return "no GPUs"
     s = pool.sharing
+    unit = pool_unit(pool)
     if resource == GPU_MILLI_RESOURCE:
-        return Offer(SHARING_NONE) if s.fractional else "no GPU sharing (sharing.fractional is false)"
+        return Offer(SHARING_NONE, unit=unit) if s.fractional else "no GPU sharing (sharing.fractional is false)"
+    if s.amdPartition is not None:
+        prof = amd_profile(gpu, s.amdPartition.profile)
+        name = prof.resource_name if s.amdPartition.strategy == "mixed" else gpu.resource_name
+        if resource != name:
+            return f"AMD {prof.name} partitions advertised as {name}"
+        return Offer(SHARING_NONE, compute_fraction=prof.compute_fraction, unit=unit)
+    if s.intel is not None:
+        if resource != gpu.resource_name:
+            return f"offers {gpu.resource_name}"
+        return Offer(SHARING_TIMESLICE, unit=unit)
     if s.timeSlicing is not None:
         name = "nvidia.com/gpu.shared" if s.timeSlicing.renameByDefault else "nvidia.com/gpu"
         if resource != name:
             return f"time-sliced GPUs advertised as {name}"
-        return Offer(SHARING_TIMESLICE)
+        return Offer(SHARING_TIMESLICE, unit=unit)
     if s.mig is not None:
         layout = mig_layout(gpu, s.mig.config)
         if s.mig.strategy == "single":
@@ -130,14 +189,32 @@ def offer(pool: NodePool, gpu: GpuModel | None, resource: str, count: int) -> Of
             return "gpusim gives each pod one MIG instance (ask for 1)"
         p = gpu.mig.profile(profile)
         starts = tuple(sorted({st for n, st in layout if n == profile})) if layout else tuple(p.placements)
-        return Offer(SHARING_MIG, profile, p.compute_slices, p.memory_slices, starts, p.compute_fraction)
+        return Offer(SHARING_MIG, profile, p.compute_slices, p.memory_slices, starts, p.compute_fraction, unit)
     if resource != gpu.resource_name:
         return f"offers {gpu.resource_name}"
-    return Offer(SHARING_NONE)
+    return Offer(SHARING_NONE, unit=unit)
 
 
-def units_per_node(pool: NodePool) -> int:
-    """GPU units one pod could take from an empty node of the pool (replicas on time-sliced GPUs)."""
+def replicas(pool: NodePool) -> int:
+    """Pods that can share one device (time-slice replicas, Intel sharedDevNum), else 1."""
     if pool.sharing.timeSlicing is not None:
-        return pool.gpus_per_node * pool.sharing.timeSlicing.resources[0].replicas
-    return pool.gpus_per_node
+        return pool.sharing.timeSlicing.resources[0].replicas
+    if pool.sharing.intel is not None:
+        return pool.sharing.intel.sharedDevNum
+    return 1
+
+
+def switch_overhead(pool: NodePool) -> float:
+    if pool.sharing.timeSlicing is not None:
+        return pool.sharing.timeSlicing.context_switch_overhead
+    if pool.sharing.intel is not None:
+        return pool.sharing.intel.context_switch_overhead
+    return 0.0
+
+
+def units_per_node(pool: NodePool, gpu: GpuModel | None = None) -> int:
+    """GPU units one pod could take from an empty node of the pool (replicas on shared devices,
+    logical GPUs on AMD partitions).
+    """
+    n = units_and_memory(pool, gpu)[0] if gpu is not None else pool.gpus_per_node
+    return n * replicas(pool)
