@@ -129,7 +129,12 @@ def test_mig_dynamic_any_valid_start():
     j = gpusim.simulate(
         small_scenario(cluster=one_gpu_pool(sharing), workloads=[jobs("nvidia.com/mig-3g.40gb", 3)])
     ).jobs
-    assert (j["start_s"] == 0).sum() == 2  # two 3g instances fit one GPU (starts 0 and 4)
+    # two 3g instances fit one GPU (starts 0 and 4): the second is bound once the first
+    # instance's re-partition (default 60 s) unblocks the GPU, long before the first ends
+    starts = sorted(j["start_s"])
+    assert starts[:2] == [0, 60] and starts[2] >= j["end_s"].min()
+    first_two = j.sort_values("start_s")["gpu_ids"].iloc[:2]
+    assert sorted(g.split("@")[1] for g in first_two) == ["mig0", "mig4"]
 
 
 def test_whole_and_time_sliced_pools_side_by_side():
@@ -183,3 +188,36 @@ def test_intel_shared_devices():
     assert (j["start_s"] == 0).sum() == 2  # two containers share the device, the third waits
     with pytest.raises(gpusim.ScenarioError, match="needs an Intel GPU"):
         gpusim.load_scenario(small_scenario(cluster=one_gpu_pool(sharing), workloads=[jobs("nvidia.com/gpu", 1)]))
+
+
+def test_mig_dynamic_repartition_drains_and_takes_time():
+    # Dynamic MIG, one A100: a 3g pod creates its instance (re-partition: 60 s). Later a 4g pod
+    # needs slices 0-3 re-cut while the 3g pod still runs on 4-7... the 4g@0 instance does not
+    # overlap 3g@4, but creating it still drains the GPU: it waits for the 3g pod to finish.
+    sharing = {"mig": {"config": "dynamic", "reconfigure_time": "60s"}}
+    w1 = {
+        "name": "a",
+        "pod": {"resources": {"limits": {"nvidia.com/mig-3g.40gb": 1}}},
+        "jobs": [{"arrival": 0, "duration": "1h"}],
+    }
+    w2 = {"name": "b", "pod": {"resources": {"limits": {"nvidia.com/mig-4g.40gb": 1}}},
+          "jobs": [{"arrival": "10m", "duration": "1h"}]}  # fmt: skip
+    r = gpusim.simulate(small_scenario(cluster=one_gpu_pool(sharing), workloads=[w1, w2]))
+    j = r.jobs.set_index("workload")
+    cat = load_catalog().gpu("nvidia-a100-80gb").mig
+    run_a = 3600 / cat.profile("3g.40gb").compute_fraction
+    end_a = 60 + run_a
+    assert j.loc["a", "end_s"] == pytest.approx(end_a)
+    # b was bound at 10 min but waits for the drain (a's end) plus the 60 s re-partition
+    assert j.loc["b", "end_s"] == pytest.approx(end_a + 60 + 3600 / cat.profile("4g.40gb").compute_fraction)
+    assert r.summary["mig_reconfigurations"] == 2
+
+
+def test_mig_dynamic_reuses_existing_instances():
+    sharing = {"mig": {"config": "dynamic", "reconfigure_time": "60s"}}
+    w = {"name": "a", "pod": {"resources": {"limits": {"nvidia.com/mig-3g.40gb": 1}}},
+         "jobs": [{"arrival": 0, "duration": "1h"}, {"arrival": "20h", "duration": "1h"}]}  # fmt: skip
+    r = gpusim.simulate(small_scenario(cluster=one_gpu_pool(sharing), workloads=[w]))
+    j = r.jobs
+    assert r.summary["mig_reconfigurations"] == 1  # the second pod finds the instance already there
+    assert j["start_s"].iloc[1] == pytest.approx(20 * 3600)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from gpusim._version import __version__
-from gpusim.cluster.state import SHARING_NONE, SHARING_TIMESLICE, Placement, PodRequest
+from gpusim.cluster.state import SHARING_MIG, SHARING_NONE, SHARING_TIMESLICE, Placement, PodRequest, mig_masks
 from gpusim.metrics.summary import summarize
 from gpusim.placement import TargetWorkload, fits_anywhere_empty
 from gpusim.scenario.loader import load_scenario
@@ -49,7 +49,8 @@ class JobRun:
     new finish event is scheduled; earlier finish events become stale (version counter).
     """
 
-    __slots__ = ("job", "alt", "placements", "remaining", "rate", "last", "version", "restarts", "active", "gpus")
+    __slots__ = ("job", "alt", "placements", "remaining", "rate", "last", "version", "restarts", "active", "gpus",
+                 "gpus_waiting")  # fmt: skip
 
     def __init__(self, job: JobSpec, alt: Alternative, placements: list[Placement], now: float):
         self.job = job
@@ -62,6 +63,7 @@ class JobRun:
         self.restarts = 0
         self.active = False
         self.gpus = sorted({g for p in placements for g in p.gpus})
+        self.gpus_waiting: set[int] = set()
 
 
 class TrainingRun:
@@ -88,6 +90,14 @@ class TrainingRun:
         )
         self._alternatives: dict[tuple, list[Alternative]] = {}
         self._pools = {p.name: p for p in sim.scenario.cluster.node_pools}
+        # dynamic MIG: instances that exist per GPU (start -> profile), GPUs draining for a
+        # re-partition (-> actual slice masks while blocked), pods waiting for it, active tenants
+        self.mig_instances: dict[int, dict[int, str]] = {}
+        self.mig_draining: dict[int, list[int]] = {}
+        self.mig_waiting: dict[int, list[JobRun]] = {}
+        self.mig_tenants: dict[int, set[int]] = {}
+        self.mig_reconfiguring: set[int] = set()
+        self.mig_reconfigurations = 0
         if sim.scenario.scheduler.policy == "fgd":
             # FGD measures fragmentation against the workload's typical pods (Weng et al. 2023).
             reqs = [alts[0].requests[0] for j in self.jobs if (alts := self.alternatives(j)) for _ in range(j.num_pods)]
@@ -193,7 +203,11 @@ class TrainingRun:
         self._start(run)
 
     def _start(self, run: JobRun) -> None:
-        """The container starts: on a time-sliced GPU it may run out of memory (no isolation)."""
+        """The container starts: on a time-sliced GPU it may run out of memory (no isolation); on a
+        dynamic-MIG GPU it may first need a new instance (drain, then re-partition).
+        """
+        if run.alt.offer.sharing == SHARING_MIG and self._needs_repartition(run):
+            return
         if run.alt.offer.sharing == SHARING_TIMESLICE:
             need = run.job.gpu_memory_mib
             if any(self.ts_memory.get(g, 0) + need > self.cluster.gpu_mem_total[g] for g in run.gpus):
@@ -210,7 +224,86 @@ class TrainingRun:
             self._retime({j for g in run.gpus for j in self.ts_tenants[g]})
         else:
             run.active = True
+            if run.alt.offer.sharing == SHARING_MIG:
+                for g in run.gpus:
+                    self.mig_tenants.setdefault(g, set()).add(run.job.job_id)
             self._set_rate(run, run.alt.offer.compute_fraction)
+
+    # ------------------------------------------------------------------ dynamic MIG
+    def _dynamic_mig(self, node: int):
+        pool = self._pools[self.cluster.pool_names[self.cluster.node_pool[node]]]
+        mig = pool.sharing.mig
+        return mig if mig is not None and mig.config == "dynamic" else None
+
+    def _needs_repartition(self, run: JobRun) -> bool:
+        """Dynamic MIG: a pod bound to slices where no instance of its profile exists waits while the
+        GPU drains (no new pods; running ones finish), then for the re-partition time.
+        """
+        waiting = False
+        profile = run.alt.offer.mig_profile
+        for p in run.placements:
+            if self._dynamic_mig(p.node) is None:
+                continue
+            g = p.gpus[0]
+            if self.mig_instances.get(g, {}).get(p.mig_start) == profile:
+                continue
+            waiting = True
+            run.gpus_waiting.add(g)
+            self.mig_waiting.setdefault(g, []).append(run)
+            if g not in self.mig_draining:
+                c = self.cluster
+                self.mig_draining[g] = [int(c.gpu_mig_mem_used[g]), int(c.gpu_mig_compute_used[g])]
+                self._block_gpu(g)
+            self._check_drained(g)
+        return waiting
+
+    def _block_gpu(self, g: int) -> None:
+        c = self.cluster
+        c.gpu_mig_mem_used[g] = 0xFF
+        c.gpu_mig_compute_used[g] = 0x7F
+        c.gpu_free_milli[g] = 0
+        c.touch(int(c.gpu_node[g]))
+
+    def _check_drained(self, g: int) -> None:
+        if g in self.mig_reconfiguring or self.mig_tenants.get(g):
+            return
+        self.mig_reconfiguring.add(g)
+        node = int(self.cluster.gpu_node[g])
+        ev = self.env.timeout(self._dynamic_mig(node).reconfigure_time)
+        ev.callbacks.append(lambda _e, g=g: self._repartitioned(g))
+
+    def _repartitioned(self, g: int) -> None:
+        c = self.cluster
+        self.mig_reconfigurations += 1
+        instances = self.mig_instances.setdefault(g, {})
+        for run in self.mig_waiting.pop(g, []):
+            p = next(pl for pl in run.placements if pl.gpus[0] == g)
+            o = run.alt.offer
+            mem, comp = mig_masks(o.mig_compute, o.mig_memory, p.mig_start)
+            for start, name in list(instances.items()):  # instances overlapping the new one go
+                prof = self._mig_profile(run, name)
+                m2, c2 = mig_masks(prof.compute_slices, prof.memory_slices, start)
+                if m2 & mem or c2 & comp:
+                    del instances[start]
+            instances[p.mig_start] = o.mig_profile
+            run.gpus_waiting.discard(g)
+            if not run.gpus_waiting:
+                for gg in run.gpus:
+                    self.mig_tenants.setdefault(gg, set()).add(run.job.job_id)
+                run.active = True
+                self._set_rate(run, o.compute_fraction)
+        mem_used, comp_used = self.mig_draining.pop(g)
+        self.mig_reconfiguring.discard(g)
+        c.gpu_mig_mem_used[g] = mem_used
+        c.gpu_mig_compute_used[g] = comp_used
+        c.gpu_free_milli[g] = 1000 - 125 * mem_used.bit_count()
+        c.touch(int(c.gpu_node[g]))
+        self._sample()
+        self.scheduler.kick()
+
+    def _mig_profile(self, run: JobRun, name: str):
+        node = run.placements[0].node
+        return self.sim.catalog.gpu(self.cluster.gpu_model_ids[self.cluster.node_gpu_model[node]]).mig.profile(name)
 
     def _rate(self, run: JobRun) -> float:
         if run.alt.offer.sharing != SHARING_TIMESLICE:
@@ -253,6 +346,16 @@ class TrainingRun:
                 self.ts_memory[g] -= job.gpu_memory_mib
                 affected |= self.ts_tenants[g]
         self._release(job, run.alt, run.placements)
+        if run.alt.offer.sharing == SHARING_MIG:
+            for p in run.placements:
+                g = p.gpus[0]
+                self.mig_tenants.get(g, set()).discard(job.job_id)
+                if g in self.mig_draining:  # keep the draining GPU blocked, remember what is really used
+                    mem, comp = mig_masks(run.alt.offer.mig_compute, run.alt.offer.mig_memory, p.mig_start)
+                    self.mig_draining[g][0] &= ~mem
+                    self.mig_draining[g][1] &= ~comp
+                    self._block_gpu(g)
+                    self._check_drained(g)
         self.recorder.job_finished(job.job_id, self.env.now, restarts=run.restarts)
         self._retime(affected)
         self._sample()
@@ -315,6 +418,7 @@ def simulate(
     ts = sim.recorder.timeseries_frame()
     summary = summarize(jobs, ts, end_s=end_s, gpus_total=sim.cluster.gpus_total, warmup_s=scenario.output.warmup)
     summary["oom_kills"] = run.oom_kills
+    summary["mig_reconfigurations"] = run.mig_reconfigurations
     wall_s = time.perf_counter() - wall0
     meta = {
         "started_at": started_at,
