@@ -201,3 +201,18 @@ def test_two_simulations_in_one_process_do_not_interfere(tiny):
     a2 = gpusim.simulate(tiny, seed=11)
     assert a1.jobs.equals(a2.jobs) and a1.summary == a2.summary
     assert not b.jobs.equals(a1.jobs)
+
+
+def test_scenario_policies_match_the_placement_registry():
+    from gpusim.placement import policy_names
+    from gpusim.scenario.models import PLACEMENT_POLICIES
+
+    assert sorted(PLACEMENT_POLICIES) == policy_names()
+
+
+@pytest.mark.parametrize(
+    "policy", ["spread", "random", "dot-product", "gpu-packing", "gpu-clustering", "fgd", "weighted-best-fit"]
+)
+def test_every_policy_runs_in_the_engine(policy):
+    r = gpusim.simulate(small_scenario(scheduler={"policy": policy}))
+    assert r.summary["jobs_finished"] == r.summary["jobs_arrived"] > 0

@@ -30,8 +30,19 @@ from gpusim.scenario.types import CpuMilli, Duration, MemoryMiB, parse_quantity
 from gpusim.sweep.schema import SweepSpec
 from gpusim.traces.schema import ArrivalProcess, TraceSource
 
-PLACEMENT_POLICIES = ("first-fit", "best-fit")
-"""Placement policies a scenario may name (the placement core registers the same names)."""
+PLACEMENT_POLICIES = (
+    "first-fit",
+    "best-fit",
+    "spread",
+    "random",
+    "dot-product",
+    "weighted-best-fit",
+    "gpu-packing",
+    "gpu-clustering",
+    "fgd",
+)
+"""Placement policies a scenario may name (the placement core registers the same names; a test
+keeps the two lists equal). Listed here so that loading a scenario does not compile kernels."""
 
 GPU_RESOURCE_NAMES = ("nvidia.com/gpu", "amd.com/gpu", "gpu.intel.com/i915", "gpu.intel.com/xe", "habana.ai/gaudi")
 """Extended-resource names of whole accelerators, per vendor device plugin."""
@@ -501,7 +512,10 @@ class Scheduler(_Model):
         "fifo", description="Pending-queue order: fifo (arrival order) or priority (higher first, then arrival)."
     )
     policy: Literal[PLACEMENT_POLICIES] = Field(  # type: ignore[valid-type]
-        "best-fit", description="Placement policy: " + ", ".join(PLACEMENT_POLICIES) + "."
+        "best-fit",
+        description="Placement policy: first-fit (lowest-index node), best-fit (fewest GPUs then CPU left), spread "
+        "(least allocated, the Kubernetes default scoring), random, dot-product, weighted-best-fit (the FGD paper's "
+        "BestFit), gpu-packing, gpu-clustering, fgd (fragmentation gradient descent, Weng et al. ATC 2023).",
     )
 
 
