@@ -11,7 +11,7 @@ Columns of `jobs_frame()` (one row per job, in job-id order):
 
 Columns of `timeseries_frame()` (a step function: each row holds from its time until the next):
   time_s, gpus_busy (GPUs with at least one pod), gpus_allocated (allocated milli-GPU / 1000),
-  gpus_total, pending_jobs, running_jobs.
+  gpus_total, pending_jobs, running_jobs, nodes_ready, nodes_billed (nodes paid for, booting included).
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ JOB_COLUMNS = [
     "num_pods", "gpus", "gpu_milli", "gpu_resource", "cpu_milli", "memory_mib", "priority", "qos", "node", "pool",
     "gpu_ids", "restarts", "failure", "state",
 ]  # fmt: skip
-TIMESERIES_COLUMNS = ["time_s", "gpus_busy", "gpus_allocated", "gpus_total", "pending_jobs", "running_jobs"]
+TIMESERIES_COLUMNS = [
+    "time_s", "gpus_busy", "gpus_allocated", "gpus_total", "pending_jobs", "running_jobs", "nodes_ready", "nodes_billed",
+]  # fmt: skip
 
 
 class Recorder:
@@ -39,7 +41,16 @@ class Recorder:
         self.restarts: dict[int, int] = {}
 
     def sample(
-        self, time_s: float, *, gpus_busy: int, gpus_allocated: float, gpus_total: int, pending: int, running: int
+        self,
+        time_s: float,
+        *,
+        gpus_busy: int,
+        gpus_allocated: float,
+        gpus_total: int,
+        pending: int,
+        running: int,
+        nodes_ready: int = 0,
+        nodes_billed: int = 0,
     ) -> None:
         """Record the state from `time_s` on; a second sample at the same time replaces the first."""
         ts = self._ts
@@ -51,14 +62,8 @@ class Recorder:
             time_s = bucket
         elif ts["time_s"] and ts["time_s"][-1] == time_s:
             self._pop()
-        for k, v in (
-            ("time_s", time_s),
-            ("gpus_busy", gpus_busy),
-            ("gpus_allocated", gpus_allocated),
-            ("gpus_total", gpus_total),
-            ("pending_jobs", pending),
-            ("running_jobs", running),
-        ):
+        values = (time_s, gpus_busy, gpus_allocated, gpus_total, pending, running, nodes_ready, nodes_billed)
+        for k, v in zip(TIMESERIES_COLUMNS, values, strict=True):
             ts[k].append(v)
 
     def _pop(self):
@@ -75,16 +80,7 @@ class Recorder:
 
     def timeseries_frame(self) -> pd.DataFrame:
         df = pd.DataFrame(self._ts, columns=TIMESERIES_COLUMNS)
-        return df.astype(
-            {
-                "time_s": "float64",
-                "gpus_busy": "int64",
-                "gpus_allocated": "float64",
-                "gpus_total": "int64",
-                "pending_jobs": "int64",
-                "running_jobs": "int64",
-            }
-        )
+        return df.astype({c: ("float64" if c in ("time_s", "gpus_allocated") else "int64") for c in TIMESERIES_COLUMNS})
 
     def jobs_frame(self, jobs, unschedulable=frozenset(), failed=None) -> pd.DataFrame:
         failed = failed or {}

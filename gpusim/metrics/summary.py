@@ -41,7 +41,7 @@ def summarize(jobs: pd.DataFrame, ts: pd.DataFrame, *, end_s: float, gpus_total:
     started = measured["queueing_delay_s"].dropna().to_numpy()
     finished = measured.loc[measured["state"] == "finished", "jct_s"].to_numpy()
     gpu_seconds_used = time_integral(ts, "gpus_allocated", end_s)
-    gpu_seconds_total = gpus_total * end_s
+    gpu_seconds_total = time_integral(ts, "gpus_total", end_s) if not ts.empty else gpus_total * end_s
     out = {
         "jobs_arrived": int(len(jobs)),
         "jobs_finished": int((jobs["state"] == "finished").sum()),

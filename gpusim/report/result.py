@@ -24,7 +24,8 @@ import pandas as pd
 
 from gpusim.scenario.models import Scenario
 
-FRAMES = ("jobs", "timeseries")
+FRAMES = ("jobs", "timeseries", "services", "service_summary", "nodes")
+"""DataFrames saved as <name>.parquet; the last three may be empty (no inference services, no cost)."""
 
 
 def _json_safe(obj):
@@ -48,6 +49,9 @@ class RunResult:
     timeseries: pd.DataFrame
     run_info: dict = field(default_factory=dict)
     version: str = ""
+    services: pd.DataFrame = field(default_factory=pd.DataFrame)
+    service_summary: pd.DataFrame = field(default_factory=pd.DataFrame)
+    nodes: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     # ---------------------------------------------------------------- files
     def summary_document(self) -> dict:
@@ -140,7 +144,7 @@ def load_result(directory: str | Path) -> RunResult:
         doc = json.loads((d / "summary.json").read_text())
     except (OSError, json.JSONDecodeError) as e:
         raise InputError(f"{d}: not a gpusim result folder (summary.json: {e})") from None
-    frames = {name: pd.read_parquet(d / f"{name}.parquet") for name in FRAMES}
+    frames = {name: pd.read_parquet(d / f"{name}.parquet") for name in FRAMES if (d / f"{name}.parquet").exists()}
     summary = {k: (math.nan if v is None else v) for k, v in doc["summary"].items()}
     return RunResult(
         scenario=load_scenario(doc["scenario"], check=False),

@@ -167,8 +167,14 @@ def check_trace_files(scenario: Scenario) -> list[tuple[tuple, str]]:
 
     out = []
     for wi, w in enumerate(scenario.workloads):
-        sources = [(("trace",), w.trace)]
-        if w.generator is not None:
+        if w.type == "inference":
+            sources = [
+                (("arrivals", "trace"), w.arrivals.trace),
+                (("cold_start", "model_load_from"), w.cold_start.model_load_from),
+            ]
+        else:
+            sources = [(("trace",), w.trace)]
+        if w.type == "training" and w.generator is not None:
             sources += [(("generator", "shapes_from"), w.generator.shapes_from)]
             sources += [(("generator", "durations_from"), w.generator.durations_from)]
         for sub, src in sources:
@@ -203,8 +209,30 @@ def check_scenario(scenario: Scenario) -> list[tuple[tuple, str]]:
     if problems:
         return problems
 
+    for i, pool in enumerate(scenario.cluster.node_pools):
+        if pool.node_type is not None:
+            try:
+                nt = catalog.node_type(pool.node_type)
+            except UnknownIdError as e:
+                problems.append((("cluster", "node_pools", i, "node_type"), str(e)))
+                continue
+            if nt.gpu_model and pool.gpu_model and nt.gpu_model != pool.gpu_model:
+                problems.append((("cluster", "node_pools", i, "node_type"),
+                                 f"node type {nt.id} has {nt.gpu_model} GPUs, the pool says {pool.gpu_model}"))  # fmt: skip
     for wi, w in enumerate(scenario.workloads):
         wpath = ("workloads", wi)
+        if w.type == "inference":
+            problems += check_pod_resources(w.pod, wpath + ("pod",))
+            if w.model.reference_gpu is not None:
+                try:
+                    catalog.gpu(w.model.reference_gpu)
+                except UnknownIdError as e:
+                    problems.append((wpath + ("model", "reference_gpu"), str(e)))
+            if not problems:
+                msg = _fits_some_pool(scenario, catalog, w.pod, w.pod.resources.gpu_request()[1])
+                if msg:
+                    problems.append((wpath + ("pod",), msg.replace("a pod asking", "a replica asking")))
+            continue
         pods = [(("pod",), w.pod)] + [
             (("jobs", j, "pod"), job.pod) for j, job in enumerate(w.jobs or []) if job.pod is not None
         ]

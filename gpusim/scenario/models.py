@@ -19,12 +19,15 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
     PlainSerializer,
+    Tag,
     field_validator,
     model_validator,
 )
 
+from gpusim.autoscale.schema import HPAConfig, KPAConfig
 from gpusim.hardware.schema import CatalogOverrides
 from gpusim.scenario.types import CpuMilli, Duration, MemoryMiB, parse_quantity
 from gpusim.sweep.schema import SweepSpec
@@ -239,6 +242,10 @@ DurationDistribution = Annotated[
 ]
 
 
+MaybeDuration = Annotated[DurationDistribution | None, BeforeValidator(_constant_shorthand)]
+"""An optional duration distribution that also accepts the shorthand `2h` (a constant)."""
+
+
 class ConstantCount(_Dist):
     distribution: Literal["constant"] = Field(description="Always the same count.")
     value: int = Field(ge=0, description="The count.")
@@ -296,7 +303,7 @@ class JobGenerator(_Model):
         default_factory=lambda: ConstantCount(distribution="constant", value=1),
         description="Pods per job (gang-scheduled); an integer, a list or a distribution.",
     )
-    duration: DurationDistribution | None = Field(
+    duration: MaybeDuration = Field(
         None,
         description="Job run time distribution (seconds). Omit to draw from `durations_from` or `shapes_from`.",
     )
@@ -363,7 +370,133 @@ class TrainingWorkload(_Model):
         return self
 
 
-Workload = TrainingWorkload  # becomes a union on `type` when other workload kinds arrive
+class LlmModel(_Model):
+    """A served LLM; service time from the performance model (prefill compute-bound, decode memory-bound)."""
+
+    params_b: float = Field(gt=0, description="Parameters, billions.")
+    precision: Literal["bf16", "fp8", "fp16"] = Field("bf16", description="Weight precision.")
+
+
+class RequestModel(_Model):
+    """What one request costs: an LLM (tokens -> time from the catalog's performance model) or a service-time
+    distribution on a reference GPU.
+    """
+
+    llm: LlmModel | None = Field(None, description="LLM served by the replicas.")
+    service_time: MaybeDuration = Field(
+        None, description="Service time of one request on one whole reference GPU, alone (seconds)."
+    )
+    reference_gpu: str | None = Field(
+        None,
+        description="Catalog GPU model whose whole device takes `service_time` (default: the first pool's GPU that "
+        "serves the replicas); other GPUs and slices are scaled by the performance model.",
+    )
+
+    @model_validator(mode="after")
+    def _one(self):
+        if (self.llm is None) == (self.service_time is None):
+            raise ValueError("give exactly one of `llm` or `service_time`")
+        return self
+
+
+class RequestArrivals(_Model):
+    """Where requests come from: a request trace, or a synthetic process with token counts."""
+
+    trace: TraceSource | None = Field(None, description="Request trace (azure-llm, genai-requests, generic).")
+    process: ArrivalProcess | None = Field(None, description="Synthetic arrival process.")
+    prompt_tokens: CountDistribution = Field(
+        default_factory=lambda: ConstantCount(distribution="constant", value=1000),
+        description="Prompt tokens per synthetic request (LLM services).",
+    )
+    output_tokens: CountDistribution = Field(
+        default_factory=lambda: ConstantCount(distribution="constant", value=100),
+        description="Output tokens per synthetic request (LLM services).",
+    )
+
+    @field_validator("prompt_tokens", "output_tokens", mode="before")
+    @classmethod
+    def _short(cls, v):
+        return _count_shorthand(v)
+
+    @model_validator(mode="after")
+    def _one(self):
+        if (self.trace is None) == (self.process is None):
+            raise ValueError("give exactly one of `trace` or `process`")
+        return self
+
+
+class Slo(_Model):
+    """A latency objective: the share of requests answered within `latency`."""
+
+    latency: Duration = Field(gt=0, description="End-to-end latency target (seconds).")
+    percentile: float = Field(99.0, gt=0, lt=100, description="Percent of requests that must meet it.")
+
+
+class ColdStart(_Model):
+    """Time from a replica's pod being bound to it taking traffic: image pull, then model load."""
+
+    image_pull: DurationDistribution = Field(
+        default_factory=lambda: ConstantDuration(distribution="constant", value=30.0),
+        description="Image pull time (seconds). Measured pulls range from seconds (cached, optimised images) to "
+        "7-10 min for 10 GB+ images (hardware-facts 6.4); default 30 s.",
+    )
+    model_load: MaybeDuration = Field(
+        None,
+        description="Model load time (seconds). Default: the Alibaba GenAI 2026 base-model load latencies "
+        "(7,531 measurements, median 22.7 s, p90 42 s), shipped as a quantile table.",
+    )
+    model_load_from: TraceSource | None = Field(
+        None, description="Draw model load times from this trace (format genai-model-load)."
+    )
+
+
+class ServiceAutoscaling(_Model):
+    """The replica autoscaler: Kubernetes HPA or Knative KPA (one)."""
+
+    hpa: HPAConfig | None = Field(None, description="HorizontalPodAutoscaler (autoscaling/v2).")
+    kpa: KPAConfig | None = Field(None, description="Knative Pod Autoscaler.")
+
+    @model_validator(mode="after")
+    def _one(self):
+        if (self.hpa is None) == (self.kpa is None):
+            raise ValueError("give exactly one of `hpa` or `kpa`")
+        return self
+
+
+class InferenceWorkload(_Model):
+    """An inference service: a Deployment of replicas behind a load balancer, with an autoscaler."""
+
+    type: Literal["inference"] = Field(description="Workload kind.")
+    name: str = Field(pattern=_NAME_RE, description="Service name (DNS label style).")
+    pod: PodTemplate = Field(description="Pod template of one replica (its GPU: whole, MIG profile or time-sliced).")
+    model: RequestModel = Field(description="What a request costs.")
+    arrivals: RequestArrivals = Field(description="Request arrivals.")
+    replicas: int = Field(1, ge=0, description="Replicas at the start (count); the autoscaler changes it.")
+    autoscaling: ServiceAutoscaling | None = Field(None, description="Replica autoscaler (none: fixed replicas).")
+    concurrency: int = Field(1, ge=1, description="Requests one replica serves at once (server slots or max batch).")
+    batch_slowdown: float = Field(
+        0.0, ge=0, le=1, description="Per extra request in a batch, the fractional growth of each request's time (0-1)."
+    )
+    routing: Literal["round-robin", "least-outstanding", "join-shortest-queue", "shared-queue"] = Field(
+        "least-outstanding", description="How the load balancer picks a replica."
+    )
+    timeout: Duration = Field(60.0, gt=0, description="Requests waiting longer than this time out (seconds).")
+    max_queue: int | None = Field(None, ge=0, description="Requests waiting per replica before arrivals are dropped.")
+    cold_start: ColdStart = Field(default_factory=ColdStart, description="Replica start-up lag.")
+    slo: Slo = Field(description="Latency objective.")
+    interval: Duration = Field(15.0, gt=0, description="Data-plane window and service time-series interval (seconds).")
+
+
+def _workload_kind(v):
+    if isinstance(v, dict):
+        return v.get("type", "training")
+    return getattr(v, "type", "training")
+
+
+Workload = Annotated[
+    Annotated[TrainingWorkload, Tag("training")] | Annotated[InferenceWorkload, Tag("inference")],
+    Discriminator(_workload_kind),
+]
 
 
 # --------------------------------------------------------------------------- cluster
@@ -464,6 +597,24 @@ class Sharing(_Model):
         return self
 
 
+class PoolAutoscaling(_Model):
+    """Cluster Autoscaler bounds and node start-up lag of one pool."""
+
+    min: int = Field(0, ge=0, description="Fewest nodes (count).")
+    max: int = Field(ge=1, description="Most nodes (count).")
+    provisioning: MaybeDuration = Field(
+        None,
+        description="Time from the scale-up request to a ready node with allocatable GPUs (seconds): VM boot, "
+        "driver and device plugin. Default: the node type's provisioning time from the catalog, else 180 s.",
+    )
+
+    @model_validator(mode="after")
+    def _bounds(self):
+        if self.min > self.max:
+            raise ValueError(f"min ({self.min}) must be <= max ({self.max})")
+        return self
+
+
 class NodePool(_Model):
     """A group of identical nodes."""
 
@@ -478,6 +629,12 @@ class NodePool(_Model):
         default_factory=list, description="Node taints ({key, value, effect} or 'key=value:Effect')."
     )
     sharing: Sharing = Field(default_factory=Sharing, description="GPU sharing configuration of the pool.")
+    node_type: str | None = Field(
+        None, description="Catalog node type (price, provisioning time), e.g. aws-p5.48xlarge."
+    )
+    price_per_hour: float | None = Field(None, ge=0, description="USD per node-hour (overrides the node type's price).")
+    spot: bool = Field(False, description="Bill the node type's spot price instead of on-demand.")
+    autoscaling: PoolAutoscaling | None = Field(None, description="Let the Cluster Autoscaler add and remove nodes.")
 
     @model_validator(mode="after")
     def _gpu_pair(self):
@@ -490,10 +647,34 @@ class NodePool(_Model):
         return self
 
 
+class ClusterAutoscaler(_Model):
+    """Kubernetes Cluster Autoscaler settings (defaults as upstream ships them, hardware-facts 6.3)."""
+
+    scan_interval: Duration = Field(10.0, gt=0, description="Seconds between scans (--scan-interval, default 10 s).")
+    scale_down_unneeded_time: Duration = Field(
+        600.0, ge=0, description="An empty node is removed after this long (seconds; default 10 min)."
+    )
+    scale_down_delay_after_add: Duration = Field(
+        600.0, ge=0, description="No scale-down for this long after a scale-up (seconds; default 10 min)."
+    )
+    expander: Literal["least-waste", "price", "priority", "random"] = Field(
+        "least-waste", description="Which pool grows when several could host the pending pods."
+    )
+    priorities: dict[str, int] = Field(default_factory=dict, description="priority expander: pool name -> priority.")
+
+
+class Billing(_Model):
+    """How nodes are billed: from the scale-up request (or the start) until the node is gone."""
+
+    granularity: Literal["per-second", "per-hour"] = Field("per-second", description="Billing increment.")
+
+
 class Cluster(_Model):
-    """The cluster: node pools."""
+    """The cluster: node pools, the Cluster Autoscaler and billing."""
 
     node_pools: list[NodePool] = Field(min_length=1, description="Node pools of the cluster.")
+    autoscaler: ClusterAutoscaler = Field(default_factory=ClusterAutoscaler, description="Cluster Autoscaler.")
+    billing: Billing = Field(default_factory=Billing, description="Billing of nodes.")
 
     @field_validator("node_pools")
     @classmethod

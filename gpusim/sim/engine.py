@@ -20,8 +20,10 @@ from gpusim.cluster.state import SHARING_MIG, SHARING_NONE, SHARING_TIMESLICE, P
 from gpusim.metrics.summary import summarize
 from gpusim.placement import TargetWorkload, fits_anywhere_empty
 from gpusim.scenario.loader import load_scenario
-from gpusim.scenario.models import Scenario
+from gpusim.scenario.models import InferenceWorkload, Scenario
+from gpusim.sim.cluster_autoscaler import NodeManager
 from gpusim.sim.environment import SimEnvironment
+from gpusim.sim.inference import SERVICE_COLUMNS, InferenceService
 from gpusim.sim.random import draw_seed
 from gpusim.sim.scheduler import Scheduler
 from gpusim.sim.sharing import UNIT_LABEL, Offer, offer, switch_overhead
@@ -103,8 +105,24 @@ class TrainingRun:
             reqs = [alts[0].requests[0] for j in self.jobs if (alts := self.alternatives(j)) for _ in range(j.num_pods)]
             if reqs:
                 self.cluster.set_target_workload(TargetWorkload.from_requests(reqs))
+        self.pods_running = 0
+        self.nodes = NodeManager(self)
         self.env.process(self._arrivals())
+        self.services = [
+            InferenceService(self, w, sim.streams) for w in sim.scenario.workloads if isinstance(w, InferenceWorkload)
+        ]
         self._sample()
+
+    def service_job(self, w: InferenceWorkload) -> JobSpec:
+        """The pod shape of one replica of an inference service, as a job spec."""
+        resource, gpus, milli = w.pod.resources.gpu_request()
+        return JobSpec(
+            job_id=-1, name=w.name, workload=w.name, arrival_s=0.0, duration_s=math.inf, num_pods=1, gpus=gpus,
+            gpu_milli=milli if gpus else 1000, gpu_resource=resource, cpu_milli=w.pod.resources.cpu_milli(),
+            memory_mib=w.pod.resources.memory_mib(), gpu_models=(), priority=w.pod.priority, qos="",
+            gpu_memory_mib=int(w.pod.gpu_memory or 0), node_selector=tuple(sorted(w.pod.node_selector.items())),
+            tolerations=tuple(tuple(sorted(t.model_dump().items())) for t in w.pod.tolerations),
+        )  # fmt: skip
 
     # ------------------------------------------------------------------ requests
     def alternatives(self, job: JobSpec) -> list[Alternative]:
@@ -162,7 +180,10 @@ class TrainingRun:
         for job in self.jobs:
             if job.arrival_s > env.now:
                 yield env.timeout(job.arrival_s - env.now)
-            alts = [a for a in self.alternatives(job) if fits_anywhere_empty(self.cluster, a.requests[0])]
+            alts = [
+                a for a in self.alternatives(job)
+                if fits_anywhere_empty(self.cluster, a.requests[0]) or self.nodes.could_host(a.requests[0])
+            ]  # fmt: skip
             if not alts:
                 # fits no node even when empty: Kubernetes would leave it Pending forever
                 self.unschedulable.add(job.job_id)
@@ -374,6 +395,8 @@ class TrainingRun:
             gpus_total=c.gpus_total,
             pending=self.pending,
             running=self.running,
+            nodes_ready=self.nodes.nodes_ready() if hasattr(self, "nodes") else 0,
+            nodes_billed=self.nodes.nodes_billed() if hasattr(self, "nodes") else 0,
         )
 
 
@@ -409,14 +432,31 @@ def simulate(
         if progress:
             progress(sim.env.now, horizon)
     if scenario.drain:
-        sim.env.run()
-    end_s = max(horizon, sim.env.now)
+        # run on until every training job has finished (services and autoscalers keep ticking,
+        # so the clock is advanced in steps rather than until no event is left)
+        step = max(horizon / steps, 60.0)
+        while (run.running or run.pending) and sim.env.now < 1000 * horizon:
+            nxt = sim.env.peek()
+            if nxt == float("inf"):
+                break
+            sim.env.run(until=max(sim.env.now + step, nxt + 1e-9) if run.services or run.nodes.autoscaled else None)
+            if not (run.services or run.nodes.autoscaled):
+                break
+    end_s = max(horizon, sim.env.now) if not run.services else horizon
 
     for r in run.runs.values():  # jobs still running or crash-looping at the end
         sim.recorder.restarts[r.job.job_id] = r.restarts
+    service_rows = [svc.finish(end_s) for svc in run.services]
+    run._sample()
     jobs = sim.recorder.jobs_frame(run.jobs, unschedulable=run.unschedulable, failed=run.failed)
     ts = sim.recorder.timeseries_frame()
+    nodes = run.nodes.nodes_frame(end_s)
     summary = summarize(jobs, ts, end_s=end_s, gpus_total=sim.cluster.gpus_total, warmup_s=scenario.output.warmup)
+    summary.update(service_summary(service_rows))
+    summary.update(cost_summary(nodes, summary))
+    summary["nodes_added"] = int(len(nodes) - scenario_initial_nodes(scenario))
+    summary["cluster_scale_ups"] = run.nodes.scale_ups
+    summary["cluster_scale_downs"] = run.nodes.scale_downs
     summary["oom_kills"] = run.oom_kills
     summary["mig_reconfigurations"] = run.mig_reconfigurations
     wall_s = time.perf_counter() - wall0
@@ -437,6 +477,49 @@ def simulate(
             for r in run.trace_reports
         ],
     }
+    import pandas as pd
+
+    services = pd.DataFrame([row for svc in run.services for row in svc.rows], columns=SERVICE_COLUMNS)
     return RunResult(
-        scenario=scenario, seed=seed, summary=summary, jobs=jobs, timeseries=ts, run_info=meta, version=__version__
-    )
+        scenario=scenario, seed=seed, summary=summary, jobs=jobs, timeseries=ts, run_info=meta, version=__version__,
+        services=services, service_summary=pd.DataFrame(service_rows), nodes=nodes,
+    )  # fmt: skip
+
+
+def scenario_initial_nodes(scenario: Scenario) -> int:
+    return sum(p.count for p in scenario.cluster.node_pools)
+
+
+def service_summary(rows: list[dict]) -> dict:
+    """Headline request metrics over all services (request-weighted SLO attainment, worst p99)."""
+    if not rows:
+        return {}
+    finished = sum(r["served"] + r["timed_out"] + r["dropped"] for r in rows)
+    attained = sum(r["slo_attainment"] * (r["served"] + r["timed_out"] + r["dropped"]) for r in rows
+                   if r["slo_attainment"] == r["slo_attainment"])  # fmt: skip
+    return {
+        "requests": sum(r["arrived"] for r in rows),
+        "requests_served": sum(r["served"] for r in rows),
+        "requests_timed_out": sum(r["timed_out"] for r in rows),
+        "requests_dropped": sum(r["dropped"] for r in rows),
+        "requests_in_flight_end": sum(r["in_flight_end"] for r in rows),
+        "latency_p50_s": max(r["latency_p50_s"] for r in rows),
+        "latency_p99_s": max(r["latency_p99_s"] for r in rows),
+        "slo_attainment": attained / finished if finished else math.nan,
+        "cold_starts": sum(r["cold_starts"] for r in rows),
+    }
+
+
+def cost_summary(nodes, summary: dict) -> dict:
+    """Total and per-pool cost, and cost per unit of useful work."""
+    total = float(nodes["cost_usd"].sum()) if len(nodes) else 0.0
+    out = {"cost_usd": total}
+    for pool, cost in nodes.groupby("pool", sort=True)["cost_usd"].sum().items():
+        out[f"cost_usd.{pool}"] = float(cost)
+    used, idle = summary.get("gpu_hours_used", 0.0), summary.get("gpu_hours_idle", 0.0)
+    out["cost_per_gpu_hour_used_usd"] = total / used if used > 0 else math.nan
+    out["idle_cost_usd"] = total * idle / (used + idle) if used + idle > 0 else 0.0
+    served = summary.get("requests_served")
+    if served:
+        out["cost_per_million_requests_usd"] = total / served * 1e6
+    return out

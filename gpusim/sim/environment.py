@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import simpy
 
-from gpusim.cluster.state import ClusterState
+from gpusim.cluster.state import NODE_GONE, NODE_READY, ClusterState
 from gpusim.hardware import Catalog, load_catalog
 from gpusim.metrics.recorder import Recorder
 from gpusim.scenario.models import Scenario
@@ -53,9 +53,10 @@ def build_cluster(scenario: Scenario, catalog: Catalog) -> ClusterState:
         devices, mem_gib = units_and_memory(pool, gpu)
         if gpu is not None:
             labels[UNIT_LABEL] = pool_unit(pool)
+        template = pool.count == 0  # a pool with no nodes yet keeps one gone node as its shape
         state.add_nodes(
             pool.name,
-            pool.count,
+            pool.count or 1,
             cpu_milli=pool.vcpu,
             memory_mib=pool.memory,
             gpus=devices,
@@ -64,6 +65,7 @@ def build_cluster(scenario: Scenario, catalog: Catalog) -> ClusterState:
             labels=labels,
             sharing=pool_sharing(pool),
             ts_replicas=replicas(pool),
+            state=NODE_GONE if template else NODE_READY,
             taints=[(t.key, t.value, t.effect) for t in pool.taints],
         )
     return state

@@ -90,8 +90,16 @@ class Scheduler:
         pod = PendingPod(key, self._seq, list(alternatives), on_bind, [_shape(a) for a in alternatives])
         bisect.insort(self.pending, pod)
         self._new.append(pod)
+        self.last_ticket = pod.seq
         self._seq += 1
         self._wake_up()
+
+    def cancel(self, ticket: int) -> bool:
+        """Remove a pending pod group (e.g. a replica scaled down before it was bound)."""
+        before = len(self.pending)
+        self.pending = [p for p in self.pending if p.seq != ticket]
+        self._new = [p for p in self._new if p.seq != ticket]
+        return len(self.pending) < before
 
     def kick(self) -> None:
         """Resources were freed: retry every pending pod at the current time."""

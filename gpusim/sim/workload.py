@@ -197,6 +197,8 @@ def build_jobs(scenario: Scenario, streams: RandomStreams, catalog: Catalog) -> 
     reports: list = []
     order = 0
     for w in scenario.workloads:
+        if not isinstance(w, TrainingWorkload):
+            continue
         records, rep = workload_records(w, scenario, streams)
         reports += rep
         pods = [job.pod or w.pod for _, job in inline_jobs(w)] if w.jobs is not None else None

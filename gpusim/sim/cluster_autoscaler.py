@@ -1,0 +1,332 @@
+"""Node lifecycle, the Kubernetes Cluster Autoscaler, and billing.
+
+Every node is billed from the moment it is requested (time 0 for the scenario's initial nodes)
+until it is gone, so capacity paid for while it boots or waits out the scale-down delay shows up
+in the cost. Per-hour billing rounds each node's billed time up to whole hours.
+
+Cluster Autoscaler (one scan every `scan_interval`):
+
+- scale-up: pending pod groups that no ready node can take now are packed (first fit, GPUs,
+  CPU and memory) onto the free room of nodes still provisioning, then onto new nodes of the
+  pool the expander picks among the autoscaled pools whose empty node could host the group
+  (least-waste: fewest GPUs then CPU left idle on the new node; price: cheapest node; priority:
+  highest `priorities` value; random), within each pool's `max`. New nodes are ready after the
+  pool's provisioning lag.
+- scale-down: a ready node of an autoscaled pool with no pods for `scale_down_unneeded_time`,
+  when no scale-up happened within `scale_down_delay_after_add`, is removed, keeping `min`.
+
+Simplifications, stated: only empty nodes are removed (no pod migration), and the expander
+scores whole pod groups, not the upstream per-node-group simulation of every pending pod.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from gpusim.cluster.state import NODE_GONE, NODE_PROVISIONING, NODE_READY, ClusterState, PodRequest
+from gpusim.scenario.models import NodePool
+from gpusim.sim.workload import sample_durations
+
+NODE_COLUMNS = ["node", "pool", "requested_s", "ready_s", "removed_s", "usd_per_hour", "billed_hours", "cost_usd"]
+"""Columns of the `nodes` table: one row per node that ever existed."""
+
+
+@dataclass
+class NodeRecord:
+    node: int
+    pool: str
+    requested_s: float
+    ready_s: float
+    removed_s: float = math.nan
+    usd_per_hour: float = 0.0
+
+
+class NodeManager:
+    """Adds, readies and removes nodes; bills them; runs the Cluster Autoscaler when any pool autoscales."""
+
+    def __init__(self, run):
+        self.run = run
+        self.env = run.env
+        self.cluster: ClusterState = run.cluster
+        self.sim = run.sim
+        sc = run.sim.scenario
+        self.cfg = sc.cluster.autoscaler
+        self.billing = sc.cluster.billing
+        self.pools = {p.name: p for p in sc.cluster.node_pools}
+        self.records: list[NodeRecord] = []
+        self.rng = run.sim.streams.stream("cluster-autoscaler/expander")
+        self.lag_rng = run.sim.streams.stream("cluster-autoscaler/provisioning")
+        self.empty_since: dict[int, float] = {}
+        self.last_scale_up = -math.inf
+        self.scale_ups = 0
+        self.scale_downs = 0
+        self.templates: dict[str, int] = {}
+        for i in range(self.cluster.n_nodes):
+            pool = self.cluster.pool_names[self.cluster.node_pool[i]]
+            if self.cluster.node_state[i] == NODE_GONE:
+                self.templates[pool] = i  # a pool with no nodes keeps a template to test fits against
+                continue
+            self.templates.setdefault(pool, i)
+            self.records.append(NodeRecord(i, pool, 0.0, 0.0, usd_per_hour=self.price(self.pools[pool])))
+        self.autoscaled = any(p.autoscaling is not None for p in self.pools.values())
+        if self.autoscaled:
+            self.env.process(self._loop())
+
+    def could_host(self, req: PodRequest) -> bool:
+        """Could an autoscaled pool's empty node take this pod (so it is worth waiting for)?"""
+        for name, pool in self.pools.items():
+            if pool.autoscaling is None or pool.autoscaling.max == 0 or name not in self.templates:
+                continue
+            tmpl = self.templates[name]
+            if self._static_ok(tmpl, req) and req.gpus <= _units(self.cluster, tmpl, req):
+                return True
+        return False
+
+    # ------------------------------------------------------------------ prices and lags
+    def price(self, pool: NodePool) -> float:
+        if pool.price_per_hour is not None:
+            return pool.price_per_hour
+        if pool.node_type is None:
+            return 0.0
+        nt = self.sim.catalog.node_type(pool.node_type)
+        p = nt.spot_usd_per_hour if pool.spot else nt.on_demand_usd_per_hour
+        return float(p or 0.0)
+
+    def provisioning_s(self, pool: NodePool) -> float:
+        if pool.autoscaling is not None and pool.autoscaling.provisioning is not None:
+            return float(sample_durations(pool.autoscaling.provisioning, self.lag_rng, 1)[0])
+        if pool.node_type is not None:
+            lag = self.sim.catalog.node_type(pool.node_type).provisioning_s
+            if lag is not None:
+                return float(lag)
+        return 180.0
+
+    # ------------------------------------------------------------------ counts
+    def nodes_in(self, pool: str, states=(NODE_PROVISIONING, NODE_READY)) -> list[int]:
+        c = self.cluster
+        pi = c.pool_names.index(pool)
+        return [i for i in range(c.n_nodes) if c.node_pool[i] == pi and c.node_state[i] in states]
+
+    def nodes_ready(self) -> int:
+        return int(np.count_nonzero(self.cluster.node_state[: self.cluster.n_nodes] == NODE_READY))
+
+    def nodes_billed(self) -> int:
+        return sum(1 for r in self.records if math.isnan(r.removed_s))
+
+    # ------------------------------------------------------------------ loop
+    def _loop(self):
+        while True:
+            yield self.env.timeout(self.cfg.scan_interval)
+            self._scale_up()
+            self._scale_down()
+
+    def _scale_up(self) -> None:
+        c = self.cluster
+        pending = self.run.scheduler.pending
+        if not pending:
+            return
+        # free room on nodes still provisioning: (pool, node) -> [gpus, cpu, mem]
+        room: dict[int, list[int]] = {}
+        for i in range(c.n_nodes):
+            if c.node_state[i] == NODE_PROVISIONING:
+                room[i] = [int(c.node_gpus_idle[i]), int(c.node_cpu_free[i]), int(c.node_mem_free[i])]
+        new: dict[str, list[list[int]]] = {}
+        for pod in pending:
+            reqs = pod.alternatives[0]
+            if self._fits_room(reqs, room, self._pool_of_node):
+                continue
+            pool = self._expand(pod.alternatives, new)
+            if pool is None:
+                continue
+            tmpl = self.templates[pool]
+            for req in reqs:
+                bins = new.setdefault(pool, [])
+                if not any(_take(b, req) for b in bins):
+                    cap = [int(c.node_gpu_count[tmpl]), int(c.node_cpu_total[tmpl]), int(c.node_mem_total[tmpl])]
+                    _take(cap, req)
+                    bins.append(cap)
+        for pool, bins in new.items():
+            self.add_nodes(pool, len(bins))
+
+    def _pool_of_node(self, i: int) -> str:
+        return self.cluster.pool_names[self.cluster.node_pool[i]]
+
+    def _fits_room(self, reqs, room: dict[int, list[int]], pool_of) -> bool:
+        """Would the group fit on the free room of nodes already on their way?"""
+        if not room:
+            return False
+        trial = {k: list(v) for k, v in room.items()}
+        for req in reqs:
+            ok = False
+            for node, b in trial.items():
+                if self._static_ok(node, req) and _take(b, req):
+                    ok = True
+                    break
+            if not ok:
+                return False
+        room.update(trial)
+        return True
+
+    def _static_ok(self, node: int, req: PodRequest) -> bool:
+        """Static fit of a request on a node's shape (labels, taints, model, sharing), any state."""
+        c = self.cluster
+        sel = np.uint64(req.selector_mask & 0xFFFFFFFFFFFFFFFF)
+        if (c.node_labels[node] & sel) != sel or int(c.node_taints[node]) & ~req.toleration_mask:
+            return False
+        if req.gpus > 0:
+            model = int(c.node_gpu_model[node])
+            if model < 0 or (req.gpu_model_mask and not (req.gpu_model_mask >> model) & 1):
+                return False
+            if int(c.node_sharing[node]) != req.sharing:
+                return False
+        return c.node_cpu_total[node] >= req.cpu_milli and c.node_mem_total[node] >= req.memory_mib
+
+    def _expand(self, alternatives, new: dict) -> str | None:
+        """The pool the expander grows for a pending group, or None if no autoscaled pool can host it."""
+        c = self.cluster
+        options = []
+        for name, pool in self.pools.items():
+            a = pool.autoscaling
+            if a is None or name not in self.templates:
+                continue
+            tmpl = self.templates[name]
+            have = len(self.nodes_in(name)) + len(new.get(name, []))
+            if have >= a.max:
+                continue
+            for reqs in alternatives:
+                r = reqs[0]
+                if not self._static_ok(tmpl, r) or r.gpus > _units(c, tmpl, r):
+                    continue
+                gpus_left = int(c.node_gpu_count[tmpl]) - r.gpus if r.sharing == 0 else 0
+                waste = (gpus_left, int(c.node_cpu_total[tmpl]) - r.cpu_milli)
+                options.append((name, waste, self.price(pool), self.cfg.priorities.get(name, 0)))
+                break
+        if not options:
+            return None
+        if self.cfg.expander == "least-waste":
+            return min(options, key=lambda o: (o[1], o[0]))[0]
+        if self.cfg.expander == "price":
+            return min(options, key=lambda o: (o[2], o[0]))[0]
+        if self.cfg.expander == "priority":
+            return max(options, key=lambda o: (o[3], [-ord(ch) for ch in o[0]]))[0]
+        return options[int(self.rng.integers(len(options)))][0]
+
+    def add_nodes(self, pool_name: str, k: int) -> None:
+        pool = self.pools[pool_name]
+        c = self.cluster
+        tmpl = self.templates[pool_name]
+        now = self.env.now
+        labels = {}
+        for key, bit in c.labels.bits.items():
+            if int(c.node_labels[tmpl]) >> bit & 1:
+                lk, _, lv = key.partition("=")
+                labels[lk] = lv
+        model = c.gpu_model_ids[c.node_gpu_model[tmpl]] if c.node_gpu_model[tmpl] >= 0 else None
+        idx = c.add_nodes(
+            pool_name,
+            k,
+            cpu_milli=int(c.node_cpu_total[tmpl]),
+            memory_mib=int(c.node_mem_total[tmpl]),
+            gpus=int(c.node_gpu_count[tmpl]),
+            gpu_model=model,
+            gpu_memory_mib=int(c.gpu_mem_total[c.node_gpu_start[tmpl]]) if c.node_gpu_count[tmpl] else 0,
+            labels=labels,
+            taints=[(pool_t.key, pool_t.value, pool_t.effect) for pool_t in pool.taints],
+            state=NODE_PROVISIONING,
+            sharing=int(c.node_sharing[tmpl]),
+            ts_replicas=int(c.gpu_ts_capacity[c.node_gpu_start[tmpl]]) if c.node_gpu_count[tmpl] else 1,
+            names=[f"{pool_name}-{len(self.records) + j}" for j in range(k)],
+        )
+        self.scale_ups += 1
+        self.last_scale_up = now
+        for i in idx:
+            rec = NodeRecord(int(i), pool_name, now, math.nan, usd_per_hour=self.price(pool))
+            self.records.append(rec)
+            ev = self.env.timeout(self.provisioning_s(pool))
+            ev.callbacks.append(lambda _e, i=int(i), rec=rec: self._ready(i, rec))
+        self.run._sample()
+
+    def _ready(self, i: int, rec: NodeRecord) -> None:
+        self.cluster.node_state[i] = NODE_READY
+        self.cluster.touch(i)
+        rec.ready_s = self.env.now
+        self.run._sample()
+        self.run.scheduler.kick()
+
+    def _scale_down(self) -> None:
+        c = self.cluster
+        now = self.env.now
+        for i in range(c.n_nodes):
+            if c.node_state[i] != NODE_READY or c.node_pods[i] > 0:
+                self.empty_since.pop(i, None)
+                continue
+            self.empty_since.setdefault(i, now)
+        if now - self.last_scale_up < self.cfg.scale_down_delay_after_add:
+            return
+        for name, pool in self.pools.items():
+            a = pool.autoscaling
+            if a is None:
+                continue
+            nodes = self.nodes_in(name)
+            removable = [
+                i for i in nodes
+                if i in self.empty_since and now - self.empty_since[i] >= self.cfg.scale_down_unneeded_time
+            ]  # fmt: skip
+            for i in sorted(removable, reverse=True)[: max(0, len(nodes) - a.min)]:
+                self.remove_node(i)
+
+    def remove_node(self, i: int) -> None:
+        c = self.cluster
+        c.node_state[i] = NODE_GONE
+        c.touch(i)
+        self.empty_since.pop(i, None)
+        self.scale_downs += 1
+        for rec in self.records:
+            if rec.node == i and math.isnan(rec.removed_s):
+                rec.removed_s = self.env.now
+        self.run._sample()
+
+    # ------------------------------------------------------------------ results
+    def nodes_frame(self, end_s: float):
+        import pandas as pd
+
+        rows = []
+        for r in self.records:
+            end = r.removed_s if not math.isnan(r.removed_s) else end_s
+            hours = max(0.0, end - r.requested_s) / 3600.0
+            if self.billing.granularity == "per-hour":
+                hours = math.ceil(hours - 1e-12)
+            rows.append(
+                {
+                    "node": self.cluster.node_names[r.node],
+                    "pool": r.pool,
+                    "requested_s": r.requested_s,
+                    "ready_s": r.ready_s,
+                    "removed_s": r.removed_s,
+                    "usd_per_hour": r.usd_per_hour,
+                    "billed_hours": hours,
+                    "cost_usd": hours * r.usd_per_hour,
+                }
+            )
+        return pd.DataFrame(rows, columns=NODE_COLUMNS)
+
+
+def _take(bin_: list[int], req: PodRequest) -> bool:
+    """Take a request's whole GPUs, CPU and memory from a bin [gpus, cpu, mem] if they fit."""
+    g = req.gpus if (req.sharing == 0 and req.gpu_milli >= 1000) else (1 if req.gpus else 0)
+    if bin_[0] >= g and bin_[1] >= req.cpu_milli and bin_[2] >= req.memory_mib:
+        bin_[0] -= g
+        bin_[1] -= req.cpu_milli
+        bin_[2] -= req.memory_mib
+        return True
+    return False
+
+
+def _units(c: ClusterState, node: int, req: PodRequest) -> int:
+    n = int(c.node_gpu_count[node])
+    if req.sharing == 1:  # time-slice replicas
+        n *= int(c.gpu_ts_capacity[c.node_gpu_start[node]]) if n else 0
+    return n

@@ -1,0 +1,432 @@
+"""Inference services on the control plane: replicas as pods, cold starts, autoscaling, and the
+compiled request data plane between control events.
+
+Each service owns a `gpusim.dataplane.DataPlane`. Requests are never SimPy events: every
+`interval` (and before any replica change) the service hands the requests that arrived since the
+last window to the data plane in one call. Replica lifecycle:
+
+  pending  -- the pod waits in the scheduler's queue (maybe for a node the Cluster Autoscaler adds)
+  starting -- bound; image pull then model load (cold start) before it takes traffic
+  ready    -- in the data plane, taking requests
+  draining -- scale-down: takes no new requests, finishes what it holds, then its pod is deleted
+
+Scale-down removes pending replicas first, then starting ones, then the newest ready ones
+(Kubernetes' ReplicaSet prefers not-ready and younger pods). A replica's speed is the
+performance model's service time on the reference GPU divided by that on its own GPU or slice;
+on a time-sliced GPU it is fixed at bind time from the tenants there (not re-timed later).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+import numpy as np
+import yaml
+
+from gpusim.autoscale.hpa import HorizontalPodAutoscaler, MetricSample
+from gpusim.autoscale.kpa import KnativePodAutoscaler, WindowAverage
+from gpusim.cluster.state import SHARING_TIMESLICE, Placement
+from gpusim.dataplane import DataPlane, Histogram
+from gpusim.scenario.models import InferenceWorkload
+from gpusim.sim.workload import sample_counts, sample_durations
+
+SERVICE_COLUMNS = [
+    "time_s", "service", "arrived", "served", "timed_out", "dropped", "arrival_rps", "ready_replicas",
+    "desired_replicas", "pending_replicas", "starting_replicas", "queue_length", "latency_p50_s", "latency_p99_s",
+]  # fmt: skip
+"""Columns of the `services` time series: one row per service per interval; counts are per
+interval, replicas and queue length at its end, latency percentiles of the requests completed in it."""
+
+
+@lru_cache(maxsize=1)
+def _model_load_percentiles() -> np.ndarray:
+    text = resources.files("gpusim.traces").joinpath("data/alibaba-genai-2026/model_load_quantiles.yaml").read_text()
+    return np.asarray(yaml.safe_load(text)["percentiles_s"], dtype=float)
+
+
+@dataclass(eq=False)
+class Replica:
+    index: int
+    state: str = "pending"
+    alt: object = None
+    placements: list[Placement] | None = None
+    dp_index: int = -1
+    created_s: float = 0.0
+    ready_s: float = math.nan
+
+
+@dataclass
+class _Interval:
+    arrived: int = 0
+    served: int = 0
+    timed_out: int = 0
+    dropped: int = 0
+    latency: Histogram | None = None
+
+
+class InferenceService:
+    """One inference service's control plane (see the module docstring)."""
+
+    def __init__(self, run, w: InferenceWorkload, streams):
+        self.run = run
+        self.w = w
+        self.env = run.env
+        self.name = w.name
+        self.rng = streams.stream(f"service/{w.name}/cold-start")
+        self.job = run.service_job(w)
+        self.alternatives = run.alternatives(self.job)
+        if not self.alternatives:
+            raise ValueError(f"service {w.name}: no node pool serves its replicas")
+        self.ref_gpu, self.work_of = self._work_model()
+        self.arrival_s, self.work = self._requests(streams)
+        self.next_i = 0
+        max_rep = self._max_replicas()
+        self.dp = DataPlane(
+            max_rep,
+            concurrency=w.concurrency,
+            routing=w.routing,
+            timeout_s=w.timeout,
+            max_queue=w.max_queue,
+            batch_slowdown=w.batch_slowdown,
+        )
+        self.replicas: list[Replica] = []
+        self.desired = w.replicas
+        self.cold_starts = 0
+        self.latency = Histogram(self.dp.hist_config)
+        self.interval = _Interval(latency=Histogram(self.dp.hist_config))
+        self.rows: list[dict] = []
+        self.replica_seconds = 0.0
+        self.hpa = self.kpa = None
+        a = w.autoscaling
+        if a is not None and a.hpa is not None:
+            self.hpa = HorizontalPodAutoscaler(a.hpa)
+        elif a is not None and a.kpa is not None:
+            self.kpa = KnativePodAutoscaler(a.kpa, ready_pods_at_start=w.replicas, start_s=0.0)
+            self.kpa_avg = WindowAverage(max_window_s=a.kpa.stable_window_s)
+        self._metric_acc: dict[int, list[float]] = {}  # dp index -> [concurrency*dt, queued*dt, util*dt, dt]
+        self._acc_t = 0.0
+        self._scale_to(self.desired)
+        self.env.process(self._loop())
+
+    # ------------------------------------------------------------------ requests
+    def _work_model(self):
+        """Reference GPU and a function giving a request's work (seconds on the reference GPU)."""
+        from gpusim.hardware import performance as perf
+
+        cat = self.run.sim.catalog
+        m = self.w.model
+        ref_id = m.reference_gpu or self.run.cluster.gpu_model_ids[_first_model(self.alternatives[0].requests[0])]
+        ref = cat.gpu(ref_id)
+        if m.llm is not None:
+            spec = perf.LlmSpec(m.llm.params_b, m.llm.precision)
+            return ref, lambda p, o: perf.llm_service_times_s(ref, spec, p, o)
+        return ref, None
+
+    def _requests(self, streams) -> tuple[np.ndarray, np.ndarray]:
+        from gpusim.traces import load_requests
+
+        w, horizon = self.w, self.run.sim.scenario.duration
+        base = f"service/{w.name}"
+        if w.arrivals.trace is not None:
+            df, report = load_requests(w.arrivals.trace, streams.stream(base + "/trace"), until_s=horizon)
+            self.run.trace_reports.append(report)
+            df = df[df["arrival_s"] < horizon]
+            t = df["arrival_s"].to_numpy(dtype=float)
+            prompt = df["prompt_tokens"].to_numpy() if "prompt_tokens" in df else None
+            output = df["output_tokens"].to_numpy() if "output_tokens" in df else None
+            service = df["service_s"].to_numpy(dtype=float) if "service_s" in df else None
+        else:
+            t = w.arrivals.process.sample(streams.stream(base + "/arrivals"), 0.0, horizon)
+            prompt = sample_counts(w.arrivals.prompt_tokens, streams.stream(base + "/prompt"), t.size)
+            output = sample_counts(w.arrivals.output_tokens, streams.stream(base + "/output"), t.size)
+            service = None
+        if w.model.llm is not None:
+            if prompt is None or output is None:
+                raise ValueError(f"service {w.name}: an LLM model needs prompt and output tokens from its arrivals")
+            work = self.work_of(prompt, output)
+        elif service is not None and w.model.service_time is None:
+            work = service
+        else:
+            work = sample_durations(w.model.service_time, streams.stream(base + "/service"), t.size)
+        return np.ascontiguousarray(t, dtype=float), np.ascontiguousarray(work, dtype=float)
+
+    def _speed(self, alt, placements: list[Placement]) -> float:
+        """Work seconds per second of a replica on its GPU or slice, relative to the reference GPU."""
+        from gpusim.hardware import performance as perf
+
+        c = self.run.cluster
+        g = placements[0].gpus[0]
+        gpu = self.run.sim.catalog.gpu(c.gpu_model_ids[c.node_gpu_model[placements[0].node]])
+        share = alt.offer.compute_fraction
+        if alt.offer.sharing == SHARING_TIMESLICE:
+            tenants = max(1, int(c.gpu_tenants[g]))
+            share = 1.0 if tenants == 1 else (1.0 - alt.ts_overhead) / tenants
+        m = self.w.model
+        if m.llm is not None:
+            spec = perf.LlmSpec(m.llm.params_b, m.llm.precision)
+            ref_t = perf.llm_service_time_s(self.ref_gpu, spec, 1000, 100)
+            t = perf.llm_service_time_s(gpu, spec, 1000, 100, share=perf.Share(share, share))
+            return float(ref_t / t) if math.isfinite(t) and t > 0 else 1e-9
+        ratio = 1.0
+        if gpu.id != self.ref_gpu.id:  # scale by effective compute (software efficiency x peak)
+            ratio = (
+                perf.efficiency(gpu)
+                * (gpu.bf16_tflops or 1)
+                / (perf.efficiency(self.ref_gpu) * (self.ref_gpu.bf16_tflops or 1))
+            )
+        return max(ratio * share, 1e-9)
+
+    def _max_replicas(self) -> int:
+        a = self.w.autoscaling
+        if a is not None and a.hpa is not None:
+            return max(a.hpa.max_replicas, self.w.replicas, 1) + 2
+        if a is not None and a.kpa is not None and a.kpa.max_scale > 0:
+            return max(a.kpa.max_scale, self.w.replicas, 1) + 2
+        return max(self.w.replicas, 1) * 4 + 64
+
+    # ------------------------------------------------------------------ data plane
+    def advance(self, now: float) -> None:
+        """Serve every request that arrived in [data-plane clock, now)."""
+        if now <= self.dp.now_s:
+            return
+        j = int(np.searchsorted(self.arrival_s, now, side="left"))
+        i = self.next_i
+        m = self.dp.serve(self.arrival_s[i:j], self.work[i:j], now)
+        self.next_i = j
+        iv = self.interval
+        iv.arrived += m.arrived
+        iv.served += m.served
+        iv.timed_out += m.timed_out
+        iv.dropped += m.dropped
+        iv.latency += m.latency
+        self.latency += m.latency
+        dt = m.duration_s
+        ready = np.flatnonzero(m.ready)
+        self.replica_seconds += dt * ready.size
+        for r in ready:
+            acc = self._metric_acc.setdefault(int(r), [0.0, 0.0, 0.0, 0.0])
+            acc[0] += m.concurrency_avg[r] * dt
+            acc[1] += m.queued_avg[r] * dt
+            acc[2] += m.utilisation[r] * dt
+            acc[3] += dt
+        self._acc_t += dt
+        self._lb_queue_dt = getattr(self, "_lb_queue_dt", 0.0) + m.lb_queue_avg * dt
+        if self.kpa is not None:
+            total = float(m.concurrency_avg[ready].sum() + m.lb_queue_avg)
+            value = total if self.kpa.config.metric == "concurrency" else m.arrival_rate_rps
+            self.kpa_avg.add(m.t_start_s, m.t_end_s, value)
+        self._last = m
+
+    # ------------------------------------------------------------------ control loop
+    def _loop(self):
+        tick = self.w.interval
+        if self.hpa is not None:
+            tick = min(tick, self.hpa.sync_period_s)
+        if self.kpa is not None:
+            tick = min(tick, self.kpa.tick_interval_s)
+        next_row = self.w.interval
+        while True:
+            yield self.env.timeout(tick)
+            now = self.env.now
+            self.advance(now)
+            self._finish_drains()
+            self._autoscale(now)
+            if now + 1e-9 >= next_row:
+                self._record(now)
+                next_row += self.w.interval
+
+    def _autoscale(self, now: float) -> None:
+        ready = [r for r in self.replicas if r.state == "ready"]
+        unready = sum(1 for r in self.replicas if r.state in ("pending", "starting"))
+        current = len(ready) + unready
+        if self.hpa is not None:
+            if now + 1e-9 < getattr(self, "_next_hpa", 0.0):
+                return
+            self._next_hpa = now + self.hpa.sync_period_s
+            samples = {m.name: self._hpa_sample(m.name, ready, unready) for m in self.hpa.config.metrics}
+            decision = self.hpa.reconcile(now, current, samples)
+            self._scale_to(decision.desired_replicas)
+        elif self.kpa is not None:
+            cfg = self.kpa.config
+            stable = self.kpa_avg.average(now, cfg.stable_window_s) or 0.0
+            panic = self.kpa_avg.average(now, cfg.stable_window_s * cfg.panic_window_percentage / 100) or 0.0
+            self._scale_to(self.kpa.scale(now, len(ready), stable, panic).desired_pods)
+        self._metric_acc.clear()
+        self._acc_t = 0.0
+        self._lb_queue_dt = 0.0
+
+    def _hpa_sample(self, name: str, ready: list[Replica], unready: int) -> MetricSample:
+        values = []
+        lbq = getattr(self, "_lb_queue_dt", 0.0) / self._acc_t if self._acc_t > 0 else 0.0
+        n = max(1, len(ready))
+        for r in ready:
+            acc = self._metric_acc.get(r.dp_index)
+            if not acc or acc[3] <= 0:
+                continue
+            if name == "concurrency":
+                values.append(acc[0] / acc[3] + lbq / n)
+            elif name == "queue_length":
+                values.append(acc[1] / acc[3] + lbq / n)
+            elif name == "utilization":
+                values.append(100.0 * acc[2] / acc[3])
+            else:  # rps: arrivals over the period, shared by the ready pods
+                values.append(self._period_arrivals() / n)
+        return MetricSample(values, n_unready=unready, n_missing=len(ready) - len(values))
+
+    def _period_arrivals(self) -> float:
+        if self._acc_t <= 0:
+            return 0.0
+        t0 = self.env.now - self._acc_t
+        i = np.searchsorted(self.arrival_s, t0, side="left")
+        j = np.searchsorted(self.arrival_s, self.env.now, side="left")
+        return (j - i) / self._acc_t
+
+    def _scale_to(self, n: int) -> None:
+        live = [r for r in self.replicas if r.state in ("pending", "starting", "ready")]
+        self.desired = n
+        if n > len(live):
+            for _ in range(n - len(live)):
+                self._create_replica()
+            return
+        surplus = len(live) - n
+        for state in ("pending", "starting", "ready"):
+            victims = [r for r in live if r.state == state]
+            victims.sort(key=lambda r: -r.created_s)
+            for r in victims[:surplus]:
+                self._remove(r)
+                surplus -= 1
+            if surplus == 0:
+                break
+
+    def _create_replica(self) -> None:
+        r = Replica(index=len(self.replicas), created_s=self.env.now)
+        self.replicas.append(r)
+        self.run.scheduler.submit(
+            [a.requests for a in self.alternatives], 0, lambda i, ps, r=r: self._bound(r, self.alternatives[i], ps)
+        )
+        r.ticket = self.run.scheduler.last_ticket
+
+    def _bound(self, r: Replica, alt, placements: list[Placement]) -> None:
+        r.state, r.alt, r.placements = "starting", alt, placements
+        self.run.pods_running += 1
+        cs = self.w.cold_start
+        delay = float(sample_durations(cs.image_pull, self.rng, 1)[0]) + self._model_load()
+        self.cold_starts += 1
+        ev = self.env.timeout(delay)
+        ev.callbacks.append(lambda _e, r=r: self._ready(r))
+
+    def _model_load(self) -> float:
+        cs = self.w.cold_start
+        if cs.model_load is not None:
+            return float(sample_durations(cs.model_load, self.rng, 1)[0])
+        if cs.model_load_from is not None:
+            if not hasattr(self, "_load_pool"):
+                from gpusim.traces import load_distribution
+
+                self._load_pool, rep = load_distribution(cs.model_load_from)
+                self.run.trace_reports.append(rep)
+            return float(self._load_pool[self.rng.integers(0, len(self._load_pool))])
+        pct = _model_load_percentiles()
+        u = self.rng.random() * 100.0
+        return float(np.interp(u, np.arange(pct.size), pct))
+
+    def _ready(self, r: Replica) -> None:
+        if r.state != "starting":
+            return  # removed while starting
+        self.advance(self.env.now)
+        r.dp_index = self.dp.add_replica(self.env.now, speed=self._speed(r.alt, r.placements))
+        r.state, r.ready_s = "ready", self.env.now
+
+    def _remove(self, r: Replica) -> None:
+        if r.state == "pending":
+            self.run.scheduler.cancel(r.ticket)
+            r.state = "gone"
+        elif r.state == "starting":
+            self._release(r)
+        elif r.state == "ready":
+            self.advance(self.env.now)
+            self.dp.drain_replica(r.dp_index)
+            r.state = "draining"
+
+    def _finish_drains(self) -> None:
+        for r in self.replicas:
+            if r.state == "draining" and self.dp.is_drained(r.dp_index):
+                self.dp.remove_replica(r.dp_index)
+                self._release(r)
+
+    def _release(self, r: Replica) -> None:
+        for req, p in zip(r.alt.requests, r.placements, strict=True):
+            self.run.cluster.release(req, p)
+        r.state = "gone"
+        self.run.pods_running -= 1
+        self.run._sample()
+        self.run.scheduler.kick()
+
+    # ------------------------------------------------------------------ results
+    def _record(self, now: float) -> None:
+        iv = self.interval
+        states = [r.state for r in self.replicas]
+        m = getattr(self, "_last", None)
+        queue = 0
+        if m is not None:
+            queue = int(m.queued_end.sum() + m.lb_queue_end)
+        self.rows.append(
+            {
+                "time_s": now,
+                "service": self.name,
+                "arrived": iv.arrived,
+                "served": iv.served,
+                "timed_out": iv.timed_out,
+                "dropped": iv.dropped,
+                "arrival_rps": iv.arrived / self.w.interval,
+                "ready_replicas": states.count("ready"),
+                "desired_replicas": self.desired,
+                "pending_replicas": states.count("pending"),
+                "starting_replicas": states.count("starting"),
+                "queue_length": queue,
+                "latency_p50_s": iv.latency.quantile(0.5),
+                "latency_p99_s": iv.latency.quantile(0.99),
+            }
+        )
+        self.interval = _Interval(latency=Histogram(self.dp.hist_config))
+
+    def finish(self, end_s: float) -> dict:
+        """Serve up to the end, and the service's headline metrics."""
+        self.advance(end_s)
+        t = self.dp.totals
+        arrived = t["arrived"]
+        in_flight = self.dp.in_flight
+        target = self.w.slo.latency
+        met = _count_within(self.latency, target)
+        finished = t["served"] + t["timed_out"] + t["dropped"]
+        return {
+            "service": self.name,
+            "requests": int(self.arrival_s.size),
+            "arrived": int(arrived),
+            "served": int(t["served"]),
+            "timed_out": int(t["timed_out"]),
+            "dropped": int(t["dropped"]),
+            "in_flight_end": int(in_flight),
+            "latency_mean_s": self.latency.mean,
+            "latency_p50_s": self.latency.quantile(0.5),
+            "latency_p99_s": self.latency.quantile(0.99),
+            "slo_attainment": met / finished if finished else math.nan,
+            "slo_met": bool(finished and met / finished >= self.w.slo.percentile / 100.0),
+            "cold_starts": self.cold_starts,
+            "replica_hours": self.replica_seconds / 3600.0,
+        }
+
+
+def _count_within(h: Histogram, target_s: float) -> int:
+    """Requests whose latency is at most `target_s` (bins whose upper edge is within the target)."""
+    edges = h.config.edges()
+    k = int(np.searchsorted(edges, target_s, side="right"))  # counts[0] is underflow, counts[i] is [e_{i-1}, e_i)
+    return int(h.counts[:k].sum())
+
+
+def _first_model(req) -> int:
+    mask = req.gpu_model_mask
+    return (mask & -mask).bit_length() - 1 if mask else 0
