@@ -197,6 +197,16 @@ def _problem_from_error(err: dict, positions: dict, filename: str | None, root: 
 
 
 # --------------------------------------------------------------------------- entry point
+def _dict_paths(data, path: tuple = (), out: dict | None = None) -> dict:
+    """Field paths of a scenario given as a dict (no file positions), so errors still name their path."""
+    out = {} if out is None else out
+    out[path] = None
+    items = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else ()
+    for k, v in items:
+        _dict_paths(v, path + (k,), out)
+    return out
+
+
 def _resolve_trace_paths(data, base: Path):
     """Trace paths in a scenario file are relative to the file's folder; make them absolute so the
     resolved scenario (saved with every result) reads the same files from anywhere.
@@ -227,7 +237,7 @@ def load_scenario(source: str | Path | dict | Scenario, *, check: bool = True) -
         return source
     filename: str | None = None
     if isinstance(source, dict):
-        data, positions = source, {}
+        data, positions = source, _dict_paths(source)
     else:
         text = None
         if isinstance(source, Path) or (

@@ -181,7 +181,7 @@ class _Dist(_Model):
 
 class ConstantDuration(_Dist):
     distribution: Literal["constant"] = Field(description="Always the same value.")
-    value: Duration = Field(gt=0, description="The duration (seconds).")
+    value: Duration = Field(ge=0, description="The duration (seconds).")
 
 
 class ExponentialDuration(_Dist):
