@@ -94,6 +94,9 @@ def cmd_validate(args) -> int:
         s = load_scenario(path)
         if not isinstance(s, Scenario):
             print(f"{path}: ok ({s.name}: experiment {s.experiment.kind})")
+            if s.experiment.kind == "autoscaler-lag":
+                base = Path(s.experiment.scenario)
+                load_scenario(base if base.is_absolute() else Path(path).resolve().parent / base)
             continue
         print(
             f"{path}: ok ({s.name}: {_plural(len(s.cluster.node_pools), 'node pool')}, {_plural(len(s.workloads), 'workload')})"
@@ -143,6 +146,25 @@ def _run_experiment(console, scenario, args) -> int:
 
     out = Path(args.out) if args.out else Path("results") / scenario.name / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     exp = scenario.experiment
+    if exp.kind == "autoscaler-lag":
+        from gpusim.experiments.lag import run_lag_sweep
+
+        if not args.quiet:
+            console.print(f"{scenario.name}: {len(exp.lags)} lags x {len(exp.seeds)} seeds ({exp.kind})")
+        res = run_lag_sweep(scenario, out, Path(args.scenario).resolve().parent)
+        if args.quiet:
+            print(out)
+            return 0
+        table = Table(title="SLO and cost against node provisioning lag")
+        for col in ("lag (s)", "seed", "SLO attainment", "p99 latency (s)", "cost ($)", "dropped", "timed out"):
+            table.add_column(col, justify="right")
+        for _, row in res["frame"].iterrows():
+            table.add_row(f"{row['lag_s']:g}", str(row["seed"]), f"{row['slo_attainment']:.1%}", f"{row['p99_latency_s']:.2f}",
+                          f"{row['cost_usd']:.2f}", str(row["dropped"]), str(row["timed_out"]))  # fmt: skip
+        console.print(table)
+        console.print(f"wall time {res['wall_s']:.1f} s")
+        console.print(f"results: {out}/")
+        return 0
     if not args.quiet:
         console.print(f"{scenario.name}: {len(exp.policies)} policies x {len(exp.seeds)} seeds ({exp.kind})")
     res = run_experiment(scenario, out)
@@ -219,6 +241,29 @@ def _print_summary(console, result, out: Path) -> None:
     table = Table(title=f"{result.scenario.name} (seed {result.seed})", show_header=True)
     table.add_column("metric")
     table.add_column("value", justify="right")
+    if "requests" in s:
+        table.add_row("requests arrived / served", f"{s['requests']:,} / {s['requests_served']:,}")
+        table.add_row("requests timed out / dropped", f"{s['requests_timed_out']:,} / {s['requests_dropped']:,}")
+        table.add_row(
+            "latency p50 / p99 (worst service)", f"{_fmt_s(s['latency_p50_s'])} / {_fmt_s(s['latency_p99_s'])}"
+        )
+        table.add_row("SLO attainment", f"{s['slo_attainment']:.1%}")
+        table.add_row("replica cold starts", str(s["cold_starts"]))
+    if s.get("cluster_scale_ups") or s.get("cluster_scale_downs"):
+        table.add_row(
+            "nodes added / scale-ups / scale-downs",
+            f"{s['nodes_added']} / {s['cluster_scale_ups']} / {s['cluster_scale_downs']}",
+        )
+    if s.get("cost_usd"):
+        table.add_row("cost (idle share)", f"${s['cost_usd']:,.2f} (${s['idle_cost_usd']:,.2f} idle)")
+        if s.get("cost_per_million_requests_usd"):
+            table.add_row("cost per million requests", f"${s['cost_per_million_requests_usd']:,.2f}")
+    if not s["jobs_arrived"] and "requests" in s:
+        table.add_row("GPU utilisation (time-weighted)", f"{s['gpu_utilisation']:.1%}")
+        console.print(table)
+        console.print(f"wall time {result.run_info['wall_s']:.2f} s, {result.run_info['events']} events")
+        console.print(f"results: {out}/")
+        return
     table.add_row("jobs arrived / finished", f"{s['jobs_arrived']} / {s['jobs_finished']}")
     table.add_row("jobs running / pending at end", f"{s['jobs_running']} / {s['jobs_pending']}")
     if s.get("jobs_unschedulable"):

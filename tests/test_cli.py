@@ -34,6 +34,11 @@ def test_every_scenario_runs(path, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "results:" in printed
     doc = json.loads((out / "summary.json").read_text())
+    if doc["scenario"].get("experiment", {}).get("kind") == "autoscaler-lag":
+        table = pd.read_csv(out / "lag_sweep.csv")
+        assert {"lag_s", "slo_attainment", "p99_latency_s", "cost_usd", "dropped"} <= set(table.columns)
+        assert (out / "lag_sweep.png").stat().st_size > 1000
+        return
     if "experiment" in doc["scenario"]:
         table = pd.read_csv(out / "allocation.csv")
         assert list(table.columns) == ["workload", "policy", "seed", "arrived_pct", "alloc_pct"]

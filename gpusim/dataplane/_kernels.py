@@ -1001,3 +1001,19 @@ def serve_window(
             queued_end,
         )
     return i
+
+
+@njit
+def check_window(arrival_s, work, t0, t1):
+    """0 if the window's input is valid; else 1 (outside [t0, t1)), 2 (unsorted), 3 (bad work)."""
+    n = arrival_s.shape[0]
+    for i in range(n):
+        a = arrival_s[i]
+        if not (a >= t0 and a < t1):
+            return 1
+        if i > 0 and a < arrival_s[i - 1]:
+            return 2
+        w = work[i]
+        if not (w >= 0.0 and w < np.inf):
+            return 3
+    return 0

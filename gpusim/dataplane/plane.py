@@ -300,17 +300,18 @@ class DataPlane:
             raise ValueError(f"t_end {t1} is before the window start {t0}")
         n = arrival_s.shape[0]
         if n:
-            if arrival_s[0] < t0 or not arrival_s[-1] < t1:
-                raise ValueError(f"arrivals must lie in [{t0}, {t1})")
-            if n > 1 and not (np.diff(arrival_s) >= 0).all():
-                raise ValueError("arrival_s must be sorted")
-            if not (np.isfinite(work).all() and (work >= 0).all()):
-                raise ValueError("work must be finite and >= 0")
+            bad = K.check_window(arrival_s, work, t0, t1)
+            if bad:
+                raise ValueError(
+                    {1: f"arrivals must lie in [{t0}, {t1})", 2: "arrival_s must be sorted"}.get(
+                        bad, "work must be finite and >= 0"
+                    )
+                )
         R = self.max_replicas
-        ready = self.state == READY
         ist = self._ist
-        ist[5] = 1 if ready.any() else 0
-        ist[6] = int(ready.sum())
+        n_ready = int(np.count_nonzero(self.state == READY))
+        ist[5] = 1 if n_ready else 0
+        ist[6] = n_ready
 
         acc_i = np.zeros(4, dtype=np.int64)
         acc_f = np.zeros(2, dtype=np.float64)

@@ -20,6 +20,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gpusim.experiments.lag import AutoscalerLag
 from gpusim.traces.schema import TraceSource
 
 PAPER_SIX = ["Random", "DotProd", "GpuClustering", "GpuPacking", "BestFit", "FGD"]
@@ -61,7 +62,7 @@ class ExperimentScenario(BaseModel):
         pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", description="Experiment name; results go to results/<name>/."
     )
     description: str = Field("", description="Free text.")
-    experiment: FgdPacking = Field(description="The protocol to run.")
+    experiment: FgdPacking | AutoscalerLag = Field(discriminator="kind", description="The protocol to run.")
 
 
 def run_experiment(scenario: ExperimentScenario, out: Path) -> dict:

@@ -69,7 +69,12 @@ def plot_queueing_delay_cdf(result):
 def save_run_plots(result, directory: Path) -> list[Path]:
     plt = _pyplot()
     out = []
-    for name, fn in (("utilisation.png", plot_utilisation), ("queueing_delay_cdf.png", plot_queueing_delay_cdf)):
+    plots = [("utilisation.png", plot_utilisation), ("queueing_delay_cdf.png", plot_queueing_delay_cdf)]
+    if len(getattr(result, "services", ())):
+        plots += [("services.png", plot_services)]
+    if len(getattr(result, "nodes", ())) and result.nodes["cost_usd"].sum() > 0:
+        plots += [("cost.png", plot_cost)]
+    for name, fn in plots:
         fig = fn(result)
         path = Path(directory) / name
         part = path.with_name(f".{name}.part.png")
@@ -215,3 +220,67 @@ def save_figure(fig, path) -> Path:
     plt.close(fig)
     part.replace(path)
     return path
+
+
+def plot_services(result):
+    """Per service: demand against ready/desired replicas and nodes (the lag is visible), and
+    latency percentiles per interval.
+    """
+    from gpusim.report.style import plot_style
+
+    plt = _pyplot()
+    sv = result.services
+    names = list(dict.fromkeys(sv["service"]))
+    with plot_style():
+        fig, axes = plt.subplots(2, len(names), figsize=(7 * len(names), 6.5), layout="constrained", squeeze=False)
+        ts = result.timeseries
+        for k, name in enumerate(names):
+            d = sv[sv["service"] == name]
+            t = d["time_s"].to_numpy() / 60.0
+            ax = axes[0, k]
+            ax.step(t, d["ready_replicas"], where="post", label="ready replicas")
+            ax.step(t, d["desired_replicas"], where="post", linestyle="--", label="desired replicas")
+            if "nodes_ready" in ts and ts["nodes_ready"].max() > 0:
+                ax.step(ts["time_s"] / 60.0, ts["nodes_ready"], where="post", color="0.4", label="ready nodes")
+            ax.set_ylabel("replicas / nodes")
+            ax2 = ax.twinx()
+            ax2.plot(t, d["arrival_rps"], color="tab:red", alpha=0.5, label="arrivals")
+            ax2.set_ylabel("arrivals (requests/s)")
+            h1, l1 = ax.get_legend_handles_labels()
+            h2, l2 = ax2.get_legend_handles_labels()
+            ax.legend(h1 + h2, l1 + l2, loc="upper right", fontsize="small")
+            ax.set_title(f"{result.scenario.name} / {name}: replicas and nodes against demand")
+            ax.grid(alpha=0.3)
+            ax = axes[1, k]
+            ax.plot(t, d["latency_p50_s"], marker=".", label="p50")
+            ax.plot(t, d["latency_p99_s"], marker=".", label="p99")
+            ax.set_yscale("log")
+            ax.set_xlabel("simulated time (min)")
+            ax.set_ylabel("latency per interval (s)")
+            ax.legend(loc="upper right")
+            ax.set_title(f"{name}: latency percentiles per interval")
+            ax.grid(alpha=0.3)
+    return fig
+
+
+def plot_cost(result):
+    """Cost by node pool, split into the share spent on idle GPUs and the rest."""
+    from gpusim.report.style import plot_style
+
+    plt = _pyplot()
+    by_pool = result.nodes.groupby("pool")["cost_usd"].sum()
+    s = result.summary
+    idle_share = s.get("idle_cost_usd", 0.0) / s["cost_usd"] if s.get("cost_usd") else 0.0
+    with plot_style():
+        fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
+        x = np.arange(len(by_pool))
+        used = by_pool.to_numpy() * (1 - idle_share)
+        ax.bar(x, used, label="GPUs allocated")
+        ax.bar(x, by_pool.to_numpy() - used, bottom=used, label="GPUs idle (cluster-wide share)", color="0.7")
+        ax.set_xticks(x, by_pool.index)
+        ax.set_xlabel("node pool")
+        ax.set_ylabel("cost (USD)")
+        ax.set_title(f"{result.scenario.name}: cost by node pool (total ${s.get('cost_usd', 0):,.2f})")
+        ax.legend()
+        ax.grid(alpha=0.3, axis="y")
+    return fig

@@ -28,8 +28,9 @@ import yaml
 
 from gpusim.autoscale.hpa import HorizontalPodAutoscaler, MetricSample
 from gpusim.autoscale.kpa import KnativePodAutoscaler, WindowAverage
-from gpusim.cluster.state import SHARING_TIMESLICE, Placement
+from gpusim.cluster.state import SHARING_MIG, SHARING_TIMESLICE, Placement
 from gpusim.dataplane import DataPlane, Histogram
+from gpusim.errors import InputError
 from gpusim.scenario.models import InferenceWorkload
 from gpusim.sim.workload import sample_counts, sample_durations
 
@@ -122,7 +123,13 @@ class InferenceService:
         ref = cat.gpu(ref_id)
         if m.llm is not None:
             spec = perf.LlmSpec(m.llm.params_b, m.llm.precision)
-            return ref, lambda p, o: perf.llm_service_times_s(ref, spec, p, o)
+            n = max(1, self.job.gpus if self.job.gpu_milli >= 1000 else 1)
+            if not perf.llm_fits(ref, spec, n_gpus=n):
+                raise InputError(
+                    f"service {self.name}: a {m.llm.params_b:g}B {m.llm.precision} model does not fit {n} x {ref.id}; "
+                    "give the replica more GPUs or a lower precision"
+                )
+            return ref, lambda p, o: perf.llm_service_times_s(ref, spec, p, o, n_gpus=n, precision=m.llm.precision)
         return ref, None
 
     def _requests(self, streams) -> tuple[np.ndarray, np.ndarray]:
@@ -160,16 +167,28 @@ class InferenceService:
         c = self.run.cluster
         g = placements[0].gpus[0]
         gpu = self.run.sim.catalog.gpu(c.gpu_model_ids[c.node_gpu_model[placements[0].node]])
-        share = alt.offer.compute_fraction
-        if alt.offer.sharing == SHARING_TIMESLICE:
+        o = alt.offer
+        if o.sharing == SHARING_MIG:
+            sh = perf.mig_share(gpu.mig.profile(o.mig_profile))
+        elif o.unit.startswith("amd-"):
+            from gpusim.sim.sharing import amd_profile
+
+            sh = perf.partition_share(amd_profile(gpu, o.unit[4:]))
+        elif o.sharing == SHARING_TIMESLICE:
             tenants = max(1, int(c.gpu_tenants[g]))
-            share = 1.0 if tenants == 1 else (1.0 - alt.ts_overhead) / tenants
+            f = 1.0 if tenants == 1 else (1.0 - alt.ts_overhead) / tenants
+            sh = perf.Share(f, f)
+        else:
+            sh = perf.WHOLE
+        share = sh.compute
         m = self.w.model
         if m.llm is not None:
             spec = perf.LlmSpec(m.llm.params_b, m.llm.precision)
-            ref_t = perf.llm_service_time_s(self.ref_gpu, spec, 1000, 100)
-            t = perf.llm_service_time_s(gpu, spec, 1000, 100, share=perf.Share(share, share))
-            return float(ref_t / t) if math.isfinite(t) and t > 0 else 1e-9
+            n = max(1, self.job.gpus if self.job.gpu_milli >= 1000 else 1)
+            kw = {"n_gpus": n, "precision": m.llm.precision}
+            ref_t = float(perf.llm_service_time_s(self.ref_gpu, spec, 1000, 100, **kw))
+            t = float(perf.llm_service_time_s(gpu, spec, 1000, 100, share=sh, **kw))
+            return ref_t / t if math.isfinite(t) and t > 0 else 1e-9
         ratio = 1.0
         if gpu.id != self.ref_gpu.id:  # scale by effective compute (software efficiency x peak)
             ratio = (
