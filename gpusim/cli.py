@@ -146,6 +146,31 @@ def _run_experiment(console, scenario, args) -> int:
 
     out = Path(args.out) if args.out else Path("results") / scenario.name / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     exp = scenario.experiment
+    if exp.kind == "vendor-comparison":
+        from gpusim.experiments.vendor import run_vendor_comparison
+
+        if not args.quiet:
+            console.print(f"{scenario.name}: {len(exp.node_types)} node types ({exp.kind})")
+        res = run_vendor_comparison(scenario, out)
+        if args.quiet:
+            print(out)
+            return 0
+        df = res["frame"]
+        table = Table(title="Same workload per node type")
+        cols = [("node type", "node_type", "{}"), ("accel.", "accelerator", "{}"), ("req/s", "throughput_rps", "{:.2f}"),
+                ("p99 s", "p99_latency_s", "{:.2f}"), ("SLO", "slo_attainment", "{:.1%}"),
+                ("replicas", "replicas_needed", "{:.0f}"), ("nodes", "nodes_needed", "{:.0f}"), ("$/h", "usd_per_hour", "{:.2f}"),
+                ("$/M req", "usd_per_million_requests", "{:,.0f}"), ("$/job", "usd_per_training_job", "{:.2f}")]  # fmt: skip
+        for head, _, _ in cols:
+            table.add_column(head, justify="right")
+        for _, row in df.iterrows():
+            table.add_row(
+                *[("-" if isinstance(row[c], float) and row[c] != row[c] else f.format(row[c])) for _, c, f in cols]
+            )
+        console.print(table)
+        console.print(f"wall time {res['wall_s']:.1f} s")
+        console.print(f"results: {out}/")
+        return 0
     if exp.kind == "autoscaler-lag":
         from gpusim.experiments.lag import run_lag_sweep
 

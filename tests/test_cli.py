@@ -39,6 +39,11 @@ def test_every_scenario_runs(path, tmp_path, capsys):
         assert {"lag_s", "slo_attainment", "p99_latency_s", "cost_usd", "dropped"} <= set(table.columns)
         assert (out / "lag_sweep.png").stat().st_size > 1000
         return
+    if doc["scenario"].get("experiment", {}).get("kind") == "vendor-comparison":
+        table = pd.read_csv(out / "comparison.csv")
+        assert len(table) == len(doc["scenario"]["experiment"]["node_types"])
+        assert (out / "comparison.png").stat().st_size > 1000
+        return
     if "experiment" in doc["scenario"]:
         table = pd.read_csv(out / "allocation.csv")
         assert list(table.columns) == ["workload", "policy", "seed", "arrived_pct", "alloc_pct"]

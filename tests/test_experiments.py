@@ -51,3 +51,40 @@ def test_experiment_unknown_key_is_located(tmp_path, capsys):
 def test_experiment_is_not_a_simulation(tmp_path):
     with pytest.raises(Exception, match="experiment"):
         gpusim.simulate(SCENARIOS / "openb-fgd.yaml")
+
+
+def test_vendor_comparison_sizes_replicas_and_costs(tmp_path, capsys):
+    text = (SCENARIOS / "vendor-comparison.yaml").read_text()
+    text = text.replace("node_types: [aws-p5.48xlarge, azure-nd96isr-mi300x-v5, onprem-gaudi3-8x, onprem-xeon6-2s]",
+                        "node_types: [aws-p5.48xlarge, onprem-xeon6-2s]").replace("duration: 20m", "duration: 5m")  # fmt: skip
+    path = tmp_path / "vc.yaml"
+    path.write_text(text)
+    out = tmp_path / "out"
+    assert main(["run", str(path), "--out", str(out)]) == 0
+    df = pd.read_csv(out / "comparison.csv").set_index("node_type")
+    gpu = df.loc["aws-p5.48xlarge"]
+    assert gpu["slo_met"] and gpu["replicas_needed"] >= 1 and gpu["usd_per_hour"] == pytest.approx(55.04)
+    # $ per million requests follows from the nodes needed, the price and the requests served
+    assert gpu["usd_per_million_requests"] == pytest.approx(
+        gpu["nodes_needed"] * 55.04 * (5 / 60) / (gpu["throughput_rps"] * 300) * 1e6, rel=1e-6
+    )
+    assert gpu["usd_per_training_job"] > 0
+    cpu = df.loc["onprem-xeon6-2s"]
+    assert cpu["p99_latency_s"] > gpu["p99_latency_s"]  # CPU inference is slower, as the source document says
+    assert pd.isna(cpu["usd_per_training_job"])  # no accelerator for training
+
+
+def test_autoscaler_lag_experiment(tmp_path, capsys):
+    text = (SCENARIOS / "autoscaler-lag.yaml").read_text().replace("lags: [0s, 1m, 3m, 10m]", "lags: [0s, 10m]")
+    text = text.replace("seeds: [1, 2, 3]", "seeds: [1]").replace(
+        "scenario: inference-code.yaml", f"scenario: {SCENARIOS / 'inference-code.yaml'}"
+    )
+    path = tmp_path / "lag.yaml"
+    path.write_text(text)
+    out = tmp_path / "out"
+    assert main(["run", str(path), "--out", str(out)]) == 0
+    df = pd.read_csv(out / "lag_sweep.csv")
+    assert list(df["lag_s"]) == [0, 600]
+    assert {"slo_attainment", "p99_latency_s", "cost_usd", "dropped"} <= set(df.columns)
+    assert (df["cost_usd"] > 0).all()
+    assert "SLO and cost against node provisioning lag" in capsys.readouterr().out

@@ -221,3 +221,24 @@ def test_mig_dynamic_reuses_existing_instances():
     j = r.jobs
     assert r.summary["mig_reconfigurations"] == 1  # the second pod finds the instance already there
     assert j["start_s"].iloc[1] == pytest.approx(20 * 3600)
+
+
+def test_training_work_scales_with_gpu_model():
+    from gpusim.hardware import performance as perf
+
+    def run(model):
+        w = {"name": "w", "pod": {"resources": {"limits": {"nvidia.com/gpu": 1}}},
+             "jobs": [{"arrival": 0, "duration": "1h"}], "work": {"reference_gpu": "nvidia-a100-40gb"}}  # fmt: skip
+        cl = {
+            "node_pools": [
+                {"name": "p", "count": 1, "gpu_model": model, "gpus_per_node": 1, "vcpu": 8, "memory": "64Gi"}
+            ]
+        }
+        return gpusim.simulate(small_scenario(cluster=cl, workloads=[w])).jobs["end_s"].iloc[0]
+
+    cat = load_catalog()
+    prof = perf.TrainingProfile(reference=cat.gpu("nvidia-a100-40gb"))
+    expected = 3600 / perf.training_rate(cat.gpu("nvidia-h100-80gb"), prof, 1)
+    assert run("nvidia-a100-40gb") == pytest.approx(3600)
+    assert run("nvidia-h100-80gb") == pytest.approx(expected)
+    assert run("nvidia-h100-80gb") < 3600 < run("nvidia-t4")  # faster and slower GPUs

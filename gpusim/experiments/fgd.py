@@ -21,6 +21,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from gpusim.experiments.lag import AutoscalerLag
+from gpusim.experiments.vendor import VendorComparison
 from gpusim.traces.schema import TraceSource
 
 PAPER_SIX = ["Random", "DotProd", "GpuClustering", "GpuPacking", "BestFit", "FGD"]
@@ -62,7 +63,9 @@ class ExperimentScenario(BaseModel):
         pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", description="Experiment name; results go to results/<name>/."
     )
     description: str = Field("", description="Free text.")
-    experiment: FgdPacking | AutoscalerLag = Field(discriminator="kind", description="The protocol to run.")
+    experiment: FgdPacking | AutoscalerLag | VendorComparison = Field(
+        discriminator="kind", description="The protocol to run."
+    )
 
 
 def run_experiment(scenario: ExperimentScenario, out: Path) -> dict:

@@ -346,6 +346,20 @@ class JobGenerator(_Model):
         return self
 
 
+class TrainingWork(_Model):
+    """Job durations as work on a reference GPU, scaled to the GPUs a job gets by the performance model
+    (compute-bound and memory-bound parts, multi-GPU scaling efficiency).
+    """
+
+    reference_gpu: str = Field("nvidia-a100-40gb", description="Catalog GPU model the durations are measured on.")
+    compute_fraction: float = Field(
+        0.7, ge=0, le=1, description="Share of a training step that is compute-bound (the rest memory-bound)."
+    )
+    scaling_efficiency_per_doubling: float = Field(
+        0.95, gt=0, le=1, description="Throughput kept per doubling of GPUs (data-parallel scaling)."
+    )
+
+
 class TrainingWorkload(_Model):
     """Training jobs. Each pod holds all its GPUs on one node; a job's pods are bound all at once
     (gang scheduling) or wait.
@@ -361,6 +375,11 @@ class TrainingWorkload(_Model):
     jobs: list[InlineJob] | None = Field(None, min_length=1, description="Jobs given one by one.")
     generator: JobGenerator | None = Field(None, description="Jobs drawn from a synthetic generator.")
     trace: TraceSource | None = Field(None, description="Jobs replayed from a training trace file.")
+    work: TrainingWork | None = Field(
+        None,
+        description="Treat durations as run time on the reference GPU and scale them by the GPUs a job gets "
+        "(default: durations are run times on any whole GPU).",
+    )
 
     @model_validator(mode="after")
     def _one_source(self):

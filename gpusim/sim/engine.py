@@ -52,7 +52,7 @@ class JobRun:
     """
 
     __slots__ = ("job", "alt", "placements", "remaining", "rate", "last", "version", "restarts", "active", "gpus",
-                 "gpus_waiting")  # fmt: skip
+                 "gpus_waiting", "speed")  # fmt: skip
 
     def __init__(self, job: JobSpec, alt: Alternative, placements: list[Placement], now: float):
         self.job = job
@@ -66,6 +66,7 @@ class JobRun:
         self.active = False
         self.gpus = sorted({g for p in placements for g in p.gpus})
         self.gpus_waiting: set[int] = set()
+        self.speed = alt.offer.compute_fraction  # rate on its own (no co-tenants), 1 = as the duration says
 
 
 class TrainingRun:
@@ -92,6 +93,7 @@ class TrainingRun:
         )
         self._alternatives: dict[tuple, list[Alternative]] = {}
         self._pools = {p.name: p for p in sim.scenario.cluster.node_pools}
+        self._work = {w.name: w.work for w in sim.scenario.workloads if getattr(w, "work", None) is not None}
         # dynamic MIG: instances that exist per GPU (start -> profile), GPUs draining for a
         # re-partition (-> actual slice masks while blocked), pods waiting for it, active tenants
         self.mig_instances: dict[int, dict[int, str]] = {}
@@ -220,6 +222,7 @@ class TrainingRun:
             return
         self.running += 1
         run = JobRun(job, alt, placements, self.env.now)
+        run.speed = self._speed(job, alt, placements)
         self.runs[job.job_id] = run
         self._start(run)
 
@@ -248,7 +251,7 @@ class TrainingRun:
             if run.alt.offer.sharing == SHARING_MIG:
                 for g in run.gpus:
                     self.mig_tenants.setdefault(g, set()).add(run.job.job_id)
-            self._set_rate(run, run.alt.offer.compute_fraction)
+            self._set_rate(run, run.speed)
 
     # ------------------------------------------------------------------ dynamic MIG
     def _dynamic_mig(self, node: int):
@@ -312,7 +315,7 @@ class TrainingRun:
                 for gg in run.gpus:
                     self.mig_tenants.setdefault(gg, set()).add(run.job.job_id)
                 run.active = True
-                self._set_rate(run, o.compute_fraction)
+                self._set_rate(run, run.speed)
         mem_used, comp_used = self.mig_draining.pop(g)
         self.mig_reconfiguring.discard(g)
         c.gpu_mig_mem_used[g] = mem_used
@@ -326,14 +329,32 @@ class TrainingRun:
         node = run.placements[0].node
         return self.sim.catalog.gpu(self.cluster.gpu_model_ids[self.cluster.node_gpu_model[node]]).mig.profile(name)
 
+    def _speed(self, job: JobSpec, alt: Alternative, placements: list[Placement]) -> float:
+        """A job's rate alone on its GPUs: the slice's compute fraction, or, when its workload measures
+        durations on a reference GPU, the performance model's ratio of training throughputs.
+        """
+        work = self._work.get(job.workload)
+        if work is None or job.gpus == 0:
+            return alt.offer.compute_fraction
+        from gpusim.hardware import performance as perf
+
+        c, cat = self.cluster, self.sim.catalog
+        gpu = cat.gpu(c.gpu_model_ids[c.node_gpu_model[placements[0].node]])
+        ref = cat.gpu(work.reference_gpu)
+        prof = perf.TrainingProfile(work.compute_fraction, work.scaling_efficiency_per_doubling, reference=ref)
+        n = job.gpus * job.num_pods
+        o = alt.offer
+        share = perf.mig_share(gpu.mig.profile(o.mig_profile)) if o.sharing == SHARING_MIG else perf.WHOLE
+        return perf.training_rate(gpu, prof, n, share) / perf.training_rate(ref, prof, n)
+
     def _rate(self, run: JobRun) -> float:
         if run.alt.offer.sharing != SHARING_TIMESLICE:
-            return run.alt.offer.compute_fraction
-        worst = 1.0
+            return run.speed
+        worst = run.speed
         for g in run.gpus:
             n = len(self.ts_tenants.get(g, ()))
             if n > 1:  # equal time slices, minus the context-switch overhead
-                worst = min(worst, (1.0 - run.alt.ts_overhead) / n)
+                worst = min(worst, run.speed * (1.0 - run.alt.ts_overhead) / n)
         return worst
 
     def _retime(self, job_ids) -> None:

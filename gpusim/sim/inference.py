@@ -119,6 +119,10 @@ class InferenceService:
 
         cat = self.run.sim.catalog
         m = self.w.model
+        if m.reference_gpu is None and self.job.gpus == 0:
+            raise InputError(
+                f"service {self.name}: CPU replicas need model.reference_gpu (the device work is measured on)"
+            )
         ref_id = m.reference_gpu or self.run.cluster.gpu_model_ids[_first_model(self.alternatives[0].requests[0])]
         ref = cat.gpu(ref_id)
         if m.llm is not None:
@@ -165,6 +169,8 @@ class InferenceService:
         from gpusim.hardware import performance as perf
 
         c = self.run.cluster
+        if not placements[0].gpus:  # a CPU replica: the node type's CPU throughput model
+            return self._cpu_speed(placements[0].node)
         g = placements[0].gpus[0]
         gpu = self.run.sim.catalog.gpu(c.gpu_model_ids[c.node_gpu_model[placements[0].node]])
         o = alt.offer
@@ -197,6 +203,25 @@ class InferenceService:
                 / (perf.efficiency(self.ref_gpu) * (self.ref_gpu.bf16_tflops or 1))
             )
         return max(ratio * share, 1e-9)
+
+    def _cpu_speed(self, node: int) -> float:
+        from gpusim.hardware import performance as perf
+
+        c = self.run.cluster
+        pool = self.run._pools[c.pool_names[c.node_pool[node]]]
+        if pool.node_type is None:
+            raise InputError(f"service {self.name}: CPU replicas need their pool's node_type (CPU throughput)")
+        nt = self.run.sim.catalog.node_type(pool.node_type)
+        vcpus = self.job.cpu_milli / 1000 or None
+        dev = perf.cpu_device(nt, vcpus=min(vcpus, nt.vcpu) if vcpus else None)
+        m = self.w.model
+        if m.llm is not None:
+            spec = perf.LlmSpec(m.llm.params_b, m.llm.precision)
+            ref_t = float(perf.llm_service_time_s(self.ref_gpu, spec, 1000, 100, precision=m.llm.precision))
+            t = float(perf.llm_service_time_s(dev, spec, 1000, 100, precision=m.llm.precision))
+            return ref_t / t if math.isfinite(t) and t > 0 else 1e-9
+        ref = perf.capability(self.ref_gpu, 1.0, 1, "bf16").flops * perf.efficiency(self.ref_gpu)
+        return max(perf.capability(dev, 1.0, 1, "bf16").flops * perf.efficiency(dev) / ref, 1e-9)
 
     def _max_replicas(self) -> int:
         a = self.w.autoscaling
