@@ -89,16 +89,18 @@ def run_dataplane(arrivals: np.ndarray, work: np.ndarray, window_s: float) -> tu
     return elapsed, wait_sum / served
 
 
-def speed(n_simpy: int, n_dp: int) -> dict:
+def speed(n_simpy: int, n_dp: int, repeats: int = 3) -> dict:
+    """Best of `repeats` timings of each (a shared machine only ever slows a run down)."""
     DataPlane(1).serve(np.zeros(0), np.zeros(0), 0.0)  # load the compiled kernels first
     arr_s, work_s = draw(n_simpy, 1)
-    t_simpy, w_simpy = run_simpy(arr_s, work_s)
+    runs = [run_simpy(arr_s, work_s) for _ in range(repeats)]
+    t_simpy, w_simpy = min(r[0] for r in runs), runs[0][1]
     arr_d, work_d = draw(n_dp, 2)
     out = {"simpy_rps": n_simpy / t_simpy, "erlang_c_wait_s": erlang_c_wait(C, LAM, MU), "simpy_wait_s": w_simpy}
     for window_s in (1.0, 15.0, 300.0):
-        t_dp, w_dp = run_dataplane(arr_d, work_d, window_s)
-        out[f"dataplane_rps_window_{window_s:g}s"] = n_dp / t_dp
-        out[f"dataplane_wait_s_window_{window_s:g}s"] = w_dp
+        runs = [run_dataplane(arr_d, work_d, window_s) for _ in range(repeats)]
+        out[f"dataplane_rps_window_{window_s:g}s"] = n_dp / min(r[0] for r in runs)
+        out[f"dataplane_wait_s_window_{window_s:g}s"] = runs[0][1]
     return out
 
 
@@ -148,7 +150,7 @@ def main() -> None:
         return
 
     n_simpy, n_dp = 200_000, 2_000_000
-    print(f"M/M/{C}, rho={RHO}, shared FCFS queue; SimPy {n_simpy:,} requests, data plane {n_dp:,}")
+    print(f"M/M/{C}, rho={RHO}, shared FCFS queue; SimPy {n_simpy:,} requests, data plane {n_dp:,} (best of 3)")
     s = speed(n_simpy, n_dp)
     print(f"  Erlang-C mean wait {s['erlang_c_wait_s']:.4f} s; SimPy {s['simpy_wait_s']:.4f} s")
     print(f"  SimPy, one process per request: {s['simpy_rps']:>12,.0f} requests/s")

@@ -165,3 +165,31 @@ def test_inference_scenario_errors_are_located():
     w = service(pod={"resources": {"limits": {"nvidia.com/mig-1g.10gb": 1}}})
     with pytest.raises(gpusim.ScenarioError, match="a replica asking"):
         gpusim.load_scenario(small_scenario(cluster={"node_pools": [pool()]}, workloads=[w]))
+
+
+def test_overprovisioning_placeholders_hide_node_lag():
+    def run(headroom):
+        w = service(
+            replicas=1,
+            routing="least-outstanding",
+            timeout="30s",
+            arrivals={"process": {"process": "flash-crowd", "base_rate": 0.5, "peak_rate": 4, "spike_at": "10m",
+                                  "decay": "20m"}},
+            autoscaling={"hpa": {"min_replicas": 1, "max_replicas": 8, "metrics": [{"name": "concurrency", "target": 0.7}]}},
+        )  # fmt: skip
+        p = pool(count=1, gpus=4, autoscaling={"min": 1, "max": 4, "provisioning": "10m"}, price_per_hour=10.0)
+        cluster = {"node_pools": [p]}
+        if headroom:
+            cluster["overprovisioning"] = {"replicas": 3, "pod": {"resources": {"limits": {"nvidia.com/gpu": 1}}}}
+        return gpusim.simulate(small_scenario(cluster=cluster, workloads=[w], duration="50m"), seed=4)
+
+    plain, spare = run(False), run(True)
+    assert spare.summary["preemptions"] >= 1
+    # evicted placeholders go pending, so the Cluster Autoscaler adds a node to restore the headroom
+    assert spare.summary["nodes_added"] >= 1
+    assert spare.summary["slo_attainment"] > plain.summary["slo_attainment"]
+    s = spare.summary
+    assert (
+        s["requests"]
+        == s["requests_served"] + s["requests_timed_out"] + s["requests_dropped"] + s["requests_in_flight_end"]
+    )

@@ -682,6 +682,17 @@ class ClusterAutoscaler(_Model):
     priorities: dict[str, int] = Field(default_factory=dict, description="priority expander: pool name -> priority.")
 
 
+class Overprovisioning(_Model):
+    """Headroom: low-priority placeholder pods (pause containers) that hold capacity and are preempted
+    by real pods, which then start without waiting for a node; the evicted placeholders go pending
+    and make the Cluster Autoscaler add nodes. How operators hide provisioning lag.
+    """
+
+    replicas: int = Field(ge=1, description="Placeholder pods (count).")
+    pod: PodTemplate = Field(description="Resources of one placeholder (e.g. one GPU) and where it may run.")
+    priority: int = Field(-10, lt=0, description="Placeholder priority; real pods (priority >= 0) preempt them.")
+
+
 class Billing(_Model):
     """How nodes are billed: from the scale-up request (or the start) until the node is gone."""
 
@@ -694,6 +705,7 @@ class Cluster(_Model):
     node_pools: list[NodePool] = Field(min_length=1, description="Node pools of the cluster.")
     autoscaler: ClusterAutoscaler = Field(default_factory=ClusterAutoscaler, description="Cluster Autoscaler.")
     billing: Billing = Field(default_factory=Billing, description="Billing of nodes.")
+    overprovisioning: Overprovisioning | None = Field(None, description="Placeholder pods that keep spare capacity.")
 
     @field_validator("node_pools")
     @classmethod

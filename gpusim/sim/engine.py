@@ -113,7 +113,26 @@ class TrainingRun:
         self.services = [
             InferenceService(self, w, sim.streams) for w in sim.scenario.workloads if isinstance(w, InferenceWorkload)
         ]
+        self.placeholders_bound = 0
+        op = sim.scenario.cluster.overprovisioning
+        if op is not None:
+            w = InferenceWorkload.model_construct(name="overprovisioning", pod=op.pod)
+            job = self.service_job(w)
+            alts = [a.requests for a in self.alternatives(job)]
+            for _ in range(op.replicas):
+                self._submit_placeholder(alts, op.priority)
         self._sample()
+
+    def _submit_placeholder(self, alts, priority: int) -> None:
+        def bound(_i, _ps):
+            self.placeholders_bound += 1
+            self._sample()
+
+        def evicted():  # the Deployment recreates the placeholder: pending again
+            self.placeholders_bound -= 1
+            self._submit_placeholder(alts, priority)
+
+        self.scheduler.submit(alts, priority, bound, on_evict=evicted)
 
     def service_job(self, w: InferenceWorkload) -> JobSpec:
         """The pod shape of one replica of an inference service, as a job spec."""
@@ -478,6 +497,7 @@ def simulate(
     summary["nodes_added"] = int(len(nodes) - scenario_initial_nodes(scenario))
     summary["cluster_scale_ups"] = run.nodes.scale_ups
     summary["cluster_scale_downs"] = run.nodes.scale_downs
+    summary["preemptions"] = run.scheduler.preemptions
     summary["oom_kills"] = run.oom_kills
     summary["mig_reconfigurations"] = run.mig_reconfigurations
     wall_s = time.perf_counter() - wall0

@@ -35,6 +35,8 @@ class PendingPod:
     alternatives: list[tuple[PodRequest, ...]] = field(compare=False)
     on_bind: Callable[[int, list[Placement]], None] = field(compare=False)
     shapes: list[tuple[tuple, tuple]] = field(compare=False, default_factory=list)
+    priority: int = field(compare=False, default=0)
+    preemptible: bool = field(compare=False, default=False)
 
 
 def _may_fit(constraints: tuple, size: tuple, caps: tuple) -> bool:
@@ -76,10 +78,18 @@ class Scheduler:
         self._wake = self.env.event()
         self.cycles = 0
         self.attempts = 0
+        self.preemptions = 0
+        self._evict_callbacks: dict[int, Callable[[], None]] = {}
+        self.bound_placeholders: list[tuple[int, int, tuple, list[Placement]]] = []  # (seq, priority, reqs, placements)
         self.env.process(self._loop())
 
     def submit(
-        self, alternatives: list[tuple[PodRequest, ...]], priority: int, on_bind: Callable[[int, list[Placement]], None]
+        self,
+        alternatives: list[tuple[PodRequest, ...]],
+        priority: int,
+        on_bind: Callable[[int, list[Placement]], None],
+        *,
+        on_evict: Callable[[], None] | None = None,
     ) -> None:
         """Add a pod group to the pending queue and ask for a scheduling cycle.
 
@@ -87,7 +97,10 @@ class Scheduler:
         GPUs, or time-slice replicas), tried in order; `on_bind(index, placements)` says which.
         """
         key = (-priority,) if self.queue_order == "priority" else ()
-        pod = PendingPod(key, self._seq, list(alternatives), on_bind, [_shape(a) for a in alternatives])
+        pod = PendingPod(key, self._seq, list(alternatives), on_bind, [_shape(a) for a in alternatives], priority)
+        if on_evict is not None:  # a placeholder: bound placeholders can be preempted by higher-priority pods
+            pod.preemptible = True
+            self._evict_callbacks[pod.seq] = on_evict
         bisect.insort(self.pending, pod)
         self._new.append(pod)
         self.last_ticket = pod.seq
@@ -109,6 +122,42 @@ class Scheduler:
     def _wake_up(self) -> None:
         if not self._wake.triggered:  # several asks at one time coalesce into one cycle
             self._wake.succeed()
+
+    def _preempt_for(self, pod: PendingPod, requests) -> list[Placement] | None:
+        """kube-scheduler preemption, reduced to placeholders: evict lower-priority placeholder pods
+        (newest first) until the pod fits; keep the ones its placement does not need.
+        """
+        victims = [v for v in self.bound_placeholders if v[1] < pod.priority]
+        released = []
+        placements = None
+        for v in reversed(victims):
+            for req, p in zip(v[2], v[3], strict=True):
+                self.cluster.release(req, p)
+            released.append(v)
+            if len(requests) == 1:
+                p = place(self.cluster, requests[0], self.policy, self.rng)
+                placements = None if p is None else [p]
+            else:
+                placements = place_gang(self.cluster, list(requests), self.policy, self.rng)
+            if placements is not None:
+                break
+        if placements is not None:  # reserve the pod's room, then put back what still fits
+            bind_gang(self.cluster, list(requests), placements)
+        evicted = []
+        for v in released:
+            try:
+                bind_gang(self.cluster, list(v[2]), v[3])
+            except ValueError:
+                evicted.append(v)
+        if placements is not None:
+            for req, p in zip(requests, placements, strict=True):
+                self.cluster.release(req, p)  # the caller binds it
+        for v in evicted:
+            self.bound_placeholders.remove(v)
+            self.preemptions += 1
+            callback = self._evict_callbacks.pop(v[0])
+            self.env.process(_later(self.env, callback))
+        return placements
 
     def _largest_free(self) -> tuple[int, int, int, int]:
         c = self.cluster
@@ -144,7 +193,10 @@ class Scheduler:
         for pod in candidates:
             for i, requests in enumerate(pod.alternatives):
                 shape = pod.shapes[i]
-                if shape in failed or not _may_fit(shape[0], shape[1], caps):
+                if shape in failed:
+                    continue
+                can_preempt = not pod.preemptible and any(v[1] < pod.priority for v in self.bound_placeholders)
+                if not can_preempt and not _may_fit(shape[0], shape[1], caps):
                     continue
                 self.attempts += 1
                 if len(requests) == 1:
@@ -152,10 +204,14 @@ class Scheduler:
                     placements = None if p is None else [p]
                 else:  # gang: all pods at once or none, holding nothing while it waits
                     placements = place_gang(self.cluster, list(requests), self.policy, self.rng)
+                if placements is None and self.bound_placeholders and not pod.preemptible:
+                    placements = self._preempt_for(pod, requests)
                 if placements is None:
                     failed.add(shape)
                     continue
                 bind_gang(self.cluster, list(requests), placements)
+                if pod.preemptible:
+                    self.bound_placeholders.append((pod.seq, pod.priority, requests, placements))
                 pod.on_bind(i, placements)
                 placed.add(pod.seq)
                 caps = self._largest_free()
@@ -163,3 +219,9 @@ class Scheduler:
         if placed:
             self.pending = [p for p in self.pending if p.seq not in placed]
             self._on_change()
+
+
+def _later(env, callback):
+    """Run `callback` as its own event at the current time (not inside the scheduling cycle)."""
+    yield env.timeout(0)
+    callback()
