@@ -71,6 +71,9 @@ class NodeManager:
                 continue
             self.templates.setdefault(pool, i)
             self.records.append(NodeRecord(i, pool, 0.0, 0.0, usd_per_hour=self.price(self.pools[pool])))
+        # kept as counters: the engine samples them at every event
+        self._billed_count = len(self.records)
+        self._ready_count = len(self.records)
         self.autoscaled = any(p.autoscaling is not None for p in self.pools.values())
         if self.autoscaled:
             self.env.process(self._loop())
@@ -111,10 +114,10 @@ class NodeManager:
         return [i for i in range(c.n_nodes) if c.node_pool[i] == pi and c.node_state[i] in states]
 
     def nodes_ready(self) -> int:
-        return int(np.count_nonzero(self.cluster.node_state[: self.cluster.n_nodes] == NODE_READY))
+        return self._ready_count
 
     def nodes_billed(self) -> int:
-        return sum(1 for r in self.records if math.isnan(r.removed_s))
+        return self._billed_count
 
     # ------------------------------------------------------------------ loop
     def _loop(self):
@@ -245,6 +248,7 @@ class NodeManager:
         for i in idx:
             rec = NodeRecord(int(i), pool_name, now, math.nan, usd_per_hour=self.price(pool))
             self.records.append(rec)
+            self._billed_count += 1
             ev = self.env.timeout(self.provisioning_s(pool))
             ev.callbacks.append(lambda _e, i=int(i), rec=rec: self._ready(i, rec))
         self.run._sample()
@@ -253,6 +257,7 @@ class NodeManager:
         self.cluster.node_state[i] = NODE_READY
         self.cluster.touch(i)
         rec.ready_s = self.env.now
+        self._ready_count += 1
         self.run._sample()
         self.run.scheduler.kick()
 
@@ -280,8 +285,11 @@ class NodeManager:
 
     def remove_node(self, i: int) -> None:
         c = self.cluster
+        if c.node_state[i] == NODE_READY:
+            self._ready_count -= 1
         c.node_state[i] = NODE_GONE
         c.touch(i)
+        self._billed_count -= 1
         self.empty_since.pop(i, None)
         self.scale_downs += 1
         for rec in self.records:

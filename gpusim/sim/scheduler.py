@@ -189,13 +189,15 @@ class Scheduler:
         self._new = []
         failed: set[tuple] = set()
         placed: set[int] = set()
-        caps = self._largest_free()
+        caps = None  # computed on first need, refreshed after each bind
         for pod in candidates:
             for i, requests in enumerate(pod.alternatives):
                 shape = pod.shapes[i]
                 if shape in failed:
                     continue
                 can_preempt = not pod.preemptible and any(v[1] < pod.priority for v in self.bound_placeholders)
+                if caps is None:
+                    caps = self._largest_free()
                 if not can_preempt and not _may_fit(shape[0], shape[1], caps):
                     continue
                 self.attempts += 1
@@ -214,7 +216,7 @@ class Scheduler:
                     self.bound_placeholders.append((pod.seq, pod.priority, requests, placements))
                 pod.on_bind(i, placements)
                 placed.add(pod.seq)
-                caps = self._largest_free()
+                caps = None
                 break
         if placed:
             self.pending = [p for p in self.pending if p.seq not in placed]
