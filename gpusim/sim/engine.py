@@ -108,6 +108,7 @@ class TrainingRun:
             if reqs:
                 self.cluster.set_target_workload(TargetWorkload.from_requests(reqs))
         self.pods_running = 0
+        self.arrived = 0
         self.nodes = NodeManager(self)
         self.env.process(self._arrivals())
         self.services = [
@@ -201,6 +202,7 @@ class TrainingRun:
         for job in self.jobs:
             if job.arrival_s > env.now:
                 yield env.timeout(job.arrival_s - env.now)
+            self.arrived += 1
             alts = [
                 a for a in self.alternatives(job)
                 if fits_anywhere_empty(self.cluster, a.requests[0]) or self.nodes.could_host(a.requests[0])
@@ -475,7 +477,7 @@ def simulate(
         # run on until every training job has finished (services and autoscalers keep ticking,
         # so the clock is advanced in steps rather than until no event is left)
         step = max(horizon / steps, 60.0)
-        while (run.running or run.pending) and sim.env.now < 1000 * horizon:
+        while (run.running or run.pending or run.arrived < len(run.jobs)) and sim.env.now < 1000 * horizon:
             nxt = sim.env.peek()
             if nxt == float("inf"):
                 break

@@ -120,9 +120,11 @@ def test_openmetrics_format_and_mapping(runs):
     families, meta = _parse(text)
     assert set(families) == {
         "DCGM_FI_DEV_GPU_UTIL", "kube_pod_status_phase", "kube_pod_container_resource_requests",
-        "kube_node_status_allocatable", "gpusim_gpus_busy", "gpusim_gpus_allocated",
+        "kube_node_status_allocatable", "kube_node_status_condition", "gpusim_gpus_busy", "gpusim_gpus_allocated",
         "gpusim_gpu_allocation_ratio", "gpusim_simulated_time_seconds",
     }  # fmt: skip
+    ready = families["kube_node_status_condition"]
+    assert all('condition="Ready"' in labels for labels in ready)
     assert meta["gpusim_simulated_time_seconds"]["UNIT"] == "seconds"
     phases = families["kube_pod_status_phase"]
     assert set(phases) == {
