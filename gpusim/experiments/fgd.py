@@ -10,9 +10,6 @@ placed once in order, no departures. Output: `allocation.csv` with columns
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gpusim.experiments.lag import AutoscalerLag
 from gpusim.experiments.vendor import VendorComparison
+from gpusim.report.atomic import atomic_dir
 from gpusim.traces.schema import TraceSource
 
 PAPER_SIX = ["Random", "DotProd", "GpuClustering", "GpuPacking", "BestFit", "FGD"]
@@ -102,18 +100,9 @@ def run_experiment(scenario: ExperimentScenario, out: Path) -> dict:
         "scenario": scenario.model_dump(mode="json"),
         "run": {"started_at": datetime.now(UTC).isoformat(timespec="seconds"), "wall_s": wall},
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    tmp.chmod(0o755)
-    try:
+    with atomic_dir(out) as tmp:
         df.to_csv(tmp / "allocation.csv", index=False)
         (tmp / "summary.json").write_text(json.dumps(doc, indent=2) + "\n")
         fig = plot_allocation(df)
         fig.savefig(tmp / "allocation.png", dpi=110)
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return {"table": final, "wall_s": wall, "frame": df}

@@ -9,9 +9,6 @@ cold_starts, nodes_added) and `lag_sweep.png`.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +17,7 @@ from typing import Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
+from gpusim.report.atomic import atomic_dir
 from gpusim.scenario.types import Duration
 
 LAG_COLUMNS = [
@@ -83,20 +81,11 @@ def run_lag_sweep(scenario, out: Path, base_dir: Path) -> dict:
         "base_scenario": data,
         "run": {"started_at": datetime.now(UTC).isoformat(timespec="seconds"), "wall_s": wall},
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    tmp.chmod(0o755)
-    try:
+    with atomic_dir(out) as tmp:
         df.to_csv(tmp / "lag_sweep.csv", index=False)
         (tmp / "summary.json").write_text(json.dumps(doc, indent=2) + "\n")
         fig = plot_lag(df, f"{scenario.name}: SLO attainment and cost vs node provisioning lag")
         fig.savefig(tmp / "lag_sweep.png", dpi=110)
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return {"frame": df, "wall_s": wall}
 
 

@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import shutil
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +19,7 @@ from typing import Any, Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
+from gpusim.report.atomic import atomic_dir
 from gpusim.scenario.types import Duration
 
 COMPARISON_COLUMNS = [
@@ -148,19 +146,10 @@ def run_vendor_comparison(scenario, out: Path) -> dict:
         "scenario": scenario.model_dump(mode="json"),
         "run": {"started_at": datetime.now(UTC).isoformat(timespec="seconds"), "wall_s": wall},
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    tmp.chmod(0o755)
-    try:
+    with atomic_dir(out) as tmp:
         df.to_csv(tmp / "comparison.csv", index=False)
         (tmp / "summary.json").write_text(json.dumps(doc, indent=2) + "\n")
         plot_comparison(df, scenario.name).savefig(tmp / "comparison.png", dpi=110)
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return {"frame": df, "wall_s": wall}
 
 

@@ -15,13 +15,12 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
+from gpusim.report.atomic import atomic_dir
 from gpusim.scenario.models import Scenario
 
 FRAMES = ("jobs", "timeseries", "services", "service_summary", "nodes")
@@ -68,10 +67,7 @@ class RunResult:
     def save(self, directory: str | Path, *, plots: bool = True) -> Path:
         """Write the run to `directory` atomically (replacing an earlier result there)."""
         final = Path(directory)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
-        tmp.chmod(0o755)
-        try:
+        with atomic_dir(final) as tmp:
             _write_text(tmp / "summary.json", json.dumps(self.summary_document(), indent=2, sort_keys=False) + "\n")
             for name in FRAMES:
                 frame: pd.DataFrame = getattr(self, name)
@@ -82,18 +78,6 @@ class RunResult:
                 from gpusim.report import plots as _plots
 
                 _plots.save_run_plots(self, tmp)
-            if final.exists():
-                old = final.with_name(f".{final.name}.old")
-                if old.exists():
-                    shutil.rmtree(old)
-                os.replace(final, old)
-                os.replace(tmp, final)
-                shutil.rmtree(old)
-            else:
-                os.replace(tmp, final)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
         return final
 
     # ---------------------------------------------------------------- plots
