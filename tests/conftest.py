@@ -31,7 +31,7 @@ def small_scenario(**over) -> dict:
                 "pod": {"resources": {"requests": {"cpu": "2", "memory": "8Gi"}, "limits": {"nvidia.com/gpu": 1}}},
                 "generator": {
                     "arrival": {"process": "poisson", "rate": "10/h"},
-                    "gpus": [1, 2, 4],
+                    "gpus": {"distribution": "choice", "values": [1, 2, 4]},
                     "duration": {"distribution": "exponential", "mean": "30m"},
                 },
             }
