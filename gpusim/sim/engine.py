@@ -484,7 +484,7 @@ def simulate(
             sim.env.run(until=max(sim.env.now + step, nxt + 1e-9) if run.services or run.nodes.autoscaled else None)
             if not (run.services or run.nodes.autoscaled):
                 break
-    end_s = max(horizon, sim.env.now) if not run.services else horizon
+    end_s = max(horizon, sim.env.now)
 
     for r in run.runs.values():  # jobs still running or crash-looping at the end
         sim.recorder.restarts[r.job.job_id] = r.restarts
