@@ -136,7 +136,9 @@ class MMPPArrivals(_Process):
     """Markov-modulated Poisson arrivals: bursty on/off (two states) or multi-state."""
 
     process: Literal["mmpp"] = Field(description="Arrival process kind.")
-    rates: list[Annotated[Rate, Field(ge=0)]] = Field(min_length=1, description="Arrival rate in each state (per second).")
+    rates: list[Annotated[Rate, Field(ge=0)]] = Field(
+        min_length=1, description="Arrival rate in each state (per second)."
+    )
     mean_sojourn: list[Duration] = Field(min_length=1, description="Mean time spent in each state (seconds).")
     transition: list[list[float]] | None = Field(
         None,
