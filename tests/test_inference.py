@@ -193,3 +193,20 @@ def test_overprovisioning_placeholders_hide_node_lag():
         s["requests"]
         == s["requests_served"] + s["requests_timed_out"] + s["requests_dropped"] + s["requests_in_flight_end"]
     )
+
+
+def test_replicas_are_time_slice_co_tenants_of_training_jobs():
+    ts = {"timeSlicing": {"resources": [{"name": "nvidia.com/gpu", "replicas": 4}]}}
+    p = pool(count=1, gpus=1, gpu_model="nvidia-a100-80gb", sharing=ts)
+    w = service(replicas=1, pod={"resources": {"limits": {"nvidia.com/gpu": 1}}, "gpu_memory": "30Gi"},
+                arrivals={"process": {"process": "poisson", "rate": 0.2}})  # fmt: skip
+
+    def train(mem):
+        return {"name": "t", "pod": {"resources": {"limits": {"nvidia.com/gpu": 1}}, "gpu_memory": mem},
+                "jobs": [{"arrival": "10m", "duration": "1h"}]}  # fmt: skip
+
+    slow = gpusim.simulate(small_scenario(cluster={"node_pools": [p]}, workloads=[w, train("30Gi")], duration="4h"))
+    run = slow.jobs["end_s"].iloc[0] - slow.jobs["start_s"].iloc[0]
+    assert run == pytest.approx(3600 / 0.4)  # two tenants: (1 - 0.2) / 2 of the GPU
+    oom = gpusim.simulate(small_scenario(cluster={"node_pools": [p]}, workloads=[w, train("60Gi")], duration="2h"))
+    assert oom.summary["oom_kills"] > 0 and oom.jobs["state"].iloc[0] == "running"  # 30 + 60 GiB > 80 GB

@@ -233,6 +233,8 @@ class ClusterState:
         # per-node fragmentation caches derived from it; set by the engine or the experiment
         self.target_workload = None
         self._derived_caches: dict = {}
+        # called after every release (the engine keeps GPUs that are being re-partitioned blocked)
+        self.release_hooks: list = []
 
     # ------------------------------------------------------------------ building
     def gpu_model_index(self, model_id: str | None) -> int:
@@ -543,6 +545,8 @@ class ClusterState:
             self.gpu_free_milli[g] = MILLI - MIG_SLICE_MILLI * int(self.gpu_mig_mem_used[g]).bit_count()
         if self.node_cpu_free[n] > self.node_cpu_total[n] or self.node_mem_free[n] > self.node_mem_total[n]:
             raise ValueError(f"release of {req} on node {n} frees more than it holds")
+        for hook in self.release_hooks:
+            hook(req, placement)
 
     # ------------------------------------------------------------------ aggregates
     @property

@@ -51,7 +51,7 @@ def summarize(jobs: pd.DataFrame, ts: pd.DataFrame, *, end_s: float, gpus_total:
         "jobs_failed": int((jobs["state"] == "failed").sum()),
         "makespan_s": float(jobs["end_s"].max()) if jobs["end_s"].notna().any() else math.nan,
         "sim_end_s": float(end_s),
-        "gpus_total": int(gpus_total),
+        "gpus_total": int(gpus_total),  # the most the cluster had at once (autoscaling changes it)
         **_stats("queueing_delay", started),
         **_stats("jct", finished),
         "gpu_utilisation": gpu_seconds_used / gpu_seconds_total if gpu_seconds_total > 0 else math.nan,

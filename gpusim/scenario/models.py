@@ -753,8 +753,8 @@ class Scenario(_Model):
     duration: Duration = Field(gt=0, description="Arrival window of generated jobs and horizon of the run (seconds).")
     drain: bool = Field(
         True,
-        description="After `duration`, keep running until every admitted job has finished (true) "
-        "or stop at `duration` (false).",
+        description="After `duration`, keep running until every admitted training job has finished (true) "
+        "or stop at `duration` (false). Scenarios with inference services always stop at `duration`.",
     )
     cluster: Cluster = Field(description="Node pools.")
     workloads: list[Workload] = Field(min_length=1, description="Workloads submitted to the cluster.")

@@ -26,7 +26,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gpusim.cluster.state import NODE_GONE, NODE_PROVISIONING, NODE_READY, ClusterState, PodRequest
+from gpusim.cluster.state import (
+    NODE_GONE,
+    NODE_PROVISIONING,
+    NODE_READY,
+    SHARING_MIG,
+    SHARING_NONE,
+    SHARING_TIMESLICE,
+    ClusterState,
+    PodRequest,
+)
 from gpusim.scenario.models import NodePool
 from gpusim.sim.workload import sample_durations
 
@@ -84,7 +93,7 @@ class NodeManager:
             if pool.autoscaling is None or pool.autoscaling.max == 0 or name not in self.templates:
                 continue
             tmpl = self.templates[name]
-            if self._static_ok(tmpl, req) and req.gpus <= _units(self.cluster, tmpl, req):
+            if self._static_ok(tmpl, req) and _take(_capacity(self.cluster, tmpl, req), req):
                 return True
         return False
 
@@ -113,6 +122,10 @@ class NodeManager:
         pi = c.pool_names.index(pool)
         return [i for i in range(c.n_nodes) if c.node_pool[i] == pi and c.node_state[i] in states]
 
+    def provisioning(self) -> int:
+        """Nodes requested and not yet ready."""
+        return self._billed_count - self._ready_count
+
     def nodes_ready(self) -> int:
         return self._ready_count
 
@@ -128,50 +141,69 @@ class NodeManager:
 
     def _scale_up(self) -> None:
         c = self.cluster
-        pending = self.run.scheduler.pending
+        sched = self.run.scheduler
+        if sched.pending:
+            # let the scheduler use nodes that became ready at this instant before judging what
+            # is still pending (else a node ready on a scan tick looks missing and is re-added)
+            sched.cycle()
+        pending = [p for p in sched.pending if not p.preemptible or p.priority >= 0] + [
+            p for p in sched.pending if p.preemptible and p.priority < 0
+        ]
         if not pending:
             return
-        # free room on nodes still provisioning: (pool, node) -> [gpus, cpu, mem]
-        room: dict[int, list[int]] = {}
-        for i in range(c.n_nodes):
-            if c.node_state[i] == NODE_PROVISIONING:
-                room[i] = [int(c.node_gpus_idle[i]), int(c.node_cpu_free[i]), int(c.node_mem_free[i])]
-        new: dict[str, list[list[int]]] = {}
+        # free room on nodes still provisioning (nothing is bound to them yet), in units of the
+        # request that will use them: node -> [gpu units, cpu, mem]
+        provisioning = [i for i in range(c.n_nodes) if c.node_state[i] == NODE_PROVISIONING]
+        room: dict[tuple[int, int], list[int]] = {}
+        new: dict[tuple[str, int], list[list[int]]] = {}  # (pool, alternative sharing) -> bins
         for pod in pending:
-            reqs = pod.alternatives[0]
-            if self._fits_room(reqs, room, self._pool_of_node):
+            if any(self._fits_room(reqs, room, provisioning) for reqs in pod.alternatives):
                 continue
-            pool = self._expand(pod.alternatives, new)
-            if pool is None:
+            choice = self._expand(pod.alternatives, new)
+            if choice is None:
                 continue
+            pool, reqs = choice
             tmpl = self.templates[pool]
+            key = (pool, reqs[0].sharing)
+            bins = new.setdefault(key, [])
+            trial = [list(b) for b in bins]
+            limit = self.pools[pool].autoscaling.max - len(self.nodes_in(pool)) - _new_in(new, pool) + len(bins)
+            ok = True
             for req in reqs:
-                bins = new.setdefault(pool, [])
-                if not any(_take(b, req) for b in bins):
-                    cap = [int(c.node_gpu_count[tmpl]), int(c.node_cpu_total[tmpl]), int(c.node_mem_total[tmpl])]
-                    _take(cap, req)
-                    bins.append(cap)
-        for pool, bins in new.items():
-            self.add_nodes(pool, len(bins))
-
-    def _pool_of_node(self, i: int) -> str:
-        return self.cluster.pool_names[self.cluster.node_pool[i]]
-
-    def _fits_room(self, reqs, room: dict[int, list[int]], pool_of) -> bool:
-        """Would the group fit on the free room of nodes already on their way?"""
-        if not room:
-            return False
-        trial = {k: list(v) for k, v in room.items()}
-        for req in reqs:
-            ok = False
-            for node, b in trial.items():
-                if self._static_ok(node, req) and _take(b, req):
-                    ok = True
+                if any(_take(b, req) for b in trial):
+                    continue
+                cap = _capacity(c, tmpl, req)
+                if len(trial) >= limit or not _take(cap, req):
+                    ok = False  # the whole group does not fit within the pool's max
                     break
-            if not ok:
+                trial.append(cap)
+            if ok:
+                new[key] = trial
+        for (pool, _), bins in new.items():
+            if bins:
+                self.add_nodes(pool, len(bins))
+
+    def _fits_room(self, reqs, room: dict, provisioning: list[int]) -> bool:
+        """Would the group fit on the free room of nodes already on their way? (takes it if so)"""
+        if not provisioning:
+            return False
+        trial: dict = {}
+        for req in reqs:
+            for node in provisioning:
+                if not self._static_ok(node, req):
+                    continue
+                key = (node, req.sharing)
+                b = trial.get(key) or list(room.get(key) or _capacity(self.cluster, node, req))
+                if _take(b, req):
+                    trial[key] = b
+                    break
+            else:
                 return False
         room.update(trial)
         return True
+
+    def _pool_of_node(self, i: int) -> str:
+        return self.cluster.pool_names[self.cluster.node_pool[i]]
 
     def _static_ok(self, node: int, req: PodRequest) -> bool:
         """Static fit of a request on a node's shape (labels, taints, model, sharing), any state."""
@@ -187,8 +219,10 @@ class NodeManager:
                 return False
         return c.node_cpu_total[node] >= req.cpu_milli and c.node_mem_total[node] >= req.memory_mib
 
-    def _expand(self, alternatives, new: dict) -> str | None:
-        """The pool the expander grows for a pending group, or None if no autoscaled pool can host it."""
+    def _expand(self, alternatives, new: dict):
+        """The (pool, requests) the expander grows for a pending group, or None if no autoscaled pool
+        with room under its max can host it.
+        """
         c = self.cluster
         options = []
         for name, pool in self.pools.items():
@@ -196,26 +230,28 @@ class NodeManager:
             if a is None or name not in self.templates:
                 continue
             tmpl = self.templates[name]
-            have = len(self.nodes_in(name)) + len(new.get(name, []))
-            if have >= a.max:
+            if len(self.nodes_in(name)) + _new_in(new, name) >= a.max:
                 continue
             for reqs in alternatives:
                 r = reqs[0]
-                if not self._static_ok(tmpl, r) or r.gpus > _units(c, tmpl, r):
+                if not self._static_ok(tmpl, r) or not _take(_capacity(c, tmpl, r), r):
                     continue
                 gpus_left = int(c.node_gpu_count[tmpl]) - r.gpus if r.sharing == 0 else 0
                 waste = (gpus_left, int(c.node_cpu_total[tmpl]) - r.cpu_milli)
-                options.append((name, waste, self.price(pool), self.cfg.priorities.get(name, 0)))
+                options.append((name, waste, self.price(pool), self.cfg.priorities.get(name, 0), reqs))
                 break
         if not options:
             return None
         if self.cfg.expander == "least-waste":
-            return min(options, key=lambda o: (o[1], o[0]))[0]
-        if self.cfg.expander == "price":
-            return min(options, key=lambda o: (o[2], o[0]))[0]
-        if self.cfg.expander == "priority":
-            return max(options, key=lambda o: (o[3], [-ord(ch) for ch in o[0]]))[0]
-        return options[int(self.rng.integers(len(options)))][0]
+            best = min(options, key=lambda o: (o[1], o[0]))
+        elif self.cfg.expander == "price":
+            best = min(options, key=lambda o: (o[2], o[0]))
+        elif self.cfg.expander == "priority":
+            top = max(o[3] for o in options)
+            best = min((o for o in options if o[3] == top), key=lambda o: o[0])
+        else:
+            best = options[int(self.rng.integers(len(options)))]
+        return best[0], best[4]
 
     def add_nodes(self, pool_name: str, k: int) -> None:
         pool = self.pools[pool_name]
@@ -322,19 +358,37 @@ class NodeManager:
         return pd.DataFrame(rows, columns=NODE_COLUMNS)
 
 
+def _new_in(new: dict, pool: str) -> int:
+    return sum(len(bins) for (p, _), bins in new.items() if p == pool)
+
+
+def _units(req: PodRequest) -> int:
+    """GPU units one pod takes: GPUs, time-slice replicas, or MIG compute slices."""
+    if req.gpus == 0:
+        return 0
+    if req.sharing == SHARING_MIG:
+        return req.mig_compute
+    if req.sharing == SHARING_NONE and req.gpu_milli < 1000:
+        return 1
+    return req.gpus
+
+
+def _capacity(c: ClusterState, node: int, req: PodRequest) -> list[int]:
+    """An empty node's room in the request's units: [gpu units, cpu, mem]."""
+    gpus = int(c.node_gpu_count[node])
+    if req.sharing == SHARING_TIMESLICE and gpus:
+        gpus *= int(c.gpu_ts_capacity[c.node_gpu_start[node]])
+    elif req.sharing == SHARING_MIG:
+        gpus *= 7
+    return [gpus, int(c.node_cpu_total[node]), int(c.node_mem_total[node])]
+
+
 def _take(bin_: list[int], req: PodRequest) -> bool:
-    """Take a request's whole GPUs, CPU and memory from a bin [gpus, cpu, mem] if they fit."""
-    g = req.gpus if (req.sharing == 0 and req.gpu_milli >= 1000) else (1 if req.gpus else 0)
+    """Take one pod's GPU units, CPU and memory from a bin if they fit."""
+    g = _units(req)
     if bin_[0] >= g and bin_[1] >= req.cpu_milli and bin_[2] >= req.memory_mib:
         bin_[0] -= g
         bin_[1] -= req.cpu_milli
         bin_[2] -= req.memory_mib
         return True
     return False
-
-
-def _units(c: ClusterState, node: int, req: PodRequest) -> int:
-    n = int(c.node_gpu_count[node])
-    if req.sharing == 1:  # time-slice replicas
-        n *= int(c.gpu_ts_capacity[c.node_gpu_start[node]]) if n else 0
-    return n

@@ -95,13 +95,13 @@ class TrainingRun:
         self._pools = {p.name: p for p in sim.scenario.cluster.node_pools}
         self._work = {w.name: w.work for w in sim.scenario.workloads if getattr(w, "work", None) is not None}
         # dynamic MIG: instances that exist per GPU (start -> profile), GPUs draining for a
-        # re-partition (-> actual slice masks while blocked), pods waiting for it, active tenants
+        # re-partition (-> actual slice masks while blocked), pods waiting for it
         self.mig_instances: dict[int, dict[int, str]] = {}
         self.mig_draining: dict[int, list[int]] = {}
         self.mig_waiting: dict[int, list[JobRun]] = {}
-        self.mig_tenants: dict[int, set[int]] = {}
         self.mig_reconfiguring: set[int] = set()
         self.mig_reconfigurations = 0
+        self.cluster.release_hooks.append(self._after_release)
         if sim.scenario.scheduler.policy == "fgd":
             # FGD measures fragmentation against the workload's typical pods (Weng et al. 2023).
             reqs = [alts[0].requests[0] for j in self.jobs if (alts := self.alternatives(j)) for _ in range(j.num_pods)]
@@ -258,7 +258,7 @@ class TrainingRun:
             if any(self.ts_memory.get(g, 0) + need > self.cluster.gpu_mem_total[g] for g in run.gpus):
                 self.oom_kills += 1
                 run.restarts += 1
-                backoff = min(CRASHLOOP_BACKOFF_S[0] * 2 ** (run.restarts - 1), CRASHLOOP_BACKOFF_S[1])
+                backoff = min(CRASHLOOP_BACKOFF_S[0] * 2 ** min(run.restarts - 1, 16), CRASHLOOP_BACKOFF_S[1])
                 ev = self.env.timeout(backoff)
                 ev.callbacks.append(lambda _e, run=run: self._start(run))
                 return
@@ -269,9 +269,6 @@ class TrainingRun:
             self._retime({j for g in run.gpus for j in self.ts_tenants[g]})
         else:
             run.active = True
-            if run.alt.offer.sharing == SHARING_MIG:
-                for g in run.gpus:
-                    self.mig_tenants.setdefault(g, set()).add(run.job.job_id)
             self._set_rate(run, run.speed)
 
     # ------------------------------------------------------------------ dynamic MIG
@@ -303,14 +300,33 @@ class TrainingRun:
         return waiting
 
     def _block_gpu(self, g: int) -> None:
+        """No new MIG instance on a GPU being re-partitioned: its slice masks read full (the real
+        use is kept in mig_draining; the free milli-GPU stays the real one for the metrics).
+        """
         c = self.cluster
         c.gpu_mig_mem_used[g] = 0xFF
         c.gpu_mig_compute_used[g] = 0x7F
-        c.gpu_free_milli[g] = 0
         c.touch(int(c.gpu_node[g]))
 
+    def _after_release(self, req, placement) -> None:
+        """Any pod leaving a draining GPU (a job, a replica, an evicted placeholder): remember its
+        slices are free, keep the GPU blocked, and see whether the drain is complete.
+        """
+        if req.sharing != SHARING_MIG or not placement.gpus:
+            return
+        g = placement.gpus[0]
+        if g not in self.mig_draining:
+            return
+        mem, comp = mig_masks(req.mig_compute, req.mig_memory, placement.mig_start)
+        self.mig_draining[g][0] &= ~mem
+        self.mig_draining[g][1] &= ~comp
+        self._block_gpu(g)
+        self._check_drained(g)
+
     def _check_drained(self, g: int) -> None:
-        if g in self.mig_reconfiguring or self.mig_tenants.get(g):
+        # drained: every pod bound to the GPU is one waiting for the re-partition
+        waiting = len(self.mig_waiting.get(g, ()))
+        if g in self.mig_reconfiguring or int(self.cluster.gpu_tenants[g]) > waiting:
             return
         self.mig_reconfiguring.add(g)
         node = int(self.cluster.gpu_node[g])
@@ -333,15 +349,13 @@ class TrainingRun:
             instances[p.mig_start] = o.mig_profile
             run.gpus_waiting.discard(g)
             if not run.gpus_waiting:
-                for gg in run.gpus:
-                    self.mig_tenants.setdefault(gg, set()).add(run.job.job_id)
+                self.recorder.start_s[run.job.job_id] = self.env.now  # it starts only now
                 run.active = True
                 self._set_rate(run, run.speed)
         mem_used, comp_used = self.mig_draining.pop(g)
         self.mig_reconfiguring.discard(g)
         c.gpu_mig_mem_used[g] = mem_used
         c.gpu_mig_compute_used[g] = comp_used
-        c.gpu_free_milli[g] = 1000 - 125 * mem_used.bit_count()
         c.touch(int(c.gpu_node[g]))
         self._sample()
         self.scheduler.kick()
@@ -368,6 +382,23 @@ class TrainingRun:
         share = perf.mig_share(gpu.mig.profile(o.mig_profile)) if o.sharing == SHARING_MIG else perf.WHOLE
         return perf.training_rate(gpu, prof, n, share) / perf.training_rate(ref, prof, n)
 
+    def add_ts_tenant(self, key, placements: list[Placement], memory_mib: int) -> None:
+        """A pod other than a training job (an inference replica) on time-sliced GPUs: it takes a
+        time slice and memory there, so training co-tenants slow down and may run out of memory.
+        """
+        gpus = {g for p in placements for g in p.gpus}
+        for g in gpus:
+            self.ts_tenants.setdefault(g, set()).add(key)
+            self.ts_memory[g] = self.ts_memory.get(g, 0) + memory_mib
+        self._retime({j for g in gpus for j in self.ts_tenants[g]})
+
+    def remove_ts_tenant(self, key, placements: list[Placement], memory_mib: int) -> None:
+        gpus = {g for p in placements for g in p.gpus}
+        for g in gpus:
+            self.ts_tenants[g].discard(key)
+            self.ts_memory[g] -= memory_mib
+        self._retime({j for g in gpus for j in self.ts_tenants[g]})
+
     def _rate(self, run: JobRun) -> float:
         if run.alt.offer.sharing != SHARING_TIMESLICE:
             return run.speed
@@ -379,7 +410,7 @@ class TrainingRun:
         return worst
 
     def _retime(self, job_ids) -> None:
-        for j in sorted(job_ids):
+        for j in sorted(k for k in job_ids if isinstance(k, int)):  # replicas (tuple keys) keep their speed
             run = self.runs.get(j)
             if run is not None and run.active:
                 self._set_rate(run, self._rate(run))
@@ -409,16 +440,6 @@ class TrainingRun:
                 self.ts_memory[g] -= job.gpu_memory_mib
                 affected |= self.ts_tenants[g]
         self._release(job, run.alt, run.placements)
-        if run.alt.offer.sharing == SHARING_MIG:
-            for p in run.placements:
-                g = p.gpus[0]
-                self.mig_tenants.get(g, set()).discard(job.job_id)
-                if g in self.mig_draining:  # keep the draining GPU blocked, remember what is really used
-                    mem, comp = mig_masks(run.alt.offer.mig_compute, run.alt.offer.mig_memory, p.mig_start)
-                    self.mig_draining[g][0] &= ~mem
-                    self.mig_draining[g][1] &= ~comp
-                    self._block_gpu(g)
-                    self._check_drained(g)
         self.recorder.job_finished(job.job_id, self.env.now, restarts=run.restarts)
         self._retime(affected)
         self._sample()
@@ -473,17 +494,19 @@ def simulate(
         sim.env.run(until=horizon * i / steps)
         if progress:
             progress(sim.env.now, horizon)
-    if scenario.drain:
-        # run on until every training job has finished (services and autoscalers keep ticking,
-        # so the clock is advanced in steps rather than until no event is left)
+    if scenario.drain and not run.services:  # services run on forever: such runs stop at `duration`
+        # run on until every training job has finished; the clock advances in steps, since the
+        # Cluster Autoscaler and crash-loop back-offs keep scheduling events
         step = max(horizon / steps, 60.0)
         while (run.running or run.pending or run.arrived < len(run.jobs)) and sim.env.now < 1000 * horizon:
             nxt = sim.env.peek()
             if nxt == float("inf"):
                 break
-            sim.env.run(until=max(sim.env.now + step, nxt + 1e-9) if run.services or run.nodes.autoscaled else None)
-            if not (run.services or run.nodes.autoscaled):
-                break
+            # none running, or all crash-looping (a MIG re-partition in progress still makes progress)
+            stuck = not any(r.active or r.gpus_waiting for r in run.runs.values())
+            if stuck and run.arrived == len(run.jobs) and not run.nodes.provisioning():
+                break  # nothing pending can start: no job will finish, no node will arrive
+            sim.env.run(until=max(sim.env.now + step, nxt + 1e-9))
     end_s = max(horizon, sim.env.now)
 
     for r in run.runs.values():  # jobs still running or crash-looping at the end
@@ -493,7 +516,8 @@ def simulate(
     jobs = sim.recorder.jobs_frame(run.jobs, unschedulable=run.unschedulable, failed=run.failed)
     ts = sim.recorder.timeseries_frame()
     nodes = run.nodes.nodes_frame(end_s)
-    summary = summarize(jobs, ts, end_s=end_s, gpus_total=sim.cluster.gpus_total, warmup_s=scenario.output.warmup)
+    peak_gpus = int(ts["gpus_total"].max()) if len(ts) else sim.cluster.gpus_total
+    summary = summarize(jobs, ts, end_s=end_s, gpus_total=peak_gpus, warmup_s=scenario.output.warmup)
     summary.update(service_summary(service_rows))
     summary.update(cost_summary(nodes, summary))
     summary["nodes_added"] = int(len(nodes) - scenario_initial_nodes(scenario))

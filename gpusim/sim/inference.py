@@ -349,13 +349,17 @@ class InferenceService:
         r = Replica(index=len(self.replicas), created_s=self.env.now)
         self.replicas.append(r)
         self.run.scheduler.submit(
-            [a.requests for a in self.alternatives], 0, lambda i, ps, r=r: self._bound(r, self.alternatives[i], ps)
+            [a.requests for a in self.alternatives],
+            self.job.priority,
+            lambda i, ps, r=r: self._bound(r, self.alternatives[i], ps),
         )
         r.ticket = self.run.scheduler.last_ticket
 
     def _bound(self, r: Replica, alt, placements: list[Placement]) -> None:
         r.state, r.alt, r.placements = "starting", alt, placements
         self.run.pods_running += 1
+        if alt.offer.sharing == SHARING_TIMESLICE:  # co-tenant of training jobs (slows them, uses memory)
+            self.run.add_ts_tenant(("replica", self.name, r.index), placements, self.job.gpu_memory_mib)
         cs = self.w.cold_start
         delay = float(sample_durations(cs.image_pull, self.rng, 1)[0]) + self._model_load()
         self.cold_starts += 1
@@ -402,6 +406,8 @@ class InferenceService:
                 self._release(r)
 
     def _release(self, r: Replica) -> None:
+        if r.alt.offer.sharing == SHARING_TIMESLICE:
+            self.run.remove_ts_tenant(("replica", self.name, r.index), r.placements, self.job.gpu_memory_mib)
         for req, p in zip(r.alt.requests, r.placements, strict=True):
             self.run.cluster.release(req, p)
         r.state = "gone"
