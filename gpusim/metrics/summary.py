@@ -27,7 +27,9 @@ def time_integral(ts: pd.DataFrame, column: str, end_s: float) -> float:
         return 0.0
     t = ts["time_s"].to_numpy()
     v = ts[column].to_numpy(dtype=float)
-    widths = np.diff(np.append(t, max(end_s, t[-1])))
+    keep = t <= end_s  # samples after the end of the run do not count
+    t, v = t[keep], v[keep]
+    widths = np.diff(np.append(t, end_s))
     return float(np.sum(v * widths))
 
 

@@ -508,6 +508,10 @@ def simulate(
                 break  # nothing pending can start: no job will finish, no node will arrive
             sim.env.run(until=max(sim.env.now + step, nxt + 1e-9))
     end_s = max(horizon, sim.env.now)
+    if scenario.drain and not run.services and not (run.running or run.pending) and run.arrived == len(run.jobs):
+        # drained: the run ends when the last job finished, not at the clock's last step
+        last = max(sim.recorder.end_s.values(), default=horizon)
+        end_s = max(horizon, last)
 
     for r in run.runs.values():  # jobs still running or crash-looping at the end
         sim.recorder.restarts[r.job.job_id] = r.restarts
