@@ -122,3 +122,13 @@ def test_missing_trace_file_says_where_it_is_published(tmp_path):
     s["workloads"] = [{"name": "t", "trace": {"format": "gavel", "path": str(tmp_path / "nope.trace")}}]
     with pytest.raises(gpusim.ScenarioError, match="published"):
         gpusim.load_scenario(s)
+
+
+def test_scenario_catalog_block_adds_a_gpu_model():
+    s = small_scenario(catalog={"gpu_models": [{"id": "my-card", "proxy": "nvidia-l4", "memory_gib": 48}]})
+    s["cluster"]["node_pools"][0]["gpu_model"] = "my-card"
+    r = gpusim.simulate(s)
+    assert r.summary["jobs_finished"] == r.summary["jobs_arrived"] > 0
+    s["cluster"]["node_pools"][0]["gpu_model"] = "my-crad"
+    with pytest.raises(gpusim.ScenarioError, match="closest known ids: my-card"):
+        gpusim.load_scenario(s)
