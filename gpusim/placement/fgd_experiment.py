@@ -55,15 +55,11 @@ DEFAULT_SEEDS = tuple(range(42, 52))
 
 # ---------------------------------------------------------------------------- inputs
 def load_openb(pod_path: str | Path, node_path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Read an openb pod list and node list (with `gpusim.traces.openb` when available)."""
-    try:
-        from gpusim.traces.openb import read_openb_nodes, read_openb_pods
-    except ImportError:  # the trace readers are optional here
-        pods = pd.read_csv(pod_path, dtype={"gpu_spec": "str"}, keep_default_na=False)
-        nodes = pd.read_csv(node_path, dtype={"model": "str"}, keep_default_na=False)
-    else:
-        pods, _ = read_openb_pods(pod_path)
-        nodes, _ = read_openb_nodes(node_path)
+    """Read an openb pod list and node list with gpusim's trace readers."""
+    from gpusim.traces.openb import read_openb_nodes, read_openb_pods
+
+    pods, _ = read_openb_pods(pod_path)
+    nodes, _ = read_openb_nodes(node_path)
     pods.attrs["name"] = Path(pod_path).stem
     return pods, nodes
 

@@ -26,7 +26,7 @@ from gpusim.sim.environment import SimEnvironment
 from gpusim.sim.inference import SERVICE_COLUMNS, InferenceService
 from gpusim.sim.random import draw_seed
 from gpusim.sim.scheduler import Scheduler
-from gpusim.sim.sharing import UNIT_LABEL, Offer, offer, switch_overhead
+from gpusim.sim.sharing import UNIT_LABEL, Offer, offer, offer_share, switch_overhead
 from gpusim.sim.workload import JobSpec, build_jobs
 
 CRASHLOOP_BACKOFF_S = (10.0, 300.0)
@@ -92,6 +92,7 @@ class TrainingRun:
             sim, self.cluster, sim.scenario.scheduler.policy, sim.scenario.scheduler.queue, self._sample
         )
         self._alternatives: dict[tuple, list[Alternative]] = {}
+        self._fits: dict[PodRequest, bool] = {}
         self._pools = {p.name: p for p in sim.scenario.cluster.node_pools}
         self._work = {w.name: w.work for w in sim.scenario.workloads if getattr(w, "work", None) is not None}
         # dynamic MIG: instances that exist per GPU (start -> profile), GPUs draining for a
@@ -107,7 +108,6 @@ class TrainingRun:
             reqs = [alts[0].requests[0] for j in self.jobs if (alts := self.alternatives(j)) for _ in range(j.num_pods)]
             if reqs:
                 self.cluster.set_target_workload(TargetWorkload.from_requests(reqs))
-        self.pods_running = 0
         self.arrived = 0
         self.nodes = NodeManager(self)
         self.env.process(self._arrivals())
@@ -123,6 +123,13 @@ class TrainingRun:
             for _ in range(op.replicas):
                 self._submit_placeholder(alts, op.priority)
         self._sample()
+
+    def _could_ever_fit(self, req: PodRequest) -> bool:
+        """Static feasibility, once per request shape: pools never change shape, so neither does it."""
+        fit = self._fits.get(req)
+        if fit is None:
+            fit = self._fits[req] = fits_anywhere_empty(self.cluster, req) or self.nodes.could_host(req)
+        return fit
 
     def _submit_placeholder(self, alts, priority: int) -> None:
         def bound(_i, _ps):
@@ -203,10 +210,7 @@ class TrainingRun:
             if job.arrival_s > env.now:
                 yield env.timeout(job.arrival_s - env.now)
             self.arrived += 1
-            alts = [
-                a for a in self.alternatives(job)
-                if fits_anywhere_empty(self.cluster, a.requests[0]) or self.nodes.could_host(a.requests[0])
-            ]  # fmt: skip
+            alts = [a for a in self.alternatives(job) if self._could_ever_fit(a.requests[0])]
             if not alts:
                 # fits no node even when empty: Kubernetes would leave it Pending forever
                 self.unschedulable.add(job.job_id)
@@ -378,8 +382,7 @@ class TrainingRun:
         ref = cat.gpu(work.reference_gpu)
         prof = perf.TrainingProfile(work.compute_fraction, work.scaling_efficiency_per_doubling, reference=ref)
         n = job.gpus * job.num_pods
-        o = alt.offer
-        share = perf.mig_share(gpu.mig.profile(o.mig_profile)) if o.sharing == SHARING_MIG else perf.WHOLE
+        share = offer_share(gpu, alt.offer)
         return perf.training_rate(gpu, prof, n, share) / perf.training_rate(ref, prof, n)
 
     def add_ts_tenant(self, key, placements: list[Placement], memory_mib: int) -> None:

@@ -28,10 +28,11 @@ import yaml
 
 from gpusim.autoscale.hpa import HorizontalPodAutoscaler, MetricSample
 from gpusim.autoscale.kpa import KnativePodAutoscaler, WindowAverage
-from gpusim.cluster.state import SHARING_MIG, SHARING_TIMESLICE, Placement
+from gpusim.cluster.state import SHARING_TIMESLICE, Placement
 from gpusim.dataplane import DataPlane, Histogram
 from gpusim.errors import InputError
 from gpusim.scenario.models import InferenceWorkload
+from gpusim.sim.sharing import offer_share
 from gpusim.sim.workload import sample_counts, sample_durations
 
 SERVICE_COLUMNS = [
@@ -109,6 +110,9 @@ class InferenceService:
             self.kpa_avg = WindowAverage(max_window_s=a.kpa.stable_window_s)
         self._metric_acc: dict[int, list[float]] = {}  # dp index -> [concurrency*dt, queued*dt, util*dt, dt]
         self._acc_t = 0.0
+        self._lb_queue_dt = 0.0  # load-balancer queue x time since the last autoscaler decision
+        self._next_hpa = 0.0
+        self._last = None  # the last window's metrics
         self._scale_to(self.desired)
         self.env.process(self._loop())
 
@@ -174,18 +178,11 @@ class InferenceService:
         g = placements[0].gpus[0]
         gpu = self.run.sim.catalog.gpu(c.gpu_model_ids[c.node_gpu_model[placements[0].node]])
         o = alt.offer
-        if o.sharing == SHARING_MIG:
-            sh = perf.mig_share(gpu.mig.profile(o.mig_profile))
-        elif o.unit.startswith("amd-"):
-            from gpusim.sim.sharing import amd_profile
-
-            sh = perf.partition_share(amd_profile(gpu, o.unit[4:]))
-        elif o.sharing == SHARING_TIMESLICE:
+        sh = offer_share(gpu, o)
+        if o.sharing == SHARING_TIMESLICE:
             tenants = max(1, int(c.gpu_tenants[g]))
             f = 1.0 if tenants == 1 else (1.0 - alt.ts_overhead) / tenants
             sh = perf.Share(f, f)
-        else:
-            sh = perf.WHOLE
         share = sh.compute
         m = self.w.model
         if m.llm is not None:
@@ -257,7 +254,7 @@ class InferenceService:
             acc[2] += m.utilisation[r] * dt
             acc[3] += dt
         self._acc_t += dt
-        self._lb_queue_dt = getattr(self, "_lb_queue_dt", 0.0) + m.lb_queue_avg * dt
+        self._lb_queue_dt += m.lb_queue_avg * dt
         if self.kpa is not None:
             total = float(m.concurrency_avg[ready].sum() + m.lb_queue_avg)
             value = total if self.kpa.config.metric == "concurrency" else m.arrival_rate_rps
@@ -287,7 +284,7 @@ class InferenceService:
         unready = sum(1 for r in self.replicas if r.state in ("pending", "starting"))
         current = len(ready) + unready
         if self.hpa is not None:
-            if now + 1e-9 < getattr(self, "_next_hpa", 0.0):
+            if now + 1e-9 < self._next_hpa:
                 return
             self._next_hpa = now + self.hpa.sync_period_s
             samples = {m.name: self._hpa_sample(m.name, ready, unready) for m in self.hpa.config.metrics}
@@ -304,7 +301,7 @@ class InferenceService:
 
     def _hpa_sample(self, name: str, ready: list[Replica], unready: int) -> MetricSample:
         values = []
-        lbq = getattr(self, "_lb_queue_dt", 0.0) / self._acc_t if self._acc_t > 0 else 0.0
+        lbq = self._lb_queue_dt / self._acc_t if self._acc_t > 0 else 0.0
         n = max(1, len(ready))
         for r in ready:
             acc = self._metric_acc.get(r.dp_index)
@@ -357,7 +354,6 @@ class InferenceService:
 
     def _bound(self, r: Replica, alt, placements: list[Placement]) -> None:
         r.state, r.alt, r.placements = "starting", alt, placements
-        self.run.pods_running += 1
         if alt.offer.sharing == SHARING_TIMESLICE:  # co-tenant of training jobs (slows them, uses memory)
             self.run.add_ts_tenant(("replica", self.name, r.index), placements, self.job.gpu_memory_mib)
         cs = self.w.cold_start
@@ -411,7 +407,6 @@ class InferenceService:
         for req, p in zip(r.alt.requests, r.placements, strict=True):
             self.run.cluster.release(req, p)
         r.state = "gone"
-        self.run.pods_running -= 1
         self.run._sample()
         self.run.scheduler.kick()
 
@@ -419,7 +414,7 @@ class InferenceService:
     def _record(self, now: float) -> None:
         iv = self.interval
         states = [r.state for r in self.replicas]
-        m = getattr(self, "_last", None)
+        m = self._last
         queue = 0
         if m is not None:
             queue = int(m.queued_end.sum() + m.lb_queue_end)

@@ -218,3 +218,16 @@ def units_per_node(pool: NodePool, gpu: GpuModel | None = None) -> int:
     """
     n = units_and_memory(pool, gpu)[0] if gpu is not None else pool.gpus_per_node
     return n * replicas(pool)
+
+
+def offer_share(gpu: GpuModel, offer: Offer):
+    """The part of one device a unit of `offer` gets (performance-model Share): the MIG instance,
+    the AMD partition, or the whole device (time-slice co-tenancy is applied by the caller).
+    """
+    from gpusim.hardware import performance as perf
+
+    if offer.sharing == SHARING_MIG:
+        return perf.mig_share(gpu.mig.profile(offer.mig_profile))
+    if offer.unit.startswith("amd-"):
+        return perf.partition_share(amd_profile(gpu, offer.unit[4:]))
+    return perf.WHOLE
