@@ -27,6 +27,13 @@ a time-sliced GPU with t of N replicas taken has ``1000 - 1000 t // N`` free; a 
 `node_version` increments on every bind/release (call `touch` after any other change), so
 derived per-node caches (FGD's fragmentation) know when to refresh.
 
+Aggregates are also kept as running counters, on bind, release and node state changes
+(`set_node_state`), so the engine can sample them at every event for free: GPUs on live nodes
+(`live_gpus`), milli-GPU allocated on live nodes (`allocated_milli`), GPUs with a tenant
+(`busy_gpus`) and live nodes per pool (`pool_live_nodes`). They hold when every change goes
+through those methods; `gpus_total`, `gpu_milli_allocated()` and `gpus_busy()` recompute the same
+from the arrays (for kernels that bind on the arrays directly, and for tests to compare).
+
 Units: CPU in milli-cores, memory in MiB, GPU shares in milli-GPU (1/1000 of one GPU).
 
 Labels and taints are interned into bit positions when the cluster is built: a pod's
@@ -235,6 +242,11 @@ class ClusterState:
         self._derived_caches: dict = {}
         # called after every release (the engine keeps GPUs that are being re-partitioned blocked)
         self.release_hooks: list = []
+        # running aggregates (see the module docstring)
+        self._gpus_live = 0
+        self._milli_allocated = 0
+        self._gpus_busy = 0
+        self.pool_live_nodes: list[int] = [0] * len(self.pool_names)
 
     # ------------------------------------------------------------------ building
     def gpu_model_index(self, model_id: str | None) -> int:
@@ -247,6 +259,7 @@ class ClusterState:
     def pool_index(self, pool: str) -> int:
         if pool not in self.pool_names:
             self.pool_names.append(pool)
+            self.pool_live_nodes.append(0)
         return self.pool_names.index(pool)
 
     def taint_mask(self, taints: list[tuple[str, str, str]]) -> int:
@@ -327,7 +340,22 @@ class ClusterState:
         self.n_nodes += count
         self.n_gpus += g
         self.max_gpus_per_node = max(self.max_gpus_per_node, gpus)
+        if state != NODE_GONE:
+            self._gpus_live += g
+            self.pool_live_nodes[pool_i] += count
         return np.arange(first, first + count)
+
+    def set_node_state(self, node: int, state: int) -> None:
+        """Change a node's lifecycle state (provisioning, ready, gone), keeping the aggregates."""
+        old = int(self.node_state[node])
+        self.node_state[node] = state
+        if (old == NODE_GONE) != (state == NODE_GONE):
+            sign = -1 if state == NODE_GONE else 1
+            start, n = int(self.node_gpu_start[node]), int(self.node_gpu_count[node])
+            self._gpus_live += sign * n
+            self._milli_allocated += sign * int(np.sum(MILLI - self.gpu_free_milli[start : start + n], dtype=np.int64))
+            self.pool_live_nodes[int(self.node_pool[node])] += sign
+        self.node_version[node] += 1
 
     # ------------------------------------------------------------------ requests
     def make_request(
@@ -500,6 +528,7 @@ class ClusterState:
         if tag >= 0:
             self.node_tag_counts[n, tag] += 1
             self.node_affinity[n] |= np.uint64(1 << tag)
+        before = self._free_of(placement.gpus)
         for g in placement.gpus:
             if self.gpu_tenants[g] == 0:
                 self.node_gpus_idle[n] -= 1
@@ -515,6 +544,7 @@ class ClusterState:
             self.gpu_mig_mem_used[g] |= np.uint8(mem)
             self.gpu_mig_compute_used[g] |= np.uint8(comp)
             self.gpu_free_milli[g] = MILLI - MIG_SLICE_MILLI * int(self.gpu_mig_mem_used[g]).bit_count()
+        self._count_gpus(n, before)
 
     def release(self, req: PodRequest, placement: Placement) -> None:
         """Undo `bind`."""
@@ -528,6 +558,7 @@ class ClusterState:
             self.node_tag_counts[n, tag] -= 1
             if self.node_tag_counts[n, tag] == 0:
                 self.node_affinity[n] &= ~np.uint64(1 << tag)
+        before = self._free_of(placement.gpus)
         for g in placement.gpus:
             self.gpu_tenants[g] -= 1
             self.gpu_mem_committed[g] -= req.gpu_memory_mib
@@ -543,24 +574,74 @@ class ClusterState:
             self.gpu_mig_mem_used[g] &= np.uint8(~mem & 0xFF)
             self.gpu_mig_compute_used[g] &= np.uint8(~comp & 0xFF)
             self.gpu_free_milli[g] = MILLI - MIG_SLICE_MILLI * int(self.gpu_mig_mem_used[g]).bit_count()
+        self._count_gpus(n, before)
         if self.node_cpu_free[n] > self.node_cpu_total[n] or self.node_mem_free[n] > self.node_mem_total[n]:
             raise ValueError(f"release of {req} on node {n} frees more than it holds")
         for hook in self.release_hooks:
             hook(req, placement)
 
+    def _free_of(self, gpus: tuple[int, ...]) -> dict[int, int]:
+        return {g: int(self.gpu_free_milli[g]) for g in gpus}
+
+    def _count_gpus(self, node: int, before: dict[int, int]) -> None:
+        """Fold the change of the GPUs' free milli-GPU since `before` into the counters."""
+        live = self.node_state[node] != NODE_GONE
+        for g, was in before.items():
+            now = int(self.gpu_free_milli[g])
+            if live:
+                self._milli_allocated += was - now
+            self._gpus_busy += (now < MILLI) - (was < MILLI)
+
     # ------------------------------------------------------------------ aggregates
     @property
+    def live_gpus(self) -> int:
+        """GPUs on nodes that are not gone (provisioning ones included); a running counter."""
+        return self._gpus_live
+
+    @property
+    def allocated_milli(self) -> int:
+        """Milli-GPU allocated on nodes that are not gone; a running counter."""
+        return self._milli_allocated
+
+    @property
+    def busy_gpus(self) -> int:
+        """GPUs with at least one tenant; a running counter."""
+        return self._gpus_busy
+
+    @property
     def gpus_total(self) -> int:
+        """GPUs on nodes that are not gone, counted from the arrays."""
         ready = self.node_state[self.gpu_node] != NODE_GONE if self.n_gpus else np.zeros(0, bool)
         return int(np.count_nonzero(ready))
 
     def gpu_milli_allocated(self) -> int:
+        """Milli-GPU allocated on nodes that are not gone, summed from the arrays."""
         live = self.node_state[self.gpu_node] != NODE_GONE
         return int(np.sum(MILLI - self.gpu_free_milli[live], dtype=np.int64))
 
     def gpus_busy(self) -> int:
-        """GPUs with at least one tenant."""
+        """GPUs with at least one tenant, counted from the arrays."""
         return int(np.count_nonzero(self.gpu_free_milli < MILLI))
+
+    def aggregates(self) -> dict[str, object]:
+        """The running counters, named as `aggregates_from_arrays` names them."""
+        return {
+            "gpus_total": self._gpus_live,
+            "gpu_milli_allocated": self._milli_allocated,
+            "gpus_busy": self._gpus_busy,
+            "pool_live_nodes": list(self.pool_live_nodes),
+        }
+
+    def aggregates_from_arrays(self) -> dict[str, object]:
+        """The same aggregates recomputed from the arrays (the slow, obviously right way)."""
+        live_node = self.node_state[: self.n_nodes] != NODE_GONE
+        pools = [int(np.count_nonzero(live_node & (self.node_pool == i))) for i in range(len(self.pool_names))]
+        return {
+            "gpus_total": self.gpus_total,
+            "gpu_milli_allocated": self.gpu_milli_allocated(),
+            "gpus_busy": self.gpus_busy(),
+            "pool_live_nodes": pools,
+        }
 
     # ------------------------------------------------------------------ views
     def node(self, i: int) -> NodeView:

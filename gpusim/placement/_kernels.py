@@ -352,48 +352,6 @@ def fgd_node(n, S, R, T, cache_val, cache_ver, buf):
 
 
 @njit
-def gpu_packing_score(gpu_free, s, c, r_gpus, m, order):
-    """The FGD artifact's GpuPacking score (integers, 0-100): shared GPUs first, then idle GPUs
-    of used nodes, then idle nodes with fewer GPUs. `m`: milli-GPU one GPU must have free.
-    """
-    if r_gpus == 0:
-        return 0
-    ff = 0
-    for g in range(s, s + c):
-        if gpu_free[g] == MILLI:
-            ff += 1
-    if ff == c:
-        return max(33 - ff, ff)
-    # stable ascending order of free milli-GPU (insertion sort; c is small)
-    for i in range(c):
-        order[i] = i
-    for i in range(1, c):
-        v = order[i]
-        j = i - 1
-        while j >= 0 and gpu_free[s + order[j]] > gpu_free[s + v]:
-            order[j + 1] = order[j]
-            j -= 1
-        order[j + 1] = v
-    need = r_gpus
-    ff_use = 0
-    pct = 0
-    for q in range(c):
-        if need == 0:
-            break
-        f = gpu_free[s + order[q]]
-        if m <= f:
-            need -= 1
-            if f == MILLI:
-                ff_use += 1
-            pct += f * 100 // MILLI
-    if need != 0:
-        return 0
-    if ff_use > 0:
-        return max(50 - ff_use, 33)
-    return max(100 - pct // 10, 50)
-
-
-@njit
 def place_one(policy, artifact, u1, u2, S, R, T, cache_val, cache_ver, max_g, out):
     """Choose the node (and GPUs, MIG start) for one pod: returns (node, mig_start), node -1 if none.
 
@@ -520,7 +478,7 @@ def place_one(policy, artifact, u1, u2, S, R, T, cache_val, cache_ver, max_g, ou
         elif policy == WEIGHTED_BEST_FIT:
             v = (node_cpu_free[n] - r_cpu) / MAX_SPEC_CPU * 0.5 + (left - r_total) / MAX_SPEC_GPU * 0.5
             s1 = float(np.int64((1.0 - v) * 100.0)) if artifact else -v
-        elif policy == GPU_PACKING:  # gpu_packing_score, written out (a call costs more here)
+        elif policy == GPU_PACKING:  # the FGD artifact's GpuPacking score (reference.gpu_packing), inline
             if r_gpus == 0:
                 q = 0
             else:

@@ -497,10 +497,3 @@ def fits_empty(state: ClusterState, req: PodRequest) -> bool:
                 continue
         return True
     return False
-
-
-def fits_node(state: ClusterState, node: int, req: PodRequest) -> tuple[int, ...] | None:
-    """Filter one node (the first cut's helper): its GPUs if the pod fits there now, else None."""
-    if not fits(state, node, req):
-        return None
-    return gpus_for(state, node, req)[0]

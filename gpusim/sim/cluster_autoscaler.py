@@ -17,6 +17,10 @@ Cluster Autoscaler (one scan every `scan_interval`):
 
 Simplifications, stated: only empty nodes are removed (no pod migration), and the expander
 scores whole pod groups, not the upstream per-node-group simulation of every pending pod.
+
+Every scan costs the live nodes of the autoscaled pools, not every node ever created: the
+manager keeps each pool's live nodes (provisioning or ready) and the provisioning ones as
+indexes, and the empty-since clock as an array over node indices.
 """
 
 from __future__ import annotations
@@ -68,18 +72,30 @@ class NodeManager:
         self.records: list[NodeRecord] = []
         self.rng = run.sim.streams.stream("cluster-autoscaler/expander")
         self.lag_rng = run.sim.streams.stream("cluster-autoscaler/provisioning")
-        self.empty_since: dict[int, float] = {}
         self.last_scale_up = -math.inf
         self.scale_ups = 0
         self.scale_downs = 0
         self.templates: dict[str, int] = {}
+        # live-node indexes: pool -> live (provisioning or ready) node indices, ascending;
+        # nodes still provisioning, ascending; node -> its billing record
+        self.live: dict[str, list[int]] = {name: [] for name in self.pools}
+        self._live_arrays: dict[str, np.ndarray] = {}
+        self.provisioning_nodes: list[int] = []
+        self._record_of: dict[int, NodeRecord] = {}
+        self._empty_since = np.full(max(self.cluster.n_nodes, 1), np.nan)
+        self._template_fit: dict[tuple[str, PodRequest], bool] = {}
         for i in range(self.cluster.n_nodes):
             pool = self.cluster.pool_names[self.cluster.node_pool[i]]
             if self.cluster.node_state[i] == NODE_GONE:
                 self.templates[pool] = i  # a pool with no nodes keeps a template to test fits against
                 continue
             self.templates.setdefault(pool, i)
-            self.records.append(NodeRecord(i, pool, 0.0, 0.0, usd_per_hour=self.price(self.pools[pool])))
+            rec = NodeRecord(i, pool, 0.0, 0.0, usd_per_hour=self.price(self.pools[pool]))
+            self.records.append(rec)
+            self._record_of[i] = rec
+            self.live[pool].append(i)
+            if self.cluster.node_state[i] == NODE_PROVISIONING:
+                self.provisioning_nodes.append(i)
         # kept as counters: the engine samples them at every event
         self._billed_count = len(self.records)
         self._ready_count = len(self.records)
@@ -92,10 +108,18 @@ class NodeManager:
         for name, pool in self.pools.items():
             if pool.autoscaling is None or pool.autoscaling.max == 0 or name not in self.templates:
                 continue
-            tmpl = self.templates[name]
-            if self._static_ok(tmpl, req) and _take(_capacity(self.cluster, tmpl, req), req):
+            if self._fits_template(name, req):
                 return True
         return False
+
+    def _fits_template(self, pool: str, req: PodRequest) -> bool:
+        """Would one pod fit an empty node of the pool (static fit and room)? Cached: pools keep their shape."""
+        key = (pool, req)
+        fit = self._template_fit.get(key)
+        if fit is None:
+            tmpl = self.templates[pool]
+            fit = self._template_fit[key] = self._static_ok(tmpl, req) and _take(_capacity(self.cluster, tmpl, req), req)
+        return fit
 
     # ------------------------------------------------------------------ prices and lags
     def price(self, pool: NodePool) -> float:
@@ -117,10 +141,15 @@ class NodeManager:
         return 180.0
 
     # ------------------------------------------------------------------ counts
-    def nodes_in(self, pool: str, states=(NODE_PROVISIONING, NODE_READY)) -> list[int]:
-        c = self.cluster
-        pi = c.pool_names.index(pool)
-        return [i for i in range(c.n_nodes) if c.node_pool[i] == pi and c.node_state[i] in states]
+    def nodes_in(self, pool: str) -> list[int]:
+        """The pool's live nodes (provisioning or ready), ascending."""
+        return list(self.live[pool])
+
+    def _live_array(self, pool: str) -> np.ndarray:
+        arr = self._live_arrays.get(pool)
+        if arr is None:
+            arr = self._live_arrays[pool] = np.asarray(self.live[pool], dtype=np.int64)
+        return arr
 
     def provisioning(self) -> int:
         """Nodes requested and not yet ready."""
@@ -153,7 +182,7 @@ class NodeManager:
             return
         # free room on nodes still provisioning (nothing is bound to them yet), in units of the
         # request that will use them: node -> [gpu units, cpu, mem]
-        provisioning = [i for i in range(c.n_nodes) if c.node_state[i] == NODE_PROVISIONING]
+        provisioning = list(self.provisioning_nodes)
         room: dict[tuple[int, int], list[int]] = {}
         new: dict[tuple[str, int], list[list[int]]] = {}  # (pool, alternative sharing) -> bins
         for pod in pending:
@@ -167,7 +196,7 @@ class NodeManager:
             key = (pool, reqs[0].sharing)
             bins = new.setdefault(key, [])
             trial = [list(b) for b in bins]
-            limit = self.pools[pool].autoscaling.max - len(self.nodes_in(pool)) - _new_in(new, pool) + len(bins)
+            limit = self.pools[pool].autoscaling.max - len(self.live[pool]) - _new_in(new, pool) + len(bins)
             ok = True
             for req in reqs:
                 if any(_take(b, req) for b in trial):
@@ -202,9 +231,6 @@ class NodeManager:
         room.update(trial)
         return True
 
-    def _pool_of_node(self, i: int) -> str:
-        return self.cluster.pool_names[self.cluster.node_pool[i]]
-
     def _static_ok(self, node: int, req: PodRequest) -> bool:
         """Static fit of a request on a node's shape (labels, taints, model, sharing), any state."""
         c = self.cluster
@@ -230,11 +256,11 @@ class NodeManager:
             if a is None or name not in self.templates:
                 continue
             tmpl = self.templates[name]
-            if len(self.nodes_in(name)) + _new_in(new, name) >= a.max:
+            if len(self.live[name]) + _new_in(new, name) >= a.max:
                 continue
             for reqs in alternatives:
                 r = reqs[0]
-                if not self._static_ok(tmpl, r) or not _take(_capacity(c, tmpl, r), r):
+                if not self._fits_template(name, r):
                     continue
                 gpus_left = int(c.node_gpu_count[tmpl]) - r.gpus if r.sharing == 0 else 0
                 waste = (gpus_left, int(c.node_cpu_total[tmpl]) - r.cpu_milli)
@@ -281,56 +307,74 @@ class NodeManager:
         )
         self.scale_ups += 1
         self.last_scale_up = now
+        if c.n_nodes > self._empty_since.size:
+            grown = np.full(max(c.n_nodes, 2 * self._empty_since.size), np.nan)
+            grown[: self._empty_since.size] = self._empty_since
+            self._empty_since = grown
+        self._live_arrays.pop(pool_name, None)
         for i in idx:
             rec = NodeRecord(int(i), pool_name, now, math.nan, usd_per_hour=self.price(pool))
             self.records.append(rec)
+            self._record_of[int(i)] = rec
+            self.live[pool_name].append(int(i))
+            self.provisioning_nodes.append(int(i))
             self._billed_count += 1
             ev = self.env.timeout(self.provisioning_s(pool))
             ev.callbacks.append(lambda _e, i=int(i), rec=rec: self._ready(i, rec))
         self.run._sample()
 
     def _ready(self, i: int, rec: NodeRecord) -> None:
-        self.cluster.node_state[i] = NODE_READY
-        self.cluster.touch(i)
+        self.cluster.set_node_state(i, NODE_READY)
+        self.provisioning_nodes.remove(i)
         rec.ready_s = self.env.now
         self._ready_count += 1
         self.run._sample()
         self.run.scheduler.kick()
 
     def _scale_down(self) -> None:
+        """Only nodes of autoscaled pools can be removed, so only they keep an empty-since clock."""
         c = self.cluster
         now = self.env.now
-        for i in range(c.n_nodes):
-            if c.node_state[i] != NODE_READY or c.node_pods[i] > 0:
-                self.empty_since.pop(i, None)
+        es = self._empty_since
+        scanned = []
+        for name, pool in self.pools.items():
+            if pool.autoscaling is None:
                 continue
-            self.empty_since.setdefault(i, now)
+            idx = self._live_array(name)
+            empty = (c.node_state[idx] == NODE_READY) & (c.node_pods[idx] == 0)
+            es[idx[~empty]] = np.nan
+            since = es[idx]
+            es[idx[empty & np.isnan(since)]] = now
+            scanned.append((name, pool.autoscaling, idx))
         if now - self.last_scale_up < self.cfg.scale_down_delay_after_add:
             return
-        for name, pool in self.pools.items():
-            a = pool.autoscaling
-            if a is None:
-                continue
-            nodes = self.nodes_in(name)
-            removable = [
-                i for i in nodes
-                if i in self.empty_since and now - self.empty_since[i] >= self.cfg.scale_down_unneeded_time
-            ]  # fmt: skip
-            for i in sorted(removable, reverse=True)[: max(0, len(nodes) - a.min)]:
-                self.remove_node(i)
+        for _name, a, idx in scanned:
+            removable = idx[now - es[idx] >= self.cfg.scale_down_unneeded_time]  # NaN (not empty) compares False
+            for i in removable[::-1][: max(0, idx.size - a.min)]:
+                self.remove_node(int(i))
+
+    @property
+    def empty_since(self) -> dict[int, float]:
+        """Ready, empty nodes of autoscaled pools -> since when they have been empty."""
+        return {int(i): float(self._empty_since[i]) for i in np.flatnonzero(~np.isnan(self._empty_since))}
 
     def remove_node(self, i: int) -> None:
         c = self.cluster
         if c.node_state[i] == NODE_READY:
             self._ready_count -= 1
-        c.node_state[i] = NODE_GONE
-        c.touch(i)
+        elif c.node_state[i] == NODE_PROVISIONING:
+            self.provisioning_nodes.remove(i)
+        c.set_node_state(i, NODE_GONE)
         self._billed_count -= 1
-        self.empty_since.pop(i, None)
+        if i < self._empty_since.size:
+            self._empty_since[i] = np.nan
         self.scale_downs += 1
-        for rec in self.records:
-            if rec.node == i and math.isnan(rec.removed_s):
-                rec.removed_s = self.env.now
+        rec = self._record_of[i]
+        pool = rec.pool
+        self.live[pool].remove(i)
+        self._live_arrays.pop(pool, None)
+        if math.isnan(rec.removed_s):
+            rec.removed_s = self.env.now
         self.run._sample()
 
     # ------------------------------------------------------------------ results

@@ -456,9 +456,9 @@ class TrainingRun:
         c = self.cluster
         self.recorder.sample(
             self.env.now,
-            gpus_busy=c.gpus_busy(),
-            gpus_allocated=c.gpu_milli_allocated() / 1000.0,
-            gpus_total=c.gpus_total,
+            gpus_busy=c.busy_gpus,
+            gpus_allocated=c.allocated_milli / 1000.0,
+            gpus_total=c.live_gpus,
             pending=self.pending,
             running=self.running,
             nodes_ready=self.nodes.nodes_ready() if hasattr(self, "nodes") else 0,
@@ -523,7 +523,7 @@ def simulate(
     jobs = sim.recorder.jobs_frame(run.jobs, unschedulable=run.unschedulable, failed=run.failed)
     ts = sim.recorder.timeseries_frame()
     nodes = run.nodes.nodes_frame(end_s)
-    peak_gpus = int(ts["gpus_total"].max()) if len(ts) else sim.cluster.gpus_total
+    peak_gpus = int(ts["gpus_total"].max()) if len(ts) else sim.cluster.live_gpus
     summary = summarize(jobs, ts, end_s=end_s, gpus_total=peak_gpus, warmup_s=scenario.output.warmup)
     summary.update(service_summary(service_rows))
     summary.update(cost_summary(nodes, summary))
@@ -553,7 +553,10 @@ def simulate(
     }
     import pandas as pd
 
-    services = pd.DataFrame([row for svc in run.services for row in svc.rows], columns=SERVICE_COLUMNS)
+    if run.services:
+        services = pd.concat([svc.frame() for svc in run.services], ignore_index=True)
+    else:
+        services = pd.DataFrame([], columns=SERVICE_COLUMNS)
     return RunResult(
         scenario=scenario, seed=seed, summary=summary, jobs=jobs, timeseries=ts, run_info=meta, version=__version__,
         services=services, service_summary=pd.DataFrame(service_rows), nodes=nodes,

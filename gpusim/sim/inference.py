@@ -11,7 +11,15 @@ last window to the data plane in one call. Replica lifecycle:
   draining -- scale-down: takes no new requests, finishes what it holds, then its pod is deleted
 
 Scale-down removes pending replicas first, then starting ones, then the newest ready ones
-(Kubernetes' ReplicaSet prefers not-ready and younger pods). A replica's speed is the
+(Kubernetes' ReplicaSet prefers not-ready and younger pods). Only live replicas (not gone) are
+kept, so every tick costs the replicas that exist now, never all that ever did.
+
+Synthetic request arrivals are drawn in chunks of `ARRIVAL_CHUNK_S` simulated seconds as the
+clock reaches them, each from the same random streams continuing, so memory stays flat however
+long the run (a run no longer than one chunk draws exactly what one draw over the horizon would).
+Poisson, diurnal and flash-crowd arrivals are exactly their process across chunk boundaries; the
+MMPP and Gamma-renewal processes restart at each boundary (MMPP from its stationary state), an
+approximation that is invisible at sojourns of minutes. A replica's speed is the
 performance model's service time on the reference GPU divided by that on its own GPU or slice;
 on a time-sliced GPU it is fixed at bind time from the tenants there (not re-timed later).
 """
@@ -41,6 +49,12 @@ SERVICE_COLUMNS = [
 ]  # fmt: skip
 """Columns of the `services` time series: one row per service per interval; counts are per
 interval, replicas and queue length at its end, latency percentiles of the requests completed in it."""
+
+
+ARRIVAL_CHUNK_S = 6 * 3600.0
+"""Synthetic request arrivals are drawn this many simulated seconds at a time."""
+
+_HPA_ACC = 4  # per dp slot: concurrency x dt, queued x dt, utilisation x dt, dt
 
 
 @lru_cache(maxsize=1)
@@ -83,7 +97,12 @@ class InferenceService:
         if not self.alternatives:
             raise ValueError(f"service {w.name}: no node pool serves its replicas")
         self.ref_gpu, self.work_of = self._work_model()
-        self.arrival_s, self.work = self._requests(streams)
+        self._streams = streams
+        self.requests_total = 0
+        self._chunk_end = 0.0
+        self._trace_loaded = False
+        self.arrival_s, self.work = np.zeros(0), np.zeros(0)  # the current chunk
+        self._pull_chunk()
         self.next_i = 0
         max_rep = self._max_replicas()
         self.dp = DataPlane(
@@ -94,12 +113,13 @@ class InferenceService:
             max_queue=w.max_queue,
             batch_slowdown=w.batch_slowdown,
         )
-        self.replicas: list[Replica] = []
+        self.live: list[Replica] = []  # replicas not gone, in creation order
+        self._created = 0
         self.desired = w.replicas
         self.cold_starts = 0
         self.latency = Histogram(self.dp.hist_config)
         self.interval = _Interval(latency=Histogram(self.dp.hist_config))
-        self.rows: list[dict] = []
+        self._rows = _Rows()
         self.replica_seconds = 0.0
         self.hpa = self.kpa = None
         a = w.autoscaling
@@ -108,7 +128,8 @@ class InferenceService:
         elif a is not None and a.kpa is not None:
             self.kpa = KnativePodAutoscaler(a.kpa, ready_pods_at_start=w.replicas, start_s=0.0)
             self.kpa_avg = WindowAverage(max_window_s=a.kpa.stable_window_s)
-        self._metric_acc: dict[int, list[float]] = {}  # dp index -> [concurrency*dt, queued*dt, util*dt, dt]
+        self._metric_acc = np.zeros((max_rep, _HPA_ACC))  # dp index -> [concurrency*dt, queued*dt, util*dt, dt]
+        self._acc_arrived = 0  # requests handed to the data plane since the last autoscaler decision
         self._acc_t = 0.0
         self._lb_queue_dt = 0.0  # load-balancer queue x time since the last autoscaler decision
         self._next_hpa = 0.0
@@ -140,12 +161,22 @@ class InferenceService:
             return ref, lambda p, o: perf.llm_service_times_s(ref, spec, p, o, n_gpus=n, precision=m.llm.precision)
         return ref, None
 
+    def _pull_chunk(self) -> None:
+        """Replace the current chunk of requests by the next one (the trace is one chunk)."""
+        t, work = self._requests(self._streams)
+        self.arrival_s, self.work = t, work
+        self.requests_total += int(t.size)
+
     def _requests(self, streams) -> tuple[np.ndarray, np.ndarray]:
         from gpusim.traces import load_requests
 
         w, horizon = self.w, self.run.sim.scenario.duration
         base = f"service/{w.name}"
         if w.arrivals.trace is not None:
+            if self._trace_loaded:
+                return np.zeros(0), np.zeros(0)
+            self._trace_loaded = True
+            self._chunk_end = horizon
             df, report = load_requests(w.arrivals.trace, streams.stream(base + "/trace"), until_s=horizon)
             self.run.trace_reports.append(report)
             df = df[df["arrival_s"] < horizon]
@@ -154,7 +185,11 @@ class InferenceService:
             output = df["output_tokens"].to_numpy() if "output_tokens" in df else None
             service = df["service_s"].to_numpy(dtype=float) if "service_s" in df else None
         else:
-            t = w.arrivals.process.sample(streams.stream(base + "/arrivals"), 0.0, horizon)
+            # streams.stream(name) hands out the same generator for a name on every call
+            t0 = self._chunk_end
+            t1 = min(t0 + ARRIVAL_CHUNK_S, horizon)
+            self._chunk_end = t1
+            t = w.arrivals.process.sample(streams.stream(base + "/arrivals"), t0, t1)
             prompt = sample_counts(w.arrivals.prompt_tokens, streams.stream(base + "/prompt"), t.size)
             output = sample_counts(w.arrivals.output_tokens, streams.stream(base + "/output"), t.size)
             service = None
@@ -229,14 +264,29 @@ class InferenceService:
         return max(self.w.replicas, 1) * 4 + 64
 
     # ------------------------------------------------------------------ data plane
+    def _take(self, now: float) -> tuple[np.ndarray, np.ndarray]:
+        """The requests arriving in [last taken, now), drawing further chunks as the clock reaches them."""
+        i = self.next_i
+        j = int(np.searchsorted(self.arrival_s, now, side="left"))
+        self.next_i = j
+        if now <= self._chunk_end or self._chunk_end >= self.run.sim.scenario.duration:
+            return self.arrival_s[i:j], self.work[i:j]
+        parts_t, parts_w = [self.arrival_s[i:j]], [self.work[i:j]]
+        while now > self._chunk_end and self._chunk_end < self.run.sim.scenario.duration:
+            self._pull_chunk()
+            j = int(np.searchsorted(self.arrival_s, now, side="left"))
+            parts_t.append(self.arrival_s[:j])
+            parts_w.append(self.work[:j])
+            self.next_i = j
+        return np.concatenate(parts_t), np.concatenate(parts_w)
+
     def advance(self, now: float) -> None:
         """Serve every request that arrived in [data-plane clock, now)."""
         if now <= self.dp.now_s:
             return
-        j = int(np.searchsorted(self.arrival_s, now, side="left"))
-        i = self.next_i
-        m = self.dp.serve(self.arrival_s[i:j], self.work[i:j], now)
-        self.next_i = j
+        t, work = self._take(now)
+        m = self.dp.serve(t, work, now)
+        self._acc_arrived += int(t.size)
         iv = self.interval
         iv.arrived += m.arrived
         iv.served += m.served
@@ -247,12 +297,12 @@ class InferenceService:
         dt = m.duration_s
         ready = np.flatnonzero(m.ready)
         self.replica_seconds += dt * ready.size
-        for r in ready:
-            acc = self._metric_acc.setdefault(int(r), [0.0, 0.0, 0.0, 0.0])
-            acc[0] += m.concurrency_avg[r] * dt
-            acc[1] += m.queued_avg[r] * dt
-            acc[2] += m.utilisation[r] * dt
-            acc[3] += dt
+        if ready.size:
+            acc = self._metric_acc
+            acc[ready, 0] += m.concurrency_avg[ready] * dt
+            acc[ready, 1] += m.queued_avg[ready] * dt
+            acc[ready, 2] += m.utilisation[ready] * dt
+            acc[ready, 3] += dt
         self._acc_t += dt
         self._lb_queue_dt += m.lb_queue_avg * dt
         if self.kpa is not None:
@@ -280,8 +330,8 @@ class InferenceService:
                 next_row += self.w.interval
 
     def _autoscale(self, now: float) -> None:
-        ready = [r for r in self.replicas if r.state == "ready"]
-        unready = sum(1 for r in self.replicas if r.state in ("pending", "starting"))
+        ready = [r for r in self.live if r.state == "ready"]
+        unready = sum(1 for r in self.live if r.state in ("pending", "starting"))
         current = len(ready) + unready
         if self.hpa is not None:
             if now + 1e-9 < self._next_hpa:
@@ -295,7 +345,8 @@ class InferenceService:
             stable = self.kpa_avg.average(now, cfg.stable_window_s) or 0.0
             panic = self.kpa_avg.average(now, cfg.stable_window_s * cfg.panic_window_percentage / 100) or 0.0
             self._scale_to(self.kpa.scale(now, len(ready), stable, panic).desired_pods)
-        self._metric_acc.clear()
+        self._metric_acc[:] = 0.0
+        self._acc_arrived = 0
         self._acc_t = 0.0
         self._lb_queue_dt = 0.0
 
@@ -304,29 +355,27 @@ class InferenceService:
         lbq = self._lb_queue_dt / self._acc_t if self._acc_t > 0 else 0.0
         n = max(1, len(ready))
         for r in ready:
-            acc = self._metric_acc.get(r.dp_index)
-            if not acc or acc[3] <= 0:
+            acc = self._metric_acc[r.dp_index]
+            if acc[3] <= 0:  # not ready in any window of the period
                 continue
             if name == "concurrency":
-                values.append(acc[0] / acc[3] + lbq / n)
+                values.append(float(acc[0]) / float(acc[3]) + lbq / n)
             elif name == "queue_length":
-                values.append(acc[1] / acc[3] + lbq / n)
+                values.append(float(acc[1]) / float(acc[3]) + lbq / n)
             elif name == "utilization":
-                values.append(100.0 * acc[2] / acc[3])
+                values.append(100.0 * float(acc[2]) / float(acc[3]))
             else:  # rps: arrivals over the period, shared by the ready pods
                 values.append(self._period_arrivals() / n)
         return MetricSample(values, n_unready=unready, n_missing=len(ready) - len(values))
 
     def _period_arrivals(self) -> float:
+        """Arrival rate over the windows since the last decision."""
         if self._acc_t <= 0:
             return 0.0
-        t0 = self.env.now - self._acc_t
-        i = np.searchsorted(self.arrival_s, t0, side="left")
-        j = np.searchsorted(self.arrival_s, self.env.now, side="left")
-        return (j - i) / self._acc_t
+        return self._acc_arrived / self._acc_t
 
     def _scale_to(self, n: int) -> None:
-        live = [r for r in self.replicas if r.state in ("pending", "starting", "ready")]
+        live = [r for r in self.live if r.state != "draining"]
         self.desired = n
         if n > len(live):
             for _ in range(n - len(live)):
@@ -343,8 +392,9 @@ class InferenceService:
                 break
 
     def _create_replica(self) -> None:
-        r = Replica(index=len(self.replicas), created_s=self.env.now)
-        self.replicas.append(r)
+        r = Replica(index=self._created, created_s=self.env.now)
+        self._created += 1
+        self.live.append(r)
         self.run.scheduler.submit(
             [a.requests for a in self.alternatives],
             self.job.priority,
@@ -388,6 +438,7 @@ class InferenceService:
         if r.state == "pending":
             self.run.scheduler.cancel(r.ticket)
             r.state = "gone"
+            self.live.remove(r)
         elif r.state == "starting":
             self._release(r)
         elif r.state == "ready":
@@ -396,8 +447,8 @@ class InferenceService:
             r.state = "draining"
 
     def _finish_drains(self) -> None:
-        for r in self.replicas:
-            if r.state == "draining" and self.dp.is_drained(r.dp_index):
+        for r in [r for r in self.live if r.state == "draining"]:
+            if self.dp.is_drained(r.dp_index):
                 self.dp.remove_replica(r.dp_index)
                 self._release(r)
 
@@ -407,36 +458,28 @@ class InferenceService:
         for req, p in zip(r.alt.requests, r.placements, strict=True):
             self.run.cluster.release(req, p)
         r.state = "gone"
+        self.live.remove(r)
         self.run._sample()
         self.run.scheduler.kick()
 
     # ------------------------------------------------------------------ results
     def _record(self, now: float) -> None:
         iv = self.interval
-        states = [r.state for r in self.replicas]
+        states = [r.state for r in self.live]
         m = self._last
         queue = 0
         if m is not None:
             queue = int(m.queued_end.sum() + m.lb_queue_end)
-        self.rows.append(
-            {
-                "time_s": now,
-                "service": self.name,
-                "arrived": iv.arrived,
-                "served": iv.served,
-                "timed_out": iv.timed_out,
-                "dropped": iv.dropped,
-                "arrival_rps": iv.arrived / self.w.interval,
-                "ready_replicas": states.count("ready"),
-                "desired_replicas": self.desired,
-                "pending_replicas": states.count("pending"),
-                "starting_replicas": states.count("starting"),
-                "queue_length": queue,
-                "latency_p50_s": iv.latency.quantile(0.5),
-                "latency_p99_s": iv.latency.quantile(0.99),
-            }
-        )
+        p50, p99 = _quantiles(iv.latency, (0.5, 0.99))
+        self._rows.append(
+            now, iv.arrived, iv.served, iv.timed_out, iv.dropped, iv.arrived / self.w.interval,
+            states.count("ready"), self.desired, states.count("pending"), states.count("starting"), queue, p50, p99,
+        )  # fmt: skip
         self.interval = _Interval(latency=Histogram(self.dp.hist_config))
+
+    def frame(self):
+        """This service's rows of the `services` table (SERVICE_COLUMNS)."""
+        return self._rows.frame(self.name)
 
     def finish(self, end_s: float) -> dict:
         """Serve up to the end, and the service's headline metrics."""
@@ -449,7 +492,7 @@ class InferenceService:
         finished = t["served"] + t["timed_out"] + t["dropped"]
         return {
             "service": self.name,
-            "requests": int(self.arrival_s.size),
+            "requests": int(self.requests_total),
             "arrived": int(arrived),
             "served": int(t["served"]),
             "timed_out": int(t["timed_out"]),
@@ -463,6 +506,60 @@ class InferenceService:
             "cold_starts": self.cold_starts,
             "replica_hours": self.replica_seconds / 3600.0,
         }
+
+
+class _Rows:
+    """The services time series of one service, as typed columns (8 bytes a value, not a dict a row)."""
+
+    _FLOAT = ("time_s", "arrival_rps", "latency_p50_s", "latency_p99_s")
+
+    def __init__(self):
+        from array import array
+
+        self.cols = {c: array("d" if c in self._FLOAT else "q") for c in SERVICE_COLUMNS if c != "service"}
+        self._append = [self.cols[c].append for c in SERVICE_COLUMNS if c != "service"]
+
+    def append(self, *values) -> None:
+        for add, v in zip(self._append, values, strict=True):
+            add(v)
+
+    def __len__(self) -> int:
+        return len(self.cols["time_s"])
+
+    def frame(self, service: str):
+        import pandas as pd
+
+        n = len(self)
+        data = {c: np.array(a, dtype=np.float64 if c in self._FLOAT else np.int64) for c, a in self.cols.items()}
+        data["service"] = np.full(n, service, dtype=object)
+        return pd.DataFrame(data, columns=SERVICE_COLUMNS)
+
+
+def _quantiles(h: Histogram, qs: tuple[float, ...]) -> list[float]:
+    """`h.quantile(q)` for each q, from one cumulative sum (nearest rank, as `Histogram.quantile`)."""
+    counts = h.counts
+    cum = np.cumsum(counts)
+    n = int(cum[-1]) if cum.size else 0
+    if n == 0:
+        return [math.nan] * len(qs)
+    cfg = h.config
+    out = []
+    for q in qs:
+        rank = max(1, int(math.ceil(q * n - 1e-9)))
+        idx = int(np.searchsorted(cum, rank, side="left"))
+        if idx == 0:
+            out.append(cfg.lo_s)
+        elif idx == cfg.n_bins + 1:
+            out.append(cfg.hi_s)
+        else:
+            edges = _edges(cfg)
+            out.append(float(math.sqrt(edges[idx - 1] * edges[idx])))
+    return out
+
+
+@lru_cache(maxsize=16)
+def _edges(cfg) -> np.ndarray:
+    return cfg.edges()
 
 
 def _count_within(h: Histogram, target_s: float) -> int:

@@ -1,0 +1,191 @@
+"""Control-plane benchmarks of issue 10, each a ratio in one run against a raw SimPy loop.
+
+    python benchmarks/bench_control_plane.py [--cases a,b,c,d] [--out DIR]
+
+The yardstick is a raw SimPy loop of 2 M timeouts (one process yielding `env.timeout(1)`),
+timed in the same process just before the cases, so the ratios hold on a loaded machine too.
+
+(a) 1/10 of the OpenAI week: 750 nodes x 7 days, training + 5 services; target <= 15x the loop.
+(b) scenarios/openai-7500.yaml: 7,500 x 8 H100, a week, 50 services; target under 10 minutes and
+    4 GiB peak RSS (run in a fresh process, its own peak RSS from getrusage).
+(c) growth: wall time per simulated day over (a)'s week (flat within 20%), and the same day at
+    75, 750 and 7,500 nodes (10x the nodes at most 10x the time); writes scaling.csv/.png to --out.
+(d) 20,000 training jobs on 6,500 GPUs (a PAI-2020-scale replay, synthetic shapes); target <= 5 s.
+
+Prints one line per figure and writes `control_plane.json` with all of them to --out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import simpy
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from control_plane_scenarios import openai  # noqa: E402
+
+from gpusim.sim.engine import simulate  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def simpy_loop(n: int = 2_000_000) -> float:
+    """Seconds for one SimPy process to yield `n` timeouts."""
+    env = simpy.Environment()
+
+    def proc():
+        for _ in range(n):
+            yield env.timeout(1)
+
+    env.process(proc())
+    t = time.perf_counter()
+    env.run()
+    return time.perf_counter() - t
+
+
+def pai_scale() -> dict:
+    """20,000 training jobs in a day on 813 x 8 = 6,504 GPUs (the PAI 2020 cluster's size)."""
+    return {
+        "name": "pai-scale", "seed": 2020, "duration": "1d", "drain": True,
+        "cluster": {"node_pools": [{"name": "gpu", "count": 813, "gpu_model": "nvidia-v100-16gb",
+                                    "gpus_per_node": 8, "vcpu": 96, "memory": "512Gi"}]},
+        "workloads": [{"name": "tasks", "pod": {"resources": {"requests": {"cpu": "4", "memory": "16Gi"},
+                                                              "limits": {"nvidia.com/gpu": 1}}},
+                       "generator": {"arrival": {"process": "poisson", "rate": "20000/d"}, "max_jobs": 20000,
+                                     "gpus": {"distribution": "choice", "values": [1, 2, 4, 8],
+                                              "weights": [0.7, 0.15, 0.1, 0.05]},
+                                     "duration": {"distribution": "lognormal", "median": "1h", "sigma": 1.5}}}],
+        "output": {"timeseries_interval": "1m"},
+    }  # fmt: skip
+
+
+def timed(scenario: dict, days: float | None = None):
+    """(wall s, result, wall s at each simulated day boundary)."""
+    marks: list[tuple[float, float]] = []
+    t0 = time.perf_counter()
+
+    def progress(now, horizon):
+        marks.append((now, time.perf_counter() - t0))
+
+    r = simulate(scenario, progress=progress)
+    wall = time.perf_counter() - t0
+    per_day = []
+    if days:
+        last = 0.0
+        for d in range(1, int(days) + 1):
+            at = min((w for now, w in marks if now >= d * 86400 - 1e-6), default=wall)
+            per_day.append(at - last)
+            last = at
+    return wall, r, per_day
+
+
+def case_b_child() -> None:
+    """Run the OpenAI week in this (fresh) process; print wall s, peak RSS and headline figures."""
+    sc = openai(1.0, 7.0)
+    simulate(openai(1.0, 0.01, 1))  # compile the kernels outside the timing
+    wall, r, per_day = timed(sc, 7)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    s = r.summary
+    print(json.dumps({
+        "wall_s": wall, "peak_rss_gib": rss / 2**30, "per_day_s": per_day, "events": r.run_info["events"],
+        "jobs_finished": int((r.jobs["state"] == "finished").sum()), "jobs": len(r.jobs),
+        "requests": s.get("requests"), "nodes_added": s.get("nodes_added"), "scale_ups": s.get("cluster_scale_ups"),
+        "scale_downs": s.get("cluster_scale_downs"), "slo_attainment": s.get("slo_attainment"),
+    }))  # fmt: skip
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--cases", default="a,c,d,b")
+    ap.add_argument("--out", type=Path, default=None, help="where to write control_plane.json and the plot")
+    ap.add_argument("--child-b", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child_b:
+        case_b_child()
+        return
+    out = args.out or Path(tempfile.mkdtemp(prefix="gpusim-bench-"))
+    out.mkdir(parents=True, exist_ok=True)
+    cases = set(args.cases.split(","))
+    figures: dict = {}
+    simulate(openai(10.0, 0.01, 1))  # compile the kernels outside the timing
+    loop = simpy_loop()
+    figures["simpy_loop_2M_s"] = loop
+    print(f"raw SimPy loop, 2 M timeouts: {loop:.2f} s")
+
+    if "a" in cases or "c" in cases:
+        wall, r, per_day = timed(openai(10.0, 7.0, 5), 7)
+        figures["a"] = {"wall_s": wall, "ratio": wall / loop, "events": r.run_info["events"], "per_day_s": per_day}
+        print(f"(a) 750 nodes x 7 days, training + 5 services: {wall:.1f} s = {wall / loop:.1f}x the loop "
+              f"(target <= 15x), {r.run_info['events']:,} events")  # fmt: skip
+    if "c" in cases:
+        per_day = figures["a"]["per_day_s"]
+        spread = max(per_day) / min(per_day) - 1
+        figures["c_days"] = {"per_day_s": per_day, "max_over_min": spread}
+        print(f"(c) wall time per simulated day: {', '.join(f'{d:.1f}' for d in per_day)} s; "
+              f"max/min - 1 = {spread:.0%} (target <= 20%)")
+        rows = []
+        for scale in (100.0, 10.0, 1.0):
+            sc = openai(scale, 1.0)
+            nodes = sum(p["count"] for p in sc["cluster"]["node_pools"])
+            wall, r, _ = timed(sc)
+            rows.append({"nodes": nodes, "services": sum(1 for w in sc["workloads"] if w.get("type") == "inference"),
+                         "wall_s": wall, "events": r.run_info["events"], "ratio": wall / loop})  # fmt: skip
+            print(f"    1 day at {nodes:>5} nodes: {wall:6.1f} s, {r.run_info['events']:>10,} events")
+        for a, b in zip(rows, rows[1:]):
+            print(f"    {a['nodes']} -> {b['nodes']} nodes: time x{b['wall_s'] / a['wall_s']:.1f} "
+                  f"(target <= 10), events x{b['events'] / a['events']:.1f}")
+        figures["c_nodes"] = rows
+        _plot(rows, figures["c_days"]["per_day_s"], out)
+    if "d" in cases:
+        wall, r, _ = timed(pai_scale())
+        figures["d"] = {"wall_s": wall, "jobs": len(r.jobs), "events": r.run_info["events"]}
+        print(f"(d) 20,000 jobs on 6,504 GPUs: {wall:.1f} s (target <= 5 s), {r.run_info['events']:,} events")
+    if "b" in cases:
+        proc = subprocess.run([sys.executable, __file__, "--child-b"], capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            print(proc.stderr[-3000:])
+            raise SystemExit(proc.returncode)
+        b = json.loads(proc.stdout.strip().splitlines()[-1])
+        figures["b"] = b
+        print(f"(b) OpenAI week, 7,500 nodes, 50 services: {b['wall_s']:.0f} s (target < 600 s), peak RSS "
+              f"{b['peak_rss_gib']:.2f} GiB (target < 4), {b['events']:,} events, {b['jobs']:,} jobs, "
+              f"{b['requests']:,} requests; per day {', '.join(f'{d:.0f}' for d in b['per_day_s'])} s")
+    (out / "control_plane.json").write_text(json.dumps(figures, indent=2))
+    print(f"figures: {out / 'control_plane.json'}")
+
+
+def _plot(rows: list[dict], per_day: list[float], out: Path) -> None:
+    import csv
+
+    with (out / "scaling.csv").open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.5))
+    n = [r["nodes"] for r in rows]
+    ax1.loglog(n, [r["wall_s"] for r in rows], "o-", label="gpusim, 1 simulated day")
+    ax1.loglog(n, [rows[0]["wall_s"] * x / n[0] for x in n], "--", color="grey", label="linear in nodes")
+    ax1.set_xlabel("nodes")
+    ax1.set_ylabel("wall time (s)")
+    ax1.legend()
+    ax2.bar(range(1, len(per_day) + 1), per_day)
+    ax2.set_xlabel("simulated day (750 nodes)")
+    ax2.set_ylabel("wall time (s)")
+    fig.tight_layout()
+    fig.savefig(out / "scaling.png", dpi=120)
+
+
+if __name__ == "__main__":
+    main()
