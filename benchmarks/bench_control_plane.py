@@ -66,13 +66,21 @@ def pai_scale() -> dict:
     }  # fmt: skip
 
 
-def timed(scenario: dict, days: float | None = None):
+def timed(scenario: dict, days: float | None = None, report: bool = False):
     """(wall s, result, wall s at each simulated day boundary)."""
     marks: list[tuple[float, float]] = []
     t0 = time.perf_counter()
 
     def progress(now, horizon):
         marks.append((now, time.perf_counter() - t0))
+        if report:
+            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+            print(
+                f"  simulated {now / 3600:.1f} h of {horizon / 3600:.0f} h at {marks[-1][1]:.0f} s, peak RSS "
+                f"{rss:.2f} GiB",
+                file=sys.stderr,
+                flush=True,
+            )
 
     r = simulate(scenario, progress=progress)
     wall = time.perf_counter() - t0
@@ -90,7 +98,7 @@ def case_b_child() -> None:
     """Run the OpenAI week in this (fresh) process; print wall s, peak RSS and headline figures."""
     sc = openai(1.0, 7.0)
     simulate(openai(1.0, 0.01, 1))  # compile the kernels outside the timing
-    wall, r, per_day = timed(sc, 7)
+    wall, r, per_day = timed(sc, 7, report=True)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     s = r.summary
     print(json.dumps({
@@ -128,8 +136,10 @@ def main() -> None:
         per_day = figures["a"]["per_day_s"]
         spread = max(per_day) / min(per_day) - 1
         figures["c_days"] = {"per_day_s": per_day, "max_over_min": spread}
-        print(f"(c) wall time per simulated day: {', '.join(f'{d:.1f}' for d in per_day)} s; "
-              f"max/min - 1 = {spread:.0%} (target <= 20%)")
+        print(
+            f"(c) wall time per simulated day: {', '.join(f'{d:.1f}' for d in per_day)} s; "
+            f"max/min - 1 = {spread:.0%} (target <= 20%)"
+        )
         rows = []
         for scale in (100.0, 10.0, 1.0):
             sc = openai(scale, 1.0)
@@ -138,9 +148,11 @@ def main() -> None:
             rows.append({"nodes": nodes, "services": sum(1 for w in sc["workloads"] if w.get("type") == "inference"),
                          "wall_s": wall, "events": r.run_info["events"], "ratio": wall / loop})  # fmt: skip
             print(f"    1 day at {nodes:>5} nodes: {wall:6.1f} s, {r.run_info['events']:>10,} events")
-        for a, b in zip(rows, rows[1:]):
-            print(f"    {a['nodes']} -> {b['nodes']} nodes: time x{b['wall_s'] / a['wall_s']:.1f} "
-                  f"(target <= 10), events x{b['events'] / a['events']:.1f}")
+        for a, b in zip(rows, rows[1:], strict=False):
+            print(
+                f"    {a['nodes']} -> {b['nodes']} nodes: time x{b['wall_s'] / a['wall_s']:.1f} "
+                f"(target <= 10), events x{b['events'] / a['events']:.1f}"
+            )
         figures["c_nodes"] = rows
         _plot(rows, figures["c_days"]["per_day_s"], out)
     if "d" in cases:
@@ -148,15 +160,16 @@ def main() -> None:
         figures["d"] = {"wall_s": wall, "jobs": len(r.jobs), "events": r.run_info["events"]}
         print(f"(d) 20,000 jobs on 6,504 GPUs: {wall:.1f} s (target <= 5 s), {r.run_info['events']:,} events")
     if "b" in cases:
-        proc = subprocess.run([sys.executable, __file__, "--child-b"], capture_output=True, text=True, check=False)
+        proc = subprocess.run([sys.executable, __file__, "--child-b"], stdout=subprocess.PIPE, text=True, check=False)
         if proc.returncode != 0:
-            print(proc.stderr[-3000:])
             raise SystemExit(proc.returncode)
         b = json.loads(proc.stdout.strip().splitlines()[-1])
         figures["b"] = b
-        print(f"(b) OpenAI week, 7,500 nodes, 50 services: {b['wall_s']:.0f} s (target < 600 s), peak RSS "
-              f"{b['peak_rss_gib']:.2f} GiB (target < 4), {b['events']:,} events, {b['jobs']:,} jobs, "
-              f"{b['requests']:,} requests; per day {', '.join(f'{d:.0f}' for d in b['per_day_s'])} s")
+        print(
+            f"(b) OpenAI week, 7,500 nodes, 50 services: {b['wall_s']:.0f} s (target < 600 s), peak RSS "
+            f"{b['peak_rss_gib']:.2f} GiB (target < 4), {b['events']:,} events, {b['jobs']:,} jobs, "
+            f"{b['requests']:,} requests; per day {', '.join(f'{d:.0f}' for d in b['per_day_s'])} s"
+        )
     (out / "control_plane.json").write_text(json.dumps(figures, indent=2))
     print(f"figures: {out / 'control_plane.json'}")
 

@@ -15,14 +15,13 @@ from gpusim.cluster.state import (
     NODE_PROVISIONING,
     NODE_READY,
     SHARING_MIG,
-    SHARING_NONE,
     SHARING_TIMESLICE,
     ClusterState,
 )
 from gpusim.placement import place
+from gpusim.scenario.loader import load_scenario
 from gpusim.sim.engine import TrainingRun
 from gpusim.sim.environment import SimEnvironment
-from gpusim.scenario.loader import load_scenario
 
 
 def _cluster() -> ClusterState:

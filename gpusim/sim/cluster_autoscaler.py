@@ -58,20 +58,26 @@ class NodeRecord:
 
 
 class NodeManager:
-    """Adds, readies and removes nodes; bills them; runs the Cluster Autoscaler when any pool autoscales."""
+    """Adds, readies and removes nodes; bills them; runs the Cluster Autoscaler when any pool autoscales.
 
-    def __init__(self, run):
-        self.run = run
-        self.env = run.env
-        self.cluster: ClusterState = run.cluster
-        self.sim = run.sim
-        sc = run.sim.scenario
-        self.cfg = sc.cluster.autoscaler
-        self.billing = sc.cluster.billing
-        self.pools = {p.name: p for p in sc.cluster.node_pools}
+    Lifecycle: build (`NodeManager(...)`, the node records of the scenario's pools), `connect(scheduler)`
+    (the pending queue it scales for), `start()` (the scan loop), then `nodes_frame(end_s)` and the
+    scale-up/down counts for the result. `on_change` is called after every node change (the run samples
+    its time series there).
+    """
+
+    def __init__(self, env, cluster: ClusterState, cluster_spec, catalog, streams, on_change):
+        self.env = env
+        self.cluster: ClusterState = cluster
+        self.catalog = catalog
+        self.on_change = on_change
+        self.scheduler = None
+        self.cfg = cluster_spec.autoscaler
+        self.billing = cluster_spec.billing
+        self.pools = {p.name: p for p in cluster_spec.node_pools}
         self.records: list[NodeRecord] = []
-        self.rng = run.sim.streams.stream("cluster-autoscaler/expander")
-        self.lag_rng = run.sim.streams.stream("cluster-autoscaler/provisioning")
+        self.rng = streams.stream("cluster-autoscaler/expander")
+        self.lag_rng = streams.stream("cluster-autoscaler/provisioning")
         self.last_scale_up = -math.inf
         self.scale_ups = 0
         self.scale_downs = 0
@@ -100,6 +106,12 @@ class NodeManager:
         self._billed_count = len(self.records)
         self._ready_count = len(self.records)
         self.autoscaled = any(p.autoscaling is not None for p in self.pools.values())
+
+    def connect(self, scheduler) -> None:
+        """The scheduler whose pending pods the Cluster Autoscaler scales for (and kicks when nodes are ready)."""
+        self.scheduler = scheduler
+
+    def start(self) -> None:
         if self.autoscaled:
             self.env.process(self._loop())
 
@@ -118,7 +130,9 @@ class NodeManager:
         fit = self._template_fit.get(key)
         if fit is None:
             tmpl = self.templates[pool]
-            fit = self._template_fit[key] = self._static_ok(tmpl, req) and _take(_capacity(self.cluster, tmpl, req), req)
+            fit = self._template_fit[key] = self._static_ok(tmpl, req) and _take(
+                _capacity(self.cluster, tmpl, req), req
+            )
         return fit
 
     # ------------------------------------------------------------------ prices and lags
@@ -127,7 +141,7 @@ class NodeManager:
             return pool.price_per_hour
         if pool.node_type is None:
             return 0.0
-        nt = self.sim.catalog.node_type(pool.node_type)
+        nt = self.catalog.node_type(pool.node_type)
         p = nt.spot_usd_per_hour if pool.spot else nt.on_demand_usd_per_hour
         return float(p or 0.0)
 
@@ -135,7 +149,7 @@ class NodeManager:
         if pool.autoscaling is not None and pool.autoscaling.provisioning is not None:
             return float(sample_durations(pool.autoscaling.provisioning, self.lag_rng, 1)[0])
         if pool.node_type is not None:
-            lag = self.sim.catalog.node_type(pool.node_type).provisioning_s
+            lag = self.catalog.node_type(pool.node_type).provisioning_s
             if lag is not None:
                 return float(lag)
         return 180.0
@@ -170,7 +184,7 @@ class NodeManager:
 
     def _scale_up(self) -> None:
         c = self.cluster
-        sched = self.run.scheduler
+        sched = self.scheduler
         if sched.pending:
             # let the scheduler use nodes that became ready at this instant before judging what
             # is still pending (else a node ready on a scan tick looks missing and is re-added)
@@ -321,15 +335,15 @@ class NodeManager:
             self._billed_count += 1
             ev = self.env.timeout(self.provisioning_s(pool))
             ev.callbacks.append(lambda _e, i=int(i), rec=rec: self._ready(i, rec))
-        self.run._sample()
+        self.on_change()
 
     def _ready(self, i: int, rec: NodeRecord) -> None:
         self.cluster.set_node_state(i, NODE_READY)
         self.provisioning_nodes.remove(i)
         rec.ready_s = self.env.now
         self._ready_count += 1
-        self.run._sample()
-        self.run.scheduler.kick()
+        self.on_change()
+        self.scheduler.kick()
 
     def _scale_down(self) -> None:
         """Only nodes of autoscaled pools can be removed, so only they keep an empty-since clock."""
@@ -375,7 +389,7 @@ class NodeManager:
         self._live_arrays.pop(pool, None)
         if math.isnan(rec.removed_s):
             rec.removed_s = self.env.now
-        self.run._sample()
+        self.on_change()
 
     # ------------------------------------------------------------------ results
     def nodes_frame(self, end_s: float):

@@ -16,17 +16,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from gpusim._version import __version__
-from gpusim.cluster.state import SHARING_MIG, SHARING_NONE, SHARING_TIMESLICE, Placement, PodRequest, mig_masks
+from gpusim.cluster.state import SHARING_MIG, SHARING_NONE, SHARING_TIMESLICE, Placement, PodRequest
 from gpusim.metrics.summary import summarize
 from gpusim.placement import TargetWorkload, fits_anywhere_empty
 from gpusim.scenario.loader import load_scenario
 from gpusim.scenario.models import InferenceWorkload, Scenario
 from gpusim.sim.cluster_autoscaler import NodeManager
 from gpusim.sim.environment import SimEnvironment
-from gpusim.sim.inference import SERVICE_COLUMNS, InferenceService
+from gpusim.sim.inference import SERVICE_COLUMNS, InferenceService, ServiceContext
 from gpusim.sim.random import draw_seed
 from gpusim.sim.scheduler import Scheduler
 from gpusim.sim.sharing import UNIT_LABEL, Offer, offer, offer_share, switch_overhead
+from gpusim.sim.tenancy import DynamicMig, TimeSliceTenancy
 from gpusim.sim.workload import JobSpec, build_jobs
 
 CRASHLOOP_BACKOFF_S = (10.0, 300.0)
@@ -86,8 +87,7 @@ class TrainingRun:
         self.failed: dict[int, str] = {}
         self.oom_kills = 0
         self.runs: dict[int, JobRun] = {}
-        self.ts_tenants: dict[int, set[int]] = {}  # time-sliced GPU -> active job ids
-        self.ts_memory: dict[int, int] = {}  # time-sliced GPU -> MiB used by active tenants
+        self.timeslice = TimeSliceTenancy(self.cluster)
         self.scheduler = Scheduler(
             sim, self.cluster, sim.scenario.scheduler.policy, sim.scenario.scheduler.queue, self._sample
         )
@@ -95,25 +95,25 @@ class TrainingRun:
         self._fits: dict[PodRequest, bool] = {}
         self._pools = {p.name: p for p in sim.scenario.cluster.node_pools}
         self._work = {w.name: w.work for w in sim.scenario.workloads if getattr(w, "work", None) is not None}
-        # dynamic MIG: instances that exist per GPU (start -> profile), GPUs draining for a
-        # re-partition (-> actual slice masks while blocked), pods waiting for it
-        self.mig_instances: dict[int, dict[int, str]] = {}
-        self.mig_draining: dict[int, list[int]] = {}
-        self.mig_waiting: dict[int, list[JobRun]] = {}
-        self.mig_reconfiguring: set[int] = set()
-        self.mig_reconfigurations = 0
-        self.cluster.release_hooks.append(self._after_release)
+        self.mig = DynamicMig(self.env, self.cluster, self._pools, sim.catalog, self._mig_ready, self._sample,
+                              self.scheduler.kick)  # fmt: skip
+        self.mig.connect()
         if sim.scenario.scheduler.policy == "fgd":
             # FGD measures fragmentation against the workload's typical pods (Weng et al. 2023).
             reqs = [alts[0].requests[0] for j in self.jobs if (alts := self.alternatives(j)) for _ in range(j.num_pods)]
             if reqs:
                 self.cluster.set_target_workload(TargetWorkload.from_requests(reqs))
         self.arrived = 0
-        self.nodes = NodeManager(self)
+        self.nodes = NodeManager(self.env, self.cluster, sim.scenario.cluster, sim.catalog, sim.streams, self._sample)
+        self.nodes.connect(self.scheduler)
+        self.nodes.start()
         self.env.process(self._arrivals())
-        self.services = [
-            InferenceService(self, w, sim.streams) for w in sim.scenario.workloads if isinstance(w, InferenceWorkload)
-        ]
+        self.services = []
+        for w in sim.scenario.workloads:
+            if isinstance(w, InferenceWorkload):
+                svc = InferenceService(self._service_context(w), w, sim.streams)
+                svc.start()
+                self.services.append(svc)
         self.placeholders_bound = 0
         op = sim.scenario.cluster.overprovisioning
         if op is not None:
@@ -123,6 +123,15 @@ class TrainingRun:
             for _ in range(op.replicas):
                 self._submit_placeholder(alts, op.priority)
         self._sample()
+
+    def _service_context(self, w: InferenceWorkload) -> ServiceContext:
+        job = self.service_job(w)
+        return ServiceContext(
+            env=self.env, cluster=self.cluster, catalog=self.sim.catalog, horizon_s=self.sim.scenario.duration,
+            scheduler=self.scheduler, pools=self._pools, job=job, alternatives=self.alternatives(job),
+            trace_reports=self.trace_reports, on_change=self._sample, add_ts_tenant=self.add_ts_tenant,
+            remove_ts_tenant=self.remove_ts_tenant,
+        )  # fmt: skip
 
     def _could_ever_fit(self, req: PodRequest) -> bool:
         """Static feasibility, once per request shape: pools never change shape, so neither does it."""
@@ -255,118 +264,29 @@ class TrainingRun:
         """The container starts: on a time-sliced GPU it may run out of memory (no isolation); on a
         dynamic-MIG GPU it may first need a new instance (drain, then re-partition).
         """
-        if run.alt.offer.sharing == SHARING_MIG and self._needs_repartition(run):
+        if run.alt.offer.sharing == SHARING_MIG and self.mig.needs_repartition(run):
             return
         if run.alt.offer.sharing == SHARING_TIMESLICE:
             need = run.job.gpu_memory_mib
-            if any(self.ts_memory.get(g, 0) + need > self.cluster.gpu_mem_total[g] for g in run.gpus):
+            if not self.timeslice.fits_memory(run.gpus, need):
                 self.oom_kills += 1
                 run.restarts += 1
                 backoff = min(CRASHLOOP_BACKOFF_S[0] * 2 ** min(run.restarts - 1, 16), CRASHLOOP_BACKOFF_S[1])
                 ev = self.env.timeout(backoff)
                 ev.callbacks.append(lambda _e, run=run: self._start(run))
                 return
-            for g in run.gpus:
-                self.ts_tenants.setdefault(g, set()).add(run.job.job_id)
-                self.ts_memory[g] = self.ts_memory.get(g, 0) + need
+            affected = self.timeslice.join(run.job.job_id, run.gpus, need)
             run.active = True
-            self._retime({j for g in run.gpus for j in self.ts_tenants[g]})
+            self._retime(affected)
         else:
             run.active = True
             self._set_rate(run, run.speed)
 
-    # ------------------------------------------------------------------ dynamic MIG
-    def _dynamic_mig(self, node: int):
-        pool = self._pools[self.cluster.pool_names[self.cluster.node_pool[node]]]
-        mig = pool.sharing.mig
-        return mig if mig is not None and mig.config == "dynamic" else None
-
-    def _needs_repartition(self, run: JobRun) -> bool:
-        """Dynamic MIG: a pod bound to slices where no instance of its profile exists waits while the
-        GPU drains (no new pods; running ones finish), then for the re-partition time.
-        """
-        waiting = False
-        profile = run.alt.offer.mig_profile
-        for p in run.placements:
-            if self._dynamic_mig(p.node) is None:
-                continue
-            g = p.gpus[0]
-            if self.mig_instances.get(g, {}).get(p.mig_start) == profile:
-                continue
-            waiting = True
-            run.gpus_waiting.add(g)
-            self.mig_waiting.setdefault(g, []).append(run)
-            if g not in self.mig_draining:
-                c = self.cluster
-                self.mig_draining[g] = [int(c.gpu_mig_mem_used[g]), int(c.gpu_mig_compute_used[g])]
-                self._block_gpu(g)
-            self._check_drained(g)
-        return waiting
-
-    def _block_gpu(self, g: int) -> None:
-        """No new MIG instance on a GPU being re-partitioned: its slice masks read full (the real
-        use is kept in mig_draining; the free milli-GPU stays the real one for the metrics).
-        """
-        c = self.cluster
-        c.gpu_mig_mem_used[g] = 0xFF
-        c.gpu_mig_compute_used[g] = 0x7F
-        c.touch(int(c.gpu_node[g]))
-
-    def _after_release(self, req, placement) -> None:
-        """Any pod leaving a draining GPU (a job, a replica, an evicted placeholder): remember its
-        slices are free, keep the GPU blocked, and see whether the drain is complete.
-        """
-        if req.sharing != SHARING_MIG or not placement.gpus:
-            return
-        g = placement.gpus[0]
-        if g not in self.mig_draining:
-            return
-        mem, comp = mig_masks(req.mig_compute, req.mig_memory, placement.mig_start)
-        self.mig_draining[g][0] &= ~mem
-        self.mig_draining[g][1] &= ~comp
-        self._block_gpu(g)
-        self._check_drained(g)
-
-    def _check_drained(self, g: int) -> None:
-        # drained: every pod bound to the GPU is one waiting for the re-partition
-        waiting = len(self.mig_waiting.get(g, ()))
-        if g in self.mig_reconfiguring or int(self.cluster.gpu_tenants[g]) > waiting:
-            return
-        self.mig_reconfiguring.add(g)
-        node = int(self.cluster.gpu_node[g])
-        ev = self.env.timeout(self._dynamic_mig(node).reconfigure_time)
-        ev.callbacks.append(lambda _e, g=g: self._repartitioned(g))
-
-    def _repartitioned(self, g: int) -> None:
-        c = self.cluster
-        self.mig_reconfigurations += 1
-        instances = self.mig_instances.setdefault(g, {})
-        for run in self.mig_waiting.pop(g, []):
-            p = next(pl for pl in run.placements if pl.gpus[0] == g)
-            o = run.alt.offer
-            mem, comp = mig_masks(o.mig_compute, o.mig_memory, p.mig_start)
-            for start, name in list(instances.items()):  # instances overlapping the new one go
-                prof = self._mig_profile(run, name)
-                m2, c2 = mig_masks(prof.compute_slices, prof.memory_slices, start)
-                if m2 & mem or c2 & comp:
-                    del instances[start]
-            instances[p.mig_start] = o.mig_profile
-            run.gpus_waiting.discard(g)
-            if not run.gpus_waiting:
-                self.recorder.start_s[run.job.job_id] = self.env.now  # it starts only now
-                run.active = True
-                self._set_rate(run, run.speed)
-        mem_used, comp_used = self.mig_draining.pop(g)
-        self.mig_reconfiguring.discard(g)
-        c.gpu_mig_mem_used[g] = mem_used
-        c.gpu_mig_compute_used[g] = comp_used
-        c.touch(int(c.gpu_node[g]))
-        self._sample()
-        self.scheduler.kick()
-
-    def _mig_profile(self, run: JobRun, name: str):
-        node = run.placements[0].node
-        return self.sim.catalog.gpu(self.cluster.gpu_model_ids[self.cluster.node_gpu_model[node]]).mig.profile(name)
+    def _mig_ready(self, run: JobRun) -> None:
+        """Its dynamic-MIG instances exist now: the job starts (only now)."""
+        self.recorder.start_s[run.job.job_id] = self.env.now
+        run.active = True
+        self._set_rate(run, run.speed)
 
     def _speed(self, job: JobSpec, alt: Alternative, placements: list[Placement]) -> float:
         """A job's rate alone on its GPUs: the slice's compute fraction, or, when its workload measures
@@ -389,25 +309,17 @@ class TrainingRun:
         """A pod other than a training job (an inference replica) on time-sliced GPUs: it takes a
         time slice and memory there, so training co-tenants slow down and may run out of memory.
         """
-        gpus = {g for p in placements for g in p.gpus}
-        for g in gpus:
-            self.ts_tenants.setdefault(g, set()).add(key)
-            self.ts_memory[g] = self.ts_memory.get(g, 0) + memory_mib
-        self._retime({j for g in gpus for j in self.ts_tenants[g]})
+        self._retime(self.timeslice.join(key, {g for p in placements for g in p.gpus}, memory_mib))
 
     def remove_ts_tenant(self, key, placements: list[Placement], memory_mib: int) -> None:
-        gpus = {g for p in placements for g in p.gpus}
-        for g in gpus:
-            self.ts_tenants[g].discard(key)
-            self.ts_memory[g] -= memory_mib
-        self._retime({j for g in gpus for j in self.ts_tenants[g]})
+        self._retime(self.timeslice.leave(key, {g for p in placements for g in p.gpus}, memory_mib))
 
     def _rate(self, run: JobRun) -> float:
         if run.alt.offer.sharing != SHARING_TIMESLICE:
             return run.speed
         worst = run.speed
         for g in run.gpus:
-            n = len(self.ts_tenants.get(g, ()))
+            n = self.timeslice.n_tenants(g)
             if n > 1:  # equal time slices, minus the context-switch overhead
                 worst = min(worst, run.speed * (1.0 - run.alt.ts_overhead) / n)
         return worst
@@ -436,12 +348,9 @@ class TrainingRun:
         job = run.job
         del self.runs[job.job_id]
         self.running -= 1
-        affected: set[int] = set()
+        affected: set = set()
         if run.alt.offer.sharing == SHARING_TIMESLICE:
-            for g in run.gpus:
-                self.ts_tenants[g].discard(job.job_id)
-                self.ts_memory[g] -= job.gpu_memory_mib
-                affected |= self.ts_tenants[g]
+            affected = self.timeslice.leave(job.job_id, run.gpus, job.gpu_memory_mib)
         self._release(job, run.alt, run.placements)
         self.recorder.job_finished(job.job_id, self.env.now, restarts=run.restarts)
         self._retime(affected)
@@ -461,8 +370,8 @@ class TrainingRun:
             gpus_total=c.live_gpus,
             pending=self.pending,
             running=self.running,
-            nodes_ready=self.nodes.nodes_ready() if hasattr(self, "nodes") else 0,
-            nodes_billed=self.nodes.nodes_billed() if hasattr(self, "nodes") else 0,
+            nodes_ready=self.nodes.nodes_ready(),
+            nodes_billed=self.nodes.nodes_billed(),
         )
 
 
@@ -532,7 +441,7 @@ def simulate(
     summary["cluster_scale_downs"] = run.nodes.scale_downs
     summary["preemptions"] = run.scheduler.preemptions
     summary["oom_kills"] = run.oom_kills
-    summary["mig_reconfigurations"] = run.mig_reconfigurations
+    summary["mig_reconfigurations"] = run.mig.reconfigurations
     wall_s = time.perf_counter() - wall0
     meta = {
         "started_at": started_at,

@@ -27,6 +27,7 @@ on a time-sliced GPU it is fixed at bind time from the tenants there (not re-tim
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -83,17 +84,46 @@ class _Interval:
     latency: Histogram | None = None
 
 
-class InferenceService:
-    """One inference service's control plane (see the module docstring)."""
+@dataclass(frozen=True)
+class ServiceContext:
+    """What an inference service uses of the run, and nothing more.
 
-    def __init__(self, run, w: InferenceWorkload, streams):
-        self.run = run
+    `job`/`alternatives`: one replica's pod shape and the ways the pools can serve it; `on_change`:
+    called after a replica's pod is released (the run samples its time series); `add_ts_tenant` /
+    `remove_ts_tenant(key, placements, memory_mib)`: a replica on time-sliced GPUs joins or leaves the
+    time-slice tenancy there (training co-tenants slow down, may run out of memory).
+    """
+
+    env: object
+    cluster: object
+    catalog: object
+    horizon_s: float
+    scheduler: object
+    pools: dict
+    job: object
+    alternatives: list
+    trace_reports: list
+    on_change: Callable[[], None]
+    add_ts_tenant: Callable
+    remove_ts_tenant: Callable
+
+
+class InferenceService:
+    """One inference service's control plane (see the module docstring).
+
+    Lifecycle: build (`InferenceService(ctx, w, streams)`: its requests, data plane and autoscaler),
+    `start()` (the initial replicas and the control loop), then `finish(end_s)` (headline metrics) and
+    `frame()` (its rows of the services table).
+    """
+
+    def __init__(self, ctx: ServiceContext, w: InferenceWorkload, streams):
+        self.ctx = ctx
         self.w = w
-        self.env = run.env
+        self.env = ctx.env
         self.name = w.name
         self.rng = streams.stream(f"service/{w.name}/cold-start")
-        self.job = run.service_job(w)
-        self.alternatives = run.alternatives(self.job)
+        self.job = ctx.job
+        self.alternatives = ctx.alternatives
         if not self.alternatives:
             raise ValueError(f"service {w.name}: no node pool serves its replicas")
         self.ref_gpu, self.work_of = self._work_model()
@@ -134,6 +164,9 @@ class InferenceService:
         self._lb_queue_dt = 0.0  # load-balancer queue x time since the last autoscaler decision
         self._next_hpa = 0.0
         self._last = None  # the last window's metrics
+
+    def start(self) -> None:
+        """Ask for the initial replicas and start the control loop."""
         self._scale_to(self.desired)
         self.env.process(self._loop())
 
@@ -142,13 +175,13 @@ class InferenceService:
         """Reference GPU and a function giving a request's work (seconds on the reference GPU)."""
         from gpusim.hardware import performance as perf
 
-        cat = self.run.sim.catalog
+        cat = self.ctx.catalog
         m = self.w.model
         if m.reference_gpu is None and self.job.gpus == 0:
             raise InputError(
                 f"service {self.name}: CPU replicas need model.reference_gpu (the device work is measured on)"
             )
-        ref_id = m.reference_gpu or self.run.cluster.gpu_model_ids[_first_model(self.alternatives[0].requests[0])]
+        ref_id = m.reference_gpu or self.ctx.cluster.gpu_model_ids[_first_model(self.alternatives[0].requests[0])]
         ref = cat.gpu(ref_id)
         if m.llm is not None:
             spec = perf.LlmSpec(m.llm.params_b, m.llm.precision)
@@ -170,7 +203,7 @@ class InferenceService:
     def _requests(self, streams) -> tuple[np.ndarray, np.ndarray]:
         from gpusim.traces import load_requests
 
-        w, horizon = self.w, self.run.sim.scenario.duration
+        w, horizon = self.w, self.ctx.horizon_s
         base = f"service/{w.name}"
         if w.arrivals.trace is not None:
             if self._trace_loaded:
@@ -178,7 +211,7 @@ class InferenceService:
             self._trace_loaded = True
             self._chunk_end = horizon
             df, report = load_requests(w.arrivals.trace, streams.stream(base + "/trace"), until_s=horizon)
-            self.run.trace_reports.append(report)
+            self.ctx.trace_reports.append(report)
             df = df[df["arrival_s"] < horizon]
             t = df["arrival_s"].to_numpy(dtype=float)
             prompt = df["prompt_tokens"].to_numpy() if "prompt_tokens" in df else None
@@ -207,11 +240,11 @@ class InferenceService:
         """Work seconds per second of a replica on its GPU or slice, relative to the reference GPU."""
         from gpusim.hardware import performance as perf
 
-        c = self.run.cluster
+        c = self.ctx.cluster
         if not placements[0].gpus:  # a CPU replica: the node type's CPU throughput model
             return self._cpu_speed(placements[0].node)
         g = placements[0].gpus[0]
-        gpu = self.run.sim.catalog.gpu(c.gpu_model_ids[c.node_gpu_model[placements[0].node]])
+        gpu = self.ctx.catalog.gpu(c.gpu_model_ids[c.node_gpu_model[placements[0].node]])
         o = alt.offer
         sh = offer_share(gpu, o)
         if o.sharing == SHARING_TIMESLICE:
@@ -239,11 +272,11 @@ class InferenceService:
     def _cpu_speed(self, node: int) -> float:
         from gpusim.hardware import performance as perf
 
-        c = self.run.cluster
-        pool = self.run._pools[c.pool_names[c.node_pool[node]]]
+        c = self.ctx.cluster
+        pool = self.ctx.pools[c.pool_names[c.node_pool[node]]]
         if pool.node_type is None:
             raise InputError(f"service {self.name}: CPU replicas need their pool's node_type (CPU throughput)")
-        nt = self.run.sim.catalog.node_type(pool.node_type)
+        nt = self.ctx.catalog.node_type(pool.node_type)
         vcpus = self.job.cpu_milli / 1000 or None
         dev = perf.cpu_device(nt, vcpus=min(vcpus, nt.vcpu) if vcpus else None)
         m = self.w.model
@@ -269,10 +302,10 @@ class InferenceService:
         i = self.next_i
         j = int(np.searchsorted(self.arrival_s, now, side="left"))
         self.next_i = j
-        if now <= self._chunk_end or self._chunk_end >= self.run.sim.scenario.duration:
+        if now <= self._chunk_end or self._chunk_end >= self.ctx.horizon_s:
             return self.arrival_s[i:j], self.work[i:j]
         parts_t, parts_w = [self.arrival_s[i:j]], [self.work[i:j]]
-        while now > self._chunk_end and self._chunk_end < self.run.sim.scenario.duration:
+        while now > self._chunk_end and self._chunk_end < self.ctx.horizon_s:
             self._pull_chunk()
             j = int(np.searchsorted(self.arrival_s, now, side="left"))
             parts_t.append(self.arrival_s[:j])
@@ -395,17 +428,17 @@ class InferenceService:
         r = Replica(index=self._created, created_s=self.env.now)
         self._created += 1
         self.live.append(r)
-        self.run.scheduler.submit(
+        self.ctx.scheduler.submit(
             [a.requests for a in self.alternatives],
             self.job.priority,
             lambda i, ps, r=r: self._bound(r, self.alternatives[i], ps),
         )
-        r.ticket = self.run.scheduler.last_ticket
+        r.ticket = self.ctx.scheduler.last_ticket
 
     def _bound(self, r: Replica, alt, placements: list[Placement]) -> None:
         r.state, r.alt, r.placements = "starting", alt, placements
         if alt.offer.sharing == SHARING_TIMESLICE:  # co-tenant of training jobs (slows them, uses memory)
-            self.run.add_ts_tenant(("replica", self.name, r.index), placements, self.job.gpu_memory_mib)
+            self.ctx.add_ts_tenant(("replica", self.name, r.index), placements, self.job.gpu_memory_mib)
         cs = self.w.cold_start
         delay = float(sample_durations(cs.image_pull, self.rng, 1)[0]) + self._model_load()
         self.cold_starts += 1
@@ -421,7 +454,7 @@ class InferenceService:
                 from gpusim.traces import load_distribution
 
                 self._load_pool, rep = load_distribution(cs.model_load_from)
-                self.run.trace_reports.append(rep)
+                self.ctx.trace_reports.append(rep)
             return float(self._load_pool[self.rng.integers(0, len(self._load_pool))])
         pct = _model_load_percentiles()
         u = self.rng.random() * 100.0
@@ -436,7 +469,7 @@ class InferenceService:
 
     def _remove(self, r: Replica) -> None:
         if r.state == "pending":
-            self.run.scheduler.cancel(r.ticket)
+            self.ctx.scheduler.cancel(r.ticket)
             r.state = "gone"
             self.live.remove(r)
         elif r.state == "starting":
@@ -454,13 +487,13 @@ class InferenceService:
 
     def _release(self, r: Replica) -> None:
         if r.alt.offer.sharing == SHARING_TIMESLICE:
-            self.run.remove_ts_tenant(("replica", self.name, r.index), r.placements, self.job.gpu_memory_mib)
+            self.ctx.remove_ts_tenant(("replica", self.name, r.index), r.placements, self.job.gpu_memory_mib)
         for req, p in zip(r.alt.requests, r.placements, strict=True):
-            self.run.cluster.release(req, p)
+            self.ctx.cluster.release(req, p)
         r.state = "gone"
         self.live.remove(r)
-        self.run._sample()
-        self.run.scheduler.kick()
+        self.ctx.on_change()
+        self.ctx.scheduler.kick()
 
     # ------------------------------------------------------------------ results
     def _record(self, now: float) -> None:
@@ -478,7 +511,7 @@ class InferenceService:
         self.interval = _Interval(latency=Histogram(self.dp.hist_config))
 
     def frame(self):
-        """This service's rows of the `services` table (SERVICE_COLUMNS)."""
+        """The service's rows of the `services` table (SERVICE_COLUMNS)."""
         return self._rows.frame(self.name)
 
     def finish(self, end_s: float) -> dict:
