@@ -460,13 +460,16 @@ class ClusterState:
 
     # ------------------------------------------------------------------ binding
     def node_eligible(self, node: int, req: PodRequest) -> bool:
-        """Static filter: state, selector, taints, GPU model and sharing mode (not free resources).
+        """Static filter of a ready node: `static_fit` and the node is ready (not free resources)."""
+        return self.node_state[node] == NODE_READY and self.static_fit(node, req)
+
+    def static_fit(self, node: int, req: PodRequest) -> bool:
+        """The one static-feasibility predicate: selector, taints, GPU model and sharing mode, in any
+        node state (the scheduler's filter, the autoscaler's templates and the references share it).
 
         A GPU request only matches nodes of its own sharing mode: whole/fractional GPUs on
         SHARING_NONE nodes, replicas on time-slicing nodes, MIG instances on MIG nodes.
         """
-        if self.node_state[node] != NODE_READY:
-            return False
         sel = _as_u64(req.selector_mask)
         if (self.node_labels[node] & sel) != sel:
             return False

@@ -1,7 +1,8 @@
 """Placement: choose a node (and its GPUs) for a pod, or say it is unschedulable.
 
 One entry point, `place(state, request, policy, rng)`, is what the engine calls. Policies are
-registered by name in `POLICIES`; each is a function
+declared once in `registry.POLICY_REGISTRY` (name, kernel id, reference twin, paper name) and
+dispatched by name through `POLICIES`; each is a function
 ``(state: ClusterState, req: PodRequest, rng: numpy.random.Generator) -> Placement | None``
 running a compiled kernel (`_kernels.py`) that filters and scores every node in one pass.
 Ties always break on the lowest node index, then the lowest GPU index, so results never depend
@@ -25,20 +26,12 @@ from gpusim.cluster.state import ClusterState, Placement, PodRequest
 from gpusim.placement import _kernels as K
 from gpusim.placement import reference
 from gpusim.placement.fgd import TargetWorkload
+from gpusim.placement.registry import KERNEL_ID, POLICY_REGISTRY, Policy, paper_policies
 
 PolicyFn = Callable[[ClusterState, PodRequest, np.random.Generator], Placement | None]
 
-POLICY_IDS: dict[str, int] = {
-    "first-fit": K.FIRST_FIT,
-    "best-fit": K.BEST_FIT,
-    "spread": K.SPREAD,
-    "random": K.RANDOM,
-    "dot-product": K.DOT_PRODUCT,
-    "weighted-best-fit": K.WEIGHTED_BEST_FIT,
-    "gpu-packing": K.GPU_PACKING,
-    "gpu-clustering": K.GPU_CLUSTERING,
-    "fgd": K.FGD,
-}
+POLICY_IDS: dict[str, int] = dict(KERNEL_ID)
+"""Policy name -> kernel id (from `registry.POLICY_REGISTRY`, where every policy is declared)."""
 
 _EMPTY_T = (np.zeros((0, 5), np.int64), np.zeros(0, np.float64))
 _NO_CACHE = (np.zeros(0, np.int64), np.zeros(0, np.int64))
@@ -133,7 +126,7 @@ POLICIES: dict[str, PolicyFn] = {name: partial(_place_kernel, policy=name) for n
 
 
 def policy_names() -> list[str]:
-    return sorted(POLICIES)
+    return sorted(POLICY_REGISTRY)
 
 
 def place(
@@ -202,6 +195,9 @@ def fits_anywhere_empty(state: ClusterState, req: PodRequest) -> bool:
 __all__ = [
     "POLICIES",
     "POLICY_IDS",
+    "POLICY_REGISTRY",
+    "Policy",
+    "paper_policies",
     "TargetWorkload",
     "bind_gang",
     "fits_anywhere_empty",

@@ -20,16 +20,18 @@ from __future__ import annotations
 import numpy as np
 
 from gpusim.placement._numba import njit
+from gpusim.placement.registry import KERNEL_ID
 
-FIRST_FIT = 0
-BEST_FIT = 1
-SPREAD = 2
-RANDOM = 3
-DOT_PRODUCT = 4
-GPU_PACKING = 5
-GPU_CLUSTERING = 6
-FGD = 7
-WEIGHTED_BEST_FIT = 8
+# policy ids, declared in the registry (numba freezes them as constants)
+FIRST_FIT = KERNEL_ID["first-fit"]
+BEST_FIT = KERNEL_ID["best-fit"]
+SPREAD = KERNEL_ID["spread"]
+RANDOM = KERNEL_ID["random"]
+DOT_PRODUCT = KERNEL_ID["dot-product"]
+GPU_PACKING = KERNEL_ID["gpu-packing"]
+GPU_CLUSTERING = KERNEL_ID["gpu-clustering"]
+FGD = KERNEL_ID["fgd"]
+WEIGHTED_BEST_FIT = KERNEL_ID["weighted-best-fit"]
 
 MILLI = 1000
 MAX_SPEC_CPU = 128000.0  # FGD artifact's normalisers (open-gpu-share utils MaxSpecCpu/MaxSpecGpu)

@@ -48,6 +48,7 @@ from gpusim.cluster.state import (
     PodRequest,
     mig_masks,
 )
+from gpusim.placement.registry import POLICY_REGISTRY
 
 MAX_SPEC_CPU = 128000.0
 MAX_SPEC_GPU = 8000.0
@@ -453,39 +454,19 @@ def fgd(state: ClusterState, req: PodRequest, rng: np.random.Generator) -> Place
     return None if best is None else best[1]
 
 
-REFERENCE_POLICIES = {
-    name: _with_fidelity(name, fn)
-    for name, fn in {
-        "first-fit": first_fit,
-        "best-fit": best_fit,
-        "spread": spread,
-        "random": random_fit,
-        "dot-product": dot_product,
-        "weighted-best-fit": weighted_best_fit,
-        "gpu-packing": gpu_packing,
-        "gpu-clustering": gpu_clustering,
-        "fgd": fgd,
-    }.items()
-}
+REFERENCE_POLICIES = {name: _with_fidelity(name, globals()[p.reference]) for name, p in POLICY_REGISTRY.items()}
+"""Policy name -> its plain-Python twin (the registry names the function)."""
 
 
 # ---------------------------------------------------------------------------- static feasibility
 def fits_empty(state: ClusterState, req: PodRequest) -> bool:
     """Could the pod fit some node (any state but gone) if that node were empty?"""
     for n in range(state.n_nodes):
-        if state.node_state[n] == NODE_GONE:
-            continue
-        sel = np.uint64(req.selector_mask & 0xFFFFFFFFFFFFFFFF)
-        if (state.node_labels[n] & sel) != sel or int(state.node_taints[n]) & ~req.toleration_mask:
+        if state.node_state[n] == NODE_GONE or not state.static_fit(n, req):
             continue
         if state.node_cpu_total[n] < req.cpu_milli or state.node_mem_total[n] < req.memory_mib:
             continue
         if req.gpus:
-            model = int(state.node_gpu_model[n])
-            if model < 0 or (req.gpu_model_mask and not (req.gpu_model_mask >> model) & 1):
-                continue
-            if int(state.node_sharing[n]) != req.sharing:
-                continue
             if req.sharing == SHARING_NONE and state.node_gpu_count[n] < req.gpus:
                 continue
             if (

@@ -248,16 +248,11 @@ class NodeManager:
     def _static_ok(self, node: int, req: PodRequest) -> bool:
         """Static fit of a request on a node's shape (labels, taints, model, sharing), any state."""
         c = self.cluster
-        sel = np.uint64(req.selector_mask & 0xFFFFFFFFFFFFFFFF)
-        if (c.node_labels[node] & sel) != sel or int(c.node_taints[node]) & ~req.toleration_mask:
-            return False
-        if req.gpus > 0:
-            model = int(c.node_gpu_model[node])
-            if model < 0 or (req.gpu_model_mask and not (req.gpu_model_mask >> model) & 1):
-                return False
-            if int(c.node_sharing[node]) != req.sharing:
-                return False
-        return c.node_cpu_total[node] >= req.cpu_milli and c.node_mem_total[node] >= req.memory_mib
+        return (
+            c.static_fit(node, req)
+            and c.node_cpu_total[node] >= req.cpu_milli
+            and c.node_mem_total[node] >= req.memory_mib
+        )
 
     def _expand(self, alternatives, new: dict):
         """The (pool, requests) the expander grows for a pending group, or None if no autoscaled pool
