@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gpusim.cluster.state import MIG_COMPUTE_SLICES, MIG_MEMORY_SLICES, MIG_SLICE_MILLI, SHARING_NONE, SHARING_TIMESLICE
 from gpusim.placement._numba import njit
 from gpusim.placement.registry import KERNEL_ID
 
@@ -42,11 +43,11 @@ U1 = np.uint64(1)
 @njit
 def mig_start(mem_used, comp_used, c, m, starts_mask):
     """Lowest allowed start where a (c, m) instance fits next to the used slices, or -1."""
-    for s in range(8):
-        if (starts_mask >> s) & 1 == 0 or s + m > 8:
+    for s in range(MIG_MEMORY_SLICES):
+        if (starts_mask >> s) & 1 == 0 or s + m > MIG_MEMORY_SLICES:
             continue
         mem = ((1 << m) - 1) << s
-        hi = min(s + c, 7)
+        hi = min(s + c, MIG_COMPUTE_SLICES)
         comp = (((1 << (hi - s)) - 1) << s) if hi > s else 0
         if (mem & mem_used) == 0 and (comp & comp_used) == 0:
             return s
@@ -88,7 +89,7 @@ def select_gpus(n, policy, u2, S, R, out):
         return -1
     s = node_gpu_start[n]
     c = node_gpu_count[n]
-    if r_sharing == 0:
+    if r_sharing == SHARING_NONE:
         if r_milli >= MILLI:
             k = 0
             for g in range(s, s + c):
@@ -117,7 +118,7 @@ def select_gpus(n, policy, u2, S, R, out):
                 best = g
         out[0] = best
         return -1
-    if r_sharing == 1:
+    if r_sharing == SHARING_TIMESLICE:
         taken = np.zeros(c, dtype=np.int64)
         for j in range(r_gpus):
             best = -1
@@ -139,7 +140,7 @@ def select_gpus(n, policy, u2, S, R, out):
         if st < 0:
             continue
         used = 0
-        for b in range(8):
+        for b in range(MIG_MEMORY_SLICES):
             used += (mem_used >> b) & 1
         if used > best_used:
             best = g
@@ -311,7 +312,7 @@ def fgd_node(n, S, R, T, cache_val, cache_ver, buf):
         cache_val[n] = before
         cache_ver[n] = node_version[n]
     cpu_after = node_cpu_free[n] - r_cpu
-    if r_gpus == 1 and r_sharing == 0 and r_milli < MILLI:
+    if r_gpus == 1 and r_sharing == SHARING_NONE and r_milli < MILLI:
         best_score = 0
         best_g = -1
         for i in range(c):
@@ -338,10 +339,10 @@ def fgd_node(n, S, R, T, cache_val, cache_ver, buf):
     if r_gpus > 0:
         sel = np.empty(r_gpus, dtype=np.int64)
         select_gpus(n, FGD, 0.0, S, R, sel)
-        if r_sharing == 0:
+        if r_sharing == SHARING_NONE:
             for j in range(r_gpus):
                 buf[sel[j] - s] -= r_milli
-        elif r_sharing == 1:
+        elif r_sharing == SHARING_TIMESLICE:
             for j in range(r_gpus):
                 taken = 0
                 for q in range(r_gpus):
@@ -349,7 +350,7 @@ def fgd_node(n, S, R, T, cache_val, cache_ver, buf):
                         taken += 1
                 buf[sel[j] - s] = MILLI - (MILLI * (gpu_tenants[sel[j]] + taken)) // gpu_ts_cap[sel[j]]
         else:
-            buf[sel[0] - s] -= 125 * r_mig_m
+            buf[sel[0] - s] -= MIG_SLICE_MILLI * r_mig_m
     return float(before - frag_amount(cpu_after, buf, c, model, t_int)), -1
 
 
@@ -395,7 +396,7 @@ def place_one(policy, artifact, u1, u2, S, R, T, cache_val, cache_ver, max_g, ou
             qw += T[0][t, 4]
     r_total = r_gpus * r_milli
     whole = r_milli >= MILLI
-    pack_milli = r_milli if r_sharing == 0 else 1
+    pack_milli = r_milli if r_sharing == SHARING_NONE else 1
     tag_bit = U1 << np.uint64(max(r_tag, 0))
     best = -1
     cnt = 0
@@ -418,7 +419,7 @@ def place_one(policy, artifact, u1, u2, S, R, T, cache_val, cache_ver, max_g, ou
             if r_model_mask != 0 and ((r_model_mask >> np.uint64(model)) & U1) == 0:
                 continue
             ok = False
-            if r_sharing == 0:
+            if r_sharing == SHARING_NONE:
                 if whole:
                     idle = 0
                     for g in range(s, s + c):
@@ -430,7 +431,7 @@ def place_one(policy, artifact, u1, u2, S, R, T, cache_val, cache_ver, max_g, ou
                         if gpu_free[g] >= r_milli:
                             ok = True
                             break
-            elif r_sharing == 1:
+            elif r_sharing == SHARING_TIMESLICE:
                 slots = 0
                 for g in range(s, s + c):
                     slots += gpu_ts_cap[g] - gpu_tenants[g]
@@ -551,7 +552,7 @@ def place_one(policy, artifact, u1, u2, S, R, T, cache_val, cache_ver, max_g, ou
                     s1 = float(q + 25 * tier)
                 else:
                     s1 = float(tier * 8000 + 8000 - left)
-        elif r_sharing == 0:  # FGD
+        elif r_sharing == SHARING_NONE:  # FGD
             s1, _g = fgd_plain(
                 n,
                 node_cpu_free,
@@ -590,7 +591,7 @@ def place_one(policy, artifact, u1, u2, S, R, T, cache_val, cache_ver, max_g, ou
         best = feasible[k]
     if best < 0:
         return -1, -1
-    if policy == FGD and r_gpus == 1 and r_sharing == 0 and r_milli < MILLI:
+    if policy == FGD and r_gpus == 1 and r_sharing == SHARING_NONE and r_milli < MILLI:
         sc, g = fgd_plain(
             best,
             node_cpu_free,

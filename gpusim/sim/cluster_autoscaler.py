@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gpusim.cluster.state import (
+    MIG_COMPUTE_SLICES,
     NODE_GONE,
     NODE_PROVISIONING,
     NODE_READY,
@@ -271,7 +272,7 @@ class NodeManager:
                 r = reqs[0]
                 if not self._fits_template(name, r):
                     continue
-                gpus_left = int(c.node_gpu_count[tmpl]) - r.gpus if r.sharing == 0 else 0
+                gpus_left = int(c.node_gpu_count[tmpl]) - r.gpus if r.sharing == SHARING_NONE else 0
                 waste = (gpus_left, int(c.node_cpu_total[tmpl]) - r.cpu_milli)
                 options.append((name, waste, self.price(pool), self.cfg.priorities.get(name, 0), reqs))
                 break
@@ -432,7 +433,7 @@ def _capacity(c: ClusterState, node: int, req: PodRequest) -> list[int]:
     if req.sharing == SHARING_TIMESLICE and gpus:
         gpus *= int(c.gpu_ts_capacity[c.node_gpu_start[node]])
     elif req.sharing == SHARING_MIG:
-        gpus *= 7
+        gpus *= MIG_COMPUTE_SLICES  # a pod takes compute slices
     return [gpus, int(c.node_cpu_total[node]), int(c.node_mem_total[node])]
 
 

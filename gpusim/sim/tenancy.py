@@ -16,7 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from gpusim.cluster.state import SHARING_MIG, ClusterState, mig_masks
+from gpusim.cluster.state import MIG_COMPUTE_SLICES, MIG_MEMORY_SLICES, SHARING_MIG, ClusterState, mig_masks
+
+MIG_MEMORY_FULL = (1 << MIG_MEMORY_SLICES) - 1  # every memory slice taken (0xFF)
+MIG_COMPUTE_FULL = (1 << MIG_COMPUTE_SLICES) - 1  # every compute slice taken (0x7F)
 
 
 class TimeSliceTenancy:
@@ -104,8 +107,8 @@ class DynamicMig:
         use is kept in `draining`; the free milli-GPU stays the real one for the metrics).
         """
         c = self.cluster
-        c.gpu_mig_mem_used[g] = 0xFF
-        c.gpu_mig_compute_used[g] = 0x7F
+        c.gpu_mig_mem_used[g] = MIG_MEMORY_FULL
+        c.gpu_mig_compute_used[g] = MIG_COMPUTE_FULL
         c.touch(int(c.gpu_node[g]))
 
     def after_release(self, req, placement) -> None:
