@@ -247,6 +247,7 @@ class ClusterState:
         self._milli_allocated = 0
         self._gpus_busy = 0
         self.pool_live_nodes: list[int] = [0] * len(self.pool_names)
+        self.node_states_version = 0  # bumped by set_node_state (derived ready masks know when to refresh)
 
     # ------------------------------------------------------------------ building
     def gpu_model_index(self, model_id: str | None) -> int:
@@ -349,6 +350,7 @@ class ClusterState:
         """Change a node's lifecycle state (provisioning, ready, gone), keeping the aggregates."""
         old = int(self.node_state[node])
         self.node_state[node] = state
+        self.node_states_version += 1
         if (old == NODE_GONE) != (state == NODE_GONE):
             sign = -1 if state == NODE_GONE else 1
             start, n = int(self.node_gpu_start[node]), int(self.node_gpu_count[node])

@@ -91,6 +91,7 @@ class NodeManager:
         self._record_of: dict[int, NodeRecord] = {}
         self._empty_since = np.full(max(self.cluster.n_nodes, 1), np.nan)
         self._template_fit: dict[tuple[str, PodRequest], bool] = {}
+        self._static_cache: dict[tuple[int, PodRequest], bool] = {}
         for i in range(self.cluster.n_nodes):
             pool = self.cluster.pool_names[self.cluster.node_pool[i]]
             if self.cluster.node_state[i] == NODE_GONE:
@@ -247,9 +248,20 @@ class NodeManager:
         return True
 
     def _static_ok(self, node: int, req: PodRequest) -> bool:
-        """Static fit of a request on a node's shape (labels, taints, model, sharing), any state."""
+        """Static fit of a request on a node's shape (labels, taints, model, sharing, size), any state.
+
+        Every node of a pool has the pool's shape (the autoscaler copies it from the pool's
+        template), so the answer is cached per (pool, request).
+        """
+        key = (int(self.cluster.node_pool[node]), req)
+        ok = self._static_cache.get(key)
+        if ok is None:
+            ok = self._static_cache[key] = self._static_ok_node(node, req)
+        return ok
+
+    def _static_ok_node(self, node: int, req: PodRequest) -> bool:
         c = self.cluster
-        return (
+        return bool(
             c.static_fit(node, req)
             and c.node_cpu_total[node] >= req.cpu_milli
             and c.node_mem_total[node] >= req.memory_mib

@@ -81,6 +81,8 @@ class Scheduler:
         self.preemptions = 0
         self._evict_callbacks: dict[int, Callable[[], None]] = {}
         self.bound_placeholders: list[tuple[int, int, tuple, list[Placement]]] = []  # (seq, priority, reqs, placements)
+        self._masks_key = None
+        self._masks: tuple[np.ndarray, np.ndarray] = (np.zeros(0, bool), np.zeros(0, bool))
         self.env.process(self._loop())
 
     def submit(
@@ -159,18 +161,28 @@ class Scheduler:
             self.env.process(_later(self.env, callback))
         return placements
 
+    def _ready_masks(self) -> tuple[np.ndarray, np.ndarray]:
+        """Ready nodes and the GPUs on them, recomputed only when a node's state or the node set changed."""
+        c = self.cluster
+        key = (c.n_nodes, c.n_gpus, c.node_states_version)
+        if self._masks_key != key:
+            ready = c.node_state[: c.n_nodes] == NODE_READY
+            gpu_ready = ready[c.gpu_node[: c.n_gpus]] if c.n_gpus else np.zeros(0, bool)
+            self._masks = (ready, gpu_ready)
+            self._masks_key = key
+        return self._masks
+
     def _largest_free(self) -> tuple[int, int, int, int]:
         c = self.cluster
-        ready = c.node_state[: c.n_nodes] == NODE_READY
+        ready, gpu_ready = self._ready_masks()
         if not ready.any():
             return (0, 0, 0, 0)
-        gpu_ready = ready[c.gpu_node[: c.n_gpus]] if c.n_gpus else np.zeros(0, bool)
-        share = int(c.gpu_free_milli[: c.n_gpus][gpu_ready].max()) if gpu_ready.any() else 0
+        share = int(np.max(c.gpu_free_milli[: c.n_gpus], where=gpu_ready, initial=0)) if gpu_ready.any() else 0
         return (
-            int(c.node_gpus_idle[: c.n_nodes][ready].max()),
+            int(np.max(c.node_gpus_idle[: c.n_nodes], where=ready, initial=np.iinfo(np.int32).min)),
             share,
-            int(c.node_cpu_free[: c.n_nodes][ready].max()),
-            int(c.node_mem_free[: c.n_nodes][ready].max()),
+            int(np.max(c.node_cpu_free[: c.n_nodes], where=ready, initial=np.iinfo(np.int64).min)),
+            int(np.max(c.node_mem_free[: c.n_nodes], where=ready, initial=np.iinfo(np.int64).min)),
         )
 
     def _loop(self):
