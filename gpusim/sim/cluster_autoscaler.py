@@ -233,12 +233,29 @@ class NodeManager:
         if not provisioning:
             return False
         trial: dict = {}
+        pools = self.cluster.node_pool
         for req in reqs:
+            # an untouched node's room is its pool's empty-node capacity: once that cannot take the
+            # pod, no other untouched node of the pool can (the same answer, without the bins)
+            fresh_fails: set[int] = set()
             for node in provisioning:
                 if not self._static_ok(node, req):
                     continue
                 key = (node, req.sharing)
-                b = trial.get(key) or list(room.get(key) or _capacity(self.cluster, node, req))
+                b = trial.get(key)
+                if b is None:
+                    used = room.get(key)
+                    if used is None:
+                        pool = int(pools[node])
+                        if pool in fresh_fails:
+                            continue
+                        b = _capacity(self.cluster, node, req)
+                        if not _take(b, req):
+                            fresh_fails.add(pool)
+                            continue
+                        trial[key] = b
+                        break
+                    b = list(used)
                 if _take(b, req):
                     trial[key] = b
                     break
