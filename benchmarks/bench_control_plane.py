@@ -212,7 +212,7 @@ def _plot(rows: list[dict], per_day: list[float], out: Path) -> None:
     n = [r["nodes"] for r in rows]
     ax1.loglog(n, [r["cpu_s"] for r in rows], "o-", label="gpusim")
     ax1.loglog(n, [rows[0]["cpu_s"] * x / n[0] for x in n], "--", color="grey", label="linear in nodes")
-    ax1.set_xlabel("nodes (services: nodes / 150)")
+    ax1.set_xlabel("nodes (5 and 50 services)")
     ax1.set_ylabel("CPU time (s)")
     ax1.legend()
     ax2.bar(range(1, len(per_day) + 1), per_day)

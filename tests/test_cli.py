@@ -12,6 +12,8 @@ from gpusim.cli import main
 from tests.conftest import ROOT, SCENARIOS
 
 ALL_SCENARIOS = sorted(SCENARIOS.glob("*.yaml"))
+BENCHMARK_SCENARIOS = {"openai-7500.yaml"}  # minutes, not seconds: run by benchmarks/bench_control_plane.py
+RUNNABLE_SCENARIOS = [p for p in ALL_SCENARIOS if p.name not in BENCHMARK_SCENARIOS]
 
 
 def skip_if_trace_missing(path):
@@ -26,7 +28,7 @@ def skip_if_trace_missing(path):
         raise
 
 
-@pytest.mark.parametrize("path", ALL_SCENARIOS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", RUNNABLE_SCENARIOS, ids=lambda p: p.name)
 def test_every_scenario_runs(path, tmp_path, capsys):
     skip_if_trace_missing(path)
     out = tmp_path / "out"

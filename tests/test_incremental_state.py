@@ -93,3 +93,26 @@ def test_autoscaled_run_keeps_live_indexes_and_counters():
         for i, since in nm.empty_since.items():  # only ready, empty nodes carry an empty-since clock
             assert c.node_state[i] == NODE_READY and c.node_pods[i] == 0 and since <= sim.env.now
     assert nm.scale_ups > 0 and nm.scale_downs > 0
+
+
+def test_openai_scenario_is_the_article_cluster():
+    """scenarios/openai-7500.yaml: 7,000 training nodes, an inference pool of 100-500, 8 H100 each,
+    ~5,600 training jobs a day with gangs of 2-64 pods, 50 services with an HPA (the benchmark runs it).
+    """
+    from pathlib import Path
+
+    from gpusim.scenario.models import InferenceWorkload
+
+    sc = load_scenario(Path(__file__).resolve().parents[1] / "scenarios" / "openai-7500.yaml")
+    pools = {p.name: p for p in sc.cluster.node_pools}
+    assert pools["train"].count == 7000 and pools["train"].autoscaling is None
+    assert (pools["infer"].autoscaling.min, pools["infer"].autoscaling.max) == (100, 500)
+    assert all(p.gpus_per_node == 8 and p.gpu_model == "nvidia-h100-80gb" for p in pools.values())
+    assert sc.duration == 7 * 86400
+    training = [w for w in sc.workloads if not isinstance(w, InferenceWorkload)]
+    services = [w for w in sc.workloads if isinstance(w, InferenceWorkload)]
+    assert round(sum(w.generator.arrival.rate for w in training) * 86400) == 5600
+    gangs = next(w for w in training if w.name == "distributed").generator.pods.values
+    assert (min(gangs), max(gangs)) == (2, 64)
+    assert len(services) == 50 and all(w.autoscaling.hpa is not None for w in services)
+    assert len({w.name for w in services}) == 50
