@@ -51,6 +51,12 @@ class HPAScalingRules(_Model):
         description="Rate limits; None = the direction's default (scale-up: 100 Percent and 4 Pods per 15 s; "
         f"scale-down: 100 Percent per 15 s; {_K8S_DEFAULTS}).",
     )
+    tolerance: float | None = Field(
+        default=None,
+        ge=0,
+        description="Dimensionless tolerance for this direction (HPAConfigurableTolerance, Kubernetes 1.33+); "
+        "None = the controller's --horizontal-pod-autoscaler-tolerance.",
+    )
 
 
 def _default_scale_up() -> HPAScalingRules:
@@ -105,24 +111,63 @@ class HPABehavior(_Model):
         return self
 
 
-class HPAMetric(_Model):
-    """One metric of the HPA, compared per pod (average over the pods that report it).
+POD_SIGNALS = ("utilization", "concurrency", "rps", "queue_length", "gpu_util", "tokens_per_s")
+"""Per-pod signals a Resource or Pods metric reads (see `gpusim.autoscale.observe`)."""
 
-    ``Utilization`` is a Resource metric: per-pod values are percent of the pod's request (e.g. GPU
-    or CPU utilisation 0..100), compared with ``target`` percent. ``AverageValue`` is a Pods metric
-    in its own unit (requests in flight, requests per second or queue length per pod).
+SERVICE_SIGNALS = ("queue_length", "concurrency", "requests_running", "rps", "tokens_per_s", "gpu_util")
+"""Service-wide signals an Object or External metric (and a KEDA trigger) reads."""
+
+
+class HPAMetric(_Model):
+    """One metric of the HPA (autoscaling/v2 MetricSpec), named by the simulated signal it reads.
+
+    ``type`` is the metric source: Resource (per-pod usage against the pod's request, Utilization
+    target; `utilization` only), Pods (per-pod average, AverageValue target), Object (one value
+    describing the service, e.g. its queue length; Value or AverageValue target) or External (a
+    value from outside the cluster's objects, as the Prometheus adapter or KEDA serve a query;
+    Value or AverageValue target). Unset, it follows the target type: Utilization -> Resource,
+    otherwise Pods.
     """
 
-    name: Literal["utilization", "concurrency", "rps", "queue_length"] = Field(
-        description="What the data plane reports per pod: utilization (percent of slots busy), concurrency "
-        "(requests in flight), rps (requests per second), queue_length (requests waiting)."
+    name: Literal["utilization", "concurrency", "rps", "queue_length", "gpu_util", "tokens_per_s", "requests_running"] = (
+        Field(
+            description="Signal read: utilization (percent of the replica's request busy), concurrency (requests in "
+            "flight), requests_running (requests in service), rps (requests per second), queue_length (requests "
+            "waiting), tokens_per_s (output tokens per second), gpu_util (DCGM_FI_DEV_GPU_UTIL, percent)."
+        )
     )
-    target_type: Literal["Utilization", "AverageValue"] = Field(
+    type: Literal["Resource", "Pods", "Object", "External"] | None = Field(
+        default=None,
+        description="Metric source (autoscaling/v2 MetricSourceType); None = Resource for a Utilization target, "
+        "else Pods.",
+    )
+    target_type: Literal["Utilization", "AverageValue", "Value"] = Field(
         default="AverageValue",
-        description="Utilization: target in percent of the request (Resource metric); AverageValue: target in "
-        "the metric's unit per pod (Pods metric).",
+        description="Utilization: percent of the request (Resource); AverageValue: the metric's unit per pod; "
+        "Value: the metric's total (Object and External only).",
     )
-    target: float = Field(gt=0, description="Target per pod, in percent (Utilization) or the metric's unit.")
+    target: float = Field(gt=0, description="Target: percent (Utilization), or the metric's unit (per pod for AverageValue).")
+
+    @model_validator(mode="after")
+    def _check(self):
+        src = self.source
+        if self.target_type == "Utilization" and src != "Resource":
+            raise ValueError(f"target_type Utilization needs type Resource (got {src})")
+        if src == "Resource" and (self.name != "utilization" or self.target_type != "Utilization"):
+            raise ValueError("a Resource metric reads `utilization` with target_type Utilization")
+        if self.target_type == "Value" and src not in ("Object", "External"):
+            raise ValueError(f"target_type Value needs type Object or External (got {src})")
+        if src == "Pods" and self.name not in POD_SIGNALS:
+            raise ValueError(f"a Pods metric reads one of {', '.join(POD_SIGNALS)}; got {self.name!r}")
+        if src in ("Object", "External") and self.name not in SERVICE_SIGNALS:
+            raise ValueError(f"an {src} metric reads one of {', '.join(SERVICE_SIGNALS)}; got {self.name!r}")
+        return self
+
+    @property
+    def source(self) -> str:
+        if self.type is not None:
+            return self.type
+        return "Resource" if self.target_type == "Utilization" else "Pods"
 
 
 class HPAConfig(_Model):
@@ -159,6 +204,14 @@ class HPAConfig(_Model):
         if self.min_replicas > self.max_replicas:
             raise ValueError(f"min_replicas {self.min_replicas} > max_replicas {self.max_replicas}")
         return self
+
+    @property
+    def tolerances(self):
+        """Scale-down and scale-up tolerance (Tolerances in replica_calculator.go)."""
+        from gpusim.autoscale.hpa import Tolerances
+
+        down, up = self.behavior.scale_down.tolerance, self.behavior.scale_up.tolerance
+        return Tolerances(self.tolerance if down is None else down, self.tolerance if up is None else up)
 
     @property
     def scale_down_window_s(self) -> int:
@@ -243,11 +296,30 @@ class KPAConfig(_Model):
     initial_scale: int = Field(
         default=1, ge=0, description=f"Pods (count) a new revision starts with; default 1 ({_KNATIVE_CM})."
     )
+    activation_scale: int = Field(
+        default=1,
+        ge=1,
+        description="Fewest pods (count) when scaling from zero, annotation autoscaling.knative.dev/activation-scale; "
+        "default 1 (values above 1 lift any non-zero decision to at least this).",
+    )
+    target_burst_capacity: float = Field(
+        default=211.0,
+        ge=-1,
+        description="Requests in flight (count) of spare capacity the revision should keep; -1 = unlimited, "
+        "0 = none; default 211 (knative/serving pkg/autoscaler/config/config.go). Sets the reported excess "
+        "burst capacity.",
+    )
 
     @model_validator(mode="after")
     def _check(self):
         if self.max_scale and self.min_scale > self.max_scale:
             raise ValueError(f"min_scale {self.min_scale} > max_scale {self.max_scale}")
+        if self.target_burst_capacity < 0 and self.target_burst_capacity != -1:
+            raise ValueError("target_burst_capacity is -1 (unlimited) or >= 0")
+        if self.activation_scale > 1 and self.min_scale > self.activation_scale:
+            raise ValueError(f"min_scale={self.min_scale} is greater than activation_scale={self.activation_scale}")
+        if self.activation_scale > 1 and self.max_scale and self.max_scale < self.activation_scale:
+            raise ValueError(f"max_scale={self.max_scale} is less than activation_scale={self.activation_scale}")
         return self
 
     @property
