@@ -326,6 +326,7 @@ class MetricSample:
     not_ready_values: Sequence[float] = ()
     requests: Sequence[float] | None = None
     cpu: bool = False
+    now_s: float = 0.0
 
     def pods(self) -> tuple[list[Pod], dict[str, PodMetric]]:
         kinds = (
@@ -355,6 +356,19 @@ class MetricSample:
 
 
 @dataclass(frozen=True)
+class PodsSample:
+    """A Resource or Pods metric's observation as explicit pods and samples (what the engine builds)."""
+
+    pod_list: Sequence[Pod]
+    metrics: Mapping[str, PodMetric]
+    cpu: bool = False
+    now_s: float = 0.0
+
+    def pods(self) -> tuple[list[Pod], dict[str, PodMetric]]:
+        return list(self.pod_list), dict(self.metrics)
+
+
+@dataclass(frozen=True)
 class ServiceSample:
     """One Object or External metric's observation: the value(s) for the whole service, and the ready pods."""
 
@@ -364,7 +378,7 @@ class ServiceSample:
 
 def replicas_for_metric(
     current_replicas: int,
-    sample: MetricSample | ServiceSample,
+    sample: MetricSample | PodsSample | ServiceSample,
     metric: HPAMetric,
     tolerance: float | Tolerances,
 ) -> int | None:
@@ -389,9 +403,10 @@ def replicas_for_metric(
                 return None
             return external_per_pod_metric_replicas(current_replicas, target, values, tol)[0]
         pods, metrics = sample.pods()
+        now = sample.now_s
         if metric.target_type == "Utilization":
-            return resource_replicas(current_replicas, int(metric.target), pods, metrics, tol, cpu=sample.cpu)[0]
-        return pods_metric_replicas(current_replicas, _milli(metric.target), pods, metrics, tol, cpu=sample.cpu)[0]
+            return resource_replicas(current_replicas, int(metric.target), pods, metrics, tol, cpu=sample.cpu, now_s=now)[0]
+        return pods_metric_replicas(current_replicas, _milli(metric.target), pods, metrics, tol, cpu=sample.cpu, now_s=now)[0]
     except MetricsError:
         return None
 

@@ -347,3 +347,104 @@ class KPAConfig(_Model):
     def target_value(self) -> float:
         """Per-pod target the KPA divides by (Knative's TargetValue = TotalValue x utilisation)."""
         return max(0.01, self.total_value * self.target_utilization_percentage / 100.0)
+
+
+_KEDA = "KEDA ScaledObject spec (keda.sh/docs/latest/reference/scaledobject-spec)"
+_KEDA_PROM = "KEDA prometheus scaler (keda.sh/docs/latest/scalers/prometheus)"
+
+
+class KEDAPrometheusMetadata(_Model):
+    """The metadata of a prometheus trigger."""
+
+    server_address: str | None = Field(
+        default=None, description="Prometheus address (recorded only: gpusim serves the query from its signals)."
+    )
+    query: str = Field(
+        description="A Prometheus-like query over the service's signals: `name` or `sum|avg|max|min(name)`, where "
+        "name is a signal (queue_length, concurrency, requests_running, rps, tokens_per_s, gpu_util) or a series "
+        "name such as vllm:num_requests_waiting, vllm:num_requests_running or DCGM_FI_DEV_GPU_UTIL."
+    )
+    threshold: float = Field(gt=0, description=f"Target value of the HPA metric KEDA creates ({_KEDA_PROM}).")
+    activation_threshold: float = Field(
+        default=0.0,
+        ge=0,
+        description=f"The trigger is active while the value is above this; default 0 ({_KEDA_PROM}).",
+    )
+
+    @model_validator(mode="after")
+    def _check_query(self):
+        from gpusim.autoscale.observe import parse_query
+
+        parse_query(self.query)  # raises ValueError with what is allowed
+        return self
+
+
+class KEDATrigger(_Model):
+    """One trigger of a ScaledObject (only the prometheus scaler)."""
+
+    type: Literal["prometheus"] = Field(default="prometheus", description="Scaler type; gpusim serves prometheus.")
+    metric_type: Literal["AverageValue", "Value"] = Field(
+        default="AverageValue",
+        description=f"Target type of the External metric KEDA gives the HPA: AverageValue (threshold per replica) "
+        f"or Value (threshold for the total); default AverageValue ({_KEDA}).",
+    )
+    metadata: KEDAPrometheusMetadata = Field(description="Query, threshold and activation threshold.")
+
+
+class KEDAConfig(_Model):
+    """A KEDA ScaledObject: an HPA on External metrics from the triggers, and scale to and from zero.
+
+    KEDA's operator polls the triggers every `polling_interval`; while any is active (value above
+    its activation threshold) and the service has no replicas it scales to max(min_replica_count,
+    1); when none has been active for `cooldown_period` and min_replica_count is 0 it scales to 0
+    (or `idle_replica_count`). Between, the HPA it owns (min max(min_replica_count, 1), max
+    max_replica_count, one External metric per trigger) scales the replicas.
+    """
+
+    polling_interval: float = Field(default=30.0, gt=0, description=f"Seconds between trigger polls; default 30 ({_KEDA}).")
+    cooldown_period: float = Field(
+        default=300.0, ge=0, description=f"Seconds after the last active poll before scaling to zero; default 300 ({_KEDA})."
+    )
+    initial_cooldown_period: float = Field(
+        default=0.0, ge=0, description=f"Seconds after creation before the first scale to zero; default 0 ({_KEDA})."
+    )
+    idle_replica_count: int | None = Field(
+        default=None, ge=0, description=f"Replicas while no trigger is active; default unset ({_KEDA})."
+    )
+    min_replica_count: int = Field(default=0, ge=0, description=f"Fewest replicas; default 0 ({_KEDA}).")
+    max_replica_count: int = Field(default=100, ge=1, description=f"Most replicas; default 100 ({_KEDA}).")
+    triggers: list[KEDATrigger] = Field(min_length=1, description="Triggers; the largest HPA proposal wins.")
+    behavior: HPABehavior = Field(
+        default_factory=HPABehavior,
+        description="advanced.horizontalPodAutoscalerConfig.behavior of the HPA KEDA creates (Kubernetes defaults).",
+    )
+    sync_period_s: float = Field(
+        default=15.0, gt=0, description=f"Seconds between the HPA's reconciliations; default 15 ({_KCM_FLAGS})."
+    )
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.min_replica_count > self.max_replica_count:
+            raise ValueError(f"min_replica_count {self.min_replica_count} > max_replica_count {self.max_replica_count}")
+        if self.idle_replica_count is not None and self.idle_replica_count >= max(self.min_replica_count, 1):
+            raise ValueError("idle_replica_count must be less than min_replica_count (and than 1 when that is 0)")
+        return self
+
+    def hpa_config(self) -> HPAConfig:
+        """The HPA KEDA creates for this ScaledObject."""
+        return HPAConfig(
+            min_replicas=max(self.min_replica_count, 1),
+            max_replicas=self.max_replica_count,
+            metrics=[
+                HPAMetric(name=_trigger_signal(t), type="External", target_type=t.metric_type, target=t.metadata.threshold)
+                for t in self.triggers
+            ],
+            behavior=self.behavior,
+            sync_period_s=self.sync_period_s,
+        )
+
+
+def _trigger_signal(t: KEDATrigger) -> str:
+    from gpusim.autoscale.observe import parse_query
+
+    return parse_query(t.metadata.query)[1]
