@@ -346,7 +346,9 @@ class MetricSample:
                     name,
                     phase="Pending" if kind == "pending" else "Running",
                     ready=kind != "not-ready",
-                    start_s=None if kind == "pending" else -math.inf,
+                    # a not-ready pod has just started (inside the CPU initialisation period)
+                    start_s=None if kind == "pending" else (self.now_s if kind == "not-ready" else -math.inf),
+                    ready_transition_s=self.now_s if kind == "not-ready" else -math.inf,
                     request_milli=req,
                 )
             )
