@@ -458,6 +458,104 @@ def scale_down_limit(current: int, up_events, down_events, rules: HPAScalingRule
     return result
 
 
+def stabilize_recommendation_with_behaviors(
+    recommendations: list[tuple[float, int]],
+    now_s: float,
+    current: int,
+    desired: int,
+    up_window_s: float,
+    down_window_s: float,
+) -> int:
+    """stabilizeRecommendationWithBehaviors: scale-up takes the minimum, scale-down the maximum of
+    the recommendations in its window (the current count in between). Records `desired` in
+    `recommendations` (in place), reusing the slot of a sample older than both windows."""
+    up_cutoff, down_cutoff = now_s - up_window_s, now_s - down_window_s
+    up_rec = down_rec = desired
+    old = None
+    for i, (t, rec) in enumerate(recommendations):
+        if t > up_cutoff:
+            up_rec = min(rec, up_rec)
+        if t > down_cutoff:
+            down_rec = max(rec, down_rec)
+        if t < up_cutoff and t < down_cutoff:
+            old = i
+    if old is not None:
+        recommendations[old] = (now_s, desired)
+    else:
+        recommendations.append((now_s, desired))
+    stabilized = current
+    if stabilized < up_rec:
+        stabilized = up_rec
+    if stabilized > down_rec:
+        stabilized = down_rec
+    return stabilized
+
+
+def stabilize_recommendation(
+    recommendations: list[tuple[float, int]], now_s: float, desired: int, window_s: float
+) -> int:
+    """stabilizeRecommendation (no spec.behavior): the maximum recommendation of the window;
+    records `desired` in place, in the slot of a sample older than the window if there is one."""
+    cutoff = now_s - window_s
+    stabilized = desired
+    old = None
+    for i, (t, rec) in enumerate(recommendations):
+        if t < cutoff:
+            old = i
+        elif rec > stabilized:
+            stabilized = rec
+    if old is not None:
+        recommendations[old] = (now_s, desired)
+    else:
+        recommendations.append((now_s, desired))
+    return stabilized
+
+
+def convert_desired_replicas_with_behavior_rate(
+    current: int,
+    desired: int,
+    min_replicas: int,
+    max_replicas: int,
+    up_rules: HPAScalingRules,
+    down_rules: HPAScalingRules,
+    up_events,
+    down_events,
+    now_s: float,
+) -> tuple[int, str]:
+    """convertDesiredReplicasWithBehaviorRate: the policies' rate limits and [min, max], with the limiting reason."""
+    if desired > current:
+        limit = max(scale_up_limit(current, up_events, down_events, up_rules, now_s), current)
+        if max_replicas > limit:
+            allowed, reason = limit, "ScaleUpLimit"
+        else:
+            allowed, reason = max_replicas, "TooManyReplicas"
+        if desired > allowed:
+            return allowed, reason
+    elif desired < current:
+        limit = min(scale_down_limit(current, up_events, down_events, down_rules, now_s), current)
+        if min_replicas < limit:
+            allowed, reason = limit, "ScaleDownLimit"
+        else:
+            allowed, reason = min_replicas, "TooFewReplicas"
+        if desired < allowed:
+            return allowed, reason
+    return desired, "DesiredWithinRange"
+
+
+def convert_desired_replicas_with_rules(current: int, desired: int, min_replicas: int, max_replicas: int) -> tuple[int, str]:
+    """convertDesiredReplicasWithRules (no spec.behavior): at most max(2 x current, 4), then [min, max]."""
+    up_limit = int(max(_SCALE_UP_LIMIT_FACTOR * current, _SCALE_UP_LIMIT_MINIMUM))
+    if max_replicas > up_limit:
+        allowed, reason = up_limit, "ScaleUpLimit"
+    else:
+        allowed, reason = max_replicas, "TooManyReplicas"
+    if desired < min_replicas:
+        return min_replicas, "TooFewReplicas"
+    if desired > allowed:
+        return allowed, reason
+    return desired, "DesiredWithinRange"
+
+
 @dataclass(frozen=True)
 class HPADecision:
     """What one reconcile decided. `desired_replicas` is what the scale subresource is set to."""
@@ -535,32 +633,13 @@ class HorizontalPodAutoscaler:
     def _normalize_with_behaviors(self, now_s: float, current: int, desired: int) -> tuple[int, int]:
         cfg = self.config
         up_rules, down_rules = cfg.behavior.scale_up, cfg.behavior.scale_down
-        up_cutoff = now_s - up_rules.stabilization_window_seconds
-        down_cutoff = now_s - cfg.scale_down_window_s
-        up_rec = down_rec = desired
-        for t, rec in self.recommendations:
-            if t > up_cutoff:
-                up_rec = min(rec, up_rec)
-            if t > down_cutoff:
-                down_rec = max(rec, down_rec)
-        stabilized = current
-        if stabilized < up_rec:
-            stabilized = up_rec
-        if stabilized > down_rec:
-            stabilized = down_rec
-        # samples older than both windows are never read again; keep the newest only
-        self.recommendations = [(t, r) for t, r in self.recommendations if not (t < up_cutoff and t < down_cutoff)]
-        self.recommendations.append((now_s, desired))
-
-        result = stabilized
-        if stabilized > current:
-            limit = scale_up_limit(current, self.scale_up_events, self.scale_down_events, up_rules, now_s)
-            limit = max(limit, current)
-            result = min(stabilized, min(cfg.max_replicas, limit))
-        elif stabilized < current:
-            limit = scale_down_limit(current, self.scale_up_events, self.scale_down_events, down_rules, now_s)
-            limit = min(limit, current)
-            result = max(stabilized, max(cfg.min_replicas, limit))
+        stabilized = stabilize_recommendation_with_behaviors(
+            self.recommendations, now_s, current, desired, up_rules.stabilization_window_seconds, cfg.scale_down_window_s
+        )
+        result, _ = convert_desired_replicas_with_behavior_rate(
+            current, stabilized, cfg.min_replicas, cfg.max_replicas, up_rules, down_rules,
+            self.scale_up_events, self.scale_down_events, now_s,
+        )  # fmt: skip
         return result, stabilized
 
     def _store_scale_event(self, now_s: float, prev: int, new: int) -> None:
@@ -580,17 +659,6 @@ class HorizontalPodAutoscaler:
 
     def _normalize_legacy(self, now_s: float, current: int, desired: int) -> tuple[int, int]:
         cfg = self.config
-        cutoff = now_s - cfg.downscale_stabilization_s
-        stabilized = desired
-        for t, rec in self.recommendations:
-            if not t < cutoff and rec > stabilized:
-                stabilized = rec
-        self.recommendations = [(t, r) for t, r in self.recommendations if not t < cutoff]
-        self.recommendations.append((now_s, desired))
-        up_limit = int(max(_SCALE_UP_LIMIT_FACTOR * current, _SCALE_UP_LIMIT_MINIMUM))
-        max_allowed = min(cfg.max_replicas, up_limit)
-        if stabilized < cfg.min_replicas:
-            return cfg.min_replicas, stabilized
-        if stabilized > max_allowed:
-            return max_allowed, stabilized
-        return stabilized, stabilized
+        stabilized = stabilize_recommendation(self.recommendations, now_s, desired, cfg.downscale_stabilization_s)
+        result, _ = convert_desired_replicas_with_rules(current, stabilized, cfg.min_replicas, cfg.max_replicas)
+        return result, stabilized

@@ -255,12 +255,99 @@ def test_knative_start_state(case):
     assert (kpa.panic_time_s is not None, kpa.max_panic_pods) == (case["panicking"], case["max_panic_pods"])
 
 
+# ------------------------------------------------------------------ horizontal_test.go
+
+from gpusim.autoscale.hpa import (  # noqa: E402
+    convert_desired_replicas_with_behavior_rate,
+    convert_desired_replicas_with_rules,
+    scale_down_limit,
+    scale_up_limit,
+    stabilize_recommendation,
+    stabilize_recommendation_with_behaviors,
+)
+from gpusim.autoscale.schema import HPABehavior, HPAScalingPolicy, HPAScalingRules  # noqa: E402
+
+HZ = yaml.safe_load((DATA / "kubernetes_horizontal.yaml").read_text())
+T0 = 10_000.0  # time.Now()
+
+
+def _rules(spec):
+    """generateScalingRules(pods, podsPeriod, percent, percentPeriod, stabilizationWindow)."""
+    pods, pods_period, percent, percent_period, window = spec
+    policies = []
+    if pods:
+        policies.append(HPAScalingPolicy(type="Pods", value=pods, period_seconds=pods_period))
+    if percent:
+        policies.append(HPAScalingPolicy(type="Percent", value=percent, period_seconds=percent_period))
+    return HPAScalingRules(stabilization_window_seconds=window, select_policy="Max", policies=policies)
+
+
+def _events(spec):
+    """generateEventsUniformDistribution(rawEvents, periodSeconds)."""
+    if spec is None:
+        return []
+    raw, period = spec
+    seg = period / len(raw)
+    return [(T0 - int(period - seg * (i + 1) + seg / 2), change) for i, change in enumerate(raw)]
+
+
+@pytest.mark.parametrize("case", HZ["scaling_with_rules"], ids=_ids(HZ["scaling_with_rules"]))
+def test_kubernetes_scaling_with_rules(case):
+    default = HPABehavior()
+    up = _rules(case["up"]) if "up" in case else default.scale_up
+    down = _rules(case["down"]) if "down" in case else default.scale_down
+    got = convert_desired_replicas_with_behavior_rate(
+        case["current"], case["desired"], case["min"], case["max"], up, down,
+        _events(case.get("up_events")), _events(case.get("down_events")), T0,
+    )  # fmt: skip
+    assert got == (case["expected"], case["condition"])
+
+
+@pytest.mark.parametrize("case", HZ["convert_with_rules"], ids=_ids(HZ["convert_with_rules"]))
+def test_kubernetes_convert_with_rules(case):
+    got = convert_desired_replicas_with_rules(case["current"], case["desired"], case["min"], case["max"])
+    assert got == (case["expected"], case["condition"])
+
+
+@pytest.mark.parametrize("case", HZ["limits"], ids=_ids(HZ["limits"]))
+def test_kubernetes_scale_limits(case):
+    rules = HPAScalingRules(
+        stabilization_window_seconds=300,
+        select_policy="Min",
+        policies=[
+            HPAScalingPolicy(type="Pods", value=2, period_seconds=60),
+            HPAScalingPolicy(type="Percent", value=50, period_seconds=60),
+        ],
+    )
+    f = scale_up_limit if case["direction"] == "up" else scale_down_limit
+    assert f(case["current"], [], [], rules, T0) == case["expected"]
+
+
+@pytest.mark.parametrize("case", HZ["stabilize"], ids=_ids(HZ["stabilize"]))
+def test_kubernetes_stabilize_recommendation(case):
+    recs = [(T0 - ago, r) for r, ago in case["recommendations"]]
+    assert stabilize_recommendation(recs, T0, case["desired"], 300.0) == case["expected"]
+    assert len(recs) == case["log_length"]
+
+
+@pytest.mark.parametrize("case", HZ["stabilize_with_behaviors"], ids=_ids(HZ["stabilize_with_behaviors"]))
+def test_kubernetes_stabilize_with_behaviors(case):
+    recs = [(T0 - ago, r) for r, ago in case["recommendations"]]
+    got = stabilize_recommendation_with_behaviors(
+        recs, T0, case["current"], case["desired"], case["up_window"], case["down_window"]
+    )
+    assert got == case["expected"]
+    assert [r for _, r in recs] == case["stored"]
+
+
 def test_upstream_case_counts(capsys):
     """Every ported case is either run above or kept with a reason; report the counts."""
-    k8s_run = sum(len(K8S[k]) for k in ("resource", "pods", "object", "object_per_pod", "external", "external_per_pod", "group_pods"))
+    k8s_sections = ("resource", "pods", "object", "object_per_pod", "external", "external_per_pod", "group_pods")
+    hz_sections = ("scaling_with_rules", "convert_with_rules", "limits", "stabilize", "stabilize_with_behaviors")
+    k8s_run = sum(len(K8S[k]) for k in k8s_sections) + sum(len(HZ[k]) for k in hz_sections)
     kn_run = len(KN["cases"]) + len(KN["start"])
-    skipped = K8S["not_expressible"] + KN["not_expressible"]
+    skipped = K8S["not_expressible"] + HZ["not_expressible"] + KN["not_expressible"]
     assert all(c.get("reason") for c in skipped)
-    assert k8s_run >= 90 and kn_run >= 30
+    assert k8s_run >= 150 and kn_run >= 30
     with capsys.disabled():
         print(f"\nupstream tables: {k8s_run} Kubernetes + {kn_run} Knative cases run; {len(skipped)} not expressible")
