@@ -196,7 +196,9 @@ def resource_replicas(
 ) -> tuple[int, int, int]:
     """GetResourceReplicas (Utilization target): (replicas, utilisation %, raw average milli-value)."""
     if not metrics:
-        raise MetricsError(f"unable to get metrics for resource {resource}: no metrics returned from resource metrics API")
+        raise MetricsError(
+            f"unable to get metrics for resource {resource}: no metrics returned from resource metrics API"
+        )
     if not pods:
         raise MetricsError("no pods returned by selector while calculating replica count")
     ready, unready, missing, ignored = group_pods(
@@ -236,7 +238,7 @@ def pods_metric_replicas(
     cpu_initialization_period_s: float = CPU_INITIALIZATION_PERIOD_S,
     delay_of_initial_readiness_s: float = DELAY_OF_INITIAL_READINESS_S,
 ) -> tuple[int, int]:
-    """calcPlainMetricReplicas (Pods metrics, and Resource metrics with an AverageValue target): (replicas, usage)."""
+    """CalcPlainMetricReplicas (Pods metrics, and Resource metrics with an AverageValue target): (replicas, usage)."""
     if not pods:
         raise MetricsError("no pods returned by selector while calculating replica count")
     ready, unready, missing, ignored = group_pods(
@@ -407,8 +409,12 @@ def replicas_for_metric(
         pods, metrics = sample.pods()
         now = sample.now_s
         if metric.target_type == "Utilization":
-            return resource_replicas(current_replicas, int(metric.target), pods, metrics, tol, cpu=sample.cpu, now_s=now)[0]
-        return pods_metric_replicas(current_replicas, _milli(metric.target), pods, metrics, tol, cpu=sample.cpu, now_s=now)[0]
+            return resource_replicas(
+                current_replicas, int(metric.target), pods, metrics, tol, cpu=sample.cpu, now_s=now
+            )[0]
+        return pods_metric_replicas(
+            current_replicas, _milli(metric.target), pods, metrics, tol, cpu=sample.cpu, now_s=now
+        )[0]
     except MetricsError:
         return None
 
@@ -468,7 +474,8 @@ def stabilize_recommendation_with_behaviors(
 ) -> int:
     """stabilizeRecommendationWithBehaviors: scale-up takes the minimum, scale-down the maximum of
     the recommendations in its window (the current count in between). Records `desired` in
-    `recommendations` (in place), reusing the slot of a sample older than both windows."""
+    `recommendations` (in place), reusing the slot of a sample older than both windows.
+    """
     up_cutoff, down_cutoff = now_s - up_window_s, now_s - down_window_s
     up_rec = down_rec = desired
     old = None
@@ -494,8 +501,9 @@ def stabilize_recommendation_with_behaviors(
 def stabilize_recommendation(
     recommendations: list[tuple[float, int]], now_s: float, desired: int, window_s: float
 ) -> int:
-    """stabilizeRecommendation (no spec.behavior): the maximum recommendation of the window;
-    records `desired` in place, in the slot of a sample older than the window if there is one."""
+    """StabilizeRecommendation (no spec.behavior): the maximum recommendation of the window;
+    records `desired` in place, in the slot of a sample older than the window if there is one.
+    """
     cutoff = now_s - window_s
     stabilized = desired
     old = None
@@ -542,8 +550,10 @@ def convert_desired_replicas_with_behavior_rate(
     return desired, "DesiredWithinRange"
 
 
-def convert_desired_replicas_with_rules(current: int, desired: int, min_replicas: int, max_replicas: int) -> tuple[int, str]:
-    """convertDesiredReplicasWithRules (no spec.behavior): at most max(2 x current, 4), then [min, max]."""
+def convert_desired_replicas_with_rules(
+    current: int, desired: int, min_replicas: int, max_replicas: int
+) -> tuple[int, str]:
+    """ConvertDesiredReplicasWithRules (no spec.behavior): at most max(2 x current, 4), then [min, max]."""
     up_limit = int(max(_SCALE_UP_LIMIT_FACTOR * current, _SCALE_UP_LIMIT_MINIMUM))
     if max_replicas > up_limit:
         allowed, reason = up_limit, "ScaleUpLimit"
@@ -591,7 +601,10 @@ class HorizontalPodAutoscaler:
         return self.config.sync_period_s
 
     def reconcile(
-        self, now_s: float, current_replicas: int, samples: Mapping[str, MetricSample | ServiceSample] | Sequence[MetricSample | ServiceSample]
+        self,
+        now_s: float,
+        current_replicas: int,
+        samples: Mapping[str, MetricSample | ServiceSample] | Sequence[MetricSample | ServiceSample],
     ) -> HPADecision:
         """One reconcileAutoscaler pass. `samples` go with `config.metrics` (by position or metric name)."""
         cfg = self.config
@@ -634,7 +647,12 @@ class HorizontalPodAutoscaler:
         cfg = self.config
         up_rules, down_rules = cfg.behavior.scale_up, cfg.behavior.scale_down
         stabilized = stabilize_recommendation_with_behaviors(
-            self.recommendations, now_s, current, desired, up_rules.stabilization_window_seconds, cfg.scale_down_window_s
+            self.recommendations,
+            now_s,
+            current,
+            desired,
+            up_rules.stabilization_window_seconds,
+            cfg.scale_down_window_s,
         )
         result, _ = convert_desired_replicas_with_behavior_rate(
             current, stabilized, cfg.min_replicas, cfg.max_replicas, up_rules, down_rules,

@@ -85,7 +85,9 @@ SIGNAL_ALIASES = {
 """Prometheus-style series names a query may use for gpusim's signals (vLLM's and DCGM's own
 names where they exist), besides the signal names themselves."""
 
-_QUERY_RE = re.compile(r"^\s*(?:(sum|avg|max|min)\s*\(\s*([A-Za-z_:][A-Za-z0-9_:]*)\s*\)|([A-Za-z_:][A-Za-z0-9_:]*))\s*$")
+_QUERY_RE = re.compile(
+    r"^\s*(?:(sum|avg|max|min)\s*\(\s*([A-Za-z_:][A-Za-z0-9_:]*)\s*\)|([A-Za-z_:][A-Za-z0-9_:]*))\s*$"
+)
 
 
 def parse_query(query: str) -> tuple[str, str]:
@@ -167,7 +169,8 @@ class SignalWindow:
 
     def series(self, signal: str, ready_dp: Sequence[int]) -> list[float]:
         """The service's series of `signal` over the period: one per ready replica (plus the
-        load balancer's queue for queue_length and concurrency), or one for the service's rates."""
+        load balancer's queue for queue_length and concurrency), or one for the service's rates.
+        """
         if signal == "rps":
             return [self.arrivals / self.dt if self.dt > 0 else 0.0]
         if signal == "tokens_per_s":
@@ -179,9 +182,12 @@ class SignalWindow:
                 continue
             conc, queued, util = v
             out.append(
-                {"queue_length": queued, "concurrency": conc, "requests_running": conc - queued, "gpu_util": 100.0 * util}[
-                    signal
-                ]
+                {
+                    "queue_length": queued,
+                    "concurrency": conc,
+                    "requests_running": conc - queued,
+                    "gpu_util": 100.0 * util,
+                }[signal]
             )
         if signal in ("queue_length", "concurrency"):
             out.append(self.lb_queue)
@@ -250,21 +256,25 @@ def pod_sample(
         if metric.name == "utilization":
             value = util * request_milli  # already milli
         else:
-            value = 1000.0 * {
-                "concurrency": conc + lbq / n_ready,
-                "queue_length": queued + lbq / n_ready,
-                "requests_running": conc - queued,
-                "rps": rate / n_ready,
-                "tokens_per_s": (window.output_tokens / window.dt if window.dt > 0 else 0.0) / n_ready,
-                "gpu_util": 100.0 * util,
-            }[metric.name]
+            value = (
+                1000.0
+                * {
+                    "concurrency": conc + lbq / n_ready,
+                    "queue_length": queued + lbq / n_ready,
+                    "requests_running": conc - queued,
+                    "rps": rate / n_ready,
+                    "tokens_per_s": (window.output_tokens / window.dt if window.dt > 0 else 0.0) / n_ready,
+                    "gpu_util": 100.0 * util,
+                }[metric.name]
+            )
         metrics[name] = PodMetric(int(round(value)), timestamp_s=now_s, window_s=window.dt)
     return pods, metrics, resource and cpu_replica
 
 
 def service_value(metric: HPAMetric, replicas: Sequence, window: SignalWindow) -> list[float]:
     """The values an Object metric (one: the total, gpu_util the average) or External metric
-    (every series; the HPA sums them) reads for the service."""
+    (every series; the HPA sums them) reads for the service.
+    """
     ready_dp = [r.dp_index for r in replicas if r.state == "ready"]
     series = window.series(metric.name, ready_dp)
     if metric.source == "Object":

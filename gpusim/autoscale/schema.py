@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 _K8S_DEFAULTS = "kubernetes pkg/apis/autoscaling/v2/defaults.go"
 _KCM_FLAGS = "kube-controller-manager flag"
@@ -129,12 +129,12 @@ class HPAMetric(_Model):
     otherwise Pods.
     """
 
-    name: Literal["utilization", "concurrency", "rps", "queue_length", "gpu_util", "tokens_per_s", "requests_running"] = (
-        Field(
-            description="Signal read: utilization (percent of the replica's request busy), concurrency (requests in "
-            "flight), requests_running (requests in service), rps (requests per second), queue_length (requests "
-            "waiting), tokens_per_s (output tokens per second), gpu_util (DCGM_FI_DEV_GPU_UTIL, percent)."
-        )
+    name: Literal[
+        "utilization", "concurrency", "rps", "queue_length", "gpu_util", "tokens_per_s", "requests_running"
+    ] = Field(
+        description="Signal read: utilization (percent of the replica's request busy), concurrency (requests in "
+        "flight), requests_running (requests in service), rps (requests per second), queue_length (requests "
+        "waiting), tokens_per_s (output tokens per second), gpu_util (DCGM_FI_DEV_GPU_UTIL, percent)."
     )
     type: Literal["Resource", "Pods", "Object", "External"] | None = Field(
         default=None,
@@ -146,7 +146,9 @@ class HPAMetric(_Model):
         description="Utilization: percent of the request (Resource); AverageValue: the metric's unit per pod; "
         "Value: the metric's total (Object and External only).",
     )
-    target: float = Field(gt=0, description="Target: percent (Utilization), or the metric's unit (per pod for AverageValue).")
+    target: float = Field(
+        gt=0, description="Target: percent (Utilization), or the metric's unit (per pod for AverageValue)."
+    )
 
     @model_validator(mode="after")
     def _check(self):
@@ -371,12 +373,13 @@ class KEDAPrometheusMetadata(_Model):
         description=f"The trigger is active while the value is above this; default 0 ({_KEDA_PROM}).",
     )
 
-    @model_validator(mode="after")
-    def _check_query(self):
+    @field_validator("query")
+    @classmethod
+    def _check_query(cls, v: str) -> str:
         from gpusim.autoscale.observe import parse_query
 
-        parse_query(self.query)  # raises ValueError with what is allowed
-        return self
+        parse_query(v)  # raises ValueError with what is allowed
+        return v
 
 
 class KEDATrigger(_Model):
@@ -401,9 +404,13 @@ class KEDAConfig(_Model):
     max_replica_count, one External metric per trigger) scales the replicas.
     """
 
-    polling_interval: float = Field(default=30.0, gt=0, description=f"Seconds between trigger polls; default 30 ({_KEDA}).")
+    polling_interval: float = Field(
+        default=30.0, gt=0, description=f"Seconds between trigger polls; default 30 ({_KEDA})."
+    )
     cooldown_period: float = Field(
-        default=300.0, ge=0, description=f"Seconds after the last active poll before scaling to zero; default 300 ({_KEDA})."
+        default=300.0,
+        ge=0,
+        description=f"Seconds after the last active poll before scaling to zero; default 300 ({_KEDA}).",
     )
     initial_cooldown_period: float = Field(
         default=0.0, ge=0, description=f"Seconds after creation before the first scale to zero; default 0 ({_KEDA})."
@@ -436,7 +443,9 @@ class KEDAConfig(_Model):
             min_replicas=max(self.min_replica_count, 1),
             max_replicas=self.max_replica_count,
             metrics=[
-                HPAMetric(name=_trigger_signal(t), type="External", target_type=t.metric_type, target=t.metadata.threshold)
+                HPAMetric(
+                    name=_trigger_signal(t), type="External", target_type=t.metric_type, target=t.metadata.threshold
+                )
                 for t in self.triggers
             ],
             behavior=self.behavior,

@@ -474,7 +474,7 @@ class ServiceAutoscaling(_Model):
 
     hpa: HPAConfig | None = Field(None, description="HorizontalPodAutoscaler (autoscaling/v2).")
     kpa: KPAConfig | None = Field(None, description="Knative Pod Autoscaler.")
-    keda: KEDAConfig | None = Field(None, description="KEDA ScaledObject (prometheus triggers, scale to and from zero).")
+    keda: KEDAConfig | None = Field(None, description="KEDA ScaledObject: prometheus triggers, scale to zero.")
 
     @model_validator(mode="after")
     def _one(self):

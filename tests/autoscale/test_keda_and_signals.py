@@ -72,7 +72,9 @@ def test_keda_scales_from_zero_and_back_after_the_cooldown():
 
 
 def test_keda_activation_threshold_and_min_replicas():
-    so = KEDAScaledObject(keda(triggers=[{"metadata": {"query": "queue_length", "threshold": 4, "activation_threshold": 5}}]))
+    so = KEDAScaledObject(
+        keda(triggers=[{"metadata": {"query": "queue_length", "threshold": 4, "activation_threshold": 5}}])
+    )
     d = so.reconcile(0.0, 0, [5.0], 0)
     assert d.active is False and d.desired_replicas == 0  # 5 is not above the activation threshold
     assert so.reconcile(30.0, 0, [5.5], 0).desired_replicas == 1
@@ -84,7 +86,9 @@ def test_keda_activation_threshold_and_min_replicas():
 
 
 def test_keda_value_metric_type_scales_the_ready_pods():
-    so = KEDAScaledObject(keda(triggers=[{"metric_type": "Value", "metadata": {"query": "queue_length", "threshold": 10}}]))
+    so = KEDAScaledObject(
+        keda(triggers=[{"metric_type": "Value", "metadata": {"query": "queue_length", "threshold": 10}}])
+    )
     so.reconcile(0.0, 2, [30.0], 2)  # active poll; the HPA sees the same 30
     d = so.reconcile(15.0, 2, [30.0], 2)
     assert d.desired_replicas == 6  # GetExternalMetricReplicas: ceil(30 / 10 x 2 ready pods)
@@ -207,15 +211,17 @@ def test_schema_lists_the_new_blocks(capsys):
 
 
 def test_bad_keda_query_is_located(tmp_path, capsys):
-    text = (ROOT / "scenarios/inference-keda.yaml").read_text().replace(
-        "query: sum(vllm:num_requests_waiting)", "query: sum(http_requests_total)"
+    text = (
+        (ROOT / "scenarios/inference-keda.yaml")
+        .read_text()
+        .replace("query: sum(vllm:num_requests_waiting)", "query: sum(http_requests_total)")
     )
     path = tmp_path / "bad.yaml"
     path.write_text(text)
     code = main(["run", str(path), "--out", str(tmp_path / "out")])
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err and not (tmp_path / "out").exists()
-    assert str(path) in err and "query" in err and "unknown series" in err
+    assert str(path) in err and "triggers[0].metadata.query" in err and "unknown series" in err
 
 
 def test_inference_keda_scenario_scales_to_and_from_zero():
@@ -240,7 +246,8 @@ def test_inference_keda_scenario_scales_to_and_from_zero():
         assert arrived[k - 1 : k + 1].sum() > 0
     assert ts["desired_replicas"].max() <= 8
     s = r.summary
-    assert s["requests_served"] + s["requests_timed_out"] + s["requests_dropped"] + s["requests_in_flight_end"] == s[
-        "requests"
-    ]
+    assert (
+        s["requests_served"] + s["requests_timed_out"] + s["requests_dropped"] + s["requests_in_flight_end"]
+        == s["requests"]
+    )
     assert s["requests_served"] > 0.9 * s["requests"]

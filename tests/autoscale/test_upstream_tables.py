@@ -121,9 +121,13 @@ def test_kubernetes_resource_replicas(case):
     kw = dict(now_s=NOW, cpu_initialization_period_s=CPU_INIT_S, delay_of_initial_readiness_s=READINESS_DELAY_S)
     if "expected_error" in case:
         with pytest.raises(MetricsError, match=case["expected_error"]):
-            resource_replicas(case["current_replicas"], case["target_utilization"], pods, metrics, _tolerances(case), **kw)
+            resource_replicas(
+                case["current_replicas"], case["target_utilization"], pods, metrics, _tolerances(case), **kw
+            )
         return
-    got = resource_replicas(case["current_replicas"], case["target_utilization"], pods, metrics, _tolerances(case), **kw)
+    got = resource_replicas(
+        case["current_replicas"], case["target_utilization"], pods, metrics, _tolerances(case), **kw
+    )
     e = case["expected"]
     assert got == (e["replicas"], e["utilization"], e["raw"])
 
@@ -195,10 +199,14 @@ def test_kubernetes_group_pods(case):
             )
         )
     metrics = {
-        name: PodMetric(1, timestamp_s=ZERO if m.get("timestamp") is None else now + m["timestamp"], window_s=m.get("window", 0.0))
+        name: PodMetric(
+            1, timestamp_s=ZERO if m.get("timestamp") is None else now + m["timestamp"], window_s=m.get("window", 0.0)
+        )
         for name, m in case["metrics"].items()
     }
-    ready, unready, missing, ignored = group_pods(pods, metrics, case["resource"] == "cpu", now, CPU_INIT_S, READINESS_DELAY_S)
+    ready, unready, missing, ignored = group_pods(
+        pods, metrics, case["resource"] == "cpu", now, CPU_INIT_S, READINESS_DELAY_S
+    )
     e = case["expected"]
     assert (ready, unready, missing, ignored) == (e["ready"], set(e["unready"]), set(e["missing"]), set(e["ignored"]))
 
