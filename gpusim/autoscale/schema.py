@@ -111,7 +111,7 @@ class HPABehavior(_Model):
         return self
 
 
-POD_SIGNALS = ("utilization", "concurrency", "rps", "queue_length", "gpu_util", "tokens_per_s")
+POD_SIGNALS = ("utilization", "concurrency", "requests_running", "rps", "queue_length", "gpu_util", "tokens_per_s")
 """Per-pod signals a Resource or Pods metric reads (see `gpusim.autoscale.observe`)."""
 
 SERVICE_SIGNALS = ("queue_length", "concurrency", "requests_running", "rps", "tokens_per_s", "gpu_util")
