@@ -27,7 +27,7 @@ from pydantic import (
     model_validator,
 )
 
-from gpusim.autoscale.schema import HPAConfig, KPAConfig
+from gpusim.autoscale.schema import HPAConfig, KEDAConfig, KPAConfig
 from gpusim.hardware.schema import CatalogOverrides
 from gpusim.scenario.types import CpuMilli, Duration, MemoryMiB, parse_quantity
 from gpusim.sweep.schema import SweepSpec
@@ -470,15 +470,16 @@ class ColdStart(_Model):
 
 
 class ServiceAutoscaling(_Model):
-    """The replica autoscaler: Kubernetes HPA or Knative KPA (one)."""
+    """The replica autoscaler: Kubernetes HPA, Knative KPA or a KEDA ScaledObject (one)."""
 
     hpa: HPAConfig | None = Field(None, description="HorizontalPodAutoscaler (autoscaling/v2).")
     kpa: KPAConfig | None = Field(None, description="Knative Pod Autoscaler.")
+    keda: KEDAConfig | None = Field(None, description="KEDA ScaledObject: prometheus triggers, scale to zero.")
 
     @model_validator(mode="after")
     def _one(self):
-        if (self.hpa is None) == (self.kpa is None):
-            raise ValueError("give exactly one of `hpa` or `kpa`")
+        if sum(x is not None for x in (self.hpa, self.kpa, self.keda)) != 1:
+            raise ValueError("give exactly one of `hpa`, `kpa` or `keda`")
         return self
 
 

@@ -26,7 +26,9 @@ from importlib import resources
 import numpy as np
 import yaml
 
-from gpusim.autoscale.hpa import HorizontalPodAutoscaler, MetricSample
+from gpusim.autoscale import observe
+from gpusim.autoscale.hpa import HorizontalPodAutoscaler
+from gpusim.autoscale.keda import KEDAScaledObject
 from gpusim.autoscale.kpa import KnativePodAutoscaler, WindowAverage
 from gpusim.cluster.state import SHARING_TIMESLICE, Placement
 from gpusim.dataplane import DataPlane, Histogram
@@ -58,6 +60,7 @@ class Replica:
     dp_index: int = -1
     created_s: float = 0.0
     ready_s: float = math.nan
+    running_s: float = math.nan  # image pulled: the pod phase turns Running
 
 
 @dataclass
@@ -101,16 +104,16 @@ class InferenceService:
         self.interval = _Interval(latency=Histogram(self.dp.hist_config))
         self.rows: list[dict] = []
         self.replica_seconds = 0.0
-        self.hpa = self.kpa = None
+        self.hpa = self.kpa = self.keda = None
         a = w.autoscaling
-        if a is not None and a.hpa is not None:
+        if a is not None and a.keda is not None:
+            self.keda = KEDAScaledObject(a.keda)
+        elif a is not None and a.hpa is not None:
             self.hpa = HorizontalPodAutoscaler(a.hpa)
         elif a is not None and a.kpa is not None:
             self.kpa = KnativePodAutoscaler(a.kpa, ready_pods_at_start=w.replicas, start_s=0.0)
             self.kpa_avg = WindowAverage(max_window_s=a.kpa.stable_window_s)
-        self._metric_acc: dict[int, list[float]] = {}  # dp index -> [concurrency*dt, queued*dt, util*dt, dt]
-        self._acc_t = 0.0
-        self._lb_queue_dt = 0.0  # load-balancer queue x time since the last autoscaler decision
+        self.signals = observe.SignalWindow()  # data-plane integrals since the last autoscaler decision
         self._next_hpa = 0.0
         self._last = None  # the last window's metrics
         self._scale_to(self.desired)
@@ -158,6 +161,7 @@ class InferenceService:
             prompt = sample_counts(w.arrivals.prompt_tokens, streams.stream(base + "/prompt"), t.size)
             output = sample_counts(w.arrivals.output_tokens, streams.stream(base + "/output"), t.size)
             service = None
+        self.output_tokens = None if output is None else np.asarray(output, dtype=float)
         if w.model.llm is not None:
             if prompt is None or output is None:
                 raise ValueError(f"service {w.name}: an LLM model needs prompt and output tokens from its arrivals")
@@ -224,6 +228,8 @@ class InferenceService:
         a = self.w.autoscaling
         if a is not None and a.hpa is not None:
             return max(a.hpa.max_replicas, self.w.replicas, 1) + 2
+        if a is not None and a.keda is not None:
+            return max(a.keda.max_replica_count, self.w.replicas, 1) + 2
         if a is not None and a.kpa is not None and a.kpa.max_scale > 0:
             return max(a.kpa.max_scale, self.w.replicas, 1) + 2
         return max(self.w.replicas, 1) * 4 + 64
@@ -247,14 +253,7 @@ class InferenceService:
         dt = m.duration_s
         ready = np.flatnonzero(m.ready)
         self.replica_seconds += dt * ready.size
-        for r in ready:
-            acc = self._metric_acc.setdefault(int(r), [0.0, 0.0, 0.0, 0.0])
-            acc[0] += m.concurrency_avg[r] * dt
-            acc[1] += m.queued_avg[r] * dt
-            acc[2] += m.utilisation[r] * dt
-            acc[3] += dt
-        self._acc_t += dt
-        self._lb_queue_dt += m.lb_queue_avg * dt
+        self.signals.add(m, 0.0 if self.output_tokens is None else float(self.output_tokens[i:j].sum()))
         if self.kpa is not None:
             total = float(m.concurrency_avg[ready].sum() + m.lb_queue_avg)
             value = total if self.kpa.config.metric == "concurrency" else m.arrival_rate_rps
@@ -268,6 +267,8 @@ class InferenceService:
             tick = min(tick, self.hpa.sync_period_s)
         if self.kpa is not None:
             tick = min(tick, self.kpa.tick_interval_s)
+        if self.keda is not None:
+            tick = min(tick, self.keda.tick_interval_s)
         next_row = self.w.interval
         while True:
             yield self.env.timeout(tick)
@@ -280,50 +281,26 @@ class InferenceService:
                 next_row += self.w.interval
 
     def _autoscale(self, now: float) -> None:
-        ready = [r for r in self.replicas if r.state == "ready"]
-        unready = sum(1 for r in self.replicas if r.state in ("pending", "starting"))
-        current = len(ready) + unready
+        live = [r for r in self.replicas if r.state in ("pending", "starting", "ready")]
+        ready = [r for r in live if r.state == "ready"]
         if self.hpa is not None:
             if now + 1e-9 < self._next_hpa:
                 return
             self._next_hpa = now + self.hpa.sync_period_s
-            samples = {m.name: self._hpa_sample(m.name, ready, unready) for m in self.hpa.config.metrics}
-            decision = self.hpa.reconcile(now, current, samples)
-            self._scale_to(decision.desired_replicas)
+            req = self.job.gpus * self.job.gpu_milli or max(1, self.job.cpu_milli)  # the pod's request of its device
+            samples = observe.hpa_samples(self.hpa.config.metrics, live, self.signals, now, req, self.job.gpus == 0)
+            self._scale_to(self.hpa.reconcile(now, len(live), samples).desired_replicas)
+        elif self.keda is not None:
+            values = self.keda.values(lambda sig: self.signals.series(sig, [r.dp_index for r in ready]))
+            self._scale_to(self.keda.reconcile(now, len(live), values, len(ready)).desired_replicas)
         elif self.kpa is not None:
             cfg = self.kpa.config
-            stable = self.kpa_avg.average(now, cfg.stable_window_s) or 0.0
-            panic = self.kpa_avg.average(now, cfg.stable_window_s * cfg.panic_window_percentage / 100) or 0.0
-            self._scale_to(self.kpa.scale(now, len(ready), stable, panic).desired_pods)
-        self._metric_acc.clear()
-        self._acc_t = 0.0
-        self._lb_queue_dt = 0.0
-
-    def _hpa_sample(self, name: str, ready: list[Replica], unready: int) -> MetricSample:
-        values = []
-        lbq = self._lb_queue_dt / self._acc_t if self._acc_t > 0 else 0.0
-        n = max(1, len(ready))
-        for r in ready:
-            acc = self._metric_acc.get(r.dp_index)
-            if not acc or acc[3] <= 0:
-                continue
-            if name == "concurrency":
-                values.append(acc[0] / acc[3] + lbq / n)
-            elif name == "queue_length":
-                values.append(acc[1] / acc[3] + lbq / n)
-            elif name == "utilization":
-                values.append(100.0 * acc[2] / acc[3])
-            else:  # rps: arrivals over the period, shared by the ready pods
-                values.append(self._period_arrivals() / n)
-        return MetricSample(values, n_unready=unready, n_missing=len(ready) - len(values))
-
-    def _period_arrivals(self) -> float:
-        if self._acc_t <= 0:
-            return 0.0
-        t0 = self.env.now - self._acc_t
-        i = np.searchsorted(self.arrival_s, t0, side="left")
-        j = np.searchsorted(self.arrival_s, self.env.now, side="left")
-        return (j - i) / self._acc_t
+            stable = self.kpa_avg.average(now, cfg.stable_window_s)  # None: no data yet (Knative: no decision)
+            panic = self.kpa_avg.average(now, cfg.stable_window_s * cfg.panic_window_percentage / 100)
+            d = self.kpa.scale(now, len(ready), stable, panic)
+            if d.valid:
+                self._scale_to(d.desired_pods)
+        self.signals.reset()
 
     def _scale_to(self, n: int) -> None:
         live = [r for r in self.replicas if r.state in ("pending", "starting", "ready")]
@@ -357,7 +334,9 @@ class InferenceService:
         if alt.offer.sharing == SHARING_TIMESLICE:  # co-tenant of training jobs (slows them, uses memory)
             self.run.add_ts_tenant(("replica", self.name, r.index), placements, self.job.gpu_memory_mib)
         cs = self.w.cold_start
-        delay = float(sample_durations(cs.image_pull, self.rng, 1)[0]) + self._model_load()
+        pull = float(sample_durations(cs.image_pull, self.rng, 1)[0])
+        r.running_s = self.env.now + pull
+        delay = pull + self._model_load()
         self.cold_starts += 1
         ev = self.env.timeout(delay)
         ev.callbacks.append(lambda _e, r=r: self._ready(r))
