@@ -196,7 +196,7 @@ def _check_object(m: Manifest) -> list[Problem]:
         out.append(
             m.problem(
                 ("apiVersion",),
-                f"apiVersion {api} does not serve {kind}; use one of {', '.join(MAPPED_VERSIONS[kind])}",
+                f'Invalid value: "{api}": this apiVersion does not serve {kind}; use one of {", ".join(MAPPED_VERSIONS[kind])}',  # noqa: E501
             )
         )
     return out
