@@ -265,6 +265,13 @@ class _Context:
             if kind == "PriorityClass" or kind == "HorizontalPodAutoscaler":
                 continue
             if kind in ("Deployment", "StatefulSet", "ReplicaSet", "Job", "Pod"):
+                hook = ((m.data.get("metadata") or {}).get("annotations") or {}).get("helm.sh/hook")
+                if hook:
+                    self.not_mapped.append(
+                        f"{m.origin()}: skipped, a Helm hook ({hook}): it runs on helm install/upgrade/test, "
+                        "not as part of the release's workload"
+                    )
+                    continue
                 owner = _controller(m)
                 if owner and (kind in ("Pod", "ReplicaSet") or owner[0] != "CronJob"):
                     seen = (m.namespace, owner[0], owner[1]) in owned_names
@@ -347,7 +354,13 @@ class _Context:
             )
             return
         if m.name in self.priority and m.name not in BUILTIN_PRIORITY:
-            self.problems.append(m.problem(("metadata", "name"), f"PriorityClass {m.name} is defined twice"))
+            if self.priority[m.name] != value:
+                self.problems.append(
+                    m.problem(
+                        ("value",),
+                        f"PriorityClass {m.name} is defined twice, with values {self.priority[m.name]} and {value}",
+                    )
+                )
             return
         self.priority[m.name] = value
         if m.get("globalDefault") is True:
@@ -464,6 +477,7 @@ class _Context:
         others = sorted(k for k in effective if k not in ("cpu", "memory") and not is_accelerator(k))
         if others:
             comments.append(f"resources not modelled (not carried): {', '.join(others)}")
+            self.not_mapped.append(f"{m.origin()}: resources not modelled (not carried): {', '.join(others)}")
         tpl: dict = {"resources": {}}
         if requests:
             tpl["resources"]["requests"] = requests
@@ -479,6 +493,9 @@ class _Context:
         for k, v in affinity_sel.items():
             if k in selector and selector[k] != v:
                 comments.append(f"nodeAffinity asks {k}={v} but nodeSelector {k}={selector[k]}: no node can match")
+                self.not_mapped.append(
+                    f"{m.origin()}: nodeAffinity {k}={v} conflicts with nodeSelector {k}={selector[k]}; nodeSelector kept"
+                )
             selector.setdefault(k, v)
         if selector:
             tpl["nodeSelector"] = selector
@@ -491,6 +508,9 @@ class _Context:
         sched = m.get(*tp, "schedulerName")
         if sched not in (None, "default-scheduler"):
             comments.append(f"schedulerName {sched} not modelled: gpusim's scheduler places the pods")
+            self.not_mapped.append(
+                f"{m.origin()}: schedulerName {sched} not modelled (gpusim's scheduler places the pods)"
+            )
         if len(self.problems) > before:
             return None
         gpu = (gpus[0], int(effective[gpus[0]])) if gpus else None
@@ -714,6 +734,9 @@ class _Context:
         w.comments.append(
             f"{m.kind} {m.namespace}/{m.name} -> training job; duration {_fmt_duration(dur_s)} from {source}"
         )
+        if m.kind == "Job" and m.get("spec", "suspend") is True:
+            w.comments.append("spec.suspend true: imported as if resumed (a queue such as Kueue admits suspended Jobs)")
+            self.not_mapped.append(f"{m.origin()}: spec.suspend true; imported as if resumed")
         if len(waves) > 1:
             w.comments.append(
                 f"completions {completions} at parallelism {parallelism}: {len(waves)} waves, each starting when the "
@@ -764,8 +787,12 @@ class _Context:
         if behavior:
             hpa["behavior"] = behavior
         target.body["autoscaling"] = {"hpa": hpa}
-        target.comments.append(f"autoscaling from HorizontalPodAutoscaler {m.namespace}/{m.name} ({m.api_version})")
+        target.comments.append(
+            f"autoscaling from HorizontalPodAutoscaler {m.namespace}/{m.name} ({m.api_version}); "
+            "with no traffic it scales the service down to min_replicas after its scale-down window"
+        )
         target.comments += notes
+        self.not_mapped += [f"{m.origin()}: {n}" for n in notes if n.startswith("not mapped: ")]
 
     def _hpa_metrics(self, m: Manifest) -> tuple[list[dict], list[str]]:
         out: list[dict] = []

@@ -73,6 +73,37 @@ def test_helm_template_vllm_with_hpa_and_priority_class(capsys):
         assert "(ServiceAccount/vllm)" in text and "(Service/vllm)" in text
         assert "readinessProbe" in text and "volumes" in text and "resources.limits.memory" in text
     assert "not mapped: External metric kafka_consumergroup_lag_total" in out
+    # helm test hooks are not part of the release's workload
+    assert "vllm-test-connection" not in w and "skipped, a Helm hook (test)" in err
+
+
+def test_kubectl_json_output_reads_like_yaml(tmp_path, capsys):
+    as_json = tmp_path / "list.json"
+    as_json.write_text(json.dumps(yaml.safe_load((M / "kubectl-list.yaml").read_text())))
+    rc, out_json, _ = _import(capsys, as_json)
+    rc2, out_yaml, _ = _import(capsys, M / "kubectl-list.yaml")
+    assert rc == rc2 == 0
+    assert yaml.safe_load(out_json)["workloads"] == yaml.safe_load(out_yaml)["workloads"]
+
+
+def test_suspended_job_and_repeated_priority_class(tmp_path, capsys):
+    pc = "apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata: {name: p}\nvalue: 7\n"
+    job = (
+        "apiVersion: batch/v1\nkind: Job\nmetadata: {name: q}\nspec:\n  suspend: true\n  template:\n"
+        "    spec:\n      priorityClassName: p\n      restartPolicy: Never\n"
+        "      containers: [{name: c, resources: {limits: {nvidia.com/gpu: 1}}}]\n"
+    )
+    a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    a.write_text(pc + "---\n" + job)
+    b.write_text(pc)  # the same class again (two charts may both ship it): fine
+    rc, out, err = _import(capsys, a, b)
+    assert rc == 0
+    q = _workloads(out)["q"]
+    assert q["pod"]["priority"] == 7 and q["jobs"][0]["pods"] == 1
+    assert "spec.suspend true; imported as if resumed" in err
+    b.write_text(pc.replace("value: 7", "value: 8"))  # a different value is a conflict
+    rc, _, err = _import(capsys, a, b)
+    assert rc == 2 and "b.yaml:4:8: document 1 (PriorityClass/p) value: PriorityClass p is defined twice" in err
 
 
 def test_kubectl_list_skips_owned_objects_and_maps_object_metric(capsys):
