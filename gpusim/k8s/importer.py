@@ -13,6 +13,8 @@ quantities, the extended-resource rules of kubernetes pkg/apis/core/validation),
 - Job and run-to-completion Pods -> a training job; parallelism is its pods (bound together),
   completions beyond parallelism become further waves, each of a stated duration
   (`--job-duration`, or the annotation `gpusim.io/duration` on the Job).
+- Kubeflow PyTorchJob (kubeflow.org/v1) -> one training job of all its Master and Worker
+  replicas, bound together.
 - HorizontalPodAutoscaler (autoscaling/v1, v2beta1, v2beta2, v2) -> the service's `hpa`, metrics
   mapped onto what gpusim's data plane reports, behavior carried field by field.
 - PriorityClass -> the priority of pods naming it (and of pods without a class when it is the
@@ -282,6 +284,12 @@ class _Context:
                     continue
                 before = len(self.problems)
                 w = self._pods(m)
+                if w is not None and len(self.problems) == before:
+                    self._add(w)
+                continue
+            if m.kind == "PyTorchJob" and m.group == "kubeflow.org":
+                before = len(self.problems)
+                w = self._pytorch_job(m)
                 if w is not None and len(self.problems) == before:
                     self._add(w)
                 continue
@@ -708,18 +716,10 @@ class _Context:
         if parallelism == 0 or completions == 0:
             self.not_mapped.append(f"{m.origin()}: parallelism or completions is 0: no pods run")
             return None
-        ann = m.get("metadata", "annotations", DURATION_ANNOTATION)
-        dur_s = self.options.job_duration_s
-        source = f"--job-duration {_fmt_duration(dur_s)} (the manifest does not say how long the work takes)"
-        if ann is not None:
-            try:
-                dur_s = parse_duration(ann)
-                if dur_s <= 0:
-                    raise ValueError("must be > 0")
-            except ValueError as e:
-                self.problems.append(m.problem(("metadata", "annotations", DURATION_ANNOTATION), f"Invalid value: {e}"))
-                return None
-            source = f"annotation {DURATION_ANNOTATION}"
+        dur = self._job_duration(m)
+        if dur is None:
+            return None
+        dur_s, source = dur
         if completions is None:  # work-queue Job: parallelism pods, done when one succeeds and all exit
             waves = [parallelism]
         else:
@@ -748,6 +748,70 @@ class _Context:
             w.comments.append(
                 f"the duration is run time on whole GPUs; on {gpu[0]} gpusim runs the job at that share's speed"
             )
+        w.comments += comments
+        return w
+
+    def _job_duration(self, m: Manifest) -> tuple[float, str] | None:
+        ann = m.get("metadata", "annotations", DURATION_ANNOTATION)
+        if ann is None:
+            flag = _fmt_duration(self.options.job_duration_s)
+            return (
+                self.options.job_duration_s,
+                f"--job-duration {flag} (the manifest does not say how long the work takes)",
+            )
+        try:
+            dur_s = parse_duration(ann)
+            if dur_s <= 0:
+                raise ValueError("must be > 0")
+        except ValueError as e:
+            self.problems.append(m.problem(("metadata", "annotations", DURATION_ANNOTATION), f"Invalid value: {e}"))
+            return None
+        return dur_s, f"annotation {DURATION_ANNOTATION}"
+
+    def _pytorch_job(self, m: Manifest) -> Workload | None:
+        """A Kubeflow PyTorchJob: its Master and Worker replicas as one gang-scheduled training job."""
+        specs = m.get("spec", "pytorchReplicaSpecs")
+        if not isinstance(specs, dict) or not specs:
+            self.problems.append(
+                m.problem(("spec", "pytorchReplicaSpecs"), "Required value: replica specs (Master, Worker)")
+            )
+            return None
+        roles = []
+        for role, rs in specs.items():
+            p = ("spec", "pytorchReplicaSpecs", role)
+            if not isinstance(rs, dict) or not isinstance(rs.get("template"), dict):
+                self.problems.append(m.problem(p, "Required value: a replica spec with a pod template"))
+                return None
+            n = m.get(*p, "replicas", default=1)
+            if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+                self.problems.append(m.problem(p + ("replicas",), f"Invalid value: {n!r}: must be an integer >= 0"))
+                return None
+            m.get(*p, "restartPolicy")
+            got = self._pod_spec(m, p + ("template", "spec"))
+            if got is None:
+                return None
+            roles.append((str(role), n, got))
+        total = sum(n for _, n, _ in roles)
+        if total == 0:
+            self.not_mapped.append(f"{m.origin()}: no replicas: no pods run")
+            return None
+        dur = self._job_duration(m)
+        if dur is None:
+            return None
+        dur_s, source = dur
+        # gpusim gives a job one pod template: the role asking for the most GPUs (Worker on ties)
+        role, _, (pod, gpu, comments) = max(roles, key=lambda r: ((r[2][1] or ("", 0))[1], r[0] == "Worker"))
+        jobs = [{"name": m.name, "arrival": "0s", "duration": _fmt_duration(dur_s), "pods": total}]
+        w = Workload({"type": "training", "name": m.name, "pod": pod, "jobs": jobs}, m, gpu=gpu, pod=pod)
+        shape = " + ".join(f"{r} {n}" for r, n, _ in roles)
+        w.comments.append(
+            f"PyTorchJob {m.namespace}/{m.name} (Kubeflow) -> one training job of {total} pods ({shape}), bound together; "
+            f"duration {_fmt_duration(dur_s)} from {source}"
+        )
+        if len({repr(r[2][0]) for r in roles}) > 1:
+            note = f"replica pod templates differ; gpusim gives a job one pod template, the {role}'s, used for all {total} pods"
+            w.comments.append(note)
+            self.not_mapped.append(f"{m.origin()}: {note}")
         w.comments += comments
         return w
 

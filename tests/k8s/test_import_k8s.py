@@ -146,6 +146,16 @@ def test_jobs_statefulset_and_v1_hpa(capsys):
     assert "preemptionPolicy Never not modelled" in err
 
 
+def test_kubeflow_pytorchjob_is_one_gang(capsys):
+    rc, out, err = _import(capsys, M / "pytorchjob.yaml")
+    assert rc == 0
+    job = _workloads(out)["llama-pretrain"]
+    assert job["jobs"] == [{"name": "llama-pretrain", "arrival": "0s", "duration": "12h", "pods": 4}]  # 1 + 3
+    assert job["pod"]["resources"]["limits"] == {"nvidia.com/gpu": 8}
+    assert job["pod"]["tolerations"][0]["key"] == "nvidia.com/gpu"  # the Worker's template
+    assert "replica pod templates differ" in err and "spec.runPolicy" in err
+
+
 def test_metric_names():
     assert metric_for_name("vllm:num_requests_waiting") == "queue_length"
     assert metric_for_name("vllm:num_requests_running") == "concurrency"
