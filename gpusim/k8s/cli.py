@@ -41,7 +41,12 @@ def register(subparsers) -> None:
         "k8s", help="Kubernetes manifests (kubectl or Helm output)", description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
-    k.add_argument("files", nargs="+", metavar="FILE", help="manifest files (YAML, one or more documents each)")
+    k.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="manifest files (YAML or JSON, one or more documents each; - reads stdin)",
+    )
     k.add_argument("-o", "--output", default=None, metavar="FILE", help="write the scenario here (default: stdout)")
     k.add_argument(
         "--cluster", default=None, metavar="FILE",
@@ -62,7 +67,7 @@ def register(subparsers) -> None:
 
 
 def _scenario_name(args) -> str:
-    raw = args.name or Path(args.output or args.files[0]).stem
+    raw = args.name or Path(args.output or (args.files[0] if args.files[0] != "-" else "imported")).stem
     name = re.sub(r"[^a-z0-9.-]+", "-", raw.lower()).strip("-.")
     return name or "imported"
 

@@ -12,6 +12,7 @@ scenario language; `gpusim.k8s.importer` maps the objects.
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -155,14 +156,18 @@ _SOURCE_RE = re.compile(r"^#\s*Source:\s*(\S.*?)\s*$")
 
 
 def read_manifests(paths: list[str]) -> list[Manifest]:
-    """Every object in the files, in file and document order. Raises `ManifestError` for
+    """Every object in the files (``-`` is standard input), in file and document order. Raises `ManifestError` for
     unreadable files, malformed YAML or documents that are not objects.
     """
     out: list[Manifest] = []
     problems: list[Problem] = []
     for path in paths:
         try:
-            text = Path(path).read_text(encoding="utf-8")
+            if str(path) == "-":  # kubectl get ... -o yaml | gpusim import k8s -
+                path = "<stdin>"
+                text = sys.stdin.read()
+            else:
+                text = Path(path).read_text(encoding="utf-8")
         except OSError as e:
             problems.append(Problem(f"cannot read manifest file: {e.strerror}", file=str(path)))
             continue

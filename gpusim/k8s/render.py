@@ -268,8 +268,11 @@ def _relocate(p: Problem, imp: Imported, cf: ClusterFile | None) -> Problem:
     if m and int(m.group(1)) < len(imp.workloads):
         origin = imp.workloads[int(m.group(1))].origin
         pos = origin.positions.get(origin.base) or origin.positions.get(())
+        hint = ""
+        if imp.workloads[int(m.group(1))].gpu is None and "fits no node pool" in p.message:
+            hint = "; or leave workloads without accelerators out with --skip-cpu-only"
         return Problem(
-            f"{p.message} (imported as {p.path})",
+            f"{p.message} (imported as {p.path}{hint})",
             file=origin.file,
             line=pos[0] if pos else None,
             column=pos[1] if pos else None,

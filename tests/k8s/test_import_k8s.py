@@ -86,6 +86,64 @@ def test_kubectl_json_output_reads_like_yaml(tmp_path, capsys):
     assert yaml.safe_load(out_json)["workloads"] == yaml.safe_load(out_yaml)["workloads"]
 
 
+def test_stdin_external_average_value_and_container_resource(monkeypatch, capsys):
+    import io
+
+    text = """apiVersion: apps/v1
+kind: Deployment
+metadata: {name: worker}
+spec:
+  replicas: 2
+  template:
+    spec:
+      containers: [{name: c, resources: {limits: {nvidia.com/gpu: 1}}}]
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: worker}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: worker}
+  minReplicas: 1
+  maxReplicas: 5
+  metrics:
+    - type: External
+      external:
+        metric: {name: "pubsub.googleapis.com|subscription|num_undelivered_messages"}
+        target: {type: AverageValue, averageValue: "30"}
+    - type: ContainerResource
+      containerResource: {name: cpu, container: c, target: {type: Utilization, averageUtilization: 50}}
+    - type: Resource
+      resource: {name: memory, target: {type: AverageValue, averageValue: 2Gi}}
+"""
+    monkeypatch.setattr("sys.stdin", io.StringIO(text))
+    rc, out, err = _import(capsys, "-")
+    assert rc == 0
+    doc = yaml.safe_load(out)
+    assert doc["name"] == "imported"
+    hpa = _workloads(out)["worker"]["autoscaling"]["hpa"]
+    assert hpa["metrics"] == [
+        {"name": "queue_length", "target_type": "AverageValue", "target": 30.0},  # undelivered messages
+        {"name": "utilization", "target_type": "Utilization", "target": 50},
+    ]
+    assert "not mapped: Resource metric memory AverageValue 2Gi" in err
+    assert "<stdin> document 1 (Deployment/worker)" in out
+
+
+def test_cpu_only_pods_that_fit_no_pool_suggest_skipping_them(tmp_path, capsys):
+    cluster = tmp_path / "gpu-only.yaml"
+    cluster.write_text(
+        "cluster:\n  node_pools:\n    - {name: h100, count: 2, gpu_model: nvidia-h100-80gb, gpus_per_node: 8, vcpu: 192,"
+        " memory: 2Ti, labels: {nvidia.com/gpu.product: NVIDIA-H100-80GB-HBM3}, taints: ['nvidia.com/gpu=present:NoSchedule']}\n"
+    )
+    rc, _, err = _import(capsys, M / "helm-vllm.yaml", "--cluster", cluster)
+    assert rc == 2 and "(Deployment/router)" in err and "--skip-cpu-only" in err
+    rc, out, err = _import(capsys, M / "helm-vllm.yaml", "--cluster", cluster, "--skip-cpu-only")
+    assert rc == 0 and set(_workloads(out)) == {"vllm"}
+    assert (
+        "(Deployment/router); Helm source vllm/templates/router.yaml: skipped, no accelerator (--skip-cpu-only)" in err
+    )
+
+
 def test_suspended_job_and_repeated_priority_class(tmp_path, capsys):
     pc = "apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata: {name: p}\nvalue: 7\n"
     job = (
