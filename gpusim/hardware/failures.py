@@ -16,6 +16,7 @@ work lost since that checkpoint:
 - `daly_interval(checkpoint_s, mtbf_s)`: Daly's higher-order estimate (2006).
 - `optimal_interval(checkpoint_s, mtbf_s)`: the exact optimum of the expected-time model below.
 - `expected_wall_time(...)`, `expected_goodput(...)`: expectation of the run time, and work over it.
+- `availability(mtbf, mttr)`, `downtime_budget_s(sla, period)`, `sla_met(...)`: the 99.9% SLA test.
 
 With segments S_i (work between checkpoints plus the checkpoint; the last segment, which ends the
 job, has no checkpoint), the expected time is sum_i M e^(R/M) (e^(S_i/M) - 1) (Daly 2006, eq. 13,
@@ -224,3 +225,30 @@ def expected_goodput(work_s: float, interval_s: float, checkpoint_s: float, rest
 def expected_failures(work_s: float, interval_s: float, checkpoint_s: float, restart_s: float, mtbf_s: float) -> float:  # fmt: skip
     """Expected number of failures during the run (wall time / M, by the Poisson property)."""
     return expected_wall_time(work_s, interval_s, checkpoint_s, restart_s, mtbf_s) / mtbf_s
+
+
+# ---------------------------------------------------------------------------- availability and SLAs
+def availability(mtbf_s: float, mttr_s: float) -> float:
+    """Steady-state availability of a unit that fails every `mtbf_s` on average and takes `mttr_s`
+    to repair: MTBF / (MTBF + MTTR).
+    """
+    _check(mtbf_s=mtbf_s, mttr_s=mttr_s)
+    if mtbf_s + mttr_s == 0:
+        raise ValueError("mtbf_s + mttr_s must be > 0")
+    return mtbf_s / (mtbf_s + mttr_s)
+
+
+def downtime_budget_s(sla: float, period_s: float) -> float:
+    """Unavailable time an SLA allows over a period: (1 - sla) x period (99.9% over 30 days: 43.2 min)."""
+    if not 0 <= sla <= 1:
+        raise ValueError(f"sla must be a fraction in [0, 1], got {sla!r}")
+    _check(period_s=period_s)
+    return (1.0 - sla) * period_s
+
+
+def sla_met(available_s: float, period_s: float, sla: float = 0.999) -> bool:
+    """Whether a service available `available_s` out of `period_s` met the SLA (e.g. 99.9%)."""
+    _check(available_s=available_s, period_s=period_s)
+    if period_s <= 0 or available_s > period_s * (1 + 1e-12):
+        raise ValueError("need 0 < period_s and available_s <= period_s")
+    return period_s - available_s <= downtime_budget_s(sla, period_s) * (1 + 1e-12)

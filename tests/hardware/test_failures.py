@@ -16,13 +16,16 @@ import pytest
 from scipy.special import lambertw
 
 from gpusim.hardware.failures import (
+    availability,
     daly_interval,
+    downtime_budget_s,
     expected_failures,
     expected_goodput,
     expected_wall_time,
     load_failure_catalog,
     optimal_interval,
     segment_lengths,
+    sla_met,
     young_interval,
 )
 
@@ -159,3 +162,16 @@ def test_bad_arguments():
         young_interval(-1.0, H)
     with pytest.raises(ValueError):
         optimal_interval(60.0, 0.0)
+
+
+def test_sla_arithmetic():
+    # Google SRE book, Appendix A (availability table): 99.9% allows 8.76 h a year, 43.2 min per 30 days
+    assert downtime_budget_s(0.999, 365 * 86400) / H == pytest.approx(8.76, abs=0.005)
+    assert downtime_budget_s(0.999, 30 * 86400) / 60 == pytest.approx(43.2)
+    month = 30 * 86400
+    assert sla_met(month - 43.2 * 60, month) and not sla_met(month - 43.3 * 60, month)
+    assert sla_met(month - 4 * 60, month, sla=0.9999) and not sla_met(month - 5 * 60, month, sla=0.9999)  # 4.32 min
+    # a node failing every 1000 h and repaired in 1 h is available 99.9% of the time
+    assert availability(1000 * H, H) == pytest.approx(1000 / 1001)
+    with pytest.raises(ValueError):
+        downtime_budget_s(99.9, month)
