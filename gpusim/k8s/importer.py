@@ -259,14 +259,16 @@ class _Context:
 
     def run(self) -> None:
         for m in self.objs:
-            if m.kind == "PriorityClass":
+            if m.kind == "PriorityClass" and m.group in BUILTIN_KINDS:
                 self._priority_class(m)
-        owned_names = {(m.namespace, m.kind, m.name) for m in self.objs}
+        in_input = {(m.namespace, m.kind, m.name) for m in self.objs if m.group in BUILTIN_KINDS}
+        deployments = [(m.namespace, m.name) for m in self.objs if m.kind == "Deployment" and m.group in BUILTIN_KINDS]
         for m in self.objs:
             kind = m.kind
-            if kind == "PriorityClass" or kind == "HorizontalPodAutoscaler":
+            builtin = m.group in BUILTIN_KINDS
+            if builtin and kind in ("PriorityClass", "HorizontalPodAutoscaler"):
                 continue
-            if kind in ("Deployment", "StatefulSet", "ReplicaSet", "Job", "Pod"):
+            if builtin and kind in ("Deployment", "StatefulSet", "ReplicaSet", "Job", "Pod"):
                 hook = ((m.data.get("metadata") or {}).get("annotations") or {}).get("helm.sh/hook")
                 if hook:
                     self.not_mapped.append(
@@ -274,20 +276,34 @@ class _Context:
                         "not as part of the release's workload"
                     )
                     continue
+                phase = (m.data.get("status") or {}).get("phase") if kind == "Pod" else None
+                if phase in ("Succeeded", "Failed"):
+                    self.not_mapped.append(f"{m.origin()}: skipped, the pod has finished (status.phase {phase})")
+                    continue
                 owner = _controller(m)
                 if owner and (kind in ("Pod", "ReplicaSet") or owner[0] != "CronJob"):
-                    seen = (m.namespace, owner[0], owner[1]) in owned_names
-                    self.not_mapped.append(
-                        f"{m.origin()}: skipped, created by {owner[0]}/{owner[1]}"
-                        + (" (imported from its own manifest)" if seen else " (its controller is not in the input)")
-                    )
-                    continue
+                    # a pod or ReplicaSet whose controller is in the input is one of its replicas
+                    ctrl = (m.namespace, *owner) if (m.namespace, *owner) in in_input else None
+                    if (
+                        ctrl is None and owner[0] == "ReplicaSet"
+                    ):  # Deployment pods name the ReplicaSet <deployment>-<hash>
+                        ctrl = next(((ns, "Deployment", d) for ns, d in deployments
+                                     if ns == m.namespace and owner[1].startswith(d + "-")), None)  # fmt: skip
+                    if ctrl is not None:
+                        self.not_mapped.append(
+                            f"{m.origin()}: skipped, one of the pods of {ctrl[1]}/{ctrl[2]}, which the input holds"
+                        )
+                        continue
                 before = len(self.problems)
                 w = self._pods(m)
+                if w is not None and owner and (kind in ("Pod", "ReplicaSet") or owner[0] != "CronJob"):
+                    w.comments.append(
+                        f"created by {owner[0]}/{owner[1]}, which is not in the input: imported on its own"
+                    )
                 if w is not None and len(self.problems) == before:
                     self._add(w)
                 continue
-            if m.kind == "PyTorchJob" and m.group == "kubeflow.org":
+            if kind == "PyTorchJob" and m.group == "kubeflow.org":
                 before = len(self.problems)
                 w = self._pytorch_job(m)
                 if w is not None and len(self.problems) == before:
@@ -306,7 +322,7 @@ class _Context:
                     "(gpusim reads built-in Kubernetes kinds only)"
                 )
         for m in self.objs:
-            if m.kind == "HorizontalPodAutoscaler":
+            if m.kind == "HorizontalPodAutoscaler" and m.group in BUILTIN_KINDS:
                 self._hpa(m)
         for w in self.workloads:
             unused = w.origin.unused(_BOOKKEEPING)

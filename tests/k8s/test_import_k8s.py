@@ -77,6 +77,31 @@ def test_helm_template_vllm_with_hpa_and_priority_class(capsys):
     assert "vllm-test-connection" not in w and "skipped, a Helm hook (test)" in err
 
 
+def test_kubectl_get_pods_snapshot(tmp_path, capsys):
+    # `kubectl get pods -o yaml` alone: running pods whose controllers are absent are imported on their
+    # own (a Deployment's pod found by its ReplicaSet's name once the Deployment is present); finished
+    # pods are not
+    doc = yaml.safe_load((M / "kubectl-list.yaml").read_text())
+    pods = [i for i in doc["items"] if i["kind"] == "Pod"]
+    done = json.loads(json.dumps(pods[0]))
+    done["metadata"]["name"] = "embedder-6d8f9c7b5d-old42"
+    done["status"] = {"phase": "Succeeded"}
+    f = tmp_path / "pods.yaml"
+    f.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": pods + [done]}))
+    rc, out, err = _import(capsys, f)
+    assert rc == 0
+    w = _workloads(out)
+    assert set(w) == {"embedder-6d8f9c7b5d-x2k9q", "smoke-test"}
+    assert w["embedder-6d8f9c7b5d-x2k9q"]["type"] == "inference" and w["embedder-6d8f9c7b5d-x2k9q"]["replicas"] == 1
+    assert "created by ReplicaSet/embedder-6d8f9c7b5d, which is not in the input: imported on its own" in out
+    assert "skipped, the pod has finished (status.phase Succeeded)" in err
+    deploy = [i for i in doc["items"] if i["kind"] == "Deployment"]
+    f.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": deploy + pods}))
+    rc, out, err = _import(capsys, f)
+    assert set(_workloads(out)) == {"embedder", "smoke-test"}
+    assert "skipped, one of the pods of Deployment/embedder, which the input holds" in err
+
+
 def test_kubectl_json_output_reads_like_yaml(tmp_path, capsys):
     as_json = tmp_path / "list.json"
     as_json.write_text(json.dumps(yaml.safe_load((M / "kubectl-list.yaml").read_text())))
@@ -176,8 +201,8 @@ def test_kubectl_list_skips_owned_objects_and_maps_object_metric(capsys):
     assert (emb["autoscaling"]["hpa"]["min_replicas"], emb["autoscaling"]["hpa"]["max_replicas"]) == (2, 10)
     smoke = w["smoke-test"]  # restartPolicy Never: runs to completion
     assert smoke["type"] == "training" and smoke["jobs"][0]["pods"] == 1 and smoke["jobs"][0]["duration"] == "1h"
-    assert "skipped, created by Deployment/embedder" in err
-    assert "skipped, created by ReplicaSet/embedder-6d8f9c7b5d" in err
+    assert "(ReplicaSet/embedder-6d8f9c7b5d): skipped, one of the pods of Deployment/embedder" in err
+    assert "(Pod/embedder-6d8f9c7b5d-x2k9q): skipped, one of the pods of ReplicaSet/embedder-6d8f9c7b5d" in err
     assert "custom resource of monitoring.coreos.com/v1" in err
     assert "status" not in json.dumps(yaml.safe_load(out))  # kubectl's status block is bookkeeping
 
