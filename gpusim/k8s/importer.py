@@ -269,14 +269,15 @@ class _Context:
             if builtin and kind in ("PriorityClass", "HorizontalPodAutoscaler"):
                 continue
             if builtin and kind in ("Deployment", "StatefulSet", "ReplicaSet", "Job", "Pod"):
-                hook = ((m.data.get("metadata") or {}).get("annotations") or {}).get("helm.sh/hook")
+                hook = m.annotation("helm.sh/hook")
                 if hook:
                     self.not_mapped.append(
                         f"{m.origin()}: skipped, a Helm hook ({hook}): it runs on helm install/upgrade/test, "
                         "not as part of the release's workload"
                     )
                     continue
-                phase = (m.data.get("status") or {}).get("phase") if kind == "Pod" else None
+                status = m.data.get("status")
+                phase = status.get("phase") if kind == "Pod" and isinstance(status, dict) else None
                 if phase in ("Succeeded", "Failed"):
                     self.not_mapped.append(f"{m.origin()}: skipped, the pod has finished (status.phase {phase})")
                     continue
@@ -424,7 +425,7 @@ class _Context:
             return self._job(m, pod_tpl, gpu, comments)
         replicas = 1
         if kind != "Pod":
-            r = m.get("spec", "replicas", default=1)
+            r = _or(m.get("spec", "replicas"), 1)
             if isinstance(r, bool) or not isinstance(r, int) or r < 0:
                 self.problems.append(m.problem(("spec", "replicas"), f"Invalid value: {r!r}: must be an integer >= 0"))
                 return None
@@ -509,7 +510,11 @@ class _Context:
             tpl["resources"]["limits"] = limits
         if not tpl["resources"]:
             del tpl["resources"]
-        selector = dict(m.get(*tp, "nodeSelector", default={}, whole=True) or {})
+        raw_selector = m.get(*tp, "nodeSelector", default={}, whole=True) or {}
+        if not isinstance(raw_selector, dict):
+            self.problems.append(m.problem(tp + ("nodeSelector",), "must be a mapping of node label -> value"))
+            return None
+        selector = dict(raw_selector)
         for k, v in selector.items():
             if not isinstance(v, str):
                 self.problems.append(m.problem(tp + ("nodeSelector", k), f"Invalid value: {v!r}: must be a string"))
@@ -605,7 +610,10 @@ class _Context:
             m.consumed.discard(tp + ("affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution"))
             return {}
         out = {}
-        for e in terms[0].get("matchExpressions") or []:
+        exprs = terms[0].get("matchExpressions") or []
+        if not isinstance(exprs, list):
+            exprs = [None]  # not convertible: left in the not-carried list
+        for e in exprs:
             if not (isinstance(e, dict) and e.get("operator") == "In" and isinstance(e.get("values"), list)
                     and len(e["values"]) == 1):  # fmt: skip
                 m.consumed.discard(tp + ("affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution"))
@@ -648,6 +656,9 @@ class _Context:
     def _pod_priority(self, m: Manifest, tp: tuple, comments: list[str]) -> int:
         name = m.get(*tp, "priorityClassName")
         value = m.get(*tp, "priority")
+        if name is not None and not isinstance(name, str):
+            self.problems.append(m.problem(tp + ("priorityClassName",), f"Invalid value: {name!r}: must be a string"))
+            return 0
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
             self.problems.append(m.problem(tp + ("priority",), f"Invalid value: {value!r}: must be an integer"))
             return 0
@@ -723,7 +734,7 @@ class _Context:
         if m.kind == "Pod":
             parallelism, completions = 1, 1
         else:
-            parallelism = m.get("spec", "parallelism", default=1)
+            parallelism = _or(m.get("spec", "parallelism"), 1)
             completions = m.get("spec", "completions")
             for key, v in (("parallelism", parallelism), ("completions", completions)):
                 if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
@@ -798,7 +809,7 @@ class _Context:
             if not isinstance(rs, dict) or not isinstance(rs.get("template"), dict):
                 self.problems.append(m.problem(p, "Required value: a replica spec with a pod template"))
                 return None
-            n = m.get(*p, "replicas", default=1)
+            n = _or(m.get(*p, "replicas"), 1)
             if isinstance(n, bool) or not isinstance(n, int) or n < 0:
                 self.problems.append(m.problem(p + ("replicas",), f"Invalid value: {n!r}: must be an integer >= 0"))
                 return None
@@ -834,13 +845,13 @@ class _Context:
     # ------------------------------------------------------------------ HPA
     def _hpa(self, m: Manifest) -> None:
         ref = m.get("spec", "scaleTargetRef")
-        if not isinstance(ref, dict) or not ref.get("kind") or not ref.get("name"):
+        if not isinstance(ref, dict) or not isinstance(ref.get("kind"), str) or not isinstance(ref.get("name"), str):
             self.problems.append(
                 m.problem(("spec", "scaleTargetRef"), "Required value: scaleTargetRef with kind and name")
             )
             return
         max_r = m.get("spec", "maxReplicas")
-        min_r = m.get("spec", "minReplicas", default=1)
+        min_r = _or(m.get("spec", "minReplicas"), 1)
         for key, v, lo in (("maxReplicas", max_r, 1), ("minReplicas", min_r, 0)):
             if isinstance(v, bool) or not isinstance(v, int) or v < lo:
                 self.problems.append(m.problem(("spec", key), f"Invalid value: {v!r}: must be an integer >= {lo}"))
@@ -930,12 +941,18 @@ class _Context:
                       "Utilization": "targetAverageUtilization", "AverageValue": "targetAverageValue", "Value": "targetValue"}  # fmt: skip
             tpath = p
         else:
+            metric_id = body.get("metric")
             name = (
                 body.get("name")
                 if kind in ("Resource", "ContainerResource")
-                else (body.get("metric") or {}).get("name")
+                else metric_id.get("name")
+                if isinstance(metric_id, dict)
+                else None
             )
-            tgt = body.get("target") or {}
+            tgt = body.get("target")
+            if not isinstance(tgt, dict):
+                self.problems.append(m.problem(p + ("target",), "Required value: target with type and a value"))
+                return None
             ttype = tgt.get("type")
             util, avg, val = tgt.get("averageUtilization"), tgt.get("averageValue"), tgt.get("value")
             fields = {"name": "name" if kind in ("Resource", "ContainerResource") else ("metric", "name"),
@@ -1056,8 +1073,13 @@ class _Context:
         return out
 
 
+def _or(value, default):
+    """A field's value, or the API default when it is unset or null."""
+    return default if value is None else value
+
+
 def _controller(m: Manifest) -> tuple[str, str] | None:
-    refs = (m.data.get("metadata") or {}).get("ownerReferences") or []
+    refs = m.meta.get("ownerReferences") or []
     for r in refs if isinstance(refs, list) else []:
         if isinstance(r, dict) and r.get("controller"):
             return str(r.get("kind")), str(r.get("name"))

@@ -49,14 +49,25 @@ class Manifest:
         return str(self.data.get("apiVersion", ""))
 
     @property
+    def meta(self) -> dict:
+        meta = self.data.get("metadata")
+        return meta if isinstance(meta, dict) else {}
+
+    @property
     def name(self) -> str:
-        meta = self.data.get("metadata") or {}
-        return str(meta.get("name") or meta.get("generateName") or "")
+        for key in ("name", "generateName"):
+            if isinstance(self.meta.get(key), str) and self.meta[key]:
+                return self.meta[key]
+        return ""
 
     @property
     def namespace(self) -> str:
-        meta = self.data.get("metadata") or {}
-        return str(meta.get("namespace") or "default")
+        ns = self.meta.get("namespace")
+        return ns if isinstance(ns, str) and ns else "default"
+
+    def annotation(self, key: str):
+        ann = self.meta.get("annotations")
+        return ann.get(key) if isinstance(ann, dict) else None
 
     @property
     def group(self) -> str:

@@ -457,3 +457,47 @@ def test_cli_subprocess_no_traceback(tmp_path):
     assert p.returncode == 2
     assert "Traceback" not in p.stderr
     assert "document 1 (Deployment/a) spec.template.spec.containers[0].resources.limits[nvidia.com/gpu]" in p.stderr
+
+
+# ---------------------------------------------------------------------------- robustness
+_JUNK = [None, 0, -3, 1.5, "x", "", [], [1, "a"], {}, {"a": 1}, True, "500m", {"name": 3}]
+
+
+def _paths(o, p=()):
+    yield p
+    items = o.items() if isinstance(o, dict) else enumerate(o) if isinstance(o, list) else ()
+    for k, v in items:
+        yield from _paths(v, p + (k,))
+
+
+def test_mutated_manifests_never_crash(tmp_path):
+    """Seeded mutations of the test manifests (a field replaced by junk, 1-3 times): every import ends
+    in a scenario or an input error (exit 2), never an exception."""
+    import copy
+    import random
+
+    from gpusim.errors import InputError
+    from gpusim.k8s.importer import ImportOptions, import_manifests
+    from gpusim.k8s.render import check, render
+
+    docs = [d for f in sorted(M.glob("*.yaml")) if f.name != "cluster.yaml" for d in yaml.safe_load_all(f.read_text()) if d]  # fmt: skip
+    rng = random.Random(15)
+    f = tmp_path / "m.yaml"
+    outcomes = {"ok": 0, "input error": 0}
+    for _ in range(300):
+        d = copy.deepcopy(rng.choice(docs))
+        for _ in range(rng.randint(1, 3)):
+            path = rng.choice([p for p in _paths(d) if p])
+            target = d
+            for k in path[:-1]:
+                target = target[k]
+            target[path[-1]] = copy.deepcopy(rng.choice(_JUNK))
+        f.write_text(yaml.safe_dump(d))
+        try:
+            imp = import_manifests([str(f)], ImportOptions())
+            check(imp, None)
+            render(imp, None)
+            outcomes["ok"] += 1
+        except InputError:
+            outcomes["input error"] += 1
+    assert outcomes["ok"] > 30 and outcomes["input error"] > 30  # both paths exercised
