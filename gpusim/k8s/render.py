@@ -15,6 +15,7 @@ import math
 import os
 import re
 import tempfile
+import textwrap
 from fractions import Fraction
 from pathlib import Path
 
@@ -183,8 +184,16 @@ def _dump(data) -> str:
     return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, width=110, allow_unicode=True)
 
 
-def _comment(text: str, indent: str = "") -> str:
-    return "".join(f"{indent}# {line}".rstrip() + "\n" for line in text.splitlines())
+def _comment(text: str, indent: str = "", width: int = 110) -> str:
+    """`text` as YAML comment lines, long lines wrapped (continuations indented)."""
+    out = []
+    for line in text.splitlines() or [""]:
+        if len(indent) + 2 + len(line) <= width or line.startswith(" "):  # keep dumped YAML lines as they are
+            out.append(f"{indent}# {line}".rstrip())
+            continue
+        chunks = textwrap.wrap(line, width=width - len(indent) - 2, subsequent_indent="    ", break_on_hyphens=False)
+        out += [f"{indent}# {c}".rstrip() for c in chunks]
+    return "".join(x + "\n" for x in out)
 
 
 def render(imp: Imported, cluster: dict | None, catalog: dict | None = None, cluster_source: str | None = None) -> str:
@@ -221,7 +230,7 @@ def render(imp: Imported, cluster: dict | None, catalog: dict | None = None, clu
     out += _dump({"scheduler": data["scheduler"]})
     out += "workloads:\n"
     for w in imp.workloads:
-        out += _comment(f"from {w.origin.origin()}", "  ")
+        out += _comment(f"from {w.origin.origin()}", "  ", width=10**6)  # one greppable line
         for c in w.comments:
             out += _comment(c, "  ")
         body = _dump([w.body])
