@@ -22,7 +22,7 @@ from gpusim._version import __version__
 from gpusim.errors import EXIT_INPUT_ERROR, InputError
 
 # Subcommands contributed by other packages: module with register(subparsers).
-_PLUGINS = ("gpusim.hardware.cli", "gpusim.traces.cli", "gpusim.sweep.cli", "gpusim.report.cli")
+_PLUGINS = ("gpusim.hardware.cli", "gpusim.traces.cli", "gpusim.sweep.cli", "gpusim.report.cli", "gpusim.k8s.cli")
 
 
 class _Parser(argparse.ArgumentParser):
