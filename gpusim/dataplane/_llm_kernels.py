@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from gpusim.dataplane._kernels import _record
 from gpusim.dataplane._numba import njit, njit_inline
 
 # ist layout
 I_QHEAD, I_QLEN, I_NRUN, I_STEP, I_KV, I_RES, I_HEAP, I_OLD, I_NEW, I_FREE = range(10)
-I_PFACT, I_PFLEN, I_PFDONE, I_PFREM, I_PFTOT = range(10, 15)
+I_PFACT, I_PFLEN, I_PFDONE, I_PFREM, I_PFTOT, I_PASSES = range(10, 16)
 N_IST = 16
 # fst layout
 F_CLOCK, F_PFARR, F_PFFIRST = range(3)
@@ -290,6 +292,7 @@ def serve_window(
             t = t_end
             break
         # ---- build one iteration (or a run of identical decode iterations)
+        ist[I_PASSES] += 1
         if chunked:
             _preempt_for_decode(ist, s_f, s_i, h, q_f, q_i, prm, acc_i, free_stack)
         D = ist[I_NRUN]
@@ -444,3 +447,47 @@ def _iterations_to(span, base, c):
     while k * base + c * k * (k - 1) / 2.0 < span:
         k += 1
     return k
+
+
+@njit
+def serve_service(
+    t_end, arr_t, arr_p, arr_o, ready, rr, prm, ist, fst, q_f, q_i, s_f, s_i, h, free_stack, tb_f, tb_i,
+    hist, edges, btab, acc_i, acc_f, rec,
+):  # fmt: skip
+    """Every replica of a service over one window; arrivals go round-robin over the ready replicas.
+
+    State arrays carry a leading replica axis; ``hist`` is shared (the service's histograms).
+    ``rr`` is the index, into the ready replicas, of the one that takes the first arrival; returns
+    the index for the next window's first arrival. Replicas not ready get no arrivals but finish
+    what they hold (draining).
+    """
+    n_rep = ist.shape[0]
+    n = arr_t.shape[0]
+    ready_idx = np.empty(n_rep, dtype=np.int64)
+    n_ready = 0
+    for r in range(n_rep):
+        if ready[r]:
+            ready_idx[n_ready] = r
+            n_ready += 1
+    buf_t = np.empty(n // max(n_ready, 1) + 1, dtype=np.float64)
+    buf_p = np.empty(buf_t.shape[0], dtype=np.int64)
+    buf_o = np.empty(buf_t.shape[0], dtype=np.int64)
+    for r in range(n_rep):
+        m = 0
+        if ready[r] and n_ready > 0:
+            pos = 0
+            for k in range(n_ready):
+                if ready_idx[k] == r:
+                    pos = k
+            for i in range((pos - rr) % n_ready, n, n_ready):
+                buf_t[m] = arr_t[i]
+                buf_p[m] = arr_p[i]
+                buf_o[m] = arr_o[i]
+                m += 1
+        serve_window(
+            t_end, buf_t[:m], buf_p[:m], buf_o[:m], prm, ist[r], fst[r], q_f[r], q_i[r], s_f[r], s_i[r], h[r],
+            free_stack[r], tb_f[r], tb_i[r], hist, edges, btab, acc_i[r], acc_f[r], rec,
+        )  # fmt: skip
+    if n_ready == 0:
+        return rr
+    return (rr + n) % n_ready

@@ -188,3 +188,115 @@ class LlmReplica:
             "preemptions": int(a[K.A_PREEMPT]), "dropped": int(a[K.A_DROPPED]), "rejected": int(a[K.A_REJECTED]),
             "slo_met": int(a[K.A_SLO_OK]), "output_tokens": int(a[K.A_TOKENS]), "in_flight": self.waiting + self.running,
         }  # fmt: skip
+
+
+@dataclass(frozen=True)
+class LlmServiceWindow:
+    """What the replicas of one service did in one window, summed (histograms merged)."""
+
+    t_start: float
+    t_end: float
+    arrived: int
+    unroutable: int  # arrivals while no replica was ready (dropped)
+    completed: int
+    first_tokens: int
+    preemptions: int
+    dropped: int
+    rejected: int
+    slo_met: int
+    output_tokens: int
+    busy_s: float
+    seq_seconds: float
+    ttft: Histogram
+    tpot: Histogram
+    e2e: Histogram
+    held: np.ndarray  # per replica at the window end: sequences held (decode + prefill)
+    waiting: np.ndarray  # per replica at the window end: requests waiting
+
+
+class LlmService:
+    """``n_replicas`` identical `LlmReplica` state machines served by one kernel call per window.
+
+    Arrivals are routed round-robin over the replicas marked ready (the cycle continues across
+    windows); replicas not ready take no arrivals and finish what they hold. The histograms are the
+    service's (every replica records into them). Memory: fixed at construction, as for one replica.
+    """
+
+    def __init__(
+        self,
+        model: ReplicaModel,
+        n_replicas: int,
+        *,
+        chunked_prefill: bool = False,
+        queue_capacity: int = 1 << 14,
+        watermark_fraction: float = 0.01,
+        slo_ttft_s: float = math.inf,
+        slo_tpot_s: float = math.inf,
+        slo_e2e_s: float = math.inf,
+        histogram: HistogramConfig | None = None,
+        t0: float = 0.0,
+    ):
+        if n_replicas < 1:
+            raise ValueError("n_replicas must be >= 1")
+        one = LlmReplica(
+            model, chunked_prefill=chunked_prefill, queue_capacity=queue_capacity,
+            watermark_fraction=watermark_fraction, slo_ttft_s=slo_ttft_s, slo_tpot_s=slo_tpot_s,
+            slo_e2e_s=slo_e2e_s, histogram=histogram, t0=t0,
+        )  # fmt: skip
+        self.model = model
+        self.histogram = one.histogram
+        self.n_replicas = n_replicas
+        self._prm = one._prm
+        self._edges, self._btab = one._edges, one._btab
+        self._hist = one._hist
+
+        def stack(a):
+            return np.ascontiguousarray(np.broadcast_to(a, (n_replicas, *a.shape)).copy())
+
+        self._ist, self._fst = stack(one._ist), stack(one._fst)
+        self._q_f, self._q_i = stack(one._q_f), stack(one._q_i)
+        self._s_f, self._s_i, self._h = stack(one._s_f), stack(one._s_i), stack(one._h)
+        self._free, self._tb_f, self._tb_i = stack(one._free), stack(one._tb_f), stack(one._tb_i)
+        self._acc_i, self._acc_f = stack(one._acc_i), stack(one._acc_f)
+        self._rec = np.zeros((0, 3), dtype=np.float64)
+        self.ready = np.ones(n_replicas, dtype=np.bool_)
+        """Which replicas take new arrivals (set entries False to drain a replica)."""
+        self._rr = 0
+        self._t = float(t0)
+        self.unroutable = 0
+
+    def serve(self, t_end: float, arrivals_s, prompt_tokens, output_tokens) -> LlmServiceWindow:
+        """Serve the window ``[previous t_end, t_end)``: its arrivals (sorted) with their lengths."""
+        arr = np.ascontiguousarray(arrivals_s, dtype=np.float64)
+        p = np.ascontiguousarray(prompt_tokens, dtype=np.int64)
+        o = np.ascontiguousarray(output_tokens, dtype=np.int64)
+        if not (arr.shape == p.shape == o.shape) or arr.ndim != 1:
+            raise ValueError("arrivals_s, prompt_tokens and output_tokens must be 1-D arrays of one length")
+        if arr.size and (arr[-1] >= t_end or np.any(arr[1:] < arr[:-1])):
+            raise ValueError("arrivals must be sorted and before t_end")
+        unroutable = 0
+        if not self.ready.any() and arr.size:
+            unroutable = int(arr.size)
+            self.unroutable += unroutable
+        i0, f0 = self._acc_i.sum(axis=0), self._acc_f.sum(axis=0)
+        self._hist[:] = 0
+        self._rr = int(
+            K.serve_service(
+                float(t_end), arr, p, o, self.ready, self._rr, self._prm, self._ist, self._fst, self._q_f,
+                self._q_i, self._s_f, self._s_i, self._h, self._free, self._tb_f, self._tb_i, self._hist,
+                self._edges, self._btab, self._acc_i, self._acc_f, self._rec,
+            )
+        )  # fmt: skip
+        di, df = self._acc_i.sum(axis=0) - i0, self._acc_f.sum(axis=0) - f0
+        cfg = self.histogram
+        t_start, self._t = self._t, float(t_end)
+        return LlmServiceWindow(
+            t_start=t_start, t_end=float(t_end), arrived=int(di[K.A_ARRIVED]) + unroutable, unroutable=unroutable,
+            completed=int(di[K.A_DONE]), first_tokens=int(di[K.A_FIRST]), preemptions=int(di[K.A_PREEMPT]),
+            dropped=int(di[K.A_DROPPED]), rejected=int(di[K.A_REJECTED]), slo_met=int(di[K.A_SLO_OK]),
+            output_tokens=int(di[K.A_TOKENS]), busy_s=float(df[K.A_BUSY]), seq_seconds=float(df[K.A_RUN_INT]),
+            ttft=Histogram(cfg, self._hist[K.H_TTFT].copy(), float(df[K.A_TTFT_SUM])),
+            tpot=Histogram(cfg, self._hist[K.H_TPOT].copy(), float(df[K.A_TPOT_SUM])),
+            e2e=Histogram(cfg, self._hist[K.H_E2E].copy(), float(df[K.A_E2E_SUM])),
+            held=self._ist[:, K.I_NRUN] + self._ist[:, K.I_PFACT], waiting=self._ist[:, K.I_QLEN].copy(),
+        )  # fmt: skip

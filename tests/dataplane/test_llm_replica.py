@@ -179,7 +179,11 @@ def test_slo_counts_and_histogram_merge(h200):
     assert total.count == n
     assert total.mean == pytest.approx(np.mean(rec[:, 2] - rec[:, 0]), rel=1e-9)
     tot = np.array([out_of[x] for x in rec[:, 0].tolist()])
-    ok = (rec[:, 1] - rec[:, 0] <= slo[0]) & ((rec[:, 2] - rec[:, 1]) / (tot - 1) <= slo[1]) & (rec[:, 2] - rec[:, 0] <= slo[2])
+    ok = (
+        (rec[:, 1] - rec[:, 0] <= slo[0])
+        & ((rec[:, 2] - rec[:, 1]) / (tot - 1) <= slo[1])
+        & (rec[:, 2] - rec[:, 0] <= slo[2])
+    )
     assert rep.totals()["slo_met"] == int(ok.sum())
     assert 0 < ok.sum() < n  # the SLOs bite
 
@@ -216,3 +220,42 @@ def test_bad_input_to_serve(h200):
         rep.serve(10.0, [1.0], [1, 2], [1])
     with pytest.raises(ValueError, match="does not fit"):
         LlmReplica(dataclasses.replace(h200, kv_capacity_tokens=0))
+
+
+def test_service_equals_replicas_fed_round_robin(h200):
+    """LlmService (one kernel call for all replicas) = separate LlmReplicas fed every n-th arrival."""
+    from gpusim.dataplane.llm import LlmService
+
+    rng = np.random.default_rng(5)
+    R = 3
+    svc = LlmService(h200, R)
+    reps = [LlmReplica(h200) for _ in range(R)]
+    t, first = 0.0, 0
+    for w in range(15):
+        k = int(rng.poisson(30 * 15))
+        a = np.sort(rng.uniform(t, t + 15, k))
+        p, o = rng.integers(10, 2000, k), rng.integers(1, 400, k)
+        if w == 10:
+            svc.ready[1] = False  # drain replica 1: arrivals go round-robin over 0 and 2
+        m = svc.serve(t + 15, a, p, o)
+        ready = [r for r in range(R) if svc.ready[r]]
+        ms = []
+        for r in range(R):
+            if r in ready:
+                j = (ready.index(r) - first) % len(ready)
+                ms.append(reps[r].serve(t + 15, a[j :: len(ready)], p[j :: len(ready)], o[j :: len(ready)]))
+            else:
+                ms.append(reps[r].serve(t + 15, [], [], []))
+        first = (first + k) % len(ready)
+        assert m.completed == sum(x.completed for x in ms)
+        assert m.output_tokens == sum(x.output_tokens for x in ms)
+        assert np.array_equal(m.e2e.counts, sum(x.e2e.counts for x in ms))
+        assert m.ttft.sum_s == pytest.approx(sum(x.ttft.sum_s for x in ms), rel=1e-12)
+        assert list(m.held) == [x.running for x in reps]
+        if w == 10:
+            at_drain = m.held[1] + m.waiting[1]
+        t += 15
+    assert m.held[1] + m.waiting[1] < at_drain  # the drained replica only works off what it holds
+    none = LlmService(h200, 1)
+    none.ready[0] = False
+    assert none.serve(1.0, [0.5], [10], [10]).unroutable == 1
