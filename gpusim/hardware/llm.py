@@ -459,3 +459,29 @@ def predict_system(
         gpu_id=gpu.id, count=count, precision=precision, scenario=scenario, tp=tp, replicas=replicas,
         batch=op.batch, tokens_per_s=op.tokens_per_s * replicas, ttft_s=op.ttft_s, tpot_s=op.tpot_s,
     )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DerivedQueueParams:
+    """``concurrency`` and ``batch_slowdown`` of the simple data plane, derived from the roofline."""
+
+    concurrency: int
+    batch_slowdown: float
+    service_time_alone_s: float
+
+
+def derived_queue_params(r: ReplicaModel, w: Workload, settings: EngineSettings | None = None) -> DerivedQueueParams:
+    """What `gpusim.dataplane.DataPlane`'s ``concurrency`` and ``batch_slowdown`` should be for replica ``r``.
+
+    concurrency = the Server batch (largest meeting the TTFT/TPOT limits; the KV-cache batch if
+    none does); batch_slowdown = alpha with ``T(b) = T(1) (1 + alpha (b - 1))``, where ``T(b) =
+    cycle_s(b)`` is a request's time in a batch of ``b`` (prefill + decode, see `ReplicaModel`).
+    These are the derived defaults a scenario's explicit values override (issue 14, item 5).
+    """
+    op = server_point(r, w, settings) or offline_point(r, w)
+    if op is None:
+        raise InputError(f"{r.model_id} in {r.precision} does not fit {r.tp} x {r.gpu_id}")
+    b = op.batch
+    t1 = r.cycle_s(1, w)
+    alpha = 0.0 if b <= 1 else (r.cycle_s(b, w) / t1 - 1.0) / (b - 1)
+    return DerivedQueueParams(concurrency=b, batch_slowdown=alpha, service_time_alone_s=t1)

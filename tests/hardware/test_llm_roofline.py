@@ -148,3 +148,22 @@ def test_bad_arguments_are_input_errors(catalog):
         llm.predict_system(gpu, 8, scenario="batch")
     with pytest.raises(InputError, match="precision"):
         llm.replica_model(gpu, llm.llm_arch("llama-2-70b"), "fp2", 1)
+
+
+def test_derived_queue_params_reproduce_the_batch_time(catalog):
+    """The simple data plane's T(1) (1 + alpha (b - 1)) equals the roofline's time in a batch of b."""
+    r = llm.replica_model(catalog.gpu("nvidia-h200-141gb"), llm.llm_arch("llama-2-70b"), "fp8", 1)
+    _, w = llm.mlperf_workload()
+    d = llm.derived_queue_params(r, w)
+    assert d.concurrency == llm.server_point(r, w).batch
+    assert d.service_time_alone_s == pytest.approx(
+        r.prefill_s(w.prompt_tokens)
+        + sum(r.decode_step_s(1, w.prompt_tokens + w.output_tokens / 2) for _ in range(int(w.output_tokens))),
+        rel=1e-9,
+    )
+    b = d.concurrency
+    assert d.service_time_alone_s * (1 + d.batch_slowdown * (b - 1)) == pytest.approx(r.cycle_s(b, w), rel=1e-12)
+    # throughput in the simple model at full batch = the roofline's Server throughput
+    simple = b * w.output_tokens / (d.service_time_alone_s * (1 + d.batch_slowdown * (b - 1)))
+    assert simple == pytest.approx(llm.server_point(r, w).tokens_per_s, rel=1e-12)
+    assert 0 < d.batch_slowdown < 1
