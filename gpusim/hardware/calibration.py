@@ -41,6 +41,11 @@ MI250X, Intel's Gaudi 3 and Max 1550: those are extrapolations. ``gpusim catalog
 calibration`` recomputes this table from the data.
 
 `ERROR_BOUND` is the largest |error| tests/hardware/test_hardware_calibration.py accepts.
+
+The LLM serving model (`gpusim.hardware.llm`: per-phase roofline, separate compute and memory
+efficiencies per vendor / stack / precision, tensor-parallel all-reduce over the interconnect) is
+calibrated by `calibrate_llm` below: fitted on the same Offline rows, with the Server rows held
+out, vendor ratios, and a leave-one-round-out table (``gpusim catalog predict --calibration``).
 """
 
 from __future__ import annotations
