@@ -60,7 +60,7 @@ class LlmWindowMetrics:
     dropped: int
     rejected: int
     slo_met: int
-    output_tokens: int
+    output_tokens: int  # of the requests completed in this window
     iterations: int
     busy_s: float
     seq_seconds: float  # integral of the sequences held (decode + prefill) over the window's iterations
