@@ -259,3 +259,41 @@ def test_service_equals_replicas_fed_round_robin(h200):
     none = LlmService(h200, 1)
     none.ready[0] = False
     assert none.serve(1.0, [0.5], [10], [10]).unroutable == 1
+
+
+def test_azure_code_trace_replay():
+    """The Azure LLM code trace (real arrivals, prompt and output lengths; mean 2,048 in, 28 out) on
+    two H100 x 2 replicas in 15 s windows: every request accounted for, the median TTFT at least one
+    prefill of the median prompt, and the SLO count bounded by the completions."""
+    from gpusim.dataplane.llm import LlmService
+    from gpusim.traces.azure_llm import read_azure_llm
+    from tests.conftest import SHARED_TRACES
+
+    path = SHARED_TRACES / "azure-llm-2023" / "AzureLLMInferenceTrace_code.csv"
+    if not path.exists():
+        pytest.skip("shared Azure trace not present")
+    df, _ = read_azure_llm(path)
+    a = df["arrival_s"].to_numpy()
+    p = df["prompt_tokens"].to_numpy()
+    o = df["output_tokens"].to_numpy()
+    r = llm.replica_model(load_catalog().gpu("nvidia-h100-80gb"), llm.llm_arch("llama-2-70b"), "fp8", 2)
+    svc = LlmService(r, 2, slo_ttft_s=2.0, slo_tpot_s=0.2)
+    totals = dict(arrived=0, completed=0, rejected=0, dropped=0, slo=0)
+    ttft = None
+    edges = np.arange(0.0, a[-1] + 15.0 + 600.0, 15.0)[1:]
+    idx = np.searchsorted(a, np.concatenate([[0.0], edges]))
+    for k, t_end in enumerate(edges):
+        m = svc.serve(t_end, a[idx[k] : idx[k + 1]], p[idx[k] : idx[k + 1]], o[idx[k] : idx[k + 1]])
+        totals["arrived"] += m.arrived
+        totals["completed"] += m.completed
+        totals["rejected"] += m.rejected
+        totals["dropped"] += m.dropped
+        totals["slo"] += m.slo_met
+        ttft = m.ttft if ttft is None else ttft + m.ttft
+    assert totals["arrived"] == len(df)
+    in_flight = int(m.held.sum() + m.waiting.sum())
+    assert totals["completed"] + totals["rejected"] + totals["dropped"] + in_flight == len(df)
+    assert in_flight == 0 and totals["dropped"] == 0  # 10 minutes of drain empties the replicas
+    assert ttft.count == totals["completed"]
+    assert ttft.quantile(0.5) >= r.prefill_s(float(np.median(p))) * 0.99
+    assert 0 < totals["slo"] <= totals["completed"]
