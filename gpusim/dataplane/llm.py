@@ -33,6 +33,15 @@ construction (queue capacity + max_num_seqs slots), never grows with the number 
 A run of decode iterations with the same batch is advanced in closed form (a sequence stores the
 step it joined at and the step it finishes at), so the cost per request is a few heap operations,
 not one per generated token.
+
+How the engine calls it (not wired in yet): per LLM service build ``rm = gpusim.hardware.llm.
+replica_model(gpu, llm_arch(model), precision, tp)`` and ``svc = LlmService(rm, max_replicas,
+chunked_prefill=..., slo_ttft_s=..., slo_tpot_s=..., slo_e2e_s=...)``; at every control event set
+``svc.ready[i]`` (True once replica slot ``i`` is ready, False while absent or draining) and call
+``svc.serve(t_end, arrivals_s, prompt_tokens, output_tokens)`` with the window's arrivals. The
+`LlmServiceWindow` it returns carries the window's counts, merged TTFT/TPOT/e2e histograms (add
+them up over windows) and per-replica ``held`` / ``waiting`` for the autoscalers' concurrency and
+queue-length metrics.
 """
 
 from __future__ import annotations
