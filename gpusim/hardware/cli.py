@@ -3,6 +3,7 @@
   gpusim catalog [--vendor V] [--kind gpus|nodes]   GPU models and node types as tables
   gpusim catalog show ID                            one entry, every number with its source
   gpusim catalog calibration                        software-efficiency fit against MLPerf
+  gpusim catalog predict --gpu ID --count N         LLM serving tokens/s, TTFT, TPOT (--list, --calibration)
   gpusim catalog --scenario FILE ...                the same, with the scenario's catalog: block applied
 
 Values marked ``*`` are assumptions (see ``show`` for why).
@@ -32,6 +33,9 @@ def register(subparsers) -> None:
     s.set_defaults(func=cmd_catalog)
     c = sub.add_parser("calibration", help="the software-efficiency calibration and its error per accelerator")
     c.set_defaults(func=cmd_catalog)
+    from gpusim.hardware.llm_cli import register_predict
+
+    register_predict(sub)  # gpusim catalog predict (LLM serving model)
     p.set_defaults(func=cmd_catalog)
 
 
