@@ -20,6 +20,7 @@ from pathlib import Path
 
 from gpusim._version import __version__
 from gpusim.errors import EXIT_INPUT_ERROR, InputError
+from gpusim.report.atomic import check_destination
 
 # Subcommands contributed by other packages: module with register(subparsers).
 _PLUGINS = ("gpusim.hardware.cli", "gpusim.traces.cli", "gpusim.sweep.cli", "gpusim.report.cli")
@@ -71,6 +72,10 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as e:
         print(f"error: {e}" if "\n" not in str(e) else f"error:\n{e}", file=sys.stderr)
         return EXIT_INPUT_ERROR
+    except OSError as e:  # the environment, not the input or gpusim: a full disk, a read-only folder
+        where = f" ({e.filename})" if e.filename else ""
+        print(f"error: {e.strerror or e}{where}", file=sys.stderr)
+        return EXIT_INPUT_ERROR
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -120,6 +125,8 @@ def cmd_run(args) -> int:
     scenario = load_scenario(args.scenario)
     if not isinstance(scenario, Scenario):
         return _run_experiment(console, scenario, args)
+    if args.seed is not None and not 0 <= args.seed < 2**63:
+        raise InputError(f"--seed {args.seed}: a seed is an integer from 0 to {2**63 - 1}")
     seed = args.seed if args.seed is not None else scenario.seed
     if seed is None:
         seed = draw_seed()
@@ -128,10 +135,11 @@ def cmd_run(args) -> int:
     else:
         run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + f"-seed{seed}"
         out = Path("results") / scenario.name / run_id
+    check_destination(out, flag="--out" if args.out else "result folder")
 
     with _SimTimeProgress(console, enabled=not args.quiet) as progress:
         result = simulate(scenario, seed=seed, progress=progress.update)
-    result.save(out, plots=not args.no_plots)
+    result.save(out, plots=not args.no_plots, flag="--out" if args.out else "result folder")
     if args.quiet:
         print(out)
     else:
@@ -145,6 +153,7 @@ def _run_experiment(console, scenario, args) -> int:
     from gpusim.experiments.fgd import run_experiment
 
     out = Path(args.out) if args.out else Path("results") / scenario.name / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    check_destination(out, flag="--out" if args.out else "result folder")
     exp = scenario.experiment
     if exp.kind == "vendor-comparison":
         from gpusim.experiments.vendor import run_vendor_comparison

@@ -64,10 +64,14 @@ class RunResult:
             }
         )
 
-    def save(self, directory: str | Path, *, plots: bool = True) -> Path:
-        """Write the run to `directory` atomically (replacing an earlier result there)."""
+    def save(self, directory: str | Path, *, plots: bool = True, flag: str = "--out") -> Path:
+        """Write the run to `directory` atomically.
+
+        `directory` must be new, empty or an earlier gpusim result folder (which is replaced);
+        anything else raises `InputError` and is left untouched (see `gpusim.report.atomic`).
+        """
         final = Path(directory)
-        with atomic_dir(final) as tmp:
+        with atomic_dir(final, flag=flag) as tmp:
             _write_text(tmp / "summary.json", json.dumps(self.summary_document(), indent=2, sort_keys=False) + "\n")
             for name in FRAMES:
                 frame: pd.DataFrame = getattr(self, name)

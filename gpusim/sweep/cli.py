@@ -46,6 +46,14 @@ def cmd_sweep(args) -> int:
     from gpusim.sweep.api import default_out, prepare
     from gpusim.sweep.runner import run_sweep
 
+    from gpusim.sweep.runner import check_dask_address
+
+    if args.dask is not None:
+        check_dask_address(args.dask)
+    if args.workers is not None and args.workers < 1:
+        raise InputError(f"--workers must be >= 1; got {args.workers}")
+    if args.replications is not None and args.replications < 1:
+        raise InputError(f"--replications must be >= 1; got {args.replications}")
     console = Console()
     plan = prepare(args.scenario, replications=args.replications)
     scenario_has_sweep = bool(plan.spec.factors) or plan.spec.replications > 1
