@@ -92,21 +92,29 @@ def cmd_schema(args) -> int:
 
 
 def cmd_validate(args) -> int:
+    """Check every file given and report every problem of each (exit 2 if any file has one)."""
     from gpusim.scenario import load_scenario
     from gpusim.scenario.models import Scenario
 
+    failed = 0
     for path in args.scenarios:
-        s = load_scenario(path)
+        try:
+            s = load_scenario(Path(path))
+            if isinstance(s, Scenario) and s.sweep is not None:
+                from gpusim.sweep.api import prepare
+
+                prepare(Path(path))  # every combination's values, as `gpusim sweep` checks them
+        except InputError as e:
+            failed += 1
+            print(f"error: {e}" if "\n" not in str(e) else f"error:\n{e}", file=sys.stderr)
+            continue
         if not isinstance(s, Scenario):
             print(f"{path}: ok ({s.name}: experiment {s.experiment.kind})")
-            if s.experiment.kind == "autoscaler-lag":
-                base = Path(s.experiment.scenario)
-                load_scenario(base if base.is_absolute() else Path(path).resolve().parent / base)
             continue
         print(
             f"{path}: ok ({s.name}: {_plural(len(s.cluster.node_pools), 'node pool')}, {_plural(len(s.workloads), 'workload')})"
         )
-    return 0
+    return EXIT_INPUT_ERROR if failed else 0
 
 
 def _plural(n: int, word: str) -> str:
@@ -122,7 +130,7 @@ def cmd_run(args) -> int:
     from gpusim.sim.random import draw_seed
 
     console = Console(stderr=False)
-    scenario = load_scenario(args.scenario)
+    scenario = load_scenario(Path(args.scenario))
     if not isinstance(scenario, Scenario):
         return _run_experiment(console, scenario, args)
     if args.seed is not None and not 0 <= args.seed < 2**63:

@@ -132,7 +132,14 @@ def load_result(directory: str | Path) -> RunResult:
         doc = json.loads((d / "summary.json").read_text())
     except (OSError, json.JSONDecodeError) as e:
         raise InputError(f"{d}: not a gpusim result folder (summary.json: {e})") from None
-    frames = {name: pd.read_parquet(d / f"{name}.parquet") for name in FRAMES if (d / f"{name}.parquet").exists()}
+    if not isinstance(doc, dict) or not {"summary", "seed", "scenario"} <= set(doc) or "experiment" in (
+        doc.get("scenario") or {}
+    ):
+        raise InputError(f"{d}: not a gpusim run folder (its summary.json is not one run's: an experiment's result?)")
+    try:
+        frames = {name: pd.read_parquet(d / f"{name}.parquet") for name in FRAMES if (d / f"{name}.parquet").exists()}
+    except (OSError, ValueError) as e:
+        raise InputError(f"{d}: a table of this result folder cannot be read ({e})") from None
     summary = {k: (math.nan if v is None else v) for k, v in doc["summary"].items()}
     return RunResult(
         scenario=load_scenario(doc["scenario"], check=False),

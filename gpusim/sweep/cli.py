@@ -55,7 +55,7 @@ def cmd_sweep(args) -> int:
     if args.replications is not None and args.replications < 1:
         raise InputError(f"--replications must be >= 1; got {args.replications}")
     console = Console()
-    plan = prepare(args.scenario, replications=args.replications)
+    plan = prepare(Path(args.scenario), replications=args.replications)
     scenario_has_sweep = bool(plan.spec.factors) or plan.spec.replications > 1
     if not scenario_has_sweep:
         raise InputError(
