@@ -83,11 +83,9 @@ def main(argv: list[str] | None = None) -> int:
 
 # ---------------------------------------------------------------------------- commands
 def cmd_schema(args) -> int:
-    from gpusim.scenario.models import Scenario
+    from gpusim.scenario.loader import scenario_json_schema
 
-    schema = Scenario.model_json_schema(by_alias=True)
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    print(json.dumps(schema, indent=2))
+    print(json.dumps(scenario_json_schema(), indent=2))
     return 0
 
 

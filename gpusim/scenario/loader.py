@@ -606,3 +606,88 @@ def load_scenario(source: str | Path | dict | Scenario, *, check: bool = True) -
                 )
             raise ScenarioError(located)
     return scenario
+
+
+# --------------------------------------------------------------------------- JSON Schema
+def scenario_json_schema() -> dict:
+    """The JSON Schema of scenario files and experiment files, with every form the loader accepts.
+
+    pydantic's schema misses what the loader's before-validators take: taints as
+    ``key=value:Effect`` strings, a bare duration for a duration distribution, an integer or a
+    list for a count distribution. They are added here, so editors and `jsonschema` accept
+    exactly the files gpusim accepts (up to the semantic checks).
+    """
+    from pydantic.json_schema import models_json_schema
+
+    from gpusim.experiments.fgd import ExperimentScenario
+
+    refs, top = models_json_schema(
+        [(Scenario, "validation"), (ExperimentScenario, "validation")], by_alias=True, ref_template="#/$defs/{model}"
+    )
+    defs = top["$defs"]
+    scen_ref = refs[(Scenario, "validation")]["$ref"]
+    exp_ref = refs[(ExperimentScenario, "validation")]["$ref"]
+    scen = defs[scen_ref.rsplit("/", 1)[1]]
+    exp = defs[exp_ref.rsplit("/", 1)[1]]
+    for d in defs.values():
+        for name, prop in list(d.get("properties", {}).items()):
+            d["properties"][name] = _with_shorthands(prop)
+    schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "gpusim scenario or experiment",
+        "description": f"{scen.get('description', '')} Or an experiment file (with `experiment:`). "
+        f"Files are at most {MAX_FILE_BYTES // 2**20} MiB, nested at most {MAX_DEPTH} levels.",
+        "type": "object",
+        "properties": {**exp["properties"], **scen["properties"]},
+        "additionalProperties": False,
+        "oneOf": [{"$ref": scen_ref}, {"$ref": exp_ref}],
+        "$defs": defs,
+    }
+    return schema
+
+
+_TAINT_STRING = {
+    "type": "string",
+    "pattern": r"^[^=:]+(=[^:]*)?:\w+$",
+    "description": "kubectl's compact form key=value:Effect or key:Effect.",
+}
+_DURATION_SHORT = {
+    "anyOf": [{"type": "string"}, {"type": "number"}],
+    "description": "Shorthand: a bare duration (90s, 10m, a number of seconds) is a constant distribution.",
+}
+_COUNT_SHORT = [
+    {"type": "integer", "description": "Shorthand: a constant count."},
+    {"type": "array", "items": {"type": "integer"}, "minItems": 1, "description": "Shorthand: a uniform choice."},
+]
+
+
+def _refs(node) -> set:
+    out = set()
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, dict):
+            if "$ref" in n:
+                out.add(n["$ref"].rsplit("/", 1)[1])
+            stack.extend(n.values())
+        elif isinstance(n, list):
+            stack.extend(n)
+    return out
+
+
+def _with_shorthands(prop: dict) -> dict:
+    r = _refs(prop)
+    extra: list = []
+    if "ConstantDuration" in r:
+        extra = [_DURATION_SHORT]
+    elif "ConstantCount" in r:
+        extra = list(_COUNT_SHORT)
+    elif r == {"Taint"} and prop.get("type") == "array":
+        return {**prop, "items": {"anyOf": [prop["items"], _TAINT_STRING]}}
+    if not extra:
+        return prop
+    keep = {k: prop[k] for k in ("description", "default", "title") if k in prop}
+    inner = {k: v for k, v in prop.items() if k not in keep}
+    if list(inner) == ["anyOf"]:
+        return {**keep, "anyOf": inner["anyOf"] + extra}
+    return {**keep, "anyOf": [inner, *extra]}

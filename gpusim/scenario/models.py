@@ -22,6 +22,7 @@ from pydantic import (
     Discriminator,
     Field,
     PlainSerializer,
+    Strict,
     Tag,
     field_validator,
     model_validator,
@@ -661,7 +662,7 @@ class NodePool(_Model):
     """A group of identical nodes."""
 
     name: str = Field(pattern=_NAME_RE, max_length=63, description="Pool name (DNS label style, at most 63 characters).")
-    count: int = Field(ge=0, le=100_000, description="Number of nodes in the pool (at most 100,000).")
+    count: Annotated[int, Strict()] = Field(ge=0, le=100_000, description="Number of nodes in the pool (at most 100,000).")
     gpu_model: str | None = Field(None, description="GPU model id from the hardware catalog (`gpusim catalog`).")
     gpus_per_node: int = Field(0, ge=0, le=64, description="GPUs per node (at most 64).")
     vcpu: CpuMilli = Field(description="Allocatable vCPU per node (Kubernetes quantity, e.g. 96 or 95500m).")

@@ -354,7 +354,7 @@ def cases() -> list[Case]:
     bad("exp-lag-missing-base", exp(lag.replace("BASE", "nope.yaml")), ["nope.yaml"], argv=VAL)
     bad("exp-lag-bad-base", exp(lag.replace("BASE", "b.yaml")), ["b.yaml"], argv=VAL,
         files={"s.yaml": exp(lag.replace("BASE", "b.yaml")), "b.yaml": sub(BASE, "count: 2", "count: x")})  # fmt: skip
-    bad("exp-lag-unknown-pool", exp(lag.replace("BASE", "b.yaml")), ["gpu"], argv=VAL,
+    bad("exp-lag-unknown-pool", exp(lag.replace("BASE", "b.yaml")), ["'nope' is not an autoscaled"], argv=VAL,
         files={"s.yaml": exp(lag.replace("BASE", "b.yaml").replace("pool: gpu", "pool: nope")), "b.yaml": BASE})  # fmt: skip
     fgd = ("kind: fgd-packing\npods: {format: openb, path: shipped:alibaba-gpu-v2023/openb_pod_list_default.csv}\n"
            "nodes: {format: openb-nodes, path: shipped:alibaba-gpu-v2023/openb_node_list_gpu_node.csv}\n")  # fmt: skip
