@@ -381,7 +381,9 @@ def check_never_fits(scenario: Scenario, catalog) -> list[tuple[tuple, str]]:
             pod = job.pod or w.pod
             g = pod.resources.gpu_request()[1]
             if job.pods > 1 and job.pods > _pods_per_node(scenario, catalog, pod, g):
-                total = sum(max(p.count, p.autoscaling.max if p.autoscaling else 0) for p in scenario.cluster.node_pools)
+                total = sum(
+                    max(p.count, p.autoscaling.max if p.autoscaling else 0) for p in scenario.cluster.node_pools
+                )
                 out.append(
                     (
                         ("workloads", wi, "jobs", j, "pods"),
@@ -627,7 +629,9 @@ def check_sweep_paths(scenario: Scenario) -> list[tuple[tuple, str]]:
     out = []
     for path in scenario.sweep.factors:
         if path in RESERVED:
-            out.append((("sweep", "factors", path), f"sweep factor {path!r} cannot be swept (a column of the sweep table)"))
+            out.append(
+                (("sweep", "factors", path), f"sweep factor {path!r} cannot be swept (a column of the sweep table)")
+            )
             continue
         try:
             resolve_path(base, path)

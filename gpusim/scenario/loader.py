@@ -240,7 +240,9 @@ def decode_text(data: bytes, filename: str | None) -> str:
             [
                 Problem(
                     f"{what}: byte 0x{data[e.start]:02x} is not UTF-8; save the scenario as UTF-8 text",
-                    file=filename, line=line, column=col,
+                    file=filename,
+                    line=line,
+                    column=col,
                 )  # fmt: skip
             ]
         ) from None
@@ -256,7 +258,9 @@ def read_file(path: str | Path) -> bytes:
     if stat.S_ISDIR(st.st_mode):
         raise ScenarioError([Problem("is a folder, not a scenario file; give a .yaml file", file=filename)])
     if not stat.S_ISREG(st.st_mode):
-        raise ScenarioError([Problem("is not a regular file (a device, pipe or socket); give a .yaml file", file=filename)])
+        raise ScenarioError(
+            [Problem("is not a regular file (a device, pipe or socket); give a .yaml file", file=filename)]
+        )
     if st.st_size > MAX_FILE_BYTES:
         raise ScenarioError(
             [
@@ -264,7 +268,9 @@ def read_file(path: str | Path) -> bytes:
                     f"the file is {st.st_size / 2**20:.1f} MiB; scenario files are limited to "
                     f"{MAX_FILE_BYTES // 2**20} MiB. Put long job lists in a trace file "
                     "(trace: {format: generic, path: jobs.csv, columns: {...}})",
-                    file=filename, line=1, column=1,
+                    file=filename,
+                    line=1,
+                    column=1,
                 )  # fmt: skip
             ]
         )
@@ -499,7 +505,9 @@ def _resolve_trace_paths(data, base: Path):
 
 
 def _kind(v) -> str:
-    return {list: "list", str: "text value", int: "number", float: "number", bool: "boolean"}.get(type(v), type(v).__name__)
+    return {list: "list", str: "text value", int: "number", float: "number", bool: "boolean"}.get(
+        type(v), type(v).__name__
+    )
 
 
 def _check_values(data, positions, filename) -> list[Problem]:
@@ -516,7 +524,10 @@ def _check_values(data, positions, filename) -> list[Problem]:
             problems.append(
                 Problem(
                     f"{v!r} is not a finite number; every number in a scenario must be finite",
-                    file=filename, line=pos[2] if pos else None, column=pos[3] if pos else None, path=format_path(path),
+                    file=filename,
+                    line=pos[2] if pos else None,
+                    column=pos[3] if pos else None,
+                    path=format_path(path),
                 )  # fmt: skip
             )
         elif isinstance(v, (dict, list)) and id(v) not in seen:
@@ -552,7 +563,9 @@ def load_scenario(source: str | Path | dict | Scenario, *, check: bool = True) -
             [
                 Problem(
                     "the file is empty; a scenario is a YAML mapping (name:, duration:, cluster:, workloads: ...)",
-                    file=filename, line=1, column=1,
+                    file=filename,
+                    line=1,
+                    column=1,
                 )  # fmt: skip
             ]
         )

@@ -44,9 +44,7 @@ def cmd_sweep(args) -> int:
     from rich.console import Console
 
     from gpusim.sweep.api import default_out, prepare
-    from gpusim.sweep.runner import run_sweep
-
-    from gpusim.sweep.runner import check_dask_address
+    from gpusim.sweep.runner import check_dask_address, run_sweep
 
     if args.dask is not None:
         check_dask_address(args.dask)

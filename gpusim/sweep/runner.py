@@ -137,7 +137,9 @@ def _dask(tasks: list[RunPlan], dask: Any, workers: int) -> Iterator[tuple[RunPl
             obj.close()
 
 
-_DASK_ADDRESS = re.compile(r"^(?:(?P<scheme>[a-z][a-z0-9+.-]*)://)?(?P<host>\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.-]+):(?P<port>\d{1,5})$")
+_DASK_ADDRESS = re.compile(
+    r"^(?:(?P<scheme>[a-z][a-z0-9+.-]*)://)?(?P<host>\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.-]+):(?P<port>\d{1,5})$"
+)
 
 
 def check_dask_address(address: str) -> str:
@@ -145,7 +147,11 @@ def check_dask_address(address: str) -> str:
     if address == "local":
         return address
     m = _DASK_ADDRESS.match(address)
-    if not m or not 0 < int(m.group("port")) < 65536 or m.group("scheme") not in (None, "tcp", "tls", "ws", "wss", "inproc"):
+    if (
+        not m
+        or not 0 < int(m.group("port")) < 65536
+        or m.group("scheme") not in (None, "tcp", "tls", "ws", "wss", "inproc")
+    ):
         raise InputError(
             f"--dask {address!r}: not a Dask scheduler address; give 'local' or tcp://HOST:PORT (e.g. tcp://10.0.0.5:8786)"
         )
@@ -321,8 +327,12 @@ def check_sweep_out(out: str | Path) -> Path:
             (out / "sweep.json").is_file() or (out / "runs").is_dir() or not any(out.iterdir())
         )
         if not ok:
-            what = "a symbolic link" if stat.S_ISLNK(st.st_mode) else _describe(out, st).replace(
-                "gpusim result (no summary.json from gpusim)", "gpusim sweep folder (no sweep.json)"
+            what = (
+                "a symbolic link"
+                if stat.S_ISLNK(st.st_mode)
+                else _describe(out, st).replace(
+                    "gpusim result (no summary.json from gpusim)", "gpusim sweep folder (no sweep.json)"
+                )
             )
             raise InputError(
                 f"--out {out}: is {what}; a sweep writes only to a new folder, an empty one or an earlier "

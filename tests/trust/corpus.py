@@ -262,8 +262,14 @@ def cases() -> list[Case]:
     bad("pods-huge", sub(BASE, GEN, GEN + "      pods: 100000000\n"), ["pods"])
     bad("price-inf", sub(BASE, "memory: 512Gi", "memory: 512Gi\n      price_per_hour: .inf"))
     bad("price-nan", sub(BASE, "memory: 512Gi", "memory: 512Gi\n      price_per_hour: .nan"))
-    bad("sigma-inf", sub(BASE, "{distribution: exponential, mean: 10m}", "{distribution: lognormal, median: 10m, sigma: .inf}"))
-    bad("uniform-swapped", sub(BASE, "{distribution: exponential, mean: 10m}", "{distribution: uniform, low: 2h, high: 1h}"))
+    bad(
+        "sigma-inf",
+        sub(BASE, "{distribution: exponential, mean: 10m}", "{distribution: lognormal, median: 10m, sigma: .inf}"),
+    )
+    bad(
+        "uniform-swapped",
+        sub(BASE, "{distribution: exponential, mean: 10m}", "{distribution: uniform, low: 2h, high: 1h}"),
+    )
     bad("unknown-reference-gpu", sub(BASE, "    generator:\n", "    work: {reference_gpu: nvidia-z9000}\n    generator:\n"),
         ["nvidia-z9000"])  # fmt: skip
     bad("infer-unknown-reference-gpu", sub(INFER, "model: {service_time: 100ms}", "model: {service_time: 100ms, reference_gpu: nope-gpu}"),
@@ -284,8 +290,13 @@ def cases() -> list[Case]:
     bad("mig-placements-out-of-range", sub(BASE, "gpu_model: nvidia-a100-80gb", "gpu_model: my-gpu") + mig_cat,
         ["placements"])  # fmt: skip
     for n in ("-1", "0"):
-        bad(f"mig-count-{n}", sub(BASE, "memory: 512Gi", "memory: 512Gi\n      sharing: {mig: {config: {1g.10gb: " + n + "}}}"))
-    bad("mig-unknown-profile", sub(BASE, "memory: 512Gi", "memory: 512Gi\n      sharing: {mig: {config: {9g.99gb: 1}}}"))
+        bad(
+            f"mig-count-{n}",
+            sub(BASE, "memory: 512Gi", "memory: 512Gi\n      sharing: {mig: {config: {1g.10gb: " + n + "}}}"),
+        )
+    bad(
+        "mig-unknown-profile", sub(BASE, "memory: 512Gi", "memory: 512Gi\n      sharing: {mig: {config: {9g.99gb: 1}}}")
+    )
     bad("long-scenario-name", sub(BASE, "name: hostile", "name: " + "a" * 5000), ["name"])
     bad("long-pool-name", sub(BASE, "- name: gpu", "- name: " + "p" * 300), ["name"])
     bad("long-description", sub(BASE, "seed: 1", "seed: 1\ndescription: " + "x" * 200_000), ["description"])
@@ -306,7 +317,10 @@ def cases() -> list[Case]:
     bad("missing-cluster", BASE.split("cluster:")[0] + "workloads: []\n")
     bad("workloads-empty", BASE.split("workloads:")[0] + "workloads: []\n")
     bad("taint-bad-string", sub(BASE, "memory: 512Gi", "memory: 512Gi\n      taints: ['gpu']"))
-    ok("taint-string", sub(BASE, "memory: 512Gi", "memory: 512Gi\n      taints: ['a=b:PreferNoSchedule', 'c:PreferNoSchedule']"))
+    ok(
+        "taint-string",
+        sub(BASE, "memory: 512Gi", "memory: 512Gi\n      taints: ['a=b:PreferNoSchedule', 'c:PreferNoSchedule']"),
+    )
     bad("gang-bigger-than-cluster", sub(BASE, GEN, GEN + "      pods: 3\n").replace("gpus: [1, 2]", "gpus: 8"),
         ["0/2 nodes are available"])  # fmt: skip
     bad("overprovision-fits-nothing", sub(BASE, "workloads:", "  overprovisioning:\n    replicas: 1\n    pod: {resources: {limits: {nvidia.com/gpu: 9}}}\nworkloads:"),
@@ -319,7 +333,9 @@ def cases() -> list[Case]:
     bad("infer-mean-inf", sub(INFER, "service_time: 100ms", "service_time: {distribution: exponential, mean: .inf}"))
 
     # ------------------------------------------------------------------ traces
-    trace_wl = "  - name: tr\n    trace: {format: generic, path: TRACE, columns: {arrival: t, duration: d, gpus: g}STRICT}\n"
+    trace_wl = (
+        "  - name: tr\n    trace: {format: generic, path: TRACE, columns: {arrival: t, duration: d, gpus: g}STRICT}\n"
+    )
 
     def with_trace(path, strict=False):
         return BASE + trace_wl.replace("TRACE", path).replace("STRICT", ", strict: true" if strict else "")
@@ -328,12 +344,16 @@ def cases() -> list[Case]:
     bad("trace-is-dir", with_trace("tdir"), ["folder"], files={"s.yaml": with_trace("tdir"), "tdir/x": "1"})
     bad("trace-is-fifo", with_trace("t.fifo"), ["not a regular file"],
         files={"s.yaml": with_trace("t.fifo"), "t.fifo": lambda p: __import__("os").mkfifo(p)})  # fmt: skip
-    C.append(Case("trace-1e30", {"s.yaml": with_trace("t.csv"), "t.csv": "t,d,g\n0,60,1\n1e30,60,1\n5,1e30,1\n"}, RUN, "ok"))
+    C.append(
+        Case("trace-1e30", {"s.yaml": with_trace("t.csv"), "t.csv": "t,d,g\n0,60,1\n1e30,60,1\n5,1e30,1\n"}, RUN, "ok")
+    )
     C.append(Case("trace-all-bad", {"s.yaml": with_trace("t.csv"), "t.csv": "t,d,g\nx,y,z\na,b,c\n"}, RUN, "flag",
                   ["t.csv"]))  # fmt: skip
     C.append(Case("trace-extra-fields-strict", {"s.yaml": with_trace("t.csv", True), "t.csv": "t,d,g\n0,60,1\n1,60,1,9,9\n"},
                   RUN, "flag", ["t.csv:3"]))  # fmt: skip
-    C.append(Case("trace-binary", {"s.yaml": with_trace("t.csv"), "t.csv": bytes(range(256)) * 8}, RUN, "flag", ["t.csv"]))
+    C.append(
+        Case("trace-binary", {"s.yaml": with_trace("t.csv"), "t.csv": bytes(range(256)) * 8}, RUN, "flag", ["t.csv"])
+    )
     C.append(Case("trace-utf16", {"s.yaml": with_trace("t.csv"), "t.csv": "t,d,g\n0,60,1\n".encode("utf-16")}, RUN,
                   "flag", ["t.csv"]))  # fmt: skip
     C.append(Case("trace-empty", {"s.yaml": with_trace("t.csv"), "t.csv": ""}, RUN, "flag", ["t.csv"]))
@@ -371,9 +391,24 @@ def cases() -> list[Case]:
     SWF = {"s.yaml": BASE + "sweep:\n  factors:\n    scheduler.policy: [first-fit, best-fit]\n"}
     flag("dask-bogus", ["sweep", "{d}/s.yaml", "--dask", "bogus", "--out", "{d}/o"], SWF, ["bogus"])
     flag("workers-zero", ["sweep", "{d}/s.yaml", "--workers", "0", "--out", "{d}/o"], SWF, ["--workers"])
-    flag("out-onto-file", ["run", "{d}/s.yaml", "--out", "{d}/notes.txt"], {"s.yaml": BASE, "notes.txt": "mine"}, ["notes.txt"])
-    flag("out-onto-user-dir", ["run", "{d}/s.yaml", "--out", "{d}/mine"], {"s.yaml": BASE, "mine/a.txt": "mine"}, ["mine"])
-    flag("sweep-out-onto-file", ["sweep", "{d}/s.yaml", "--out", "{d}/notes.txt"], {**SWF, "notes.txt": "x"}, ["notes.txt"])
+    flag(
+        "out-onto-file",
+        ["run", "{d}/s.yaml", "--out", "{d}/notes.txt"],
+        {"s.yaml": BASE, "notes.txt": "mine"},
+        ["notes.txt"],
+    )
+    flag(
+        "out-onto-user-dir",
+        ["run", "{d}/s.yaml", "--out", "{d}/mine"],
+        {"s.yaml": BASE, "mine/a.txt": "mine"},
+        ["mine"],
+    )
+    flag(
+        "sweep-out-onto-file",
+        ["sweep", "{d}/s.yaml", "--out", "{d}/notes.txt"],
+        {**SWF, "notes.txt": "x"},
+        ["notes.txt"],
+    )
     flag("out-under-a-file", ["run", "{d}/s.yaml", "--out", "{d}/notes.txt/r"], {"s.yaml": BASE, "notes.txt": "x"},
          ["notes.txt"])  # fmt: skip
     flag("plot-not-a-result", ["plot", "{d}"], contains=["summary.json"])

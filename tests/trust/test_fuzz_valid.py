@@ -44,9 +44,14 @@ def valid_scenarios(draw):
         ]
         n_jobs += len(jobs)
         workloads.append(
-            {"name": f"train-{mode}",
-             "pod": {"resources": {"limits": limits, "requests": {"cpu": "1", "memory": "1Gi"}}, "nodeSelector": {"mode": mode}},
-             "jobs": jobs}  # fmt: skip
+            {
+                "name": f"train-{mode}",
+                "pod": {
+                    "resources": {"limits": limits, "requests": {"cpu": "1", "memory": "1Gi"}},
+                    "nodeSelector": {"mode": mode},
+                },
+                "jobs": jobs,
+            }  # fmt: skip
         )
     if draw(st.booleans()):
         mode = draw(st.sampled_from(modes))
@@ -59,7 +64,9 @@ def valid_scenarios(draw):
             "replicas": 1, "slo": {"latency": "2s"}, "cold_start": {"image_pull": "0s", "model_load": "5s"},
         }  # fmt: skip
         if draw(st.booleans()):
-            service["autoscaling"] = {"hpa": {"min_replicas": 1, "max_replicas": 3, "metrics": [{"name": "concurrency", "target": 2}]}}
+            service["autoscaling"] = {
+                "hpa": {"min_replicas": 1, "max_replicas": 3, "metrics": [{"name": "concurrency", "target": 2}]}
+            }
         workloads.append(service)
     scenario = {
         "name": "fuzz", "seed": draw(st.integers(0, 1000)), "duration": "1h", "drain": draw(st.booleans()),
@@ -79,9 +86,11 @@ def test_every_job_accounted_for_and_no_over_allocation(drawn):
     assert set(jobs["state"]) <= STATES
     s = r.summary
     assert s["jobs_arrived"] == n_jobs
-    assert sum(s[f"jobs_{k}"] for k in ("finished", "running", "pending", "unschedulable")) + int(
-        (jobs["state"] == "failed").sum()
-    ) == n_jobs
+    assert (
+        sum(s[f"jobs_{k}"] for k in ("finished", "running", "pending", "unschedulable"))
+        + int((jobs["state"] == "failed").sum())
+        == n_jobs
+    )
     ts = r.timeseries
     assert (ts["gpus_allocated"] <= ts["gpus_total"] + 1e-9).all()
     assert (ts["gpus_allocated"] >= -1e-9).all()

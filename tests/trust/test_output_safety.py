@@ -156,7 +156,9 @@ def test_many_concurrent_cli_saves_never_traceback(tmp_path):
     out = tmp_path / "r"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     cmd = [sys.executable, "-m", "gpusim.cli", "run", str(QUICK), "--out", str(out), "--no-plots", "--quiet"]
-    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    procs = [
+        subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)
+    ]
     results = [(p.wait(120), p.stderr.read()) for p in procs]
     for p in procs:
         p.stdout.close()

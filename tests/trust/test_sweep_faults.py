@@ -153,7 +153,9 @@ def test_bad_dask_address_exits_2_naming_it(tmp_path, capsys, address):
 def test_dask_address_answering_garbage_exits_2(tmp_path, capsys, garbage_server):
     pytest.importorskip("distributed")
     t0 = time.perf_counter()
-    code = main(["sweep", str(_sweep_file(tmp_path)), "--dask", garbage_server, "--out", str(tmp_path / "o"), "--quiet"])
+    code = main(
+        ["sweep", str(_sweep_file(tmp_path)), "--dask", garbage_server, "--out", str(tmp_path / "o"), "--quiet"]
+    )
     err = capsys.readouterr().err
     assert code == 2, err
     assert garbage_server in err and "Traceback" not in err
