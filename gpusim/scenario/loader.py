@@ -23,11 +23,11 @@ Pos = tuple[int, int, int, int]  # key line, key column, value line, value colum
 
 
 # --------------------------------------------------------------------------- limits
-MAX_FILE_BYTES = 4 * 2**20
-"""Largest scenario file read (4 MiB). Longer job lists belong in a trace file (format generic)."""
+MAX_FILE_BYTES = 2 * 2**20
+"""Largest scenario file read (2 MiB). Longer job lists belong in a trace file (format generic)."""
 MAX_DEPTH = 64
 """Deepest nesting of YAML collections accepted (a real scenario is under 12 levels deep)."""
-MAX_VALUES = 1_000_000
+MAX_VALUES = 250_000
 """Most YAML values (scalars and collections) a file may hold once aliases are expanded."""
 MAX_INT_DIGITS = 30
 """Longest integer literal accepted (digits); larger numbers are not counts or seeds."""
@@ -466,7 +466,12 @@ def _problem_from_error(err: dict, positions: dict, filename: str | None, root: 
             desc = model.model_fields[str(loc[-1])].description
             if desc:
                 msg += f" ({desc})"
-    elif kind in ("union_tag_invalid", "union_tag_not_found", "literal_error", "enum"):
+    elif kind == "union_tag_invalid":
+        ctx = err.get("ctx", {})
+        msg = f"unknown {ctx.get('discriminator', 'kind')} {ctx.get('tag')!r}; allowed: {ctx.get('expected_tags', '')}"
+    elif kind == "union_tag_not_found":
+        msg = f"missing the key {err.get('ctx', {}).get('discriminator', '')} (which kind this is)"
+    elif kind in ("literal_error", "enum"):
         msg = f"{msg}; got {err.get('input')!r}" if "input" in err and kind != "union_tag_not_found" else msg
     elif "input" in err and not isinstance(err["input"], (dict, list)):
         msg = f"{msg} (got {err['input']!r})"

@@ -236,14 +236,16 @@ def _constant_shorthand(v: object) -> object:
     return v
 
 
-DurationDistribution = Annotated[
+# The tagged union is built first and the shorthand validator wraps it: put the other way round,
+# pydantic tries every member and a bad value prints one problem per distribution kind.
+_DurationUnion = Annotated[
     ConstantDuration | ExponentialDuration | LognormalDuration | UniformDuration | ChoiceDuration,
-    BeforeValidator(_constant_shorthand),
     Field(discriminator="distribution"),
 ]
+DurationDistribution = Annotated[_DurationUnion, BeforeValidator(_constant_shorthand)]
 
 
-MaybeDuration = Annotated[DurationDistribution | None, BeforeValidator(_constant_shorthand)]
+MaybeDuration = Annotated[_DurationUnion | None, BeforeValidator(_constant_shorthand)]
 """An optional duration distribution that also accepts the shorthand `2h` (a constant)."""
 
 
@@ -274,9 +276,8 @@ def _count_shorthand(v: object) -> object:
 
 
 CountDistribution = Annotated[
-    ConstantCount | ChoiceCount,
+    Annotated[ConstantCount | ChoiceCount, Field(discriminator="distribution")],
     BeforeValidator(_count_shorthand),
-    Field(discriminator="distribution"),
 ]
 
 
@@ -390,8 +391,8 @@ class TrainingWorkload(_Model):
     jobs: list[InlineJob] | None = Field(
         None,
         min_length=1,
-        max_length=50_000,
-        description="Jobs given one by one (at most 50,000; longer lists belong in a trace file, format generic).",
+        max_length=20_000,
+        description="Jobs given one by one (at most 20,000; longer lists belong in a trace file, format generic).",
     )
     generator: JobGenerator | None = Field(None, description="Jobs drawn from a synthetic generator.")
     trace: TraceSource | None = Field(None, description="Jobs replayed from a training trace file.")

@@ -71,5 +71,5 @@ def test_limits_are_stated_in_the_schema(validator):
     assert defs["NodePool"]["properties"]["gpus_per_node"]["maximum"] == 64
     assert defs["Scenario"]["properties"]["name"]["maxLength"] == 63
     jobs = json.dumps(defs["TrainingWorkload"]["properties"]["jobs"])
-    assert '"maxItems": 50000' in jobs
-    assert "4 MiB" in validator.schema["description"]
+    assert '"maxItems": 20000' in jobs
+    assert "2 MiB" in validator.schema["description"]
