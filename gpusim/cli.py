@@ -324,7 +324,8 @@ def _print_summary(console, result, out: Path) -> None:
                 f"trace {rep['path']}: {rep['rows_read']:,} rows read, {rep['rows_skipped']:,} bad rows skipped"
             )
             for ex in rep["examples"][:3]:
-                console.print(f"  {ex}")
+                line, reason = (ex.line, ex.reason) if hasattr(ex, "line") else (ex.get("line"), ex.get("reason"))
+                console.print(f"  line {line}: {reason}")
     console.print(f"wall time {result.run_info['wall_s']:.2f} s, {result.run_info['events']} events")
     console.print(f"results: {out}/")
 

@@ -249,6 +249,12 @@ def _cols(df: pd.DataFrame, usecols) -> pd.DataFrame:
     return df[[c for c in usecols if c in df.columns]]
 
 
+MAX_MAGNITUDE = 1e15
+"""Largest number a trace row may hold (1e15 s is 30 million years; 1e15 MiB is 1 ZiB)."""
+MAX_INTEGER = 2**31 - 1
+"""Largest count (pods, GPUs, milli-GPU, priority) a trace row may hold."""
+
+
 def numeric(values: pd.Series) -> pd.Series:
     """`values` as float64, with unparseable entries as NaN."""
     if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
@@ -280,6 +286,8 @@ def flag_numeric(
         if integer:
             chk.flag(np.isfinite(x) & (x != np.floor(x)), f"{name} {{value}} is not a whole number", raw)
         chk.flag(np.isinf(x), f"{name} {{value}} is not finite", raw)
+        limit = MAX_INTEGER if integer else MAX_MAGNITUDE
+        chk.flag(np.isfinite(x) & (np.abs(x) > limit), f"{name} {{value}} is out of range (at most {limit:.3g})", raw)
     return x
 
 
