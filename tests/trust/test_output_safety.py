@@ -273,3 +273,31 @@ def test_full_disk_exits_2_and_leaves_nothing(tmp_path, capsys):
         assert list(full.iterdir()) == []
     finally:
         _umount(full)
+
+
+def test_export_and_compare_never_overwrite_a_user_file(tmp_path, tiny_result, capsys):
+    run = tmp_path / "run"
+    tiny_result.save(run, plots=False)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine\n")
+    assert main(["export", str(run), "--format", "openmetrics", "--out", str(notes)]) == 2
+    assert "notes.txt" in capsys.readouterr().err and notes.read_text() == "mine\n"
+    out = tmp_path / "m.txt"
+    assert main(["export", str(run), "--format", "openmetrics", "--out", str(out)]) == 0
+    assert main(["export", str(run), "--format", "openmetrics", "--out", str(out)]) == 0  # its own file: replaced
+    fake_png = tmp_path / "c.png"
+    fake_png.write_text("not an image")
+    assert main(["compare", str(run), str(run), "--out", str(fake_png)]) == 2
+    assert fake_png.read_text() == "not an image"
+
+
+def test_sweep_out_onto_a_user_folder_is_refused(tmp_path, capsys):
+    from tests.sweep.tiny import TINY_YAML
+
+    s = tmp_path / "s.yaml"
+    s.write_text(TINY_YAML)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "a.txt").write_text("x")
+    assert main(["sweep", str(s), "--out", str(mine), "--quiet", "--workers", "1"]) == 2
+    assert "sweep" in capsys.readouterr().err and sorted(p.name for p in mine.iterdir()) == ["a.txt"]
