@@ -20,6 +20,7 @@ from pathlib import Path
 
 from gpusim._version import __version__
 from gpusim.errors import EXIT_INPUT_ERROR, InputError
+from gpusim.report.atomic import check_destination
 
 # Subcommands contributed by other packages: module with register(subparsers).
 _PLUGINS = ("gpusim.hardware.cli", "gpusim.traces.cli", "gpusim.sweep.cli", "gpusim.report.cli", "gpusim.k8s.cli")
@@ -71,6 +72,10 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as e:
         print(f"error: {e}" if "\n" not in str(e) else f"error:\n{e}", file=sys.stderr)
         return EXIT_INPUT_ERROR
+    except OSError as e:  # the environment, not the input or gpusim: a full disk, a read-only folder
+        where = f" ({e.filename})" if e.filename else ""
+        print(f"error: {e.strerror or e}{where}", file=sys.stderr)
+        return EXIT_INPUT_ERROR
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -78,30 +83,36 @@ def main(argv: list[str] | None = None) -> int:
 
 # ---------------------------------------------------------------------------- commands
 def cmd_schema(args) -> int:
-    from gpusim.scenario.models import Scenario
+    from gpusim.scenario.loader import scenario_json_schema
 
-    schema = Scenario.model_json_schema(by_alias=True)
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    print(json.dumps(schema, indent=2))
+    print(json.dumps(scenario_json_schema(), indent=2))
     return 0
 
 
 def cmd_validate(args) -> int:
+    """Check every file given and report every problem of each (exit 2 if any file has one)."""
     from gpusim.scenario import load_scenario
     from gpusim.scenario.models import Scenario
 
+    failed = 0
     for path in args.scenarios:
-        s = load_scenario(path)
+        try:
+            s = load_scenario(Path(path))
+            if isinstance(s, Scenario) and s.sweep is not None:
+                from gpusim.sweep.api import prepare
+
+                prepare(Path(path))  # every combination's values, as `gpusim sweep` checks them
+        except InputError as e:
+            failed += 1
+            print(f"error: {e}" if "\n" not in str(e) else f"error:\n{e}", file=sys.stderr)
+            continue
         if not isinstance(s, Scenario):
             print(f"{path}: ok ({s.name}: experiment {s.experiment.kind})")
-            if s.experiment.kind == "autoscaler-lag":
-                base = Path(s.experiment.scenario)
-                load_scenario(base if base.is_absolute() else Path(path).resolve().parent / base)
             continue
         print(
             f"{path}: ok ({s.name}: {_plural(len(s.cluster.node_pools), 'node pool')}, {_plural(len(s.workloads), 'workload')})"
         )
-    return 0
+    return EXIT_INPUT_ERROR if failed else 0
 
 
 def _plural(n: int, word: str) -> str:
@@ -117,9 +128,11 @@ def cmd_run(args) -> int:
     from gpusim.sim.random import draw_seed
 
     console = Console(stderr=False)
-    scenario = load_scenario(args.scenario)
+    scenario = load_scenario(Path(args.scenario))
     if not isinstance(scenario, Scenario):
         return _run_experiment(console, scenario, args)
+    if args.seed is not None and not 0 <= args.seed < 2**63:
+        raise InputError(f"--seed {args.seed}: a seed is an integer from 0 to {2**63 - 1}")
     seed = args.seed if args.seed is not None else scenario.seed
     if seed is None:
         seed = draw_seed()
@@ -128,10 +141,11 @@ def cmd_run(args) -> int:
     else:
         run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + f"-seed{seed}"
         out = Path("results") / scenario.name / run_id
+    check_destination(out, flag="--out" if args.out else "result folder")
 
     with _SimTimeProgress(console, enabled=not args.quiet) as progress:
         result = simulate(scenario, seed=seed, progress=progress.update)
-    result.save(out, plots=not args.no_plots)
+    result.save(out, plots=not args.no_plots, flag="--out" if args.out else "result folder")
     if args.quiet:
         print(out)
     else:
@@ -145,6 +159,7 @@ def _run_experiment(console, scenario, args) -> int:
     from gpusim.experiments.fgd import run_experiment
 
     out = Path(args.out) if args.out else Path("results") / scenario.name / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    check_destination(out, flag="--out" if args.out else "result folder")
     exp = scenario.experiment
     if exp.kind == "vendor-comparison":
         from gpusim.experiments.vendor import run_vendor_comparison
@@ -309,7 +324,8 @@ def _print_summary(console, result, out: Path) -> None:
                 f"trace {rep['path']}: {rep['rows_read']:,} rows read, {rep['rows_skipped']:,} bad rows skipped"
             )
             for ex in rep["examples"][:3]:
-                console.print(f"  {ex}")
+                line, reason = (ex.line, ex.reason) if hasattr(ex, "line") else (ex.get("line"), ex.get("reason"))
+                console.print(f"  line {line}: {reason}")
     console.print(f"wall time {result.run_info['wall_s']:.2f} s, {result.run_info['events']} events")
     console.print(f"results: {out}/")
 

@@ -64,10 +64,14 @@ class RunResult:
             }
         )
 
-    def save(self, directory: str | Path, *, plots: bool = True) -> Path:
-        """Write the run to `directory` atomically (replacing an earlier result there)."""
+    def save(self, directory: str | Path, *, plots: bool = True, flag: str = "--out") -> Path:
+        """Write the run to `directory` atomically.
+
+        `directory` must be new, empty or an earlier gpusim result folder (which is replaced);
+        anything else raises `InputError` and is left untouched (see `gpusim.report.atomic`).
+        """
         final = Path(directory)
-        with atomic_dir(final) as tmp:
+        with atomic_dir(final, flag=flag) as tmp:
             _write_text(tmp / "summary.json", json.dumps(self.summary_document(), indent=2, sort_keys=False) + "\n")
             for name in FRAMES:
                 frame: pd.DataFrame = getattr(self, name)
@@ -128,7 +132,14 @@ def load_result(directory: str | Path) -> RunResult:
         doc = json.loads((d / "summary.json").read_text())
     except (OSError, json.JSONDecodeError) as e:
         raise InputError(f"{d}: not a gpusim result folder (summary.json: {e})") from None
-    frames = {name: pd.read_parquet(d / f"{name}.parquet") for name in FRAMES if (d / f"{name}.parquet").exists()}
+    if not isinstance(doc, dict) or not {"summary", "seed", "scenario"} <= set(doc) or "experiment" in (
+        doc.get("scenario") or {}
+    ):
+        raise InputError(f"{d}: not a gpusim run folder (its summary.json is not one run's: an experiment's result?)")
+    try:
+        frames = {name: pd.read_parquet(d / f"{name}.parquet") for name in FRAMES if (d / f"{name}.parquet").exists()}
+    except (OSError, ValueError) as e:
+        raise InputError(f"{d}: a table of this result folder cannot be read ({e})") from None
     summary = {k: (math.nan if v is None else v) for k, v in doc["summary"].items()}
     return RunResult(
         scenario=load_scenario(doc["scenario"], check=False),

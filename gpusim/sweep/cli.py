@@ -44,10 +44,16 @@ def cmd_sweep(args) -> int:
     from rich.console import Console
 
     from gpusim.sweep.api import default_out, prepare
-    from gpusim.sweep.runner import run_sweep
+    from gpusim.sweep.runner import check_dask_address, run_sweep
 
+    if args.dask is not None:
+        check_dask_address(args.dask)
+    if args.workers is not None and args.workers < 1:
+        raise InputError(f"--workers must be >= 1; got {args.workers}")
+    if args.replications is not None and args.replications < 1:
+        raise InputError(f"--replications must be >= 1; got {args.replications}")
     console = Console()
-    plan = prepare(args.scenario, replications=args.replications)
+    plan = prepare(Path(args.scenario), replications=args.replications)
     scenario_has_sweep = bool(plan.spec.factors) or plan.spec.replications > 1
     if not scenario_has_sweep:
         raise InputError(
