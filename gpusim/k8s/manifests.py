@@ -178,12 +178,12 @@ def read_manifests(paths: list[str]) -> list[Manifest]:
                 path = "<stdin>"
                 text = sys.stdin.read()
             else:
-                text = Path(path).read_text(encoding="utf-8")
+                text = _read_manifest_file(path)
         except OSError as e:
             problems.append(Problem(f"cannot read manifest file: {e.strerror}", file=str(path)))
             continue
-        except UnicodeDecodeError:
-            problems.append(Problem("not a text (UTF-8) file", file=str(path)))
+        except ScenarioError as e:  # folder, device, too large, not text
+            problems.extend(e.problems)
             continue
         try:
             out += _read_text(text, str(path), problems)
@@ -204,10 +204,52 @@ def read_manifests(paths: list[str]) -> list[Manifest]:
     return out
 
 
+MAX_MANIFEST_BYTES = 64 * 2**20  # a `kubectl get -A -o yaml` dump of a large cluster
+
+
+def _read_manifest_file(path) -> str:
+    """A manifest file's text: a regular file of at most 64 MiB, UTF-8 (or UTF-16/32 with a BOM)."""
+    import os
+    import stat
+
+    from gpusim.scenario.loader import decode_text
+
+    filename = str(path)
+    st = os.stat(path)
+    if stat.S_ISDIR(st.st_mode):
+        raise ScenarioError([Problem("is a folder, not a manifest file", file=filename)])
+    if not stat.S_ISREG(st.st_mode):
+        raise ScenarioError([Problem("is not a regular file (a device, pipe or socket)", file=filename)])
+    if st.st_size > MAX_MANIFEST_BYTES:
+        raise ScenarioError(
+            [Problem(f"the file is {st.st_size / 2**20:.0f} MiB; manifest files are limited to 64 MiB", file=filename)]
+        )
+    with open(path, "rb") as fh:
+        return decode_text(fh.read(MAX_MANIFEST_BYTES + 1), filename)
+
+
+def _manifest_loader(text: str):
+    """The scenario loader's hardened YAML loader (nesting depth, recursive aliases, alias bombs,
+    huge integers), with a value budget sized for whole-cluster dumps.
+    """
+    from gpusim.scenario import loader as scenario_loader
+
+    class _ManifestLoader(scenario_loader._Loader):
+        def _count(self, n: int, event) -> None:
+            self._total += n
+            if self._total > 20_000_000:
+                raise yaml.composer.ComposerError(
+                    None, None, "the manifests expand to more than 20,000,000 values (aliases counted in full); "
+                    "is this an alias bomb?", event.start_mark,
+                )  # fmt: skip
+
+    return _ManifestLoader(text)
+
+
 def _read_text(text: str, filename: str, problems: list[Problem]) -> list[Manifest]:
     lines = text.splitlines()
     out: list[Manifest] = []
-    loader = yaml.SafeLoader(text)
+    loader = _manifest_loader(text)
     try:
         doc = 0
         prev_end = 0
@@ -279,7 +321,11 @@ def _read_text(text: str, filename: str, problems: list[Problem]) -> list[Manife
     return out
 
 
-def _walk(node, path: tuple, positions: dict, problems: list, filename: str, doc: int) -> None:
+def _walk(node, path: tuple, positions: dict, problems: list, filename: str, doc: int, _seen=None) -> None:
+    _seen = set() if _seen is None else _seen
+    if id(node) in _seen:  # an alias: its fields were located where the anchor is
+        return
+    _seen.add(id(node))
     if isinstance(node, yaml.MappingNode):
         seen: set = set()
         for key_node, value_node in node.value:
@@ -297,9 +343,9 @@ def _walk(node, path: tuple, positions: dict, problems: list, filename: str, doc
             seen.add(key)
             m = value_node.start_mark
             positions[path + (key,)] = (m.line + 1, m.column + 1)
-            _walk(value_node, path + (key,), positions, problems, filename, doc)
+            _walk(value_node, path + (key,), positions, problems, filename, doc, _seen)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             m = item.start_mark
             positions[path + (i,)] = (m.line + 1, m.column + 1)
-            _walk(item, path + (i,), positions, problems, filename, doc)
+            _walk(item, path + (i,), positions, problems, filename, doc, _seen)

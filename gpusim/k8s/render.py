@@ -124,14 +124,10 @@ class ClusterFile:
     """
 
     def __init__(self, path: str):
-        from gpusim.scenario.loader import parse_yaml
+        from gpusim.scenario.loader import parse_yaml, read_file
 
         self.path = path
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except OSError as e:
-            raise ScenarioError([Problem(f"cannot read cluster file: {e.strerror}", file=path)]) from None
-        data, positions = parse_yaml(text, path)
+        data, positions = parse_yaml(read_file(path), path)  # bytes: any encoding problem is a clear error
         self.ignored: list[str] = []
         if isinstance(data, dict) and "cluster" in data:
             self.cluster, self.prefix = data["cluster"], ("cluster",)
@@ -154,11 +150,25 @@ class ClusterFile:
         from gpusim.scenario.loader import format_path
 
         self.where: dict[str, tuple[int, int]] = {}
-        for key, pos in positions.items():
+        for key in _paths(data):
+            pos = positions.get(key)
+            if pos is None:
+                continue
             if key[: len(self.prefix)] == self.prefix:
                 self.where[format_path(("cluster",) + key[len(self.prefix) :])] = (pos[2], pos[3])
             elif key[:1] == ("catalog",):
                 self.where[format_path(key)] = (pos[2], pos[3])
+
+
+def _paths(data, path: tuple = ()):
+    """Every field path in parsed YAML data (the cluster file is small)."""
+    yield path
+    if isinstance(data, dict):
+        for k, v in data.items():
+            yield from _paths(v, path + (k,))
+    elif isinstance(data, list):
+        for i, v in enumerate(data):
+            yield from _paths(v, path + (i,))
 
 
 # ---------------------------------------------------------------------------- text
