@@ -269,9 +269,8 @@ def _print_summary(console, result, out: Path) -> None:
     if "requests" in s:
         table.add_row("requests arrived / served", f"{s['requests']:,} / {s['requests_served']:,}")
         table.add_row("requests timed out / dropped", f"{s['requests_timed_out']:,} / {s['requests_dropped']:,}")
-        table.add_row(
-            "latency p50 / p99 (worst service)", f"{_fmt_s(s['latency_p50_s'])} / {_fmt_s(s['latency_p99_s'])}"
-        )
+        p99 = "miss (timed out)" if s["latency_p99_s"] == float("inf") else _fmt_s(s["latency_p99_s"])
+        table.add_row("latency p50 / p99 (worst service)", f"{_fmt_s(s['latency_p50_s'])} / {p99}")
         table.add_row("SLO attainment", f"{s['slo_attainment']:.1%}")
         table.add_row("replica cold starts", str(s["cold_starts"]))
     if s.get("cluster_scale_ups") or s.get("cluster_scale_downs"):
@@ -279,10 +278,15 @@ def _print_summary(console, result, out: Path) -> None:
             "nodes added / scale-ups / scale-downs",
             f"{s['nodes_added']} / {s['cluster_scale_ups']} / {s['cluster_scale_downs']}",
         )
-    if s.get("cost_usd"):
-        table.add_row("cost (idle share)", f"${s['cost_usd']:,.2f} (${s['idle_cost_usd']:,.2f} idle)")
-        if s.get("cost_per_million_requests_usd"):
-            table.add_row("cost per million requests", f"${s['cost_per_million_requests_usd']:,.2f}")
+    if "cost_usd" in s:
+        from gpusim.report.style import fmt_usd
+
+        table.add_row("cost (idle share)", f"{fmt_usd(s['cost_usd'])} ({fmt_usd(s.get('idle_cost_usd'))} idle)")
+        table.add_row("monthly run-rate (x 730 h)", fmt_usd(s.get("monthly_run_rate_usd"), 0))
+        if "cost_per_million_requests_usd" in s:
+            table.add_row("cost per million requests", fmt_usd(s["cost_per_million_requests_usd"]))
+    if s.get("nodes_peak") == s.get("nodes_peak") and "nodes_peak" in s:
+        table.add_row("nodes peak / mean / p95", f"{s['nodes_peak']} / {s['nodes_mean']:.1f} / {s['nodes_p95']}")
     if not s["jobs_arrived"] and "requests" in s:
         table.add_row("GPU utilisation (time-weighted)", f"{s['gpu_utilisation']:.1%}")
         console.print(table)

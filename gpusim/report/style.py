@@ -44,3 +44,22 @@ def plot_style():
     rc["axes.prop_cycle"] = cycler(color=list(OKABE_ITO))
     with mpl.rc_context(rc):
         yield
+
+
+# --------------------------------------------------------------------------- console values
+
+
+def fmt_usd(value, decimals: int = 2) -> str:
+    """A dollar amount for tables: 'unknown' where the price is unknown (NaN/None), never $0."""
+    if value is None or value != value:
+        return "unknown"
+    return f"${value:,.{decimals}f}"
+
+
+def fmt_num(value, spec: str = "{:.2f}", missing: str = "n/a") -> str:
+    """A number for tables; NaN/None as `missing`, inf as 'miss' (a percentile among timed-out requests)."""
+    if value is None or value != value:
+        return missing
+    if value == float("inf"):
+        return "miss"
+    return spec.format(value)
