@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from gpusim.errors import ScenarioError
 from gpusim.hardware import load_catalog, pool_price
 from gpusim.metrics.summary import (
     HOURS_PER_MONTH,
@@ -17,7 +18,6 @@ from gpusim.metrics.summary import (
     slo_stats,
     slo_stats_from_histogram,
 )
-from gpusim.errors import ScenarioError
 from gpusim.scenario import load_scenario
 from tests.conftest import small_scenario
 

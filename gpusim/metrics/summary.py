@@ -204,7 +204,8 @@ def reprice_nodes(nodes: pd.DataFrame, prices: dict[str, float | None]) -> pd.Da
 
 def mark_missed_tails(service_summary: pd.DataFrame, scenario) -> pd.DataFrame:
     """Per service: p99 is ``inf`` when timed-out and dropped requests alone exceed the tail
-    (the percentile over all finished requests is then a request that never completed)."""
+    (the percentile over all finished requests is then a request that never completed).
+    """
     if service_summary is None or not len(service_summary) or "latency_p99_s" not in service_summary:
         return service_summary
     out = service_summary.copy()
