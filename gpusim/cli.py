@@ -171,6 +171,31 @@ def _run_experiment(console, scenario, args) -> int:
         console.print(f"wall time {res['wall_s']:.1f} s")
         console.print(f"results: {out}/")
         return 0
+    if exp.kind == "sizing":
+        from gpusim.experiments.sizing import run_sizing
+        from gpusim.report.style import console_table, fmt_num, fmt_usd
+
+        if not args.quiet:
+            console.print(f"{scenario.name}: {len(exp.candidates)} candidates x {len(exp.seeds)} seeds ({exp.kind})")
+        res = run_sizing(scenario, out)
+        if args.quiet:
+            print(out)
+            return 0
+        rows = []
+        for _, r in res["frame"].iterrows():
+            fits = bool(r["fits"])
+            rows.append([
+                str(r["candidate"]), fmt_num(r["nodes"], "{:.0f}") if fits else "no fit",
+                (str(r["replicas"]) if isinstance(r["replicas"], str) else fmt_num(r["replicas"], "{:.0f}")) if fits else "-",
+                fmt_num(r["gpus"], "{:.0f}"), fmt_usd(r["usd_per_month"], 0) if fits else "-",
+                fmt_usd(r["usd_per_million_requests"]) if fits else "-", fmt_num(r["p99_latency_s"], "{:.2f}"),
+                fmt_num(r["slo_margin_s"], "{:+.2f}"),
+            ])  # fmt: skip
+        heads = ["candidate", "nodes", "replicas", "GPUs", "$/month", "$/M req", "p99 s", "margin s"]
+        console.print(console_table("Smallest fixed cluster meeting every SLO (sorted by cost)", heads, rows))
+        console.print(f"wall time {res['wall_s']:.1f} s, {len(res['probes'])} runs")
+        console.print(f"results: {out}/")
+        return 0
     if exp.kind == "autoscaler-lag":
         from gpusim.experiments.lag import run_lag_sweep
 

@@ -44,6 +44,12 @@ def test_every_scenario_runs(path, tmp_path, capsys):
         assert len(table) == len(doc["scenario"]["experiment"]["node_types"])
         assert (out / "comparison.png").stat().st_size > 1000
         return
+    if doc["scenario"].get("experiment", {}).get("kind") == "sizing":
+        table = pd.read_csv(out / "sizing.csv")
+        assert len(table) == len(doc["scenario"]["experiment"]["candidates"])
+        assert table["fits"].any() and (table.loc[table["fits"], "usd_per_month"] > 0).all()
+        assert (out / "sizing.png").stat().st_size > 1000
+        return
     if "experiment" in doc["scenario"]:
         table = pd.read_csv(out / "allocation.csv")
         assert list(table.columns) == ["workload", "policy", "seed", "arrived_pct", "alloc_pct"]

@@ -63,3 +63,28 @@ def fmt_num(value, spec: str = "{:.2f}", missing: str = "n/a") -> str:
     if value == float("inf"):
         return "miss"
     return spec.format(value)
+
+
+def console_table(title: str, headers: list[str], rows: list[list[str]], width: int = 80):
+    """A rich table of strings that fits `width` columns; wider ones switch to a vertical layout
+    (one block per row, 'header: value' lines), so nothing wraps or is cut at 80 columns.
+    """
+    from rich.table import Table
+
+    cols = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+    needed = sum(cols) + 3 * len(cols) + 1  # rich's box: '│ ' + ' │ ' between + ' │'
+    if needed <= width:
+        t = Table(title=title)
+        for i, h in enumerate(headers):
+            t.add_column(h, justify="left" if i == 0 else "right", no_wrap=True)
+        for r in rows:
+            t.add_row(*r)
+        return t
+    t = Table(title=title, show_header=False, show_lines=True)
+    t.add_column("field", no_wrap=True)
+    t.add_column("value", overflow="fold")
+    for r in rows:
+        t.add_row(f"[bold]{headers[0]}[/bold]", f"[bold]{r[0]}[/bold]")
+        for h, v in zip(headers[1:], r[1:], strict=True):
+            t.add_row(h, v)
+    return t

@@ -266,7 +266,7 @@ def load_scenario(source: str | Path | dict | Scenario, *, check: bool = True) -
         )
     model = Scenario
     if "experiment" in data:
-        from gpusim.experiments.fgd import ExperimentScenario
+        from gpusim.experiments.files import ExperimentScenario
 
         model = ExperimentScenario
     try:
