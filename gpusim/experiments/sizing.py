@@ -370,14 +370,14 @@ def plot_sizing(df: pd.DataFrame, name: str):
                 ax1.text(0, yi, "  price unknown", va="center", fontsize="small", color="0.3")
             else:
                 ax1.barh(yi, r.usd_per_month, color=colour[r.vendor], label=r.vendor)
-                ax1.text(r.usd_per_month, yi, f" ${r.usd_per_month:,.0f}\n {r.nodes:.0f} nodes, {r.gpus:.0f} GPUs",
+                ax1.text(r.usd_per_month, yi, f" \\${r.usd_per_month:,.0f}\n {r.nodes:.0f} nodes, {r.gpus:.0f} GPUs",
                          va="center", fontsize="x-small")  # fmt: skip
         from matplotlib.ticker import FuncFormatter
 
         ax1.set_xlim(0, top * 1.45)
         ax1.set_ylim(-0.6, len(df) - 0.4)
         ax1.set_yticks(y, labels, fontsize="small")
-        ax1.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"${v / 1000:,.0f}k"))
+        ax1.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"\\${v / 1000:,.0f}k"))
         ax1.set_xlabel("USD per month (x 730 h), smallest cluster meeting every SLO")
         handles, hl = ax1.get_legend_handles_labels()
         uniq = dict(zip(hl, handles, strict=False))
