@@ -188,10 +188,10 @@ def _run_experiment(console, scenario, args) -> int:
                 str(r["candidate"]), fmt_num(r["nodes"], "{:.0f}") if fits else "no fit",
                 (str(r["replicas"]) if isinstance(r["replicas"], str) else fmt_num(r["replicas"], "{:.0f}")) if fits else "-",
                 fmt_num(r["gpus"], "{:.0f}"), fmt_usd(r["usd_per_month"], 0) if fits else "-",
-                fmt_usd(r["usd_per_million_requests"]) if fits else "-", fmt_num(r["p99_latency_s"], "{:.2f}"),
+                fmt_usd(r["usd_per_million_requests"], 0) if fits else "-", fmt_num(r["p99_latency_s"], "{:.2f}"),
                 fmt_num(r["slo_margin_s"], "{:+.2f}"),
             ])  # fmt: skip
-        heads = ["candidate", "nodes", "replicas", "GPUs", "$/month", "$/M req", "p99 s", "margin s"]
+        heads = ["candidate", "nodes", "repl.", "GPUs", "$/month", "$/M req", "p99 s", "margin"]
         console.print(console_table("Smallest fixed cluster meeting every SLO (sorted by cost)", heads, rows))
         console.print(f"wall time {res['wall_s']:.1f} s, {len(res['probes'])} runs")
         console.print(f"results: {out}/")

@@ -171,3 +171,17 @@ def test_slo_stats_from_histogram_matches_exact_at_bin_edges():
     assert h["latency_p_s"] == e["latency_p_s"] == 13.0
     assert h["slo_attainment"] == pytest.approx(e["slo_attainment"]) == pytest.approx(0.99)
     assert h["slo_met"] and e["slo_met"]
+
+
+# ------------------------------------------------------------------ concurrency / batch_slowdown guidance
+def test_batch_slowdown_guidance_follows_the_measured_tpot():
+    """README: batch_slowdown about 0.03-0.06 for 8-32 concurrent requests, about 0.01 at 256
+    (vLLM on B200, Vultr concurrency-tuning page [S106], rows in calibration.yaml)."""
+    from gpusim.hardware.catalog import calibration_data
+
+    rows = calibration_data()["batching_tpot"]["rows"]
+    base = next(r["tpot_ms"] for r in rows if r["concurrency"] == 1)
+    slow = {r["concurrency"]: (r["tpot_ms"] / base - 1) / (r["concurrency"] - 1) for r in rows if r["concurrency"] > 1}
+    assert all(0.025 <= slow[n] <= 0.06 for n in (8, 16, 32))
+    assert 0.005 <= slow[256] <= 0.02
+    assert all(r["source"] in load_catalog().sources for r in rows)
