@@ -237,7 +237,8 @@ def sharing_request(gpus: int, gpu_milli: int, sharing, gpu, *, gpu_memory_mib: 
 
 def map_records_to_sharing(records: pd.DataFrame, sharing, gpu) -> pd.DataFrame:
     """Training records with the request each pod makes on a pool with `sharing`: adds columns
-    ``gpu_resource``, ``gpu_count`` and ``mapping`` (see `SHARING_MAPPING`); the input is left alone."""
+    ``gpu_resource``, ``gpu_count`` and ``mapping`` (see `SHARING_MAPPING`); the input is left alone.
+    """
     out = records.copy()
     mem = out["gpu_memory_mib"] if "gpu_memory_mib" in out else pd.Series(0, index=out.index)
     mapped = [
