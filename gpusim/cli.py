@@ -155,18 +155,20 @@ def _run_experiment(console, scenario, args) -> int:
         if args.quiet:
             print(out)
             return 0
+        from gpusim.report.style import console_table, fmt_num, fmt_usd
+
         df = res["frame"]
-        table = Table(title="Same workload per node type")
-        cols = [("node type", "node_type", "{}"), ("accel.", "accelerator", "{}"), ("req/s", "throughput_rps", "{:.2f}"),
-                ("p99 s", "p99_latency_s", "{:.2f}"), ("SLO", "slo_attainment", "{:.1%}"),
-                ("replicas", "replicas_needed", "{:.0f}"), ("nodes", "nodes_needed", "{:.0f}"), ("$/h", "usd_per_hour", "{:.2f}"),
-                ("$/M req", "usd_per_million_requests", "{:,.0f}"), ("$/job", "usd_per_training_job", "{:.2f}")]  # fmt: skip
-        for head, _, _ in cols:
-            table.add_column(head, justify="right")
+        rows = []
         for _, row in df.iterrows():
-            table.add_row(
-                *[("-" if isinstance(row[c], float) and row[c] != row[c] else f.format(row[c])) for _, c, f in cols]
-            )
+            rows.append([
+                str(row["node_type"]), str(row["vendor"]), fmt_num(row["throughput_rps"]),
+                fmt_num(row["p99_latency_s"]), fmt_num(row["slo_attainment"], "{:.1%}"),
+                fmt_num(row["replicas_needed"], "{:.0f}", "-"), fmt_usd(row["usd_per_hour"]),
+                fmt_usd(row["usd_per_million_requests"], 0) if row["slo_met"] else "-",
+                fmt_usd(row["usd_per_training_job"]) if row["usd_per_training_job"] == row["usd_per_training_job"] else "n/a",
+            ])  # fmt: skip
+        heads = ["node type", "vendor", "req/s", "p99 s", "SLO", "repl.", "$/h", "$/M req", "$/job"]
+        table = console_table("Same workload per node type", heads, rows)
         console.print(table)
         console.print(f"wall time {res['wall_s']:.1f} s")
         console.print(f"results: {out}/")

@@ -505,7 +505,8 @@ class InferenceWorkload(_Model):
     warm_start: bool = Field(
         False,
         description="The initial `replicas` are ready at t=0 (a service already running when the window opens); "
-        "replicas added later still pay the cold start.",
+        "replicas added later still pay the cold start. Not yet honoured by the engine: until it is, give "
+        "cold_start image_pull and model_load 0 s.",
     )
     slo: Slo = Field(description="Latency objective.")
     interval: Duration = Field(15.0, gt=0, description="Data-plane window and service time-series interval (seconds).")
