@@ -324,6 +324,8 @@ def _print_summary(console, result, out: Path) -> None:
     table.add_row("jobs running / pending at end", f"{s['jobs_running']} / {s['jobs_pending']}")
     if s.get("jobs_unschedulable"):
         table.add_row("jobs unschedulable (fit no node)", str(s["jobs_unschedulable"]))
+        for key in sorted(k for k in s if k.startswith("jobs_unschedulable.")):
+            table.add_row(f"  {key.split('.', 1)[1]}", str(s[key]))
     table.add_row("makespan", _fmt_s(s["makespan_s"]))
     for name in ("queueing_delay", "jct"):
         label = "queueing delay" if name == "queueing_delay" else "job completion time"

@@ -185,3 +185,51 @@ def test_batch_slowdown_guidance_follows_the_measured_tpot():
     assert all(0.025 <= slow[n] <= 0.06 for n in (8, 16, 32))
     assert 0.005 <= slow[256] <= 0.02
     assert all(r["source"] in load_catalog().sources for r in rows)
+
+
+# ------------------------------------------------------------------ unschedulable reasons
+def _trace_scenario(tmp_path, pool_extra=None, pod_extra=None):
+    csv = tmp_path / "jobs.csv"
+    csv.write_text("t,d,g\n0,600,1\n10,600,16\n20,600,2\n")
+    pool = {"name": "gpu", "count": 2, "gpu_model": "nvidia-a100-80gb", "gpus_per_node": 8, "vcpu": 64,
+            "memory": "512Gi", **(pool_extra or {})}  # fmt: skip
+    pod = {"resources": {"limits": {"nvidia.com/gpu": 1}}, **(pod_extra or {})}
+    return {
+        "name": "reasons", "seed": 1, "duration": "1h",
+        "cluster": {"node_pools": [pool]},
+        "workloads": [{"name": "t", "pod": pod, "trace": {"format": "generic", "path": str(csv),
+                       "columns": {"arrival": "t", "duration": "d", "gpus": "g"}}}],
+    }  # fmt: skip
+
+
+def test_unschedulable_jobs_get_kube_scheduler_reasons(tmp_path):
+    import gpusim
+
+    r = gpusim.simulate(_trace_scenario(tmp_path), seed=1)
+    un = r.jobs[r.jobs["state"] == "unschedulable"]
+    assert list(un["gpus"]) == [16]
+    assert un["failure"].iloc[0] == "0/2 nodes are available: 2 Insufficient nvidia.com/gpu."
+    assert r.summary["jobs_unschedulable.Insufficient nvidia.com/gpu"] == 1
+
+
+def test_unschedulable_reason_wording():
+    from gpusim.metrics.summary import pool_allocatable, unschedulable_reason
+
+    s = load_scenario(small_scenario(cluster={"node_pools": [
+        {"name": "a", "count": 2, "gpu_model": "nvidia-a100-80gb", "gpus_per_node": 8, "vcpu": 32, "memory": "256Gi",
+         "labels": {"team": "x"}},
+        {"name": "b", "count": 3, "gpu_model": "nvidia-a100-80gb", "gpus_per_node": 8, "vcpu": 32, "memory": "256Gi",
+         "taints": ["dedicated=infer:NoSchedule"]},
+        {"name": "m", "count": 1, "gpu_model": "nvidia-a100-80gb", "gpus_per_node": 8, "vcpu": 32, "memory": "256Gi",
+         "sharing": {"mig": {"strategy": "mixed", "config": "all-3g.40gb"}}},
+    ]}))  # fmt: skip
+    cat = load_catalog()
+    assert pool_allocatable(s.cluster.node_pools[2], cat)["nvidia.com/mig-3g.40gb"] == 16  # 8 GPUs x 2
+    pod = s.workloads[0].pod
+    why = unschedulable_reason({"gpu_resource": "nvidia.com/gpu", "gpus": 16, "cpu_milli": 1000, "memory_mib": 1},
+                               pod, s, cat)  # fmt: skip
+    # 2 nodes of a have 8 < 16 GPUs, the MIG node advertises no nvidia.com/gpu, pool b's taint is not tolerated
+    assert (
+        why
+        == "0/6 nodes are available: 3 Insufficient nvidia.com/gpu, 3 node(s) had untolerated taint {dedicated: infer}."
+    )

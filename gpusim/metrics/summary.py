@@ -244,3 +244,159 @@ def finalize_summary(summary: dict, scenario, nodes: pd.DataFrame, service_summa
         out["slo_met"] = bool(service_summary["slo_met"].all())
         out["services_slo_met"] = int(service_summary["slo_met"].sum())
     return out
+
+
+# --------------------------------------------------------------------------- unschedulable reasons
+
+
+def pool_allocatable(pool, catalog) -> dict[str, float]:
+    """What one empty node of `pool` advertises: cpu (milli), memory (MiB) and its GPU resources
+    as the device plugin names them (whole GPUs, time-slice replicas, MIG instances of the static
+    layout or, in dynamic mode, the most of each profile, AMD partitions, milli-GPU).
+    """
+    from gpusim.scenario.models import GPU_MILLI_RESOURCE
+
+    out: dict[str, float] = {"cpu": float(pool.vcpu), "memory": float(pool.memory)}
+    if pool.gpu_model is None or pool.gpus_per_node <= 0:
+        return out
+    gpu = catalog.gpu(pool.gpu_model)
+    n = pool.gpus_per_node
+    sh = pool.sharing
+    if sh.timeSlicing is not None:
+        reps = sh.timeSlicing.resources[0].replicas
+        name = f"{gpu.resource_name}.shared" if sh.timeSlicing.renameByDefault else gpu.resource_name
+        out[name] = n * reps
+    elif sh.intel is not None:
+        out[gpu.resource_name] = n * sh.intel.sharedDevNum
+    elif sh.mig is not None and gpu.mig is not None:
+        from gpusim.sim.sharing import mig_layout
+
+        layout = mig_layout(gpu, sh.mig.config)
+        if layout is None:  # dynamic: any profile, up to its count per GPU
+            counts = {p.name: p.max_count for p in gpu.mig.profiles if p.resource_name}
+        else:
+            counts = {}
+            for name, _start in layout:
+                counts[name] = counts.get(name, 0) + 1
+        for name, k in counts.items():
+            p = gpu.mig.profile(name)
+            res = gpu.resource_name if sh.mig.strategy == "single" else p.resource_name
+            out[res] = out.get(res, 0) + n * k
+    elif sh.amdPartition is not None and gpu.amd_partitions is not None:
+        prof = gpu.amd_partitions.profile(sh.amdPartition.profile)
+        res = prof.resource_name if sh.amdPartition.strategy == "mixed" else gpu.resource_name
+        out[res] = n * prof.count
+    else:
+        out[gpu.resource_name] = n
+    if sh.fractional:
+        out[GPU_MILLI_RESOURCE] = 1000.0 * n
+    return out
+
+
+def _tolerates(tolerations, taint) -> bool:
+    for t in tolerations:
+        if t.effect and t.effect != taint.effect:
+            continue
+        if t.operator == "Exists" and (not t.key or t.key == taint.key):
+            return True
+        if t.operator == "Equal" and t.key == taint.key and t.value == taint.value:
+            return True
+    return False
+
+
+def unschedulable_reason(request: dict, pod, scenario, catalog) -> str:
+    """Why a pod fits no node, in kube-scheduler's words:
+    ``0/N nodes are available: k Insufficient nvidia.com/mig-7g.80gb, j node(s) didn't match
+    Pod's node affinity/selector.`` `request` holds ``gpu_resource``, ``gpus`` (per pod; milli-GPU
+    for the gpu-milli resource is ``gpus x gpu_milli``), ``cpu_milli`` and ``memory_mib``; `pod` is
+    the workload's pod template (selector, tolerations). N counts each pool's nodes at the start
+    (or its autoscaling max, when larger).
+    """
+    from gpusim.scenario.models import GPU_MILLI_RESOURCE
+
+    counts: dict[str, int] = {}
+    total = 0
+    for pool in scenario.cluster.node_pools:
+        nodes = max(pool.count, pool.autoscaling.max if pool.autoscaling is not None else 0)
+        total += nodes
+        if not nodes:
+            continue
+        why: list[str] = []
+        sel = getattr(pod, "node_selector", {}) or {}
+        if any(pool.labels.get(k) != v for k, v in sel.items()):
+            why.append("node(s) didn't match Pod's node affinity/selector")
+        bad = [t for t in pool.taints if t.effect in ("NoSchedule", "NoExecute")
+               and not _tolerates(getattr(pod, "tolerations", []), t)]  # fmt: skip
+        if bad and not why:
+            t = bad[0]
+            why.append(f"node(s) had untolerated taint {{{t.key}: {t.value}}}")
+        if not why:
+            alloc = pool_allocatable(pool, catalog)
+            res = request.get("gpu_resource") or ""
+            gpus = int(request.get("gpus") or 0)
+            if gpus > 0 and res:
+                need = gpus * int(request.get("gpu_milli") or 1000) if res == GPU_MILLI_RESOURCE else gpus
+                if alloc.get(res, 0) < need:
+                    why.append(f"Insufficient {res}")
+                elif "/mig-" in res and gpus > 1:
+                    why.append(f"Insufficient {res} (gpusim binds one MIG instance per pod)")
+            if alloc["cpu"] < int(request.get("cpu_milli") or 0):
+                why.append("Insufficient cpu")
+            if alloc["memory"] < int(request.get("memory_mib") or 0):
+                why.append("Insufficient memory")
+        for w in why:
+            counts[w] = counts.get(w, 0) + nodes
+    if not counts:
+        return f"0/{total} nodes are available: the pod fits no node's free resources as gpusim lays them out."
+    parts = ", ".join(f"{k} {w}" for w, k in sorted(counts.items(), key=lambda kv: kv[0]))
+    return f"0/{total} nodes are available: {parts}."
+
+
+def fill_unschedulable_reasons(jobs: pd.DataFrame, scenario) -> pd.DataFrame:
+    """The jobs table with ``failure`` set, for unschedulable jobs that have none, to
+    `unschedulable_reason` (kube-scheduler's wording); other rows are left as they are.
+    """
+    if jobs is None or not len(jobs) or "state" not in jobs or "failure" not in jobs:
+        return jobs
+    mask = (jobs["state"] == "unschedulable") & (jobs["failure"].fillna("") == "")
+    if not mask.any():
+        return jobs
+    from gpusim.hardware import load_catalog
+
+    catalog = load_catalog(scenario.catalog)
+    pods = {w.name: w.pod for w in scenario.workloads if getattr(w, "type", "training") == "training"}
+    out = jobs.copy()
+    cache: dict[tuple, str] = {}
+    for i in out.index[mask]:
+        row = out.loc[i]
+        key = (row["workload"], row["gpu_resource"], int(row["gpus"]), int(row["gpu_milli"]),
+               int(row["cpu_milli"]), int(row["memory_mib"]))  # fmt: skip
+        if key not in cache:
+            req = {
+                "gpu_resource": key[1],
+                "gpus": key[2],
+                "gpu_milli": key[3],
+                "cpu_milli": key[4],
+                "memory_mib": key[5],
+            }
+            cache[key] = unschedulable_reason(req, pods.get(row["workload"]), scenario, catalog)
+        out.at[i, "failure"] = cache[key]
+    return out
+
+
+def unschedulable_summary(jobs: pd.DataFrame) -> dict:
+    """``jobs_unschedulable.<reason>`` counts (the part after 'nodes are available: '), so the
+    summary and sweep tables show why jobs never ran, not only how many.
+    """
+    if jobs is None or not len(jobs) or "state" not in jobs:
+        return {}
+    import re
+
+    un = jobs[jobs["state"] == "unschedulable"]
+    out: dict[str, int] = {}
+    for reason, k in un["failure"].fillna("").value_counts().items():
+        tail = str(reason).split("nodes are available: ", 1)[-1].rstrip(".")
+        # "3 Insufficient nvidia.com/gpu, 2 node(s) didn't match ..." -> the reasons without node counts
+        short = "; ".join(re.sub(r"^\d+ ", "", p.strip()) for p in re.split(r", (?=\d+ )", tail)) or "unknown"
+        out[f"jobs_unschedulable.{short}"] = out.get(f"jobs_unschedulable.{short}", 0) + int(k)
+    return out

@@ -56,7 +56,14 @@ class RunResult:
         # Figures derived from the tables (gpusim.metrics.summary.finalize_summary): cost from each
         # pool's known price (unknown stays unknown, never 0), node counts, the monthly run-rate,
         # and p99 marked as a miss where timed-out and dropped requests make up the tail.
-        from gpusim.metrics.summary import finalize_summary, mark_missed_tails, pool_prices, reprice_nodes
+        from gpusim.metrics.summary import (
+            fill_unschedulable_reasons,
+            finalize_summary,
+            mark_missed_tails,
+            pool_prices,
+            reprice_nodes,
+            unschedulable_summary,
+        )
 
         if not isinstance(self.scenario, Scenario):
             return
@@ -67,6 +74,11 @@ class RunResult:
         self.nodes = reprice_nodes(self.nodes, prices)
         self.service_summary = mark_missed_tails(self.service_summary, self.scenario)
         self.summary = finalize_summary(self.summary, self.scenario, self.nodes, self.service_summary)
+        try:  # unschedulable jobs get kube-scheduler's reason in jobs.failure, counted in the summary
+            self.jobs = fill_unschedulable_reasons(self.jobs, self.scenario)
+        except Exception:  # noqa: BLE001 - a reason we cannot derive leaves the table as the engine wrote it
+            pass
+        self.summary.update(unschedulable_summary(self.jobs))
 
     # ---------------------------------------------------------------- files
     def summary_document(self) -> dict:
