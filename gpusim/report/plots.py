@@ -40,11 +40,14 @@ def plot_utilisation(result):
         ax2.set_ylim(bottom=0)
         lines = ax.get_legend_handles_labels()
         lines2 = ax2.get_legend_handles_labels()
-        ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], loc="upper right")
+        # above the axes, clear of the data
+        ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], loc="lower left", bbox_to_anchor=(0, 1.02), ncol=3,
+                  borderaxespad=0)  # fmt: skip
+        ax.set_ylim(0, max(float(ts["gpus_total"].max()), 1.0) * 1.05)
     ax.set_xlabel("simulated time (h)")
     ax.set_ylabel("GPUs")
     util = result.summary.get("gpu_utilisation", float("nan"))
-    ax.set_title(f"{result.scenario.name}: GPU allocation (utilisation {util:.1%}, seed {result.seed})")
+    ax.set_title(f"{result.scenario.name}: GPU allocation (utilisation {util:.1%}, seed {result.seed})", pad=30)
     ax.grid(alpha=0.3)
     return fig
 
@@ -58,7 +61,15 @@ def plot_queueing_delay_cdf(result):
         y = np.arange(1, x.size + 1) / x.size
         ax.step(x, y, where="post", label=f"{x.size} started jobs")
         ax.legend(loc="lower right")
-    ax.set_xlabel("queueing delay (min)")
+        pos = x[x > 0]
+        if pos.size and x.max() > 100 * pos.min():  # delays spanning decades: linear near 0, log beyond 1 min
+            ax.set_xscale("symlog", linthresh=1.0)
+            ax.set_xlim(left=0)
+            ax.set_xlabel("queueing delay (min, log scale above 1 min)")
+        else:
+            ax.set_xlabel("queueing delay (min)")
+    else:
+        ax.set_xlabel("queueing delay (min)")
     ax.set_ylabel("fraction of jobs")
     ax.set_ylim(0, 1.02)
     ax.set_title(f"{result.scenario.name}: queueing delay CDF (seed {result.seed})")
@@ -102,14 +113,14 @@ def plot_timeseries(result):
             t = _hours(ts["time_s"])
             ax.step(t, ts["running_jobs"], where="post", label="running jobs")
             ax.step(t, ts["pending_jobs"], where="post", label="pending jobs", linestyle="--")
-            ax.legend(loc="upper right")
+            ax.legend(loc="lower left", bbox_to_anchor=(0, 1.02), ncol=2, borderaxespad=0)
         from matplotlib.ticker import MaxNLocator
 
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylim(bottom=0)
         ax.set_xlabel("simulated time (h)")
         ax.set_ylabel("jobs")
-        ax.set_title(f"{result.scenario.name}: pending and running jobs (seed {result.seed})")
+        ax.set_title(f"{result.scenario.name}: pending and running jobs (seed {result.seed})", pad=30)
     return fig
 
 
@@ -237,8 +248,8 @@ def plot_sweep(table, x, metric, *, hue=None, label=None, scale=1.0, ax=None):
         if categorical:
             ax.set_xticks(np.arange(len(categories)), [str(v) for v in categories])
             ax.set_xlim(-0.5, len(categories) - 0.5)
-        if hue is not None:
-            ax.legend()
+        if hue is not None:  # outside the axes, clear of the data
+            ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
         ax.set_xlabel(x)
         ax.set_ylabel(label or metric)
         n = int(ok.groupby([c for c in (x, hue) if c is not None])[metric].count().max()) if len(ok) else 0
