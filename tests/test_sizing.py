@@ -39,7 +39,10 @@ TINY = {
         ],
     },
     "catalog": {
-        "node_types": [{"id": "small-l4-2x", "gpu_model": "nvidia-l4", "gpus": 2, "vcpu": 16, "memory_gib": 64}]
+        "node_types": [
+            {"id": "small-l4-2x", "gpu_model": "nvidia-l4", "gpus": 2, "vcpu": 16, "memory_gib": 64},
+            {"id": "openb-a10-1x", "on_demand_usd_per_hour": 2.0},  # a negotiated price for a shipped node type
+        ]
     },
 }
 
@@ -83,6 +86,7 @@ def test_costs_follow_from_catalog_prices(sized):
     a10 = df.loc["openb-a10-1x"]
     assert a10["nodes"] == a10["replicas"] and a10["gpus"] == a10["nodes"]  # one GPU per node, one per replica
     price = cat.node_type("openb-a10-1x").on_demand_usd_per_hour
+    assert price == 2.0  # the experiment file's catalog block, not the shipped 1.00
     assert a10["usd_per_month"] == pytest.approx(a10["nodes"] * price * 730)
     mig = df.loc["p4de-mig-3g"]
     assert mig["nodes"] == math.ceil(mig["replicas"] / 16)  # 8 GPUs x 2 3g.40gb instances
@@ -103,3 +107,23 @@ def test_candidate_without_price_is_an_error_unless_unknown(tmp_path):
     res = run_sizing(load_scenario({**d, "experiment": exp}), tmp_path / "b")
     row = res["frame"].iloc[0]
     assert math.isnan(row["usd_per_hour"]) or not row["fits"]
+
+
+def test_bad_catalog_block_in_an_experiment_file_is_located(tmp_path, capsys):
+    from gpusim.cli import main
+
+    f = tmp_path / "bad.yaml"
+    f.write_text(
+        "name: bad-exp\n"
+        "experiment:\n"
+        "  kind: sizing\n"
+        "  candidates: [{node_type: openb-a10-1x}]\n"
+        "  services: [{name: a, model: {service_time: 1s}, arrivals: {process: {process: poisson, rate: 1}},"
+        " slo: {latency: 5s}}]\n"
+        "catalog:\n"
+        "  node_types: [{id: x, gpu_model: no-such-gpu, gpus: 1, vcpu: 8, memory_gib: 32}]\n"
+    )
+    assert main(["run", str(f), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert f"{f}:7:3" in err and "no-such-gpu" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()  # nothing half-written
