@@ -33,3 +33,12 @@ class ExperimentScenario(BaseModel):
         description="GPU models and node types added to or overriding the shipped hardware catalog, for every run "
         "of the experiment (e.g. a node type's price).",
     )
+
+    def model_dump(self, **kwargs):
+        """As pydantic's, without a `catalog` key when the file has no catalog block (so the
+        recorded scenario of an experiment without one is unchanged).
+        """
+        out = super().model_dump(**kwargs)
+        if isinstance(out, dict) and out.get("catalog") is None:
+            out.pop("catalog", None)
+        return out
