@@ -180,8 +180,10 @@ def plot_comparison(df: pd.DataFrame, name: str):
             if not ok[i]:  # not applicable / no price: a label, never a zero-height bar
                 ax.text(i, top * 0.02, "n/a", ha="center", va="bottom", fontsize="small", color="0.35")
             else:
-                ax.text(i, vals[i], f"{vals[i]:,.3g}", ha="center", va="bottom", fontsize="x-small")
+                label = f"{vals[i]:,.0f}" if abs(vals[i]) >= 100 else f"{vals[i]:.3g}"
+                ax.text(i, vals[i], label, ha="center", va="bottom", fontsize="x-small")
         ax.set_ylim(0, top * 1.15)
+        ax.set_xlim(-0.6, len(df) - 0.4)  # every node type keeps its slot, with or without a bar
         ax.set_xticks(range(len(df)), labels, rotation=30, ha="right", fontsize="small")
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3, axis="y")
