@@ -170,20 +170,47 @@ def _run_experiment(console, scenario, args) -> int:
         if args.quiet:
             print(out)
             return 0
+        from gpusim.report.style import console_table, fmt_num, fmt_usd
+
         df = res["frame"]
-        table = Table(title="Same workload per node type")
-        cols = [("node type", "node_type", "{}"), ("accel.", "accelerator", "{}"), ("req/s", "throughput_rps", "{:.2f}"),
-                ("p99 s", "p99_latency_s", "{:.2f}"), ("SLO", "slo_attainment", "{:.1%}"),
-                ("replicas", "replicas_needed", "{:.0f}"), ("nodes", "nodes_needed", "{:.0f}"), ("$/h", "usd_per_hour", "{:.2f}"),
-                ("$/M req", "usd_per_million_requests", "{:,.0f}"), ("$/job", "usd_per_training_job", "{:.2f}")]  # fmt: skip
-        for head, _, _ in cols:
-            table.add_column(head, justify="right")
+        rows = []
         for _, row in df.iterrows():
-            table.add_row(
-                *[("-" if isinstance(row[c], float) and row[c] != row[c] else f.format(row[c])) for _, c, f in cols]
-            )
+            rows.append([
+                str(row["node_type"]), str(row["vendor"]), fmt_num(row["throughput_rps"]),
+                fmt_num(row["p99_latency_s"]), fmt_num(row["slo_attainment"], "{:.1%}"),
+                fmt_num(row["replicas_needed"], "{:.0f}", "-"), fmt_usd(row["usd_per_hour"]),
+                fmt_usd(row["usd_per_million_requests"], 0) if row["slo_met"] else "-",
+                fmt_usd(row["usd_per_training_job"]) if row["usd_per_training_job"] == row["usd_per_training_job"] else "n/a",
+            ])  # fmt: skip
+        heads = ["node type", "vendor", "req/s", "p99 s", "SLO", "repl.", "$/h", "$/M req", "$/job"]
+        table = console_table("Same workload per node type", heads, rows)
         console.print(table)
         console.print(f"wall time {res['wall_s']:.1f} s")
+        console.print(f"results: {out}/")
+        return 0
+    if exp.kind == "sizing":
+        from gpusim.experiments.sizing import run_sizing
+        from gpusim.report.style import console_table, fmt_num, fmt_usd
+
+        if not args.quiet:
+            console.print(f"{scenario.name}: {len(exp.candidates)} candidates x {len(exp.seeds)} seeds ({exp.kind})")
+        res = run_sizing(scenario, out)
+        if args.quiet:
+            print(out)
+            return 0
+        rows = []
+        for _, r in res["frame"].iterrows():
+            fits = bool(r["fits"])
+            rows.append([
+                str(r["candidate"]), fmt_num(r["nodes"], "{:.0f}") if fits else "no fit",
+                (str(r["replicas"]) if isinstance(r["replicas"], str) else fmt_num(r["replicas"], "{:.0f}")) if fits else "-",
+                fmt_num(r["gpus"], "{:.0f}"), fmt_usd(r["usd_per_month"], 0) if fits else "-",
+                fmt_usd(r["usd_per_million_requests"], 0) if fits else "-", fmt_num(r["p99_latency_s"], "{:.2f}"),
+                fmt_num(r["slo_margin_s"], "{:+.2f}"),
+            ])  # fmt: skip
+        heads = ["candidate", "nodes", "repl.", "GPUs", "$/month", "$/M req", "p99 s", "margin"]
+        console.print(console_table("Smallest fixed cluster meeting every SLO (sorted by cost)", heads, rows))
+        console.print(f"wall time {res['wall_s']:.1f} s, {len(res['probes'])} runs")
         console.print(f"results: {out}/")
         return 0
     if exp.kind == "autoscaler-lag":
@@ -195,13 +222,13 @@ def _run_experiment(console, scenario, args) -> int:
         if args.quiet:
             print(out)
             return 0
-        table = Table(title="SLO and cost against node provisioning lag")
-        for col in ("lag (s)", "seed", "SLO attainment", "p99 latency (s)", "cost ($)", "dropped", "timed out"):
-            table.add_column(col, justify="right")
-        for _, row in res["frame"].iterrows():
-            table.add_row(f"{row['lag_s']:g}", str(row["seed"]), f"{row['slo_attainment']:.1%}", f"{row['p99_latency_s']:.2f}",
-                          f"{row['cost_usd']:.2f}", str(row["dropped"]), str(row["timed_out"]))  # fmt: skip
-        console.print(table)
+        from gpusim.report.style import console_table, fmt_num, fmt_usd
+
+        rows = [[f"{row['lag_s']:g}", str(int(row["seed"])), fmt_num(row["slo_attainment"], "{:.1%}"),
+                 fmt_num(row["p99_latency_s"]), fmt_usd(row["cost_usd"]), str(int(row["dropped"])),
+                 str(int(row["timed_out"]))] for _, row in res["frame"].iterrows()]  # fmt: skip
+        heads = ["lag (s)", "seed", "SLO att.", "p99 (s)", "cost", "dropped", "timed out"]
+        console.print(console_table("SLO and cost against node provisioning lag", heads, rows))
         console.print(f"wall time {res['wall_s']:.1f} s")
         console.print(f"results: {out}/")
         return 0
@@ -284,9 +311,8 @@ def _print_summary(console, result, out: Path) -> None:
     if "requests" in s:
         table.add_row("requests arrived / served", f"{s['requests']:,} / {s['requests_served']:,}")
         table.add_row("requests timed out / dropped", f"{s['requests_timed_out']:,} / {s['requests_dropped']:,}")
-        table.add_row(
-            "latency p50 / p99 (worst service)", f"{_fmt_s(s['latency_p50_s'])} / {_fmt_s(s['latency_p99_s'])}"
-        )
+        p99 = "miss (timed out)" if s["latency_p99_s"] == float("inf") else _fmt_s(s["latency_p99_s"])
+        table.add_row("latency p50 / p99 (worst service)", f"{_fmt_s(s['latency_p50_s'])} / {p99}")
         table.add_row("SLO attainment", f"{s['slo_attainment']:.1%}")
         table.add_row("replica cold starts", str(s["cold_starts"]))
     if s.get("cluster_scale_ups") or s.get("cluster_scale_downs"):
@@ -294,10 +320,15 @@ def _print_summary(console, result, out: Path) -> None:
             "nodes added / scale-ups / scale-downs",
             f"{s['nodes_added']} / {s['cluster_scale_ups']} / {s['cluster_scale_downs']}",
         )
-    if s.get("cost_usd"):
-        table.add_row("cost (idle share)", f"${s['cost_usd']:,.2f} (${s['idle_cost_usd']:,.2f} idle)")
-        if s.get("cost_per_million_requests_usd"):
-            table.add_row("cost per million requests", f"${s['cost_per_million_requests_usd']:,.2f}")
+    if "cost_usd" in s:
+        from gpusim.report.style import fmt_usd
+
+        table.add_row("cost (idle share)", f"{fmt_usd(s['cost_usd'])} ({fmt_usd(s.get('idle_cost_usd'))} idle)")
+        table.add_row("monthly run-rate (x 730 h)", fmt_usd(s.get("monthly_run_rate_usd"), 0))
+        if "cost_per_million_requests_usd" in s:
+            table.add_row("cost per million requests", fmt_usd(s["cost_per_million_requests_usd"]))
+    if s.get("nodes_peak") == s.get("nodes_peak") and "nodes_peak" in s:
+        table.add_row("nodes peak / mean / p95", f"{s['nodes_peak']} / {s['nodes_mean']:.1f} / {s['nodes_p95']}")
     if not s["jobs_arrived"] and "requests" in s:
         table.add_row("GPU utilisation (time-weighted)", f"{s['gpu_utilisation']:.1%}")
         console.print(table)
@@ -308,11 +339,13 @@ def _print_summary(console, result, out: Path) -> None:
     table.add_row("jobs running / pending at end", f"{s['jobs_running']} / {s['jobs_pending']}")
     if s.get("jobs_unschedulable"):
         table.add_row("jobs unschedulable (fit no node)", str(s["jobs_unschedulable"]))
+        for key in sorted(k for k in s if k.startswith("jobs_unschedulable.")):
+            table.add_row(f"  {key.split('.', 1)[1]}", str(s[key]))
     table.add_row("makespan", _fmt_s(s["makespan_s"]))
     for name in ("queueing_delay", "jct"):
-        label = "queueing delay" if name == "queueing_delay" else "job completion time"
+        label = "queueing delay" if name == "queueing_delay" else "JCT"  # short labels: the table fits 80 columns
         table.add_row(
-            f"{label} mean / p50 / p95 / p99",
+            f"{label} mean/p50/p95/p99",
             " / ".join(_fmt_s(s[f"{name}_{k}_s"]) for k in ("mean", "p50", "p95", "p99")),
         )
     table.add_row("GPU utilisation (time-weighted)", f"{s['gpu_utilisation']:.1%}")

@@ -143,6 +143,7 @@ def _tables(console, catalog, vendor: str | None, kind: str | None) -> None:
             "resource",
             "sharing",
             "sw eff",
+            "$/GPU-h",
         ):
             t.add_column(col, justify="right" if col not in ("id", "vendor", "resource", "sharing") else "left")
         for g in catalog.gpu_models.values():
@@ -151,6 +152,7 @@ def _tables(console, catalog, vendor: str | None, kind: str | None) -> None:
             t.add_row(
                 g.id, g.vendor, _cell(g, "memory_gib"), _cell(g, "bf16_tflops"), _cell(g, "fp8_tflops"),
                 _cell(g, "hbm_tbps"), _cell(g, "tdp_w"), g.resource_name, _sharing(g), f"{efficiency(g):.3f}",
+                _cell(g, "usd_per_gpu_hour") + ("" if g.price_basis != "amortised" else " (am.)"),
             )  # fmt: skip
         console.print(t)
     if kind in (None, "nodes"):
@@ -208,7 +210,7 @@ def _show(console, catalog, entry_id: str) -> None:
     if isinstance(entry, GpuModel):
         from gpusim.hardware.performance import efficiency
 
-        rows = ["vendor", *SPEC_FIELDS, "resource_name", "timeslicing", "proxy"]
+        rows = ["vendor", *SPEC_FIELDS, "price_basis", "resource_name", "timeslicing", "proxy"]
         for name in rows:
             value = getattr(entry, name)
             if value is None and name in ("fp8_tflops", "fp4_tflops", "proxy"):

@@ -187,6 +187,23 @@ def check_trace_files(scenario: Scenario) -> list[tuple[tuple, str]]:
     return out
 
 
+def check_prices(scenario: Scenario, catalog) -> list[tuple[tuple, str]]:
+    """Every pool has a price, unless it says `price_unknown: true` (cost is then unknown, never 0)."""
+    from gpusim.hardware import UnknownIdError, pool_price
+
+    out = []
+    for i, pool in enumerate(scenario.cluster.node_pools):
+        try:
+            price, why = pool_price(pool, catalog)
+        except UnknownIdError:
+            continue  # reported with the node type
+        if price is None and not pool.price_unknown:
+            out.append(((("cluster", "node_pools", i, "price_per_hour")),
+                        f"pool {pool.name!r} has no price ({why}); give price_per_hour, a catalog price, "
+                        "or price_unknown: true"))  # fmt: skip
+    return out
+
+
 def check_scenario(scenario: Scenario) -> list[tuple[tuple, str]]:
     """All semantic problems of a parsed scenario."""
     from gpusim.hardware import UnknownIdError, load_catalog
@@ -223,6 +240,7 @@ def check_scenario(scenario: Scenario) -> list[tuple[tuple, str]]:
             if nt.gpu_model and pool.gpu_model and nt.gpu_model != pool.gpu_model:
                 problems.append((("cluster", "node_pools", i, "node_type"),
                                  f"node type {nt.id} has {nt.gpu_model} GPUs, the pool says {pool.gpu_model}"))  # fmt: skip
+    problems += check_prices(scenario, catalog)
     for wi, w in enumerate(scenario.workloads):
         wpath = ("workloads", wi)
         if w.type == "inference":

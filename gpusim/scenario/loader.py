@@ -16,7 +16,7 @@ from typing import Any, Union
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from gpusim.errors import Problem, ScenarioError
+from gpusim.errors import InputError, Problem, ScenarioError
 from gpusim.scenario.models import Scenario
 
 Pos = tuple[int, int, int, int]  # key line, key column, value line, value column (1-based)
@@ -592,13 +592,32 @@ def load_scenario(source: str | Path | dict | Scenario, *, check: bool = True) -
         data = _resolve_trace_paths(data, Path(filename).resolve().parent)
     model = Scenario
     if "experiment" in data:
-        from gpusim.experiments.fgd import ExperimentScenario
+        from gpusim.experiments.files import ExperimentScenario
 
         model = ExperimentScenario
     try:
         scenario = model.model_validate(data)
     except ValidationError as e:
         raise ScenarioError([_problem_from_error(err, positions, filename, model) for err in e.errors()]) from None
+    if model is not Scenario:
+        if check and getattr(scenario, "catalog", None) is not None:  # an experiment's catalog block
+            from gpusim.hardware import load_catalog
+
+            try:
+                load_catalog(scenario.catalog)
+            except InputError as e:
+                pos = positions.get(("catalog",))
+                raise ScenarioError(
+                    [
+                        Problem(
+                            str(e),
+                            file=filename,
+                            line=pos[2] if pos else None,
+                            column=pos[3] if pos else None,
+                            path="catalog",
+                        )
+                    ]  # fmt: skip
+                ) from None
     if check:
         from gpusim.scenario.checks import check_experiment, check_scenario
 

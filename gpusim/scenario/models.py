@@ -528,6 +528,12 @@ class InferenceWorkload(_Model):
     timeout: Duration = Field(60.0, gt=0, description="Requests waiting longer than this time out (seconds).")
     max_queue: int | None = Field(None, ge=0, description="Requests waiting per replica before arrivals are dropped.")
     cold_start: ColdStart = Field(default_factory=ColdStart, description="Replica start-up lag.")
+    warm_start: bool = Field(
+        False,
+        description="The initial `replicas` are ready at t=0 (a service already running when the window opens); "
+        "replicas added later still pay the cold start. Not yet honoured by the engine: until it is, give "
+        "cold_start image_pull and model_load 0 s.",
+    )
     slo: Slo = Field(description="Latency objective.")
     interval: Duration = Field(15.0, gt=0, description="Data-plane window and service time-series interval (seconds).")
 
@@ -679,6 +685,11 @@ class NodePool(_Model):
     )
     price_per_hour: float | None = Field(None, ge=0, description="USD per node-hour (overrides the node type's price).")
     spot: bool = Field(False, description="Bill the node type's spot price instead of on-demand.")
+    price_unknown: bool = Field(
+        False,
+        description="Say that this pool's price is not known: its cost prints as unknown (never 0). Without it, a "
+        "pool whose price cannot be found (price_per_hour, node type, GPU model price) is an error.",
+    )
     autoscaling: PoolAutoscaling | None = Field(None, description="Let the Cluster Autoscaler add and remove nodes.")
 
     @model_validator(mode="after")

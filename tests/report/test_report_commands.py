@@ -69,7 +69,8 @@ def test_plot_cli_regenerates_plots(runs, tmp_path, capsys):
     out = tmp_path / "plots"
     assert main(["plot", str(base / "a"), "--out", str(out)]) == 0
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["queueing_delay_cdf.png", "timeseries.png", "utilisation.png"]
+    # the pool has a GPU model, so it is billed at the catalog GPU price and gets a cost plot
+    assert names == ["cost.png", "queueing_delay_cdf.png", "timeseries.png", "utilisation.png"]
 
 
 # ------------------------------------------------------------------ OpenMetrics
