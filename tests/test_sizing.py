@@ -127,3 +127,20 @@ def test_bad_catalog_block_in_an_experiment_file_is_located(tmp_path, capsys):
     err = capsys.readouterr().err
     assert f"{f}:7:3" in err and "no-such-gpu" in err and "Traceback" not in err
     assert not (tmp_path / "out").exists()  # nothing half-written
+
+
+def test_validate_finds_what_a_sizing_run_would_reject(tmp_path, capsys):
+    """`gpusim validate` checks the services and candidates of a sizing file before any run."""
+    from pathlib import Path
+
+    from gpusim.cli import main
+
+    text = (Path(__file__).resolve().parents[1] / "scenarios" / "sizing-70b-chat.yaml").read_text()
+    assert "percentile: 99" in text and "batch_slowdown: 0.03" in text
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text.replace("percentile: 99", "percentile: 200").replace("batch_slowdown: 0.03", "batch_slowdown: -1"))
+    assert main(["validate", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "experiment.services[0].slo.percentile" in err and "less than 100" in err
+    assert "experiment.services[0].batch_slowdown" in err
+    assert err.count("percentile") == 1  # one problem, not one per candidate

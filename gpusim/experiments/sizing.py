@@ -17,6 +17,8 @@ together over every seed (adding a replica to a failing service until it passes,
 
 from __future__ import annotations
 
+import re
+
 import json
 import math
 import time
@@ -207,6 +209,55 @@ def _workload(svc: dict, c: Candidate, plan: dict, replicas: int) -> dict:
         res["limits"] = dict(plan["limits"])
     w.update(type="inference", pod={"resources": res}, replicas=replicas, warm_start=True)
     return w
+
+
+def check_sizing(scenario) -> list[tuple[tuple, str]]:
+    """What `run_sizing` would reject, found without running: each candidate's plan (node type,
+    sharing units, price) and each service as a scenario workload on a one-node probe cluster.
+    """
+    from gpusim.errors import InputError, ScenarioError
+    from gpusim.hardware import load_catalog
+    from gpusim.scenario.loader import load_scenario
+
+    exp: Sizing = scenario.experiment
+    overrides = scenario.catalog.model_dump(exclude_none=True) if scenario.catalog is not None else None
+    try:
+        catalog = load_catalog(overrides)
+    except InputError as e:
+        return [(("catalog",), str(e))]
+    out: list[tuple[tuple, str]] = []
+    found: dict[tuple[tuple, str], list[str]] = {}  # (path, message) -> candidates it concerns
+    checked = 0
+    for i, c in enumerate(exp.candidates):
+        try:
+            plan = _plan(c, catalog, scenario.name)
+        except InputError as e:
+            out.append((("experiment", "candidates", i), str(e)))
+            continue
+        checked += 1
+        data = {
+            "name": "sizing-check", "duration": exp.duration,
+            "cluster": {"node_pools": [_pool(c, plan, 1)]},
+            "workloads": [_workload(svc, c, plan, 1) for svc in exp.services],
+        }  # fmt: skip
+        if overrides:
+            data["catalog"] = overrides
+        try:
+            load_scenario(data)
+        except ScenarioError as e:
+            for p in e.problems:
+                m = re.match(r"workloads\[(\d+)\]\.?(.*)", p.path or "")
+                if m:  # workloads[k] of the probe cluster is experiment.services[k]
+                    sub = tuple(int(x) if x.isdigit() else x for x in re.findall(r"[^.\[\]]+", m.group(2)))
+                    key = (("experiment", "services", int(m.group(1)), *sub), p.message)
+                else:
+                    key = (("experiment", "candidates", i), f"{p.path}: {p.message}" if p.path else p.message)
+                found.setdefault(key, []).append(candidate_label(c))
+    for (path, message), labels in found.items():
+        if len(labels) < checked:  # not every candidate: say which
+            message = f"{message} (on {', '.join(labels)})"
+        out.append((path, message))
+    return list(dict.fromkeys(out))
 
 
 def run_sizing(scenario, out: Path) -> dict:

@@ -624,6 +624,10 @@ def check_experiment(scenario, base_dir) -> list[tuple[tuple, str]]:
             names = [n for n, p in pools.items() if p.autoscaling is not None]
             out.append((("experiment", "pool"),
                         f"{exp.pool!r} is not an autoscaled node pool of {base}; autoscaled pools: {names or 'none'}"))  # fmt: skip
+    elif exp.kind == "sizing":
+        from gpusim.experiments.sizing import check_sizing
+
+        out.extend(check_sizing(scenario))
     elif exp.kind == "vendor-comparison":
         from gpusim.hardware import UnknownIdError, load_catalog
 

@@ -656,7 +656,7 @@ def scenario_json_schema() -> dict:
     """
     from pydantic.json_schema import models_json_schema
 
-    from gpusim.experiments.fgd import ExperimentScenario
+    from gpusim.experiments.files import ExperimentScenario
 
     refs, top = models_json_schema(
         [(Scenario, "validation"), (ExperimentScenario, "validation")], by_alias=True, ref_template="#/$defs/{model}"
