@@ -88,6 +88,7 @@ class ArtifactInputs:
     milli: np.ndarray  # per GPU; 0 for CPU-only pods
     spec: np.ndarray  # index into access rows (0 = any model)
     access: np.ndarray  # bool [spec, model]
+    shape: np.ndarray  # index of the pod's (cpu, milli, gpus): FGD's score cache key
     # nodes, sorted by name
     node_cpu: np.ndarray
     node_mem: np.ndarray
@@ -180,6 +181,8 @@ def prepare_artifact(pods: pd.DataFrame, nodes: pd.DataFrame) -> ArtifactInputs:
     spec_idx = {s: i for i, s in enumerate(spec_names)}
     access = np.array([[_accessible(s, m) for m in model_names] for s in spec_names], dtype=np.bool_)
 
+    shapes: dict = {}
+    shape = np.array([shapes.setdefault(k, len(shapes)) for k in zip(cpu.tolist(), milli.tolist(), gpus.tolist())])
     typ = typical_pods(cpu, milli, gpus, specs)
     t_access = np.array([[_accessible(shape[3], m) for m in model_names] for shape, _ in typ], dtype=np.bool_)
     return ArtifactInputs(
@@ -189,6 +192,7 @@ def prepare_artifact(pods: pd.DataFrame, nodes: pd.DataFrame) -> ArtifactInputs:
         milli=milli,
         spec=np.array([spec_idx[s] for s in specs], dtype=np.int64),
         access=access,
+        shape=shape.astype(np.int64),
         node_cpu=n["cpu_milli"].to_numpy(dtype=np.int64),
         node_mem=n["memory_mib"].to_numpy(dtype=np.int64),
         node_gpus=n[ncol].to_numpy(dtype=np.int64),
@@ -301,6 +305,7 @@ def pack_artifact(
     milli,
     spec,
     access,
+    shape,
     node_cpu,
     node_mem,
     node_gpus,
@@ -326,6 +331,16 @@ def pack_artifact(
     aff = np.zeros(n_nodes, dtype=np.int64)  # bit 0: share pods, bit k: k-GPU pods
     cache = np.zeros(n_nodes, dtype=np.float64)
     cache_ok = np.zeros(n_nodes, dtype=np.bool_)
+    # FGD's score depends only on the node and the pod's (cpu, milli, gpus): keep it per node and
+    # shape, valid while the node's version (bumped by every bind) is unchanged
+    n_shapes = 1
+    if policy == FGD:
+        for k in range(order.shape[0]):
+            n_shapes = max(n_shapes, shape[order[k]] + 1)
+    s_ver = np.full((n_nodes if policy == FGD else 1, n_shapes), -1, dtype=np.int64)
+    s_val = np.zeros((n_nodes if policy == FGD else 1, n_shapes), dtype=np.int64)
+    s_gpu = np.zeros((n_nodes if policy == FGD else 1, n_shapes), dtype=np.int64)
+    ver = np.zeros(n_nodes, dtype=np.int64)
     buf = np.zeros(8, dtype=np.int64)
     feas = np.empty(n_nodes, dtype=np.int64)
     for k in range(order.shape[0]):
@@ -365,7 +380,10 @@ def pack_artifact(
             for i in range(c):
                 left += free[n, i]
             g_sel = -1
-            if policy == FGD:
+            if policy == FGD and s_ver[n, shape[p]] == ver[n]:
+                sc = s_val[n, shape[p]]
+                g_sel = s_gpu[n, shape[p]]
+            elif policy == FGD:
                 if not cache_ok[n]:
                     for i in range(c):
                         buf[i] = free[n, i]
@@ -400,6 +418,9 @@ def pack_artifact(
                         cpu_free[n] - r_cpu, buf, c, node_model[n], t_cpu, t_milli, t_gpus, t_freq, t_access
                     )
                     sc = fgd_int(before, after)
+                s_ver[n, shape[p]] = ver[n]
+                s_val[n, shape[p]] = sc
+                s_gpu[n, shape[p]] = g_sel
             elif policy == DOT_PROD:
                 dot = 0.0
                 dot += (cpu_free[n] / MAX_SPEC_CPU) * (r_cpu / MAX_SPEC_CPU)
@@ -475,6 +496,7 @@ def pack_artifact(
         cpu_free[n] -= r_cpu
         mem_free[n] -= r_mem
         cache_ok[n] = False
+        ver[n] += 1
         if r_g == 0:
             continue
         aff[n] |= tag_bit
@@ -525,7 +547,7 @@ def run_artifact(
     placed = np.empty(len(order), dtype=np.int64)
     pack_artifact(
         ARTIFACT_POLICIES[name], order, rank, inp.cpu, inp.mem, inp.gpus, inp.milli, inp.spec, inp.access,
-        inp.node_cpu, inp.node_mem, inp.node_gpus, inp.node_model,
+        inp.shape, inp.node_cpu, inp.node_mem, inp.node_gpus, inp.node_model,
         inp.t_cpu, inp.t_milli, inp.t_gpus, inp.t_freq, inp.t_access, u1s, u2s, placed,
     )  # fmt: skip
     req = (inp.gpus * inp.milli)[order]
@@ -578,17 +600,20 @@ ARTIFACT_WORKLOADS = (
 
 
 def published_results() -> pd.DataFrame:
-    """The artifact's published allocation ratios at 100% and 130% arrived workload, per
+    """The artifact's published allocation ratios at 10%, 20%, ..., 130% arrived workload, per
     workload, policy and seed 42-51 (columns ``workload, policy, seed, arrived_pct, alloc_pct``).
 
     Taken from hkust-adsl/kubernetes-scheduler-simulator
     experiments/analysis/expected_results/analysis_allo_discrete.csv (Apache-2.0; Weng et al.,
-    USENIX ATC 2023), columns 100 and 130, workload names without ``openb_pod_list_``.
+    USENIX ATC 2023), every tenth column, workload names without ``openb_pod_list_``.
     """
     from importlib import resources
 
     with resources.files("gpusim.placement").joinpath("fgd_published.csv").open() as f:
-        return pd.read_csv(f)
+        wide = pd.read_csv(f)
+    long = wide.melt(id_vars=["workload", "policy", "seed"], var_name="arrived_pct", value_name="alloc_pct")
+    long["arrived_pct"] = long["arrived_pct"].astype(np.int64)
+    return long.sort_values(["workload", "policy", "seed", "arrived_pct"], ignore_index=True)
 
 
 def compare_with_published(df: pd.DataFrame, at=(100, 130)) -> pd.DataFrame:
