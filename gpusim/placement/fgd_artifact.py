@@ -54,6 +54,12 @@ MAX_SPEC_CPU = 128000.0
 MAX_SPEC_GPU = 8000.0
 MAX_GPUS = 8
 CHECK_MEM = True
+INFORMER_DRAWS = 10
+"""Draws from Go's global source between the workload tuning and the node permutation. Found by
+fitting the published per-seed curves: with 10 the curves of every policy and seed match the
+artifact's to the last digit, with 0-9 they do not. Most likely one ``rand.Float64()`` per
+client-go informer the simulator starts (each reflector draws its watch timeout from the global
+source), which happens before the nodes are created."""
 
 RANDOM, DOT_PROD, GPU_CLUSTERING, GPU_PACKING, BEST_FIT, FGD = range(6)
 ARTIFACT_POLICIES: dict[str, int] = {
@@ -228,6 +234,8 @@ def artifact_order(inp: ArtifactInputs, seed: int, ratio: float = 1.3) -> tuple[
                     break
                 pod_total += int(total_req[idx])
                 pods.append(idx)
+    for _ in range(INFORMER_DRAWS):
+        rng.int63()
     rank = np.array(rng.perm(len(inp.node_cpu)), dtype=np.int64)  # "%04d-" prefix of node i
     return np.array(pods, dtype=np.int64), rank
 
@@ -572,7 +580,8 @@ def artifact_sample(arrived_milli: np.ndarray, alloc_milli: np.ndarray, total_gp
                 below = np.flatnonzero(arrived_milli / total_gpus / 10 <= s)
                 out[i] = alloc[below[-1]] if len(below) else 0.0
                 continue
-        out[i] = round(float(sel.mean()), 2)
+        # the script rounds the numpy float64 that pandas returns: numpy rounding (x 100, half to even)
+        out[i] = float(np.round(pd.Series(sel).mean(), 2))
     return out
 
 
