@@ -13,7 +13,8 @@ module reproduces, each with the file it follows:
   the name-sorted original list and appending (no second shuffle) until the next draw's
   per-GPU milli (``MilliGpu``, not the pod's total) would pass the target, so the total can
   overshoot by up to 7 GPUs; or *down* by removing ``pods[rand.Intn(len)]`` until at or below.
-* Node ranking (simulator.go `syncClusterResourceList`): nodes sorted by name get the prefix
+* Ten more draws (`INFORMER_DRAWS`), then the node ranking (simulator.go
+  `syncClusterResourceList`): nodes sorted by name get the prefix
   ``"%04d-" % rand.Perm(N)[i]``; the fork's `selectHost` (pkg/scheduler/core/generic_scheduler.go)
   keeps, among the nodes with the highest score, the lexicographically smallest name, so ties go
   to the node with the smallest permuted prefix.
