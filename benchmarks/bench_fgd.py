@@ -46,12 +46,12 @@ def markdown_table(cmp: pd.DataFrame) -> str:
     lines = [head, "|" + "---|" * (len(pols) + 4)]
     for (w, at), g in cmp.groupby(["workload", "arrived_pct"], sort=False):
         g = g.set_index("policy")
-        cells = [
-            f"{g.loc[p, 'gpusim']:.2f} / {g.loc[p, 'published']:.2f}" if p in g.index else "-" for p in pols
-        ]
+        cells = [f"{g.loc[p, 'gpusim']:.2f} / {g.loc[p, 'published']:.2f}" if p in g.index else "-" for p in pols]
         err = g["error"].abs().max()
         lines.append(
-            f"| {w} | {at}% | " + " | ".join(cells) + f" | {err:.2f} | {'yes' if order_kept(g.reset_index()) else 'no'} |"
+            f"| {w} | {at}% | "
+            + " | ".join(cells)
+            + f" | {err:.2f} | {'yes' if order_kept(g.reset_index()) else 'no'} |"
         )
     return "\n".join(lines)
 
@@ -95,7 +95,9 @@ def main() -> None:
             print(f"  policy order kept: {order_kept(g)}")
     df = pd.concat(frames, ignore_index=True)
     wall = time.perf_counter() - t0
-    print(f"\nfidelity {args.fidelity}; wall time {wall:.1f} s for {df.groupby(['workload', 'policy', 'seed']).ngroups} runs")
+    print(
+        f"\nfidelity {args.fidelity}; wall time {wall:.1f} s for {df.groupby(['workload', 'policy', 'seed']).ngroups} runs"
+    )
     try:
         cmp = compare_with_published(df)
         worst = cmp.loc[cmp["error"].abs().idxmax()]

@@ -76,7 +76,9 @@ def test_choice_duration_and_count(weights):
     check_moments(x, mean, var, mu4)
     from gpusim.scenario.models import ChoiceCount
 
-    counts = ChoiceCount.model_validate({"distribution": "choice", "values": [1, 2, 8], **({"weights": weights} if weights else {})})
+    counts = ChoiceCount.model_validate(
+        {"distribution": "choice", "values": [1, 2, 8], **({"weights": weights} if weights else {})}
+    )
     c = sample_counts(counts, np.random.default_rng(5), N).astype(float)
     cv = np.array([1.0, 2.0, 8.0])
     cm = float((p * cv).sum())

@@ -9,7 +9,6 @@ import gpusim
 from gpusim.placement import policy_names
 from tests.conftest import small_scenario
 
-
 MODES = {
     "whole": ({}, {"nvidia.com/gpu": 1}),
     "timeslice": ({"timeSlicing": {"resources": [{"name": "nvidia.com/gpu", "replicas": 3}]}}, {"nvidia.com/gpu": 1}),
@@ -52,14 +51,16 @@ def scenarios(draw):
         elif gpus == 0:
             limits = {}
         else:
-            (name, _), = MODES[mode][1].items()
+            ((name, _),) = MODES[mode][1].items()
             limits = {name: gpus}
         workloads.append(
             {
                 "name": f"w{i}",
                 "pod": {
-                    "resources": {"requests": {"cpu": draw(st.sampled_from(["500m", "1", "4"])), "memory": "1Gi"},
-                                  "limits": limits},  # fmt: skip
+                    "resources": {
+                        "requests": {"cpu": draw(st.sampled_from(["500m", "1", "4"])), "memory": "1Gi"},
+                        "limits": limits,
+                    },  # fmt: skip
                     "priority": draw(st.integers(0, 3)),
                     "nodeSelector": {"pool": pool["name"]},
                 },
@@ -170,7 +171,7 @@ def test_invariants(data):
             assert peak <= cap[mode], f"GPU {gpu} ({mode}) over-committed: {peak}"
         whole = df[df["mode"] != "mig"].copy()
         whole["dev"] = whole["gpu"].astype(int)
-        for dev, peak in _max_concurrent_use(whole[whole["mode"] == "whole"], "dev", "use").items():
+        for _dev, peak in _max_concurrent_use(whole[whole["mode"] == "whole"], "dev", "use").items():
             assert peak <= 1
         mig = df[df["mode"] == "mig"]
         if len(mig):
@@ -184,12 +185,25 @@ def test_invariants(data):
     assert (ts["pending_jobs"] >= 0).all() and (ts["running_jobs"] >= 0).all()
 
 
-@pytest.mark.xfail(strict=True, reason="engine: a gang whose pods cannot all fit its pool stays pending forever "
-                   "(static feasibility is checked per pod, not per gang); found by test_invariants")
+@pytest.mark.xfail(
+    strict=True,
+    reason="engine: a gang whose pods cannot all fit its pool stays pending forever "
+    "(static feasibility is checked per pod, not per gang); found by test_invariants",
+)
 def test_gang_larger_than_its_pool_is_unschedulable():
     data = small_scenario(
-        cluster={"node_pools": [{"name": "p0", "count": 1, "gpu_model": "nvidia-a100-80gb", "gpus_per_node": 2,
-                                 "vcpu": 8, "memory": "128Gi"}]},  # fmt: skip
+        cluster={
+            "node_pools": [
+                {
+                    "name": "p0",
+                    "count": 1,
+                    "gpu_model": "nvidia-a100-80gb",
+                    "gpus_per_node": 2,
+                    "vcpu": 8,
+                    "memory": "128Gi",
+                }
+            ]
+        },  # fmt: skip
         workloads=[
             {
                 "name": "w0",

@@ -31,8 +31,19 @@ def aggregate_speed(n: int, overhead: float | None = None) -> float:
     if overhead is not None:
         ts["context_switch_overhead"] = overhead
     data = small_scenario(
-        cluster={"node_pools": [{"name": "ts", "count": 1, "gpu_model": "nvidia-a100-80gb", "gpus_per_node": 1,
-                                 "vcpu": 32, "memory": "256Gi", "sharing": {"timeSlicing": ts}}]},  # fmt: skip
+        cluster={
+            "node_pools": [
+                {
+                    "name": "ts",
+                    "count": 1,
+                    "gpu_model": "nvidia-a100-80gb",
+                    "gpus_per_node": 1,
+                    "vcpu": 32,
+                    "memory": "256Gi",
+                    "sharing": {"timeSlicing": ts},
+                }
+            ]
+        },  # fmt: skip
         workloads=[
             {
                 "name": "w",

@@ -35,7 +35,8 @@ def _seedrand(x: int) -> int:
 
 class GoRand:
     """A seeded `math/rand.Rand` (``rand.New(rand.NewSource(seed))``, or the global source after
-    ``rand.Seed(seed)``)."""
+    ``rand.Seed(seed)``).
+    """
 
     __slots__ = ("vec", "tap", "feed")
 

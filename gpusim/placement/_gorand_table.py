@@ -1,8 +1,10 @@
 """The seeding table of Go's math/rand (`rngCooked` in src/math/rand/rng.go, BSD-style licence,
 Copyright 2009 The Go Authors), in its 63-bit form: the state of the generator after 780e10
 iterations from seed 1. Newer Go releases store the same numbers with a 64th bit set; the low
-63 bits, all that Int63 ever returns, are identical."""
+63 bits, all that Int63 ever returns, are identical.
+"""
 
+# fmt: off
 RNG_COOKED = (
     5041579894721019882, 4646389086726545243, 1395769623340756751, 5333664234075297259,
     2875692520355975054, 9033628115061424579, 7143218595135194537, 4812947590706362721,
@@ -157,4 +159,5 @@ RNG_COOKED = (
     7329020396871624740, 8915471717014488588, 2944902635677463047, 7052079073493465134,
     8382142935188824023, 9103922860780351547, 4152330101494654406,
 )
+# fmt: on
 assert len(RNG_COOKED) == 607

@@ -137,7 +137,8 @@ def typical_pods(
     cpu: np.ndarray, milli: np.ndarray, gpus: np.ndarray, specs: list[str], threshold: int = 95
 ) -> list[tuple[tuple[int, int, int, str], float]]:
     """`utils.GetTypicalPods` (isInvolvedCpuPods true, podIncreaseStep 1, gpuResWeight 0):
-    [((cpu, milli per GPU, GPUs, gpu_spec), frequency)], most popular first."""
+    [((cpu, milli per GPU, GPUs, gpu_spec), frequency)], most popular first.
+    """
     counts: Counter = Counter()
     for c, m, g, s in zip(cpu.tolist(), milli.tolist(), gpus.tolist(), specs, strict=True):
         counts[(c, m, g, s)] += 1
@@ -159,7 +160,8 @@ def typical_pods(
 def prepare_artifact(pods: pd.DataFrame, nodes: pd.DataFrame) -> ArtifactInputs:
     """`pods`: `gpusim.traces.openb.read_openb_pods` frame (or the raw CSV); `nodes`: GPU nodes
     (`read_openb_nodes` frame or raw CSV; nodes without GPUs are dropped, as in the artifact's
-    GPU node list)."""
+    GPU node list).
+    """
     names = pods["name"].astype(str).to_numpy()
     gcol = "gpus" if "gpus" in pods.columns else "num_gpu"
     scol = "gpu_models" if "gpu_models" in pods.columns else "gpu_spec"
@@ -189,7 +191,9 @@ def prepare_artifact(pods: pd.DataFrame, nodes: pd.DataFrame) -> ArtifactInputs:
     access = np.array([[_accessible(s, m) for m in model_names] for s in spec_names], dtype=np.bool_)
 
     shapes: dict = {}
-    shape = np.array([shapes.setdefault(k, len(shapes)) for k in zip(cpu.tolist(), milli.tolist(), gpus.tolist())])
+    shape = np.array(
+        [shapes.setdefault(k, len(shapes)) for k in zip(cpu.tolist(), milli.tolist(), gpus.tolist(), strict=True)]
+    )
     typ = typical_pods(cpu, milli, gpus, specs)
     t_access = np.array([[_accessible(shape[3], m) for m in model_names] for shape, _ in typ], dtype=np.bool_)
     return ArtifactInputs(
@@ -245,7 +249,8 @@ def artifact_order(inp: ArtifactInputs, seed: int, ratio: float = 1.3) -> tuple[
 @njit
 def frag_score(cpu_left, free, c, model, t_cpu, t_milli, t_gpus, t_freq, t_access):
     """`utils.NodeGpuShareFragAmountScore`: the typical pods' fragment of the node's free GPU
-    milli, accumulated per fragment type in float64 and summed in the artifact's order."""
+    milli, accumulated per fragment type in float64 and summed in the artifact's order.
+    """
     total = 0
     for i in range(c):
         total += free[i]
@@ -329,7 +334,8 @@ def pack_artifact(
     placed,
 ):
     """Place pods ``order`` one after another as the artifact's scheduler does; ``placed[k]``
-    gets the node of the k-th pod or -1. Returns the final free GPU milli per node and GPU."""
+    gets the node of the k-th pod or -1. Returns the final free GPU milli per node and GPU.
+    """
     n_nodes = node_cpu.shape[0]
     cpu_free = node_cpu.copy()
     mem_free = node_mem.copy()
@@ -396,9 +402,7 @@ def pack_artifact(
                 if not cache_ok[n]:
                     for i in range(c):
                         buf[i] = free[n, i]
-                    cache[n] = frag_score(
-                        cpu_free[n], buf, c, node_model[n], t_cpu, t_milli, t_gpus, t_freq, t_access
-                    )
+                    cache[n] = frag_score(cpu_free[n], buf, c, node_model[n], t_cpu, t_milli, t_gpus, t_freq, t_access)
                     cache_ok[n] = True
                 before = cache[n]
                 if share:
@@ -569,7 +573,8 @@ def artifact_sample(arrived_milli: np.ndarray, alloc_milli: np.ndarray, total_gp
     """merge_alloc_discrete.py: mean allocation % of the per-pod samples whose arrived % rounds to
     each step (or lies within one of it, if none does), rounded to 2 decimals. Where the artifact
     has no value at all (no sample within one percent: a big pod on a small cluster), the last
-    sample at or below the step stands in (0 before the first pod)."""
+    sample at or below the step stands in (0 before the first pod).
+    """
     arr = np.rint(arrived_milli / total_gpus / 10)  # Python's round(x, 0): half to even
     alloc = np.array([round(float(x), 2) for x in alloc_milli / total_gpus / 10])
     out = np.zeros(len(steps))
@@ -627,9 +632,10 @@ def published_results() -> pd.DataFrame:
 
 
 def compare_with_published(df: pd.DataFrame, at=(100, 130)) -> pd.DataFrame:
-    """gpusim's mean allocation beside the published mean over the same seeds, per workload,
+    """Gpusim's mean allocation beside the published mean over the same seeds, per workload,
     policy and arrived percent in `at`: columns ``workload, policy, arrived_pct, seeds, gpusim,
-    published, error`` (gpusim - published, percentage points)."""
+    published, error`` (gpusim - published, percentage points).
+    """
     pub = published_results()
     ours = df[df["arrived_pct"].isin(at)]
     m = ours.merge(pub, on=["workload", "policy", "seed", "arrived_pct"], suffixes=("", "_pub"))

@@ -196,7 +196,8 @@ def run_packing(
     inputs: _Inputs, policy: str, seed: int, inflation: float = 1.3, fidelity: str = "exact"
 ) -> tuple[np.ndarray, np.ndarray]:
     """Place one shuffled, inflated pod sequence with gpusim's kernels ("exact" or
-    "random-ties"); returns (arrived_pct, alloc_pct) after each pod."""
+    "random-ties"); returns (arrived_pct, alloc_pct) after each pod.
+    """
     rng = np.random.default_rng(seed)
     state = copy.deepcopy(inputs.template)
     cluster_milli = state.n_gpus * MILLI

@@ -15,7 +15,9 @@ from gpusim.placement._gorand import GoRand
 from gpusim.placement.fgd_experiment import load_openb, run_fgd_experiment
 
 OPENB = Path("/work/shared/traces/alibaba-gpu-v2023")
-HAVE_OPENB = all((OPENB / f"openb_pod_list_{w}.csv").exists() for w in ("cpu050", "gpushare40", "gpuspec33", "multigpu50"))
+HAVE_OPENB = all(
+    (OPENB / f"openb_pod_list_{w}.csv").exists() for w in ("cpu050", "gpushare40", "gpuspec33", "multigpu50")
+)
 needs_openb = pytest.mark.skipif(
     not HAVE_OPENB, reason=f"openb pod-list variants not found in {OPENB} (only the default list ships with gpusim)"
 )
@@ -115,7 +117,14 @@ def tiny(n_nodes=4, pods=None):
 
 def test_ties_go_to_the_smallest_permuted_node_name():
     pods = pd.DataFrame(
-        {"name": ["p0"], "cpu_milli": [1000], "memory_mib": [1024], "num_gpu": [1], "gpu_milli": [1000], "gpu_spec": [""]}
+        {
+            "name": ["p0"],
+            "cpu_milli": [1000],
+            "memory_mib": [1024],
+            "num_gpu": [1],
+            "gpu_milli": [1000],
+            "gpu_spec": [""],
+        }
     )
     pods, nodes = tiny(6, pods)
     inp = A.prepare_artifact(pods, nodes)
@@ -273,9 +282,7 @@ def test_two_pod_lists_against_the_published_numbers():
 
 @needs_openb
 @pytest.mark.slow
-@pytest.mark.skipif(
-    os.environ.get("GPUSIM_SLOW") != "1", reason="7-12 minutes on 2 cores; run with GPUSIM_SLOW=1"
-)
+@pytest.mark.skipif(os.environ.get("GPUSIM_SLOW") != "1", reason="7-12 minutes on 2 cores; run with GPUSIM_SLOW=1")
 def test_all_17_pod_lists_against_the_published_numbers():
     frames = [_run(w, list(A.ARTIFACT_POLICIES), list(range(42, 52)))[1] for w in A.ARTIFACT_WORKLOADS]
     df = pd.concat(frames)
