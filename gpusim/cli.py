@@ -20,9 +20,10 @@ from pathlib import Path
 
 from gpusim._version import __version__
 from gpusim.errors import EXIT_INPUT_ERROR, InputError
+from gpusim.report.atomic import check_destination
 
 # Subcommands contributed by other packages: module with register(subparsers).
-_PLUGINS = ("gpusim.hardware.cli", "gpusim.traces.cli", "gpusim.sweep.cli", "gpusim.report.cli")
+_PLUGINS = ("gpusim.hardware.cli", "gpusim.traces.cli", "gpusim.sweep.cli", "gpusim.report.cli", "gpusim.k8s.cli")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -71,6 +72,10 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as e:
         print(f"error: {e}" if "\n" not in str(e) else f"error:\n{e}", file=sys.stderr)
         return EXIT_INPUT_ERROR
+    except OSError as e:  # the environment, not the input or gpusim: a full disk, a read-only folder
+        where = f" ({e.filename})" if e.filename else ""
+        print(f"error: {e.strerror or e}{where}", file=sys.stderr)
+        return EXIT_INPUT_ERROR
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -78,30 +83,36 @@ def main(argv: list[str] | None = None) -> int:
 
 # ---------------------------------------------------------------------------- commands
 def cmd_schema(args) -> int:
-    from gpusim.scenario.models import Scenario
+    from gpusim.scenario.loader import scenario_json_schema
 
-    schema = Scenario.model_json_schema(by_alias=True)
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    print(json.dumps(schema, indent=2))
+    print(json.dumps(scenario_json_schema(), indent=2))
     return 0
 
 
 def cmd_validate(args) -> int:
+    """Check every file given and report every problem of each (exit 2 if any file has one)."""
     from gpusim.scenario import load_scenario
     from gpusim.scenario.models import Scenario
 
+    failed = 0
     for path in args.scenarios:
-        s = load_scenario(path)
+        try:
+            s = load_scenario(Path(path))
+            if isinstance(s, Scenario) and s.sweep is not None:
+                from gpusim.sweep.api import prepare
+
+                prepare(Path(path))  # every combination's values, as `gpusim sweep` checks them
+        except InputError as e:
+            failed += 1
+            print(f"error: {e}" if "\n" not in str(e) else f"error:\n{e}", file=sys.stderr)
+            continue
         if not isinstance(s, Scenario):
             print(f"{path}: ok ({s.name}: experiment {s.experiment.kind})")
-            if s.experiment.kind == "autoscaler-lag":
-                base = Path(s.experiment.scenario)
-                load_scenario(base if base.is_absolute() else Path(path).resolve().parent / base)
             continue
         print(
             f"{path}: ok ({s.name}: {_plural(len(s.cluster.node_pools), 'node pool')}, {_plural(len(s.workloads), 'workload')})"
         )
-    return 0
+    return EXIT_INPUT_ERROR if failed else 0
 
 
 def _plural(n: int, word: str) -> str:
@@ -117,9 +128,11 @@ def cmd_run(args) -> int:
     from gpusim.sim.random import draw_seed
 
     console = Console(stderr=False)
-    scenario = load_scenario(args.scenario)
+    scenario = load_scenario(Path(args.scenario))
     if not isinstance(scenario, Scenario):
         return _run_experiment(console, scenario, args)
+    if args.seed is not None and not 0 <= args.seed < 2**63:
+        raise InputError(f"--seed {args.seed}: a seed is an integer from 0 to {2**63 - 1}")
     seed = args.seed if args.seed is not None else scenario.seed
     if seed is None:
         seed = draw_seed()
@@ -128,10 +141,11 @@ def cmd_run(args) -> int:
     else:
         run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + f"-seed{seed}"
         out = Path("results") / scenario.name / run_id
+    check_destination(out, flag="--out" if args.out else "result folder")
 
     with _SimTimeProgress(console, enabled=not args.quiet) as progress:
         result = simulate(scenario, seed=seed, progress=progress.update)
-    result.save(out, plots=not args.no_plots)
+    result.save(out, plots=not args.no_plots, flag="--out" if args.out else "result folder")
     if args.quiet:
         print(out)
     else:
@@ -145,6 +159,7 @@ def _run_experiment(console, scenario, args) -> int:
     from gpusim.experiments.fgd import run_experiment
 
     out = Path(args.out) if args.out else Path("results") / scenario.name / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    check_destination(out, flag="--out" if args.out else "result folder")
     exp = scenario.experiment
     if exp.kind == "vendor-comparison":
         from gpusim.experiments.vendor import run_vendor_comparison
@@ -155,20 +170,47 @@ def _run_experiment(console, scenario, args) -> int:
         if args.quiet:
             print(out)
             return 0
+        from gpusim.report.style import console_table, fmt_num, fmt_usd
+
         df = res["frame"]
-        table = Table(title="Same workload per node type")
-        cols = [("node type", "node_type", "{}"), ("accel.", "accelerator", "{}"), ("req/s", "throughput_rps", "{:.2f}"),
-                ("p99 s", "p99_latency_s", "{:.2f}"), ("SLO", "slo_attainment", "{:.1%}"),
-                ("replicas", "replicas_needed", "{:.0f}"), ("nodes", "nodes_needed", "{:.0f}"), ("$/h", "usd_per_hour", "{:.2f}"),
-                ("$/M req", "usd_per_million_requests", "{:,.0f}"), ("$/job", "usd_per_training_job", "{:.2f}")]  # fmt: skip
-        for head, _, _ in cols:
-            table.add_column(head, justify="right")
+        rows = []
         for _, row in df.iterrows():
-            table.add_row(
-                *[("-" if isinstance(row[c], float) and row[c] != row[c] else f.format(row[c])) for _, c, f in cols]
-            )
+            rows.append([
+                str(row["node_type"]), str(row["vendor"]), fmt_num(row["throughput_rps"]),
+                fmt_num(row["p99_latency_s"]), fmt_num(row["slo_attainment"], "{:.1%}"),
+                fmt_num(row["replicas_needed"], "{:.0f}", "-"), fmt_usd(row["usd_per_hour"]),
+                fmt_usd(row["usd_per_million_requests"], 0) if row["slo_met"] else "-",
+                fmt_usd(row["usd_per_training_job"]) if row["usd_per_training_job"] == row["usd_per_training_job"] else "n/a",
+            ])  # fmt: skip
+        heads = ["node type", "vendor", "req/s", "p99 s", "SLO", "repl.", "$/h", "$/M req", "$/job"]
+        table = console_table("Same workload per node type", heads, rows)
         console.print(table)
         console.print(f"wall time {res['wall_s']:.1f} s")
+        console.print(f"results: {out}/")
+        return 0
+    if exp.kind == "sizing":
+        from gpusim.experiments.sizing import run_sizing
+        from gpusim.report.style import console_table, fmt_num, fmt_usd
+
+        if not args.quiet:
+            console.print(f"{scenario.name}: {len(exp.candidates)} candidates x {len(exp.seeds)} seeds ({exp.kind})")
+        res = run_sizing(scenario, out)
+        if args.quiet:
+            print(out)
+            return 0
+        rows = []
+        for _, r in res["frame"].iterrows():
+            fits = bool(r["fits"])
+            rows.append([
+                str(r["candidate"]), fmt_num(r["nodes"], "{:.0f}") if fits else "no fit",
+                (str(r["replicas"]) if isinstance(r["replicas"], str) else fmt_num(r["replicas"], "{:.0f}")) if fits else "-",
+                fmt_num(r["gpus"], "{:.0f}"), fmt_usd(r["usd_per_month"], 0) if fits else "-",
+                fmt_usd(r["usd_per_million_requests"], 0) if fits else "-", fmt_num(r["p99_latency_s"], "{:.2f}"),
+                fmt_num(r["slo_margin_s"], "{:+.2f}"),
+            ])  # fmt: skip
+        heads = ["candidate", "nodes", "repl.", "GPUs", "$/month", "$/M req", "p99 s", "margin"]
+        console.print(console_table("Smallest fixed cluster meeting every SLO (sorted by cost)", heads, rows))
+        console.print(f"wall time {res['wall_s']:.1f} s, {len(res['probes'])} runs")
         console.print(f"results: {out}/")
         return 0
     if exp.kind == "autoscaler-lag":
@@ -180,13 +222,13 @@ def _run_experiment(console, scenario, args) -> int:
         if args.quiet:
             print(out)
             return 0
-        table = Table(title="SLO and cost against node provisioning lag")
-        for col in ("lag (s)", "seed", "SLO attainment", "p99 latency (s)", "cost ($)", "dropped", "timed out"):
-            table.add_column(col, justify="right")
-        for _, row in res["frame"].iterrows():
-            table.add_row(f"{row['lag_s']:g}", str(row["seed"]), f"{row['slo_attainment']:.1%}", f"{row['p99_latency_s']:.2f}",
-                          f"{row['cost_usd']:.2f}", str(row["dropped"]), str(row["timed_out"]))  # fmt: skip
-        console.print(table)
+        from gpusim.report.style import console_table, fmt_num, fmt_usd
+
+        rows = [[f"{row['lag_s']:g}", str(int(row["seed"])), fmt_num(row["slo_attainment"], "{:.1%}"),
+                 fmt_num(row["p99_latency_s"]), fmt_usd(row["cost_usd"]), str(int(row["dropped"])),
+                 str(int(row["timed_out"]))] for _, row in res["frame"].iterrows()]  # fmt: skip
+        heads = ["lag (s)", "seed", "SLO att.", "p99 (s)", "cost", "dropped", "timed out"]
+        console.print(console_table("SLO and cost against node provisioning lag", heads, rows))
         console.print(f"wall time {res['wall_s']:.1f} s")
         console.print(f"results: {out}/")
         return 0
@@ -269,9 +311,8 @@ def _print_summary(console, result, out: Path) -> None:
     if "requests" in s:
         table.add_row("requests arrived / served", f"{s['requests']:,} / {s['requests_served']:,}")
         table.add_row("requests timed out / dropped", f"{s['requests_timed_out']:,} / {s['requests_dropped']:,}")
-        table.add_row(
-            "latency p50 / p99 (worst service)", f"{_fmt_s(s['latency_p50_s'])} / {_fmt_s(s['latency_p99_s'])}"
-        )
+        p99 = "miss (timed out)" if s["latency_p99_s"] == float("inf") else _fmt_s(s["latency_p99_s"])
+        table.add_row("latency p50 / p99 (worst service)", f"{_fmt_s(s['latency_p50_s'])} / {p99}")
         table.add_row("SLO attainment", f"{s['slo_attainment']:.1%}")
         table.add_row("replica cold starts", str(s["cold_starts"]))
     if s.get("cluster_scale_ups") or s.get("cluster_scale_downs"):
@@ -279,10 +320,15 @@ def _print_summary(console, result, out: Path) -> None:
             "nodes added / scale-ups / scale-downs",
             f"{s['nodes_added']} / {s['cluster_scale_ups']} / {s['cluster_scale_downs']}",
         )
-    if s.get("cost_usd"):
-        table.add_row("cost (idle share)", f"${s['cost_usd']:,.2f} (${s['idle_cost_usd']:,.2f} idle)")
-        if s.get("cost_per_million_requests_usd"):
-            table.add_row("cost per million requests", f"${s['cost_per_million_requests_usd']:,.2f}")
+    if "cost_usd" in s:
+        from gpusim.report.style import fmt_usd
+
+        table.add_row("cost (idle share)", f"{fmt_usd(s['cost_usd'])} ({fmt_usd(s.get('idle_cost_usd'))} idle)")
+        table.add_row("monthly run-rate (x 730 h)", fmt_usd(s.get("monthly_run_rate_usd"), 0))
+        if "cost_per_million_requests_usd" in s:
+            table.add_row("cost per million requests", fmt_usd(s["cost_per_million_requests_usd"]))
+    if s.get("nodes_peak") == s.get("nodes_peak") and "nodes_peak" in s:
+        table.add_row("nodes peak / mean / p95", f"{s['nodes_peak']} / {s['nodes_mean']:.1f} / {s['nodes_p95']}")
     if not s["jobs_arrived"] and "requests" in s:
         table.add_row("GPU utilisation (time-weighted)", f"{s['gpu_utilisation']:.1%}")
         console.print(table)
@@ -293,11 +339,13 @@ def _print_summary(console, result, out: Path) -> None:
     table.add_row("jobs running / pending at end", f"{s['jobs_running']} / {s['jobs_pending']}")
     if s.get("jobs_unschedulable"):
         table.add_row("jobs unschedulable (fit no node)", str(s["jobs_unschedulable"]))
+        for key in sorted(k for k in s if k.startswith("jobs_unschedulable.")):
+            table.add_row(f"  {key.split('.', 1)[1]}", str(s[key]))
     table.add_row("makespan", _fmt_s(s["makespan_s"]))
     for name in ("queueing_delay", "jct"):
-        label = "queueing delay" if name == "queueing_delay" else "job completion time"
+        label = "queueing delay" if name == "queueing_delay" else "JCT"  # short labels: the table fits 80 columns
         table.add_row(
-            f"{label} mean / p50 / p95 / p99",
+            f"{label} mean/p50/p95/p99",
             " / ".join(_fmt_s(s[f"{name}_{k}_s"]) for k in ("mean", "p50", "p95", "p99")),
         )
     table.add_row("GPU utilisation (time-weighted)", f"{s['gpu_utilisation']:.1%}")
@@ -309,7 +357,8 @@ def _print_summary(console, result, out: Path) -> None:
                 f"trace {rep['path']}: {rep['rows_read']:,} rows read, {rep['rows_skipped']:,} bad rows skipped"
             )
             for ex in rep["examples"][:3]:
-                console.print(f"  {ex}")
+                line, reason = (ex.line, ex.reason) if hasattr(ex, "line") else (ex.get("line"), ex.get("reason"))
+                console.print(f"  line {line}: {reason}")
     console.print(f"wall time {result.run_info['wall_s']:.2f} s, {result.run_info['events']} events")
     console.print(f"results: {out}/")
 

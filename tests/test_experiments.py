@@ -28,10 +28,14 @@ def test_fgd_experiment_curves(tmp_path, capsys):
     assert df["arrived_pct"].min() == 1 and df["arrived_pct"].max() == 130
     at130 = df[df["arrived_pct"] == 130].set_index("policy")["alloc_pct"]
     assert at130["FGD"] > at130["BestFit"] > 85  # FGD packs more than BestFit, as the paper reports
-    # the allocation ratio never exceeds the arrived workload nor decreases
+    # the allocation ratio never decreases nor exceeds the arrived workload; the value at k% is
+    # the mean over pods whose arrived workload rounds to k% (the artifact's sampling, the
+    # scenario's default fidelity), so it can pass k by less than half a point
     for _, g in df.groupby("policy"):
-        assert (g["alloc_pct"] <= g["arrived_pct"] + 1e-9).all()
+        assert (g["alloc_pct"] < g["arrived_pct"] + 0.5).all()
         assert (g["alloc_pct"].diff().dropna() >= -1e-9).all()
+    # the authors' published numbers for seed 42 on the default list (analysis_allo_discrete.csv)
+    assert at130["BestFit"] == 93.13 and at130["FGD"] == 95.29
 
 
 def test_unknown_experiment_policy(tmp_path, capsys):

@@ -97,7 +97,9 @@ def test_mig_static_layout_and_slice_speed():
     assert sorted(j["start_s"].tolist())[:2] == [0, 0] and j["start_s"].max() > 0
     assert {g.split("@")[1] for g in j["gpu_ids"]} <= {"mig0", "mig1"}  # the layout's 1g starts
     run = (j["end_s"] - j["start_s"]).iloc[0]
-    assert run == pytest.approx(3600 / frac_1g)  # a 1g slice has 1/7 of the compute
+    # NVIDIA MIG User Guide: an A100 has 7 compute slices and a 1g instance gets one of them
+    assert run == pytest.approx(3600 * 7)
+    assert frac_1g == pytest.approx(1 / 7)
 
 
 def test_mig_three_g_never_faster_than_four_g():
@@ -207,11 +209,12 @@ def test_mig_dynamic_repartition_drains_and_takes_time():
     r = gpusim.simulate(small_scenario(cluster=one_gpu_pool(sharing), workloads=[w1, w2]))
     j = r.jobs.set_index("workload")
     cat = load_catalog().gpu("nvidia-a100-80gb").mig
-    run_a = 3600 / cat.profile("3g.40gb").compute_fraction
+    run_a = 3600 * 7 / 3  # 3 of the A100's 7 compute slices (NVIDIA MIG User Guide)
+    assert cat.profile("3g.40gb").compute_fraction == pytest.approx(3 / 7)
     end_a = 60 + run_a
     assert j.loc["a", "end_s"] == pytest.approx(end_a)
     # b was bound at 10 min but waits for the drain (a's end) plus the 60 s re-partition
-    assert j.loc["b", "end_s"] == pytest.approx(end_a + 60 + 3600 / cat.profile("4g.40gb").compute_fraction)
+    assert j.loc["b", "end_s"] == pytest.approx(end_a + 60 + 3600 * 7 / 4)  # 4 of 7 compute slices
     assert r.summary["mig_reconfigurations"] == 2
 
 

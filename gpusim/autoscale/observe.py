@@ -1,5 +1,10 @@
 """Turn data-plane windows into what the autoscalers read (the glue between the two, kept pure).
 
+`SignalWindow` integrates a running service's windows between decisions; `pod_sample` serves
+them as the pods and per-pod samples of a Resource or Pods metric (with each replica's pod phase
+and readiness, as the replica calculator groups them), `service_value` as an Object or External
+metric, `parse_query` reads a Prometheus-like query (KEDA's prometheus trigger) over them.
+
 The HPA reads per-pod averages over its metrics window (metrics-server's resolution; pass the
 windows of the last sync period). The KPA reads the total request concurrency (or request rate),
 which `gpusim.autoscale.kpa.WindowAverage` averages over the stable and panic windows.
@@ -7,11 +12,15 @@ which `gpusim.autoscale.kpa.WindowAverage` averages over the stable and panic wi
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from gpusim.autoscale.hpa import MetricSample
+from gpusim.autoscale.hpa import MetricSample, Pod, PodMetric, PodsSample, ServiceSample
+from gpusim.autoscale.schema import SERVICE_SIGNALS, HPAMetric
 from gpusim.dataplane.plane import WindowMetrics
 
 
@@ -56,3 +65,234 @@ def kpa_value(window: WindowMetrics, metric: str = "concurrency") -> float:
     if metric == "rps":
         return window.arrival_rate_rps
     raise ValueError(f"unknown metric {metric!r}; expected concurrency or rps")
+
+
+# --------------------------------------------------------------------------------------------
+# Signals of a running inference service (what the engine hands the autoscalers each decision)
+# --------------------------------------------------------------------------------------------
+
+SIGNAL_ALIASES = {
+    "vllm:num_requests_waiting": "queue_length",
+    "vllm:num_requests_running": "requests_running",
+    "DCGM_FI_DEV_GPU_UTIL": "gpu_util",
+    "gpusim:queue_length": "queue_length",
+    "gpusim:requests_in_flight": "concurrency",
+    "gpusim:requests_running": "requests_running",
+    "gpusim:requests_per_second": "rps",
+    "gpusim:generation_tokens_per_second": "tokens_per_s",
+    "gpusim:gpu_util": "gpu_util",
+}
+"""Prometheus-style series names a query may use for gpusim's signals (vLLM's and DCGM's own
+names where they exist), besides the signal names themselves."""
+
+_QUERY_RE = re.compile(
+    r"^\s*(?:(sum|avg|max|min)\s*\(\s*([A-Za-z_:][A-Za-z0-9_:]*)\s*\)|([A-Za-z_:][A-Za-z0-9_:]*))\s*$"
+)
+
+
+def parse_query(query: str) -> tuple[str, str]:
+    """A Prometheus-like query -> (aggregation, signal): ``name``, or ``sum|avg|max|min(name)``.
+
+    A bare name sums its series, as the HPA sums the series of an External metric. Raises
+    ValueError with what is allowed.
+    """
+    m = _QUERY_RE.match(query)
+    if not m:
+        raise ValueError(
+            f"query {query!r} is not `name` or `sum|avg|max|min(name)`; names: "
+            + ", ".join(sorted(set(SERVICE_SIGNALS) | set(SIGNAL_ALIASES)))
+        )
+    agg, name = (m.group(1), m.group(2)) if m.group(1) else ("sum", m.group(3))
+    signal = SIGNAL_ALIASES.get(name, name)
+    if signal not in SERVICE_SIGNALS:
+        raise ValueError(
+            f"query {query!r}: unknown series {name!r}; known: "
+            + ", ".join(sorted(set(SERVICE_SIGNALS) | set(SIGNAL_ALIASES)))
+        )
+    return agg, signal
+
+
+def aggregate(series: Sequence[float], agg: str) -> float:
+    """Prometheus aggregation over the series; no series gives 0 (KEDA's ignoreNullValues default)."""
+    if len(series) == 0:
+        return 0.0
+    if agg == "sum":
+        return float(sum(series))
+    if agg == "avg":
+        return float(sum(series) / len(series))
+    return float(max(series) if agg == "max" else min(series))
+
+
+@dataclass
+class SignalWindow:
+    """Time integrals of a service's data-plane windows since the last autoscaler decision.
+
+    The engine `add`s every data-plane window and calls `reset` after each decision; the
+    autoscalers read averages over the period in between (the scrape interval of a metrics
+    pipeline that reports period averages).
+    """
+
+    per_replica: dict[int, list[float]] = field(default_factory=dict)  # dp index -> [conc, queued, util, dt]
+    lb_queue_dt: float = 0.0
+    dt: float = 0.0
+    arrivals: int = 0
+    output_tokens: float = 0.0
+
+    def add(self, m: WindowMetrics, output_tokens: float = 0.0) -> None:
+        dt = m.duration_s
+        for r in np.flatnonzero(m.ready):
+            acc = self.per_replica.setdefault(int(r), [0.0, 0.0, 0.0, 0.0])
+            acc[0] += m.concurrency_avg[r] * dt
+            acc[1] += m.queued_avg[r] * dt
+            acc[2] += m.utilisation[r] * dt
+            acc[3] += dt
+        self.lb_queue_dt += m.lb_queue_avg * dt
+        self.dt += dt
+        self.arrivals += int(m.arrived)
+        self.output_tokens += float(output_tokens)
+
+    def reset(self) -> None:
+        self.per_replica.clear()
+        self.lb_queue_dt = self.dt = 0.0
+        self.arrivals = 0
+        self.output_tokens = 0.0
+
+    def _replica(self, dp_index: int) -> tuple[float, float, float] | None:
+        acc = self.per_replica.get(dp_index)
+        if not acc or acc[3] <= 0:
+            return None
+        return acc[0] / acc[3], acc[1] / acc[3], acc[2] / acc[3]
+
+    @property
+    def lb_queue(self) -> float:
+        return self.lb_queue_dt / self.dt if self.dt > 0 else 0.0
+
+    def series(self, signal: str, ready_dp: Sequence[int]) -> list[float]:
+        """The service's series of `signal` over the period: one per ready replica (plus the
+        load balancer's queue for queue_length and concurrency), or one for the service's rates.
+        """
+        if signal == "rps":
+            return [self.arrivals / self.dt if self.dt > 0 else 0.0]
+        if signal == "tokens_per_s":
+            return [self.output_tokens / self.dt if self.dt > 0 else 0.0]
+        out = []
+        for i in ready_dp:
+            v = self._replica(i)
+            if v is None:
+                continue
+            conc, queued, util = v
+            out.append(
+                {
+                    "queue_length": queued,
+                    "concurrency": conc,
+                    "requests_running": conc - queued,
+                    "gpu_util": 100.0 * util,
+                }[signal]
+            )
+        if signal in ("queue_length", "concurrency"):
+            out.append(self.lb_queue)
+        return out
+
+
+def _phase(r, now_s: float) -> str:
+    if r.state == "pending" or (r.state == "starting" and not now_s >= r.running_s):
+        return "Pending"  # waiting for a node, or pulling the image (the pod phase is Pending until containers start)
+    return "Running"
+
+
+def pod_sample(
+    metric: HPAMetric,
+    replicas: Sequence,
+    window: SignalWindow,
+    now_s: float,
+    request_milli: int,
+    cpu_replica: bool,
+) -> tuple[list[Pod], dict[str, PodMetric], bool]:
+    """The pods and per-pod samples a Resource or Pods metric reads, as the metrics APIs serve them.
+
+    `replicas` are the service's live replicas (attributes state, index, dp_index, running_s,
+    ready_s). Pending replicas, and starting ones still pulling the image, are Pending pods;
+    replicas loading the model are Running and not ready: they report 0 for utilisation and
+    gpu_util (an idle GPU, as DCGM and metrics-server see it) and nothing for the inference
+    server's own metrics (its endpoint is not up yet). Ready replicas report their period
+    averages: concurrency and queue_length include an even share of the load balancer's queue,
+    rps an even share of the arrivals; utilization is usage = busy fraction x `request_milli`.
+    Returns (pods, metrics, cpu) where cpu says the CPU resource rule applies (a Resource metric on
+    replicas without a GPU).
+    """
+    ready = [r for r in replicas if r.state == "ready"]
+    n_ready = max(1, len(ready))
+    lbq = window.lb_queue
+    rate = window.arrivals / window.dt if window.dt > 0 else 0.0
+    resource = metric.source == "Resource"
+    pods, metrics = [], {}
+    for r in replicas:
+        if r.state not in ("pending", "starting", "ready"):
+            continue
+        name = f"replica-{r.index}"
+        phase = _phase(r, now_s)
+        is_ready = r.state == "ready"
+        start = None if phase == "Pending" else r.running_s
+        pods.append(
+            Pod(
+                name,
+                phase=phase,
+                ready=is_ready,
+                start_s=start,
+                ready_transition_s=r.ready_s if is_ready else (r.running_s if start is not None else -math.inf),
+                request_milli=request_milli,
+            )
+        )
+        if phase == "Pending":
+            continue
+        if not is_ready:
+            if metric.name in ("utilization", "gpu_util"):
+                metrics[name] = PodMetric(0, timestamp_s=now_s, window_s=window.dt)
+            continue
+        v = window._replica(r.dp_index)
+        if v is None:
+            continue
+        conc, queued, util = v
+        if metric.name == "utilization":
+            value = util * request_milli  # already milli
+        else:
+            value = (
+                1000.0
+                * {
+                    "concurrency": conc + lbq / n_ready,
+                    "queue_length": queued + lbq / n_ready,
+                    "requests_running": conc - queued,
+                    "rps": rate / n_ready,
+                    "tokens_per_s": (window.output_tokens / window.dt if window.dt > 0 else 0.0) / n_ready,
+                    "gpu_util": 100.0 * util,
+                }[metric.name]
+            )
+        metrics[name] = PodMetric(int(round(value)), timestamp_s=now_s, window_s=window.dt)
+    return pods, metrics, resource and cpu_replica
+
+
+def service_value(metric: HPAMetric, replicas: Sequence, window: SignalWindow) -> list[float]:
+    """The values an Object metric (one: the total, gpu_util the average) or External metric
+    (every series; the HPA sums them) reads for the service.
+    """
+    ready_dp = [r.dp_index for r in replicas if r.state == "ready"]
+    series = window.series(metric.name, ready_dp)
+    if metric.source == "Object":
+        return [aggregate(series, "avg" if metric.name == "gpu_util" else "sum")]
+    return series or [0.0]
+
+
+def ready_count(replicas: Sequence) -> int:
+    return sum(1 for r in replicas if r.state == "ready")
+
+
+def hpa_samples(metrics: Sequence[HPAMetric], replicas: Sequence, window: SignalWindow, now_s: float,
+                request_milli: int, cpu_replica: bool) -> list:  # fmt: skip
+    """One sample per HPA metric (by position) for `HorizontalPodAutoscaler.reconcile`."""
+    out = []
+    for m in metrics:
+        if m.source in ("Object", "External"):
+            out.append(ServiceSample(service_value(m, replicas, window), ready_pods=ready_count(replicas)))
+        else:
+            out.append(PodsSample(*pod_sample(m, replicas, window, now_s, request_milli, cpu_replica), now_s=now_s))
+    return out

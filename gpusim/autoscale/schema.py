@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 _K8S_DEFAULTS = "kubernetes pkg/apis/autoscaling/v2/defaults.go"
 _KCM_FLAGS = "kube-controller-manager flag"
@@ -50,6 +50,12 @@ class HPAScalingRules(_Model):
         default=None,
         description="Rate limits; None = the direction's default (scale-up: 100 Percent and 4 Pods per 15 s; "
         f"scale-down: 100 Percent per 15 s; {_K8S_DEFAULTS}).",
+    )
+    tolerance: float | None = Field(
+        default=None,
+        ge=0,
+        description="Dimensionless tolerance for this direction (HPAConfigurableTolerance, Kubernetes 1.33+); "
+        "None = the controller's --horizontal-pod-autoscaler-tolerance.",
     )
 
 
@@ -105,24 +111,65 @@ class HPABehavior(_Model):
         return self
 
 
-class HPAMetric(_Model):
-    """One metric of the HPA, compared per pod (average over the pods that report it).
+POD_SIGNALS = ("utilization", "concurrency", "requests_running", "rps", "queue_length", "gpu_util", "tokens_per_s")
+"""Per-pod signals a Resource or Pods metric reads (see `gpusim.autoscale.observe`)."""
 
-    ``Utilization`` is a Resource metric: per-pod values are percent of the pod's request (e.g. GPU
-    or CPU utilisation 0..100), compared with ``target`` percent. ``AverageValue`` is a Pods metric
-    in its own unit (requests in flight, requests per second or queue length per pod).
+SERVICE_SIGNALS = ("queue_length", "concurrency", "requests_running", "rps", "tokens_per_s", "gpu_util")
+"""Service-wide signals an Object or External metric (and a KEDA trigger) reads."""
+
+
+class HPAMetric(_Model):
+    """One metric of the HPA (autoscaling/v2 MetricSpec), named by the simulated signal it reads.
+
+    ``type`` is the metric source: Resource (per-pod usage against the pod's request, Utilization
+    target; `utilization` only), Pods (per-pod average, AverageValue target), Object (one value
+    describing the service, e.g. its queue length; Value or AverageValue target) or External (a
+    value from outside the cluster's objects, as the Prometheus adapter or KEDA serve a query;
+    Value or AverageValue target). Unset, it follows the target type: Utilization -> Resource,
+    otherwise Pods.
     """
 
-    name: Literal["utilization", "concurrency", "rps", "queue_length"] = Field(
-        description="What the data plane reports per pod: utilization (percent of slots busy), concurrency "
-        "(requests in flight), rps (requests per second), queue_length (requests waiting)."
+    name: Literal[
+        "utilization", "concurrency", "rps", "queue_length", "gpu_util", "tokens_per_s", "requests_running"
+    ] = Field(
+        description="Signal read: utilization (percent of the replica's request busy), concurrency (requests in "
+        "flight), requests_running (requests in service), rps (requests per second), queue_length (requests "
+        "waiting), tokens_per_s (output tokens per second), gpu_util (DCGM_FI_DEV_GPU_UTIL, percent)."
     )
-    target_type: Literal["Utilization", "AverageValue"] = Field(
+    type: Literal["Resource", "Pods", "Object", "External"] | None = Field(
+        default=None,
+        description="Metric source (autoscaling/v2 MetricSourceType); None = Resource for a Utilization target, "
+        "else Pods.",
+    )
+    target_type: Literal["Utilization", "AverageValue", "Value"] = Field(
         default="AverageValue",
-        description="Utilization: target in percent of the request (Resource metric); AverageValue: target in "
-        "the metric's unit per pod (Pods metric).",
+        description="Utilization: percent of the request (Resource); AverageValue: the metric's unit per pod; "
+        "Value: the metric's total (Object and External only).",
     )
-    target: float = Field(gt=0, description="Target per pod, in percent (Utilization) or the metric's unit.")
+    target: float = Field(
+        gt=0, description="Target: percent (Utilization), or the metric's unit (per pod for AverageValue)."
+    )
+
+    @model_validator(mode="after")
+    def _check(self):
+        src = self.source
+        if self.target_type == "Utilization" and src != "Resource":
+            raise ValueError(f"target_type Utilization needs type Resource (got {src})")
+        if src == "Resource" and (self.name != "utilization" or self.target_type != "Utilization"):
+            raise ValueError("a Resource metric reads `utilization` with target_type Utilization")
+        if self.target_type == "Value" and src not in ("Object", "External"):
+            raise ValueError(f"target_type Value needs type Object or External (got {src})")
+        if src == "Pods" and self.name not in POD_SIGNALS:
+            raise ValueError(f"a Pods metric reads one of {', '.join(POD_SIGNALS)}; got {self.name!r}")
+        if src in ("Object", "External") and self.name not in SERVICE_SIGNALS:
+            raise ValueError(f"an {src} metric reads one of {', '.join(SERVICE_SIGNALS)}; got {self.name!r}")
+        return self
+
+    @property
+    def source(self) -> str:
+        if self.type is not None:
+            return self.type
+        return "Resource" if self.target_type == "Utilization" else "Pods"
 
 
 class HPAConfig(_Model):
@@ -159,6 +206,14 @@ class HPAConfig(_Model):
         if self.min_replicas > self.max_replicas:
             raise ValueError(f"min_replicas {self.min_replicas} > max_replicas {self.max_replicas}")
         return self
+
+    @property
+    def tolerances(self):
+        """Scale-down and scale-up tolerance (Tolerances in replica_calculator.go)."""
+        from gpusim.autoscale.hpa import Tolerances
+
+        down, up = self.behavior.scale_down.tolerance, self.behavior.scale_up.tolerance
+        return Tolerances(self.tolerance if down is None else down, self.tolerance if up is None else up)
 
     @property
     def scale_down_window_s(self) -> int:
@@ -243,11 +298,30 @@ class KPAConfig(_Model):
     initial_scale: int = Field(
         default=1, ge=0, description=f"Pods (count) a new revision starts with; default 1 ({_KNATIVE_CM})."
     )
+    activation_scale: int = Field(
+        default=1,
+        ge=1,
+        description="Fewest pods (count) when scaling from zero, annotation autoscaling.knative.dev/activation-scale; "
+        "default 1 (values above 1 lift any non-zero decision to at least this).",
+    )
+    target_burst_capacity: float = Field(
+        default=211.0,
+        ge=-1,
+        description="Requests in flight (count) of spare capacity the revision should keep; -1 = unlimited, "
+        "0 = none; default 211 (knative/serving pkg/autoscaler/config/config.go). Sets the reported excess "
+        "burst capacity.",
+    )
 
     @model_validator(mode="after")
     def _check(self):
         if self.max_scale and self.min_scale > self.max_scale:
             raise ValueError(f"min_scale {self.min_scale} > max_scale {self.max_scale}")
+        if self.target_burst_capacity < 0 and self.target_burst_capacity != -1:
+            raise ValueError("target_burst_capacity is -1 (unlimited) or >= 0")
+        if self.activation_scale > 1 and self.min_scale > self.activation_scale:
+            raise ValueError(f"min_scale={self.min_scale} is greater than activation_scale={self.activation_scale}")
+        if self.activation_scale > 1 and self.max_scale and self.max_scale < self.activation_scale:
+            raise ValueError(f"max_scale={self.max_scale} is less than activation_scale={self.activation_scale}")
         return self
 
     @property
@@ -275,3 +349,111 @@ class KPAConfig(_Model):
     def target_value(self) -> float:
         """Per-pod target the KPA divides by (Knative's TargetValue = TotalValue x utilisation)."""
         return max(0.01, self.total_value * self.target_utilization_percentage / 100.0)
+
+
+_KEDA = "KEDA ScaledObject spec (keda.sh/docs/latest/reference/scaledobject-spec)"
+_KEDA_PROM = "KEDA prometheus scaler (keda.sh/docs/latest/scalers/prometheus)"
+
+
+class KEDAPrometheusMetadata(_Model):
+    """The metadata of a prometheus trigger."""
+
+    server_address: str | None = Field(
+        default=None, description="Prometheus address (recorded only: gpusim serves the query from its signals)."
+    )
+    query: str = Field(
+        description="A Prometheus-like query over the service's signals: `name` or `sum|avg|max|min(name)`, where "
+        "name is a signal (queue_length, concurrency, requests_running, rps, tokens_per_s, gpu_util) or a series "
+        "name such as vllm:num_requests_waiting, vllm:num_requests_running or DCGM_FI_DEV_GPU_UTIL."
+    )
+    threshold: float = Field(gt=0, description=f"Target value of the HPA metric KEDA creates ({_KEDA_PROM}).")
+    activation_threshold: float = Field(
+        default=0.0,
+        ge=0,
+        description=f"The trigger is active while the value is above this; default 0 ({_KEDA_PROM}).",
+    )
+
+    @field_validator("query")
+    @classmethod
+    def _check_query(cls, v: str) -> str:
+        from gpusim.autoscale.observe import parse_query
+
+        parse_query(v)  # raises ValueError with what is allowed
+        return v
+
+
+class KEDATrigger(_Model):
+    """One trigger of a ScaledObject (only the prometheus scaler)."""
+
+    type: Literal["prometheus"] = Field(default="prometheus", description="Scaler type; gpusim serves prometheus.")
+    metric_type: Literal["AverageValue", "Value"] = Field(
+        default="AverageValue",
+        description=f"Target type of the External metric KEDA gives the HPA: AverageValue (threshold per replica) "
+        f"or Value (threshold for the total); default AverageValue ({_KEDA}).",
+    )
+    metadata: KEDAPrometheusMetadata = Field(description="Query, threshold and activation threshold.")
+
+
+class KEDAConfig(_Model):
+    """A KEDA ScaledObject: an HPA on External metrics from the triggers, and scale to and from zero.
+
+    KEDA's operator polls the triggers every `polling_interval`; while any is active (value above
+    its activation threshold) and the service has no replicas it scales to max(min_replica_count,
+    1); when none has been active for `cooldown_period` and min_replica_count is 0 it scales to 0
+    (or `idle_replica_count`). Between, the HPA it owns (min max(min_replica_count, 1), max
+    max_replica_count, one External metric per trigger) scales the replicas.
+    """
+
+    polling_interval: float = Field(
+        default=30.0, gt=0, description=f"Seconds between trigger polls; default 30 ({_KEDA})."
+    )
+    cooldown_period: float = Field(
+        default=300.0,
+        ge=0,
+        description=f"Seconds after the last active poll before scaling to zero; default 300 ({_KEDA}).",
+    )
+    initial_cooldown_period: float = Field(
+        default=0.0, ge=0, description=f"Seconds after creation before the first scale to zero; default 0 ({_KEDA})."
+    )
+    idle_replica_count: int | None = Field(
+        default=None, ge=0, description=f"Replicas while no trigger is active; default unset ({_KEDA})."
+    )
+    min_replica_count: int = Field(default=0, ge=0, description=f"Fewest replicas; default 0 ({_KEDA}).")
+    max_replica_count: int = Field(default=100, ge=1, description=f"Most replicas; default 100 ({_KEDA}).")
+    triggers: list[KEDATrigger] = Field(min_length=1, description="Triggers; the largest HPA proposal wins.")
+    behavior: HPABehavior = Field(
+        default_factory=HPABehavior,
+        description="advanced.horizontalPodAutoscalerConfig.behavior of the HPA KEDA creates (Kubernetes defaults).",
+    )
+    sync_period_s: float = Field(
+        default=15.0, gt=0, description=f"Seconds between the HPA's reconciliations; default 15 ({_KCM_FLAGS})."
+    )
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.min_replica_count > self.max_replica_count:
+            raise ValueError(f"min_replica_count {self.min_replica_count} > max_replica_count {self.max_replica_count}")
+        if self.idle_replica_count is not None and self.idle_replica_count >= max(self.min_replica_count, 1):
+            raise ValueError("idle_replica_count must be less than min_replica_count (and than 1 when that is 0)")
+        return self
+
+    def hpa_config(self) -> HPAConfig:
+        """The HPA KEDA creates for this ScaledObject."""
+        return HPAConfig(
+            min_replicas=max(self.min_replica_count, 1),
+            max_replicas=self.max_replica_count,
+            metrics=[
+                HPAMetric(
+                    name=_trigger_signal(t), type="External", target_type=t.metric_type, target=t.metadata.threshold
+                )
+                for t in self.triggers
+            ],
+            behavior=self.behavior,
+            sync_period_s=self.sync_period_s,
+        )
+
+
+def _trigger_signal(t: KEDATrigger) -> str:
+    from gpusim.autoscale.observe import parse_query
+
+    return parse_query(t.metadata.query)[1]

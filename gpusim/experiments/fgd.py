@@ -3,7 +3,8 @@
 Weng et al., "Beware of Fragmentation: Scheduling GPU-Sharing Workloads with Fragmentation
 Gradient Descent", USENIX ATC 2023. Protocol (gpusim.placement.fgd_experiment): GPU nodes only;
 pods shuffled by seed, inflated to `inflation` x cluster GPUs by sampling with replacement,
-placed once in order, no departures. Output: `allocation.csv` with columns
+placed once in order, no departures; by default (``fidelity: artifact``) exactly as the authors'
+simulator does it (gpusim.placement.fgd_artifact). Output: `allocation.csv` with columns
 ``workload,policy,seed,arrived_pct,alloc_pct`` and a plot of the curves.
 """
 
@@ -44,10 +45,11 @@ class FgdPacking(BaseModel):
     inflation: float = Field(
         1.3, gt=0, le=5, description="Total GPU request as a multiple of cluster GPUs (1.3 = 130%)."
     )
-    fidelity: Literal["exact", "artifact"] = Field(
-        "exact",
-        description="exact: full-precision scores, lowest-index ties; artifact: the FGD artifact's 0-100 integer "
-        "scores and random choice among ties (a tie-breaking sensitivity study).",
+    fidelity: Literal["artifact", "exact", "random-ties"] = Field(
+        "artifact",
+        description="artifact: the authors' simulator replayed (its Go random draws, 0-100 integer scores, ties to "
+        "the smallest seeded node name, its sampling), to compare with the paper; exact: gpusim's own "
+        "full-precision kernels and protocol; random-ties: integer scores with uniform choice among ties.",
     )
     workers: int | None = Field(None, ge=1, description="Worker processes (default: all CPUs).")
 

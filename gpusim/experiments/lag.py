@@ -48,6 +48,10 @@ def run_lag_sweep(scenario, out: Path, base_dir: Path) -> dict:
         base_path = base_dir / base_path
     base = gpusim.load_scenario(base_path)
     data = base.model_dump(mode="json", by_alias=True)
+    if getattr(scenario, "catalog", None) is not None:  # the experiment file's catalog block wins
+        ov = scenario.catalog.model_dump(exclude_none=True)
+        mine = data.get("catalog") or {}
+        data["catalog"] = {k: (mine.get(k) or []) + ov.get(k, []) for k in ("gpu_models", "node_types")}
     pools = [p for p in data["cluster"]["node_pools"] if p["name"] == exp.pool]
     if not pools or pools[0].get("autoscaling") is None:
         names = [p["name"] for p in data["cluster"]["node_pools"] if p.get("autoscaling")]
@@ -89,22 +93,45 @@ def run_lag_sweep(scenario, out: Path, base_dir: Path) -> dict:
     return {"frame": df, "wall_s": wall}
 
 
+def _mean_ci(g, col: str):
+    """Mean and Student-t 95% half-width per lag over the seeds (half-width NaN with one seed)."""
+    import numpy as np
+
+    from gpusim.sweep.stats import t975
+
+    st = g[col].agg(["mean", "std", "count"])
+    t = np.array([t975(int(c) - 1) if c > 1 else np.nan for c in st["count"]])
+    return st["mean"].to_numpy(dtype=float), (t * st["std"] / np.sqrt(st["count"])).to_numpy(dtype=float)
+
+
 def plot_lag(df: pd.DataFrame, title: str):
+    """SLO attainment (0-100 %, whole axis) and cost against the lag; error bars = 95% CI over seeds."""
+    import numpy as np
     from matplotlib.figure import Figure
 
-    g = df.groupby("lag_s", sort=True).mean(numeric_only=True)
-    fig = Figure(figsize=(7, 4), layout="constrained")
-    ax = fig.subplots()
-    minutes = g.index.to_numpy() / 60.0
-    ax.plot(minutes, 100 * g["slo_attainment"], marker="o", color="tab:blue", label="SLO attainment")
-    ax.set_xlabel("node provisioning lag (min)")
-    ax.set_ylabel("requests within the SLO latency (%)", color="tab:blue")
-    ax2 = ax.twinx()
-    ax2.plot(minutes, g["cost_usd"], marker="s", color="tab:red", label="cost")
-    ax2.set_ylabel("cost (USD)", color="tab:red")
-    lines = ax.get_legend_handles_labels()
-    lines2 = ax2.get_legend_handles_labels()
-    ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], loc="lower left")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
+    from gpusim.report.style import OKABE_ITO, plot_style
+
+    g = df.groupby("lag_s", sort=True)
+    seeds = int(g.size().max()) if len(df) else 0
+    with plot_style():
+        fig = Figure(figsize=(9, 4), layout="constrained")
+        ax, ax2 = fig.subplots(1, 2)
+        minutes = np.array(sorted(df["lag_s"].unique()), dtype=float) / 60.0
+        att, att_ci = _mean_ci(g, "slo_attainment")
+        cost, cost_ci = _mean_ci(g, "cost_usd")
+        ebar = {"capsize": 3} if seeds > 1 else {}
+        ax.errorbar(minutes, 100 * att, yerr=None if seeds < 2 else 100 * np.nan_to_num(att_ci), marker="o",
+                    color=OKABE_ITO[0], label="SLO attainment", **ebar)  # fmt: skip
+        ax.set_ylim(0, 102)  # the whole 0-100 % range: a truncated axis exaggerates small differences
+        ax.set_xlabel("node provisioning lag (min)")
+        ax.set_ylabel("requests within the SLO latency (%)")
+        ax.set_title("SLO attainment")
+        ax2.errorbar(minutes, cost, yerr=None if seeds < 2 else np.nan_to_num(cost_ci), marker="s",
+                     color=OKABE_ITO[3], label="cost", **ebar)  # fmt: skip
+        ax2.set_ylim(bottom=0)
+        ax2.set_xlabel("node provisioning lag (min)")
+        ax2.set_ylabel("cost of the run (USD)")
+        ax2.set_title("cost")
+        note = f"mean ± 95% CI over {seeds} seeds" if seeds > 1 else "one seed (no error bars)"
+        fig.suptitle(f"{title} ({note})")
     return fig

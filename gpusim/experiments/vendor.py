@@ -53,6 +53,8 @@ class VendorComparison(BaseModel):
 
 def _pool(nt, count: int) -> dict:
     pool = {"name": "pool", "count": count, "vcpu": nt.vcpu, "memory": f"{int(nt.memory_gib)}Gi", "node_type": nt.id}
+    if nt.on_demand_usd_per_hour is None:
+        pool["price_unknown"] = True  # cost columns stay empty (unknown), never 0
     if nt.gpu_model:
         pool.update(gpu_model=nt.gpu_model, gpus_per_node=nt.gpus)
     return pool
@@ -64,7 +66,8 @@ def run_vendor_comparison(scenario, out: Path) -> dict:
     from gpusim.hardware import load_catalog
 
     exp: VendorComparison = scenario.experiment
-    cat = load_catalog()
+    overrides = scenario.catalog.model_dump(exclude_none=True) if getattr(scenario, "catalog", None) else None
+    cat = load_catalog(overrides)
     t0 = time.perf_counter()
     rows = []
     for nt_id in exp.node_types:
@@ -83,6 +86,8 @@ def run_vendor_comparison(scenario, out: Path) -> dict:
             w.pop("autoscaling", None)
             data = {"name": f"{scenario.name}-{nt_id}"[:60].lower().replace(".", "-"), "seed": exp.seed,
                     "duration": exp.duration, "cluster": {"node_pools": [_pool(nt, nodes)]}, "workloads": [w]}  # fmt: skip
+            if overrides:
+                data["catalog"] = overrides
             return gpusim.simulate(data, seed=exp.seed), nodes
 
         best = None
@@ -113,6 +118,8 @@ def run_vendor_comparison(scenario, out: Path) -> dict:
             tw.setdefault("work", {"reference_gpu": "nvidia-a100-40gb"})
             tdata = {"name": "train", "seed": exp.seed, "duration": exp.duration, "drain": True,
                      "cluster": {"node_pools": [_pool(nt, 1)]}, "workloads": [tw]}  # fmt: skip
+            if overrides:
+                tdata["catalog"] = overrides
             tj = gpusim.simulate(tdata, seed=exp.seed).jobs
             run_s = (tj["end_s"] - tj["start_s"]).dropna()
             jct = float(tj["jct_s"].mean())
@@ -165,9 +172,20 @@ def plot_comparison(df: pd.DataFrame, name: str):
         ("USD per million requests", "replicas to meet the SLO", "USD per training job"),
         strict=True,
     ):
-        ax.bar(range(len(df)), df[col].fillna(0))
+        vals = df[col].to_numpy(dtype=float)
+        ok = ~pd.isna(vals)
+        ax.bar([i for i in range(len(df)) if ok[i]], vals[ok])
+        top = float(vals[ok].max()) if ok.any() else 1.0
+        for i in range(len(df)):
+            if not ok[i]:  # not applicable / no price: a label, never a zero-height bar
+                ax.text(i, top * 0.02, "n/a", ha="center", va="bottom", fontsize="small", color="0.35")
+            else:
+                label = f"{vals[i]:,.0f}" if abs(vals[i]) >= 100 else f"{vals[i]:.3g}"
+                ax.text(i, vals[i], label, ha="center", va="bottom", fontsize="x-small")
+        ax.set_ylim(0, top * 1.15)
+        ax.set_xlim(-0.6, len(df) - 0.4)  # every node type keeps its slot, with or without a bar
         ax.set_xticks(range(len(df)), labels, rotation=30, ha="right", fontsize="small")
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3, axis="y")
-    fig.suptitle(f"{name}: same workload per node type (bars at 0 = not applicable or no price)")
+    fig.suptitle(f"{name}: same workload per node type ('n/a' = not applicable or no price)")
     return fig

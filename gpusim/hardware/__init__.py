@@ -19,6 +19,7 @@ from gpusim.hardware.catalog import (
     NodeType,
     UnknownIdError,
     load_catalog,
+    pool_price,
 )
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "GpuModel",
     "UnknownIdError",
     "load_catalog",
+    "pool_price",
     "NodeType",
     "MigGeometry",
     "MigProfile",

@@ -57,7 +57,7 @@ G2 and G3 are undisclosed in the trace; their catalog entries are documented ass
 MIG_COMPUTE_SLICES = 7
 MIG_MEMORY_SLICES = 8
 
-SPEC_FIELDS = ("memory_gib", "bf16_tflops", "fp8_tflops", "fp4_tflops", "hbm_tbps", "tdp_w")
+SPEC_FIELDS = ("memory_gib", "bf16_tflops", "fp8_tflops", "fp4_tflops", "hbm_tbps", "tdp_w", "usd_per_gpu_hour")
 """Numeric GPU model fields that must carry a source or an assumption when present."""
 
 NODE_NUMBER_FIELDS = (
@@ -272,6 +272,8 @@ class GpuModel:
     intel_shared: IntelSharing | None = None
     proxy: str | None = None
     software_efficiency: float | None = None
+    usd_per_gpu_hour: float | None = None
+    price_basis: str | None = None
     sources: Mapping[str, tuple[str, ...]] = field(default_factory=dict, compare=False, repr=False)
     assumptions: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
     extra: dict = field(default_factory=dict, compare=False, repr=False)
@@ -319,6 +321,7 @@ class NodeType:
     cpu_bf16_tflops: float | None = None
     cpu_memory_tbps: float | None = None
     price_history: tuple[dict, ...] = field(default=(), compare=False, repr=False)
+    price_unknown: bool = False
     sources: Mapping[str, tuple[str, ...]] = field(default_factory=dict, compare=False, repr=False)
     assumptions: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
     extra: dict = field(default_factory=dict, compare=False, repr=False)
@@ -464,7 +467,7 @@ def _fill_from_proxy(raw: dict, raw_by_id: dict[str, dict]) -> dict:
         raise UnknownIdError("GPU model (proxy)", proxy_id, sorted(raw_by_id))
     proxy = raw_by_id[proxy_id]
     assum = dict(raw.get("assumptions") or {})
-    for key in (*SPEC_FIELDS, "vendor", "resource_name", "timeslicing"):
+    for key in (*SPEC_FIELDS, "vendor", "resource_name", "timeslicing", "price_basis"):
         if raw.get(key) is None and proxy.get(key) is not None:
             raw[key] = proxy[key]
             assum.setdefault(key, f"copied from the proxy {proxy_id}")
@@ -537,7 +540,7 @@ def _build_intel(raw: dict | None) -> IntelSharing | None:
 _GPU_KNOWN = {
     "id", "name", "vendor", "memory_gib", "resource_name", "bf16_tflops", "fp8_tflops",
     "fp4_tflops", "hbm_tbps", "tdp_w", "timeslicing", "mig", "amd_partitions", "intel_shared",
-    "proxy", "software_efficiency", "sources", "assumptions",
+    "proxy", "software_efficiency", "usd_per_gpu_hour", "price_basis", "sources", "assumptions",
 }  # fmt: skip
 
 
@@ -568,6 +571,8 @@ def _build_gpu(raw: dict) -> GpuModel:
         intel_shared=_build_intel(raw.get("intel_shared")),
         proxy=raw.get("proxy"),
         software_efficiency=_opt_float(raw.get("software_efficiency")),
+        usd_per_gpu_hour=_opt_float(raw.get("usd_per_gpu_hour")),
+        price_basis=raw.get("price_basis"),
         sources={k: _as_source_list(v) for k, v in (raw.get("sources") or {}).items()},
         assumptions={k: str(v) for k, v in (raw.get("assumptions") or {}).items()},
         extra={k: v for k, v in raw.items() if k not in _GPU_KNOWN},
@@ -578,7 +583,7 @@ _NODE_KNOWN = {
     "id", "name", "provider", "kind", "gpu_model", "gpus", "vcpu", "memory_gib",
     "on_demand_usd_per_hour", "spot_usd_per_hour", "price_date", "region", "provisioning_s",
     "purchase_usd", "amortisation_years", "power_kw", "electricity_usd_per_kwh", "pue",
-    "cpu_model", "cpu_bf16_tflops", "cpu_memory_tbps", "price_history", "sources", "assumptions",
+    "cpu_model", "cpu_bf16_tflops", "cpu_memory_tbps", "price_history", "price_unknown", "sources", "assumptions",
 }  # fmt: skip
 
 
@@ -600,6 +605,13 @@ def _build_node(raw: dict, gpu_models: dict[str, GpuModel]) -> NodeType:
         assumptions.setdefault(
             "on_demand_usd_per_hour",
             "derived: purchase_usd / (amortisation_years x 8760 h) + power_kw x pue x electricity",
+        )
+    gpu_price = gpu_models[gpu_model].usd_per_gpu_hour if gpu_model is not None else None
+    if on_demand is None and gpus > 0 and gpu_price is not None and not raw.get("price_unknown"):
+        on_demand = gpus * gpu_price
+        assumptions.setdefault(
+            "on_demand_usd_per_hour",
+            f"derived: {gpus} GPUs x {gpu_price:g} USD per GPU-hour of {gpu_model} (see that GPU model's price source)",
         )
     return NodeType(
         id=str(raw["id"]),
@@ -624,6 +636,7 @@ def _build_node(raw: dict, gpu_models: dict[str, GpuModel]) -> NodeType:
         cpu_bf16_tflops=_opt_float(raw.get("cpu_bf16_tflops")),
         cpu_memory_tbps=_opt_float(raw.get("cpu_memory_tbps")),
         price_history=tuple(dict(p) for p in raw.get("price_history") or ()),
+        price_unknown=bool(raw.get("price_unknown", False)),
         sources={k: _as_source_list(v) for k, v in (raw.get("sources") or {}).items()},
         assumptions=assumptions,
         extra={k: v for k, v in raw.items() if k not in _NODE_KNOWN},
@@ -672,3 +685,43 @@ def load_catalog(overrides: Mapping | None = None) -> Catalog:
     node_raw = _apply_overrides(copy.deepcopy(raw["node_types"]), ov.get("node_types"))
     node_types = {e["id"]: _build_node(e, gpu_models) for e in node_raw}
     return Catalog(gpu_models=gpu_models, node_types=node_types, sources=dict(raw["sources"]))
+
+
+# --------------------------------------------------------------------------- prices of pools
+
+CPU_PRICE_REFERENCE = "aws-m7i.48xlarge"
+"""Node type whose on-demand price per vCPU bills CPU-only pools that name no node type or price."""
+
+
+def pool_price(pool: Any, catalog: Catalog) -> tuple[float | None, str]:
+    """USD per node-hour of a scenario node pool, and where it comes from.
+
+    In order: the pool's ``price_per_hour``; ``None`` when the pool says ``price_unknown: true``;
+    its node type's on-demand (or spot, with ``spot: true``) price; its GPUs x the GPU model's
+    ``usd_per_gpu_hour``; for a CPU-only pool, its vCPUs x the per-vCPU on-demand price of
+    `CPU_PRICE_REFERENCE`. ``None`` (with the reason) when none of these is known: the scenario
+    checks report that as an error unless the pool says the price is unknown.
+    """
+    if pool.price_per_hour is not None:
+        return float(pool.price_per_hour), "price_per_hour of the pool"
+    if getattr(pool, "price_unknown", False):
+        return None, "price_unknown: true"
+    if pool.node_type is not None:
+        nt = catalog.node_type(pool.node_type)
+        p = nt.spot_usd_per_hour if pool.spot else nt.on_demand_usd_per_hour
+        if p is not None:
+            return float(p), f"node type {nt.id} ({'spot' if pool.spot else 'on-demand'})"
+        return None, f"node type {nt.id} has no {'spot' if pool.spot else 'on-demand'} price in the catalog"
+    if pool.gpu_model is not None and pool.gpus_per_node > 0:
+        g = catalog.gpu(pool.gpu_model)
+        if g.usd_per_gpu_hour is not None:
+            return (
+                pool.gpus_per_node * g.usd_per_gpu_hour,
+                f"{pool.gpus_per_node} x {g.id} at {g.usd_per_gpu_hour:g} $/GPU-h",
+            )
+        return None, f"GPU model {g.id} has no usd_per_gpu_hour in the catalog"
+    ref = catalog.node_types.get(CPU_PRICE_REFERENCE)
+    if ref is not None and ref.on_demand_usd_per_hour is not None and ref.vcpu > 0:
+        vcpu = pool.vcpu / 1000.0
+        return vcpu * ref.on_demand_usd_per_hour / ref.vcpu, f"{vcpu:g} vCPU at the {ref.id} on-demand rate per vCPU"
+    return None, "no price_per_hour, node type or GPU model price"

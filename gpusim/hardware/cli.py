@@ -3,6 +3,7 @@
   gpusim catalog [--vendor V] [--kind gpus|nodes]   GPU models and node types as tables
   gpusim catalog show ID                            one entry, every number with its source
   gpusim catalog calibration                        software-efficiency fit against MLPerf
+  gpusim catalog predict --gpu ID --count N         LLM serving tokens/s, TTFT, TPOT (--list, --calibration)
   gpusim catalog --scenario FILE ...                the same, with the scenario's catalog: block applied
 
 Values marked ``*`` are assumptions (see ``show`` for why).
@@ -32,6 +33,9 @@ def register(subparsers) -> None:
     s.set_defaults(func=cmd_catalog)
     c = sub.add_parser("calibration", help="the software-efficiency calibration and its error per accelerator")
     c.set_defaults(func=cmd_catalog)
+    from gpusim.hardware.llm_cli import register_predict
+
+    register_predict(sub)  # gpusim catalog predict (LLM serving model)
     p.set_defaults(func=cmd_catalog)
 
 
@@ -139,6 +143,7 @@ def _tables(console, catalog, vendor: str | None, kind: str | None) -> None:
             "resource",
             "sharing",
             "sw eff",
+            "$/GPU-h",
         ):
             t.add_column(col, justify="right" if col not in ("id", "vendor", "resource", "sharing") else "left")
         for g in catalog.gpu_models.values():
@@ -147,6 +152,7 @@ def _tables(console, catalog, vendor: str | None, kind: str | None) -> None:
             t.add_row(
                 g.id, g.vendor, _cell(g, "memory_gib"), _cell(g, "bf16_tflops"), _cell(g, "fp8_tflops"),
                 _cell(g, "hbm_tbps"), _cell(g, "tdp_w"), g.resource_name, _sharing(g), f"{efficiency(g):.3f}",
+                _cell(g, "usd_per_gpu_hour") + ("" if g.price_basis != "amortised" else " (am.)"),
             )  # fmt: skip
         console.print(t)
     if kind in (None, "nodes"):
@@ -204,7 +210,7 @@ def _show(console, catalog, entry_id: str) -> None:
     if isinstance(entry, GpuModel):
         from gpusim.hardware.performance import efficiency
 
-        rows = ["vendor", *SPEC_FIELDS, "resource_name", "timeslicing", "proxy"]
+        rows = ["vendor", *SPEC_FIELDS, "price_basis", "resource_name", "timeslicing", "proxy"]
         for name in rows:
             value = getattr(entry, name)
             if value is None and name in ("fp8_tflops", "fp4_tflops", "proxy"):

@@ -134,6 +134,13 @@ class GpuModelOverride(BaseModel):
         le=1,
         description="Delivered / peak speed factor, fraction (default: calibrated per vendor).",
     )
+    usd_per_gpu_hour: float | None = Field(
+        default=None, ge=0, description="Price of one GPU, USD per GPU-hour (on-demand list or amortised on-premises)."
+    )
+    price_basis: Literal["cloud-list", "amortised"] | None = Field(
+        default=None,
+        description="Where usd_per_gpu_hour comes from: a public on-demand list price or an amortised estimate.",
+    )
     sources: SourceMap | None = Field(default=None, description="Field name -> source keys or URLs.")
     assumptions: AssumptionMap | None = Field(default=None, description="Field name -> why the value is assumed.")
 
@@ -166,6 +173,9 @@ class NodeTypeOverride(BaseModel):
     cpu_model: str | None = Field(default=None, description="Host CPU, text.")
     cpu_bf16_tflops: float | None = Field(default=None, gt=0, description="Host CPU BF16 peak (all cores), TFLOPS.")
     cpu_memory_tbps: float | None = Field(default=None, gt=0, description="Host memory bandwidth, TB/s.")
+    price_unknown: bool | None = Field(
+        default=None, description="The price is not known: cost results print as unknown instead of failing (bool)."
+    )
     sources: SourceMap | None = Field(default=None, description="Field name -> source keys or URLs.")
     assumptions: AssumptionMap | None = Field(default=None, description="Field name -> why the value is assumed.")
 

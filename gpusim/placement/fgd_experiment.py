@@ -1,22 +1,35 @@
 """The FGD paper's packing experiment on Alibaba's openb trace (Weng et al., ATC 2023, Fig. 7/9).
 
-Protocol (as in the authors' artifact, hkust-adsl/kubernetes-scheduler-simulator, with
-``-tune 1.3 -tuneseed 42..51 --shuffle-pod=true``): GPU nodes only; the pod list is inflated by
-sampling pods with replacement until the next one would push the total GPU request past
-``inflation`` x cluster GPUs (or thinned at random if it is already above); the list is shuffled
-with the seed; every pod is placed once, in order, and never leaves; a pod that fits nowhere
-fails. After each pod the GPU allocation ratio (allocated milli-GPU / cluster milli-GPU) is known;
-the result samples it at every whole percent of arrived workload (GPU request submitted so far /
-cluster GPUs) from 1 to ``round(100 * inflation)``: the ratio once every pod whose arrival keeps
-the arrived workload at or below that percent has been placed.
+Protocol (the authors' artifact, hkust-adsl/kubernetes-scheduler-simulator, run with
+``-tune 1.3 -tuneseed 42..51 --shuffle-pod=true``): GPU nodes only; the pod list is shuffled
+with the seed and inflated by sampling pods with replacement up to ``inflation`` x cluster GPUs
+(or thinned at random if it is already above); every pod is placed once, in order, and never
+leaves; a pod that fits nowhere fails. After each pod the GPU allocation ratio (allocated
+milli-GPU / cluster milli-GPU) is known; the result samples it at every whole percent of arrived
+workload (GPU request submitted so far / cluster GPUs) from 1 to ``round(100 * inflation)``.
+In gpusim's own protocol (modes "exact" and "random-ties") inflation stops before the next pod
+would pass the target, the inflated list is shuffled as a whole, and the value at k% is the
+ratio once every pod whose arrival keeps the arrived workload at or below k% has been placed.
 
-Fidelity: by default ("exact") policies score with full precision and break ties on the lowest
-node index. On the default pod list this reproduces the artifact's published baseline curves
-(experiments/analysis/expected_results/analysis_allo_discrete.csv) within about 1 point at 130%
-and FGD 1 point below it (94.4% vs 95.4%). ``fidelity="artifact"`` models the artifact's Kubernetes
-scheduler literally (0-100 integer scores, uniform choice among equal scores); it matches the
-baselines as well but drops FGD to about 90%, so that model misses something the artifact's FGD
-relies on; treat it as a sensitivity study of tie-breaking, not as the reference.
+Fidelity (``fidelity=``), three modes:
+
+* ``"artifact"`` (the default): the authors' simulator replayed decision for decision
+  (`gpusim.placement.fgd_artifact`): its Go random draws for pod order, inflation and node
+  ranking, its 0-100 integer scores, its tie rule (the lexicographically smallest node name, over
+  a seeded permutation of node-name prefixes), its typical pods, and its sampling of the curve.
+  Use it to compare with the paper's published numbers: on all 17 pod lists every deterministic
+  policy reproduces the published curves to the last digit, seed by seed; Random (whose draws
+  the artifact takes in a non-deterministic order) is within half a point on average.
+* ``"exact"``: gpusim's own placement kernels (`gpusim.placement.place`): full-precision scores,
+  ties on the lowest node index in file order; gpusim's protocol (numpy-seeded sampling and
+  shuffle, inflation stopped before the target, the curve read after the last pod within each
+  percent). Use it for what gpusim's policies do on their own terms (the same kernels the
+  event-driven simulator uses); it differs from the paper by up to a point (FGD 94.4% against
+  95.3% at 130% on the default list), because integer scores and a fixed tie order make packing
+  more consistent.
+* ``"random-ties"``: gpusim's protocol with the artifact's integer scores but stock
+  kube-scheduler tie-breaking (uniform among equal scores); a sensitivity study of the tie rule
+  (FGD drops to about 90%).
 
 One seed feeds all random choices of a run (sampling, shuffling, and the Random policy's draws),
 so a (policy, seed) run is reproducible on its own. FGD's target workload is the typical pods of
@@ -38,6 +51,7 @@ from gpusim.cluster.state import MILLI, ClusterState
 from gpusim.placement import POLICY_IDS, fgd_inputs, state_arrays
 from gpusim.placement import _kernels as K
 from gpusim.placement.fgd import TargetWorkload
+from gpusim.placement.fgd_artifact import REGISTRY_ALIASES, artifact_sample, prepare_artifact, run_artifact
 
 PAPER_POLICIES: dict[str, str] = {
     "Random": "random",
@@ -50,6 +64,7 @@ PAPER_POLICIES: dict[str, str] = {
 """The paper's six policies and the registry names implementing them."""
 
 RESULT_COLUMNS = ["workload", "policy", "seed", "arrived_pct", "alloc_pct"]
+FIDELITIES = ("artifact", "exact", "random-ties")
 DEFAULT_SEEDS = tuple(range(42, 52))
 
 
@@ -180,7 +195,9 @@ def workload_order(
 def run_packing(
     inputs: _Inputs, policy: str, seed: int, inflation: float = 1.3, fidelity: str = "exact"
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Place one shuffled, inflated pod sequence; returns (arrived_pct, alloc_pct) after each pod."""
+    """Place one shuffled, inflated pod sequence with gpusim's kernels ("exact" or
+    "random-ties"); returns (arrived_pct, alloc_pct) after each pod.
+    """
     rng = np.random.default_rng(seed)
     state = copy.deepcopy(inputs.template)
     cluster_milli = state.n_gpus * MILLI
@@ -197,7 +214,7 @@ def run_packing(
         cache_val, cache_ver = np.zeros(0, np.int64), np.zeros(0, np.int64)
     placed = np.empty(len(order), dtype=np.int64)
     K.pack_sequence(
-        pid, fidelity == "artifact", state_arrays(state), state.node_pods, state.node_gpus_idle, state.node_tag_counts,
+        pid, fidelity == "random-ties", state_arrays(state), state.node_pods, state.node_gpus_idle, state.node_tag_counts,
         inputs.cpu[order], inputs.mem[order], inputs.gpus[order], inputs.milli[order],
         inputs.model_mask[order], inputs.tag[order], u1s, u2s, t, cache_val, cache_ver,
         int(state.node_gpu_count.max()), placed,
@@ -217,15 +234,20 @@ def sample_curve(arrived: np.ndarray, alloc: np.ndarray, steps: np.ndarray) -> n
 
 def _run_task(args) -> pd.DataFrame:
     inputs, workload, label, policy, seed, inflation, fidelity = args
-    arrived, alloc = run_packing(inputs, policy, seed, inflation, fidelity)
     steps = np.arange(1, int(round(100 * inflation)) + 1, dtype=np.float64)
+    if fidelity == "artifact":
+        arrived_m, alloc_m, _ = run_artifact(inputs, policy, seed, inflation)
+        curve = artifact_sample(arrived_m, alloc_m, inputs.total_gpus, steps)
+    else:
+        arrived, alloc = run_packing(inputs, policy, seed, inflation, fidelity)
+        curve = sample_curve(arrived, alloc, steps)
     return pd.DataFrame(
         {
             "workload": workload,
             "policy": label,
             "seed": seed,
             "arrived_pct": steps.astype(np.int64),
-            "alloc_pct": sample_curve(arrived, alloc, steps),
+            "alloc_pct": curve,
         }
     )
 
@@ -239,27 +261,33 @@ def run_fgd_experiment(
     *,
     workload: str | None = None,
     n_jobs: int | None = None,
-    fidelity: str = "exact",
+    fidelity: str = "artifact",
 ) -> pd.DataFrame:
     """The paper's packing experiment: one allocation curve per (policy, seed).
 
     `policies`: paper names (Random, DotProd, GpuClustering, GpuPacking, BestFit, FGD) or
     registry names (see `gpusim.placement.policy_names`). `workload` labels the rows (default:
     ``pods_df.attrs["name"]`` or "openb"). `n_jobs` worker processes (default: all CPUs; 1 runs
-    in this process). `fidelity`: "exact" (full-precision scores, lowest-index ties) or
-    "artifact" (the FGD artifact's 0-100 integer scores, uniform choice among ties; see
-    `gpusim.placement.place`). Returns columns ``workload, policy, seed, arrived_pct, alloc_pct`` (both
+    in this process). `fidelity`: "artifact" (default; the authors' simulator replayed, see the
+    module docstring), "exact" (gpusim's full-precision kernels and protocol) or "random-ties".
+    Returns columns ``workload, policy, seed, arrived_pct, alloc_pct`` (both
     in percent of cluster GPUs), sorted by policy order, seed and arrived_pct.
     """
     label = workload or pods_df.attrs.get("name", "openb")
-    if fidelity not in ("exact", "artifact"):
-        raise ValueError(f"fidelity must be 'exact' or 'artifact', not {fidelity!r}")
-    inputs = prepare(pods_df, nodes_df)
-    tasks = []
+    if fidelity not in FIDELITIES:
+        raise ValueError(f"fidelity must be one of {', '.join(FIDELITIES)}, not {fidelity!r}")
     for p in policies:
         name = PAPER_POLICIES.get(p, p)
         if name not in POLICY_IDS:
             raise ValueError(f"unknown policy {p!r}; known: {', '.join(list(PAPER_POLICIES) + list(POLICY_IDS))}")
+        if fidelity == "artifact" and name not in REGISTRY_ALIASES:
+            raise ValueError(
+                f"policy {p!r} is not one of the artifact's; fidelity 'artifact' runs {', '.join(PAPER_POLICIES)}"
+            )
+    inputs = prepare_artifact(pods_df, nodes_df) if fidelity == "artifact" else prepare(pods_df, nodes_df)
+    tasks = []
+    for p in policies:
+        name = PAPER_POLICIES.get(p, p)
         for seed in seeds:
             tasks.append((inputs, label, p, name, int(seed), float(inflation), fidelity))
     jobs = n_jobs or min(os.cpu_count() or 1, len(tasks))

@@ -44,9 +44,32 @@ def register(subparsers) -> None:
 
 
 def _check_dir(d: str) -> Path:
+    """A run folder written by `gpusim run` (or a sweep); clear errors for anything else."""
+    import json
+
     path = Path(d)
-    if not (path / "summary.json").is_file():
-        raise InputError(f"{d}: not a gpusim run folder (no summary.json)")
+    if not path.exists():
+        raise InputError(f"{d}: no such folder")
+    if not path.is_dir():
+        raise InputError(f"{d}: not a folder; give a run folder written by gpusim run")
+    f = path / "summary.json"
+    if not f.is_file():
+        hint = " (a sweep folder: give one of its runs/<run>/ folders)" if (path / "sweep.json").is_file() else ""
+        raise InputError(f"{d}: not a gpusim run folder (no summary.json){hint}")
+    try:
+        doc = json.loads(f.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise InputError(f"{f}: not a readable gpusim summary.json ({e})") from None
+    scenario = doc.get("scenario") if isinstance(doc, dict) else None
+    if isinstance(scenario, dict) and "experiment" in scenario:
+        kind = (scenario.get("experiment") or {}).get("kind", "?")
+        files = sorted(p.name for p in path.iterdir() if p.suffix in (".csv", ".png"))
+        raise InputError(
+            f"{d}: is the result of an experiment ({kind}), not of one run; plot, compare and export read run "
+            f"folders. Its table and plot are already there: {', '.join(files) or '(none)'}"
+        )
+    if not isinstance(doc, dict) or not {"summary", "seed", "scenario"} <= set(doc):
+        raise InputError(f"{f}: not a gpusim run summary (needs summary, seed and scenario)")
     return path
 
 
@@ -64,6 +87,7 @@ def cmd_compare(args) -> int:
         out = Path(args.out)
         if out.suffix.lower() not in (".png", ".pdf", ".svg"):
             raise InputError(f"--out {args.out}: give a .png, .pdf or .svg file")
+        _check_replaceable(out, _looks_like_figure)
         save_figure(plot_comparison(results, labels), out)
         console.print(f"plot: {out}")
     return 0
@@ -77,6 +101,8 @@ def cmd_plot(args) -> int:
     d = _check_dir(args.result)
     result = load_result(d)
     out = Path(args.out) if args.out else d
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out}: is a file, not a folder; left untouched")
     out.mkdir(parents=True, exist_ok=True)
     with plot_style():
         paths = save_run_plots(result, out)
@@ -99,6 +125,8 @@ def cmd_export(args) -> int:
     if interval < 0:
         raise InputError(f"--interval must be >= 0; got {args.interval!r}")
     start = parse_start(args.start)
+    if args.out is not None:
+        _check_replaceable(Path(args.out), _looks_like_openmetrics)
     result = load_result(d)
     text = write_openmetrics(result, args.out, start=start, interval_s=interval)
     if args.out is None:
@@ -106,3 +134,37 @@ def cmd_export(args) -> int:
     else:
         print(args.out, file=sys.stderr)
     return 0
+
+
+def _check_replaceable(path: Path, looks_ours) -> None:
+    """An existing output file is replaced only if it is a regular file of the kind gpusim writes."""
+    import os
+    import stat
+
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISREG(st.st_mode) or not looks_ours(path):
+        raise InputError(
+            f"--out {path}: exists and is not a file gpusim wrote ({'a folder' if stat.S_ISDIR(st.st_mode) else 'kept'}); "
+            "gpusim replaces only its own earlier output, and left it untouched. Give another path."
+        )
+
+
+def _head(path: Path, n: int = 64) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(n)
+    except OSError:
+        return b""
+
+
+def _looks_like_figure(path: Path) -> bool:
+    head = _head(path)
+    return head.startswith((b"\x89PNG\r\n\x1a\n", b"%PDF-", b"<?xml", b"<svg")) or path.stat().st_size == 0
+
+
+def _looks_like_openmetrics(path: Path) -> bool:
+    head = _head(path)
+    return head.startswith((b"# HELP", b"# TYPE", b"# EOF")) or path.stat().st_size == 0

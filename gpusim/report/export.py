@@ -32,6 +32,20 @@ are named ``gpusim_*``. Every series carries ``cluster="<scenario name>"`` and `
 | gpusim_gpu_allocation_ratio (UNIT ratio)              | gpus_allocated / gpus_total          |
 | gpusim_simulated_time_seconds (UNIT seconds)          | time_s (the simulated clock)         |
 
+Inference services (from services.parquet, one sample per service interval, labels
+``namespace="default"`` and ``deployment="<service>"``):
+
+| metric {labels}                                       | value                                |
+|-------------------------------------------------------|--------------------------------------|
+| kube_deployment_status_replicas                       | ready + starting + pending replicas  |
+| kube_deployment_status_replicas_ready                 | ready_replicas                       |
+| kube_deployment_spec_replicas                         | desired_replicas                     |
+| gpusim_request_rate{outcome}                          | arrived/served/timed_out/dropped per second in the interval |
+| gpusim_request_latency_seconds{quantile="0.5"/"0.99"} | latency_p50_s / latency_p99_s        |
+| gpusim_request_queue_length                           | queue_length                         |
+| gpusim_slo_attainment_ratio (UNIT ratio; once, at the end) | the run's SLO attainment (misses included) |
+| gpusim_slo_latency_seconds{percentile} (once, at the end)  | the SLO latency target           |
+
 DCGM_FI_DEV_GPU_UTIL counts a GPU holding a pod as 100% busy (the engine has no finer model yet).
 `resource` is the scenario's GPU resource as kube-state-metrics spells it (`nvidia_com_gpu`,
 `amd_com_gpu`, `habana_ai_gaudi`), `unit="integer"`. Rows marked "later" are exported as soon
@@ -230,8 +244,96 @@ def to_openmetrics(result, *, start: datetime | str = DEFAULT_START, interval_s:
             values = m.values(frame)
             for v, stamp in zip(values, stamps, strict=True):
                 lines.append(f"{name}{label_text} {_fmt_value(float(v))} {stamp}")
+    lines += service_lines(result, start_ms, base_labels, skip=set(families))
     lines.append("# EOF")
     return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- inference services
+def _service_series(sv: pd.DataFrame, services_summary: pd.DataFrame, slo: dict[str, tuple[float, float]]):
+    """(family name, type, unit, help, [(labels, values function)]) of the per-service series."""
+
+    def col(c):
+        return lambda d: d[c].to_numpy(dtype=float)
+
+    def rate(c):
+        return lambda d: (
+            d[c].to_numpy(dtype=float) / np.maximum(np.diff(np.append(0.0, d["time_s"].to_numpy(dtype=float))), 1e-9)
+        )
+
+    def total_replicas(d):
+        cols = [c for c in ("ready_replicas", "pending_replicas", "starting_replicas") if c in d]
+        return d[cols].to_numpy(dtype=float).sum(axis=1)
+
+    return [
+        ("kube_deployment_status_replicas", "The number of replicas per deployment. gpusim: pods of the service's "
+         "Deployment (ready, starting and pending).", "", [({}, total_replicas)]),
+        ("kube_deployment_status_replicas_ready", "The number of ready replicas per deployment.", "",
+         [({}, col("ready_replicas"))]),
+        ("kube_deployment_spec_replicas", "Number of desired pods for a deployment. gpusim: the autoscaler's "
+         "desired replicas.", "", [({}, col("desired_replicas"))]),
+        ("gpusim_request_rate", "Requests per second in the interval ending at the sample, by outcome.", "",
+         [({"outcome": "arrived"}, rate("arrived")), ({"outcome": "served"}, rate("served")),
+          ({"outcome": "timed_out"}, rate("timed_out")), ({"outcome": "dropped"}, rate("dropped"))]),
+        ("gpusim_request_latency_seconds", "End-to-end latency quantile of the requests completed in the "
+         "interval ending at the sample.", "seconds",
+         [({"quantile": "0.5"}, col("latency_p50_s")), ({"quantile": "0.99"}, col("latency_p99_s"))]),
+        ("gpusim_request_queue_length", "Requests waiting at the end of the interval.", "",
+         [({}, col("queue_length"))]),
+    ]  # fmt: skip
+
+
+def service_lines(result, start_ms: int, base_labels: dict, skip: set[str] = frozenset()) -> list[str]:
+    """OpenMetrics lines of the inference services: replicas (kube-state-metrics names, label
+    ``deployment``), request rates by outcome, latency quantiles, queue length, one sample per
+    service interval; the SLO target and the run's SLO attainment (requests within the target /
+    requests finished, timed-out and dropped counted as misses) sampled once at the end of the run.
+    """
+    sv = getattr(result, "services", None)
+    if sv is None or not len(sv):
+        return []
+    slo = {w.name: (w.slo.latency, w.slo.percentile) for w in result.scenario.workloads
+           if getattr(w, "type", "") == "inference"}  # fmt: skip
+    names = list(dict.fromkeys(sv["service"]))
+    by = {n: sv[sv["service"] == n].sort_values("time_s") for n in names}
+    lines: list[str] = []
+    for fam, help_, unit, series in _service_series(sv, result.service_summary, slo):
+        if fam in skip:
+            continue
+        lines.append(f"# TYPE {fam} gauge")
+        if unit:
+            lines.append(f"# UNIT {fam} {unit}")
+        lines.append(f"# HELP {fam} {_escape(help_)}")
+        for name in names:
+            d = by[name]
+            stamps = [f"{(start_ms + int(round(t * 1000))) / 1000:.3f}" for t in d["time_s"]]
+            for extra, fn in series:
+                try:
+                    values = fn(d)
+                except KeyError:
+                    continue
+                labels = {**base_labels, "namespace": "default", "deployment": name, **extra}
+                text = "{" + ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items()) + "}"
+                lines += [f"{fam}{text} {_fmt_value(float(v))} {st}" for v, st in zip(values, stamps, strict=True)]
+    end_s = float(result.summary.get("sim_end_s", sv["time_s"].max()))
+    end_stamp = f"{(start_ms + int(round(end_s * 1000))) / 1000:.3f}"
+    ss = result.service_summary
+    if ss is not None and len(ss) and "slo_attainment" in ss:
+        lines += ["# TYPE gpusim_slo_attainment_ratio gauge", "# UNIT gpusim_slo_attainment_ratio ratio",
+                  "# HELP gpusim_slo_attainment_ratio Requests within the SLO latency / requests finished over the "
+                  "run (timed-out and dropped requests count as misses)."]  # fmt: skip
+        for row in ss.itertuples():
+            labels = {**base_labels, "namespace": "default", "deployment": row.service}
+            text = "{" + ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items()) + "}"
+            lines.append(f"gpusim_slo_attainment_ratio{text} {_fmt_value(float(row.slo_attainment))} {end_stamp}")
+        lines += ["# TYPE gpusim_slo_latency_seconds gauge", "# UNIT gpusim_slo_latency_seconds seconds",
+                  "# HELP gpusim_slo_latency_seconds The service's SLO latency target, with its percentile."]  # fmt: skip
+        for name in names:
+            if name in slo:
+                labels = {**base_labels, "namespace": "default", "deployment": name, "percentile": f"{slo[name][1]:g}"}
+                text = "{" + ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items()) + "}"
+                lines.append(f"gpusim_slo_latency_seconds{text} {_fmt_value(float(slo[name][0]))} {end_stamp}")
+    return lines
 
 
 def write_openmetrics(result, path=None, *, start: datetime | str = DEFAULT_START, interval_s: float = 60.0) -> str:

@@ -40,11 +40,14 @@ def plot_utilisation(result):
         ax2.set_ylim(bottom=0)
         lines = ax.get_legend_handles_labels()
         lines2 = ax2.get_legend_handles_labels()
-        ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], loc="upper right")
+        # above the axes, clear of the data
+        ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], loc="lower left", bbox_to_anchor=(0, 1.02), ncol=3,
+                  borderaxespad=0)  # fmt: skip
+        ax.set_ylim(0, max(float(ts["gpus_total"].max()), 1.0) * 1.05)
     ax.set_xlabel("simulated time (h)")
     ax.set_ylabel("GPUs")
     util = result.summary.get("gpu_utilisation", float("nan"))
-    ax.set_title(f"{result.scenario.name}: GPU allocation (utilisation {util:.1%}, seed {result.seed})")
+    ax.set_title(f"{result.scenario.name}: GPU allocation (utilisation {util:.1%}, seed {result.seed})", pad=30)
     ax.grid(alpha=0.3)
     return fig
 
@@ -58,7 +61,15 @@ def plot_queueing_delay_cdf(result):
         y = np.arange(1, x.size + 1) / x.size
         ax.step(x, y, where="post", label=f"{x.size} started jobs")
         ax.legend(loc="lower right")
-    ax.set_xlabel("queueing delay (min)")
+        pos = x[x > 0]
+        if pos.size and x.max() > 100 * pos.min():  # delays spanning decades: linear near 0, log beyond 1 min
+            ax.set_xscale("symlog", linthresh=1.0)
+            ax.set_xlim(left=0)
+            ax.set_xlabel("queueing delay (min, log scale above 1 min)")
+        else:
+            ax.set_xlabel("queueing delay (min)")
+    else:
+        ax.set_xlabel("queueing delay (min)")
     ax.set_ylabel("fraction of jobs")
     ax.set_ylim(0, 1.02)
     ax.set_title(f"{result.scenario.name}: queueing delay CDF (seed {result.seed})")
@@ -69,10 +80,14 @@ def plot_queueing_delay_cdf(result):
 def save_run_plots(result, directory: Path) -> list[Path]:
     plt = _pyplot()
     out = []
-    plots = [("utilisation.png", plot_utilisation), ("queueing_delay_cdf.png", plot_queueing_delay_cdf)]
+    plots = [("utilisation.png", plot_utilisation)]
+    if len(result.jobs) or not len(getattr(result, "services", ())):
+        plots += [("queueing_delay_cdf.png", plot_queueing_delay_cdf)]  # not for inference-only runs (no jobs)
     if len(getattr(result, "services", ())):
         plots += [("services.png", plot_services)]
-    if len(getattr(result, "nodes", ())) and result.nodes["cost_usd"].sum() > 0:
+    if len(getattr(result, "nodes", ())) and (
+        result.nodes["cost_usd"].sum() > 0 or result.nodes["cost_usd"].isna().any()
+    ):
         plots += [("cost.png", plot_cost)]
     for name, fn in plots:
         fig = fn(result)
@@ -98,14 +113,14 @@ def plot_timeseries(result):
             t = _hours(ts["time_s"])
             ax.step(t, ts["running_jobs"], where="post", label="running jobs")
             ax.step(t, ts["pending_jobs"], where="post", label="pending jobs", linestyle="--")
-            ax.legend(loc="upper right")
+            ax.legend(loc="lower left", bbox_to_anchor=(0, 1.02), ncol=2, borderaxespad=0)
         from matplotlib.ticker import MaxNLocator
 
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylim(bottom=0)
         ax.set_xlabel("simulated time (h)")
         ax.set_ylabel("jobs")
-        ax.set_title(f"{result.scenario.name}: pending and running jobs (seed {result.seed})")
+        ax.set_title(f"{result.scenario.name}: pending and running jobs (seed {result.seed})", pad=30)
     return fig
 
 
@@ -116,17 +131,37 @@ COMPARE_METRICS = (
     ("jct_mean_s", "mean job completion time (h)", 1 / 3600),
     ("gpu_utilisation", "GPU utilisation (%)", 100.0),
 )
+INFERENCE_COMPARE_METRICS = (
+    ("slo_attainment", "SLO attainment (%)", 100.0),
+    ("latency_p99_s", "p99 latency, worst service (s)", 1.0),
+    ("cost_per_million_requests_usd", "cost per million requests (USD)", 1.0),
+    ("monthly_run_rate_usd", "monthly run-rate (kUSD, x 730 h)", 1e-3),
+)
 
 
-def plot_comparison(results, labels=None, metrics=COMPARE_METRICS):
+def comparison_metrics(results) -> tuple:
+    """The metrics that apply: training rows when any run has jobs, inference rows when any has services."""
+    out = ()
+    if any(r.summary.get("jobs_arrived") for r in results):
+        out += COMPARE_METRICS
+    if any("requests" in r.summary for r in results):
+        out += INFERENCE_COMPARE_METRICS
+    return out or COMPARE_METRICS
+
+
+def plot_comparison(results, labels=None, metrics=None):
     """Bar charts of key headline metrics, one bar per run (matplotlib Figure).
 
-    `results`: RunResult objects; `labels`: one label per result (default: scenario name and seed).
+    `results`: RunResult objects; `labels`: one label per result (default: scenario name and seed);
+    `metrics`: (summary key, label, scale) triples (default: `comparison_metrics`). A metric a run
+    does not have is written 'n/a' (an unknown cost 'unknown'), never drawn as a zero bar.
     """
-    from gpusim.report.style import HATCHES, OKABE_ITO, plot_style
+    from gpusim.report.style import OKABE_ITO, plot_style
 
     plt = _pyplot()
     results = list(results)
+    if metrics is None:
+        metrics = comparison_metrics(results)
     if labels is None:
         labels = [f"{r.scenario.name} (seed {r.seed})" for r in results]
     n = len(metrics)
@@ -139,16 +174,28 @@ def plot_comparison(results, labels=None, metrics=COMPARE_METRICS):
         axes = np.atleast_1d(axes).ravel()
         y = np.arange(len(results))
         colours = [OKABE_ITO[i % len(OKABE_ITO)] for i in range(len(results))]
-        hatches = [HATCHES[i % len(HATCHES)] for i in range(len(results))]
         for ax, (key, label, scale) in zip(axes, metrics, strict=False):
             values = np.array([float(r.summary.get(key, np.nan)) * scale for r in results])
-            bars = ax.barh(y, np.nan_to_num(values), color=colours, hatch=hatches, edgecolor="black", linewidth=0.5)
-            for bar, v in zip(bars, values, strict=True):
-                text = "n/a" if not np.isfinite(v) else f"{v:.3g}"
+            finite = np.isfinite(values)
+            ax.barh(y[finite], values[finite], color=[c for c, f in zip(colours, finite, strict=True) if f],
+                    hatch=None, edgecolor="black", linewidth=0.5)  # fmt: skip
+            for bar_y, v in zip(y, values, strict=True):
+                if np.isfinite(v):
+                    text = f"{v:.3g}"
+                elif v == np.inf:
+                    text = "miss (timed out)"
+                else:
+                    text = "unknown" if "USD" in label else "n/a"
                 ax.annotate(
-                    text, (bar.get_width(), bar.get_y() + bar.get_height() / 2), xytext=(3, 0),
+                    text, (v if np.isfinite(v) else 0.0, bar_y), xytext=(3, 0),
                     textcoords="offset points", va="center", fontsize=8,
                 )  # fmt: skip
+            if finite.any() and "SLO attainment" in label:
+                ax.set_xlim(0, 105)
+            for r in results if key == "latency_p99_s" else ():  # SLO lines of the services
+                for w in r.scenario.workloads:
+                    if getattr(w, "type", "") == "inference":
+                        ax.axvline(w.slo.latency, color=OKABE_ITO[3], linestyle="--", linewidth=1)
             ax.set_yticks(y, labels)
             ax.invert_yaxis()
             ax.set_xlabel(label)
@@ -201,8 +248,8 @@ def plot_sweep(table, x, metric, *, hue=None, label=None, scale=1.0, ax=None):
         if categorical:
             ax.set_xticks(np.arange(len(categories)), [str(v) for v in categories])
             ax.set_xlim(-0.5, len(categories) - 0.5)
-        if hue is not None:
-            ax.legend()
+        if hue is not None:  # outside the axes, clear of the data
+            ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
         ax.set_xlabel(x)
         ax.set_ylabel(label or metric)
         n = int(ok.groupby([c for c in (x, hue) if c is not None])[metric].count().max()) if len(ok) else 0
@@ -248,17 +295,30 @@ def plot_services(result):
             ax2.set_ylabel("arrivals (requests/s)")
             h1, l1 = ax.get_legend_handles_labels()
             h2, l2 = ax2.get_legend_handles_labels()
-            ax.legend(h1 + h2, l1 + l2, loc="upper right", fontsize="small")
-            ax.set_title(f"{result.scenario.name} / {name}: replicas and nodes against demand")
+            ax.set_ylim(bottom=0)
+            ax2.set_ylim(bottom=0)
+            # legends above the axes, clear of the data
+            ax.legend(h1 + h2, l1 + l2, loc="lower left", bbox_to_anchor=(0, 1.02), ncol=4, fontsize="small",
+                      borderaxespad=0)  # fmt: skip
+            ax.set_title(f"{result.scenario.name} / {name}: replicas and nodes against demand", pad=28)
             ax.grid(alpha=0.3)
             ax = axes[1, k]
             ax.plot(t, d["latency_p50_s"], marker=".", label="p50")
             ax.plot(t, d["latency_p99_s"], marker=".", label="p99")
-            ax.set_yscale("log")
+            w = next((w for w in result.scenario.workloads if getattr(w, "name", None) == name), None)
+            if w is not None and getattr(w, "slo", None) is not None:
+                ax.axhline(w.slo.latency, color="tab:red", linestyle="--", linewidth=1,
+                           label=f"SLO: p{w.slo.percentile:g} < {w.slo.latency:g} s")  # fmt: skip
+            lat = d[["latency_p50_s", "latency_p99_s"]].to_numpy(dtype=float)
+            lat = lat[np.isfinite(lat) & (lat > 0)]
+            if lat.size and lat.max() / max(lat.min(), 1e-9) > 20:
+                ax.set_yscale("log")  # latencies spanning decades
+            else:
+                ax.set_ylim(bottom=0)
             ax.set_xlabel("simulated time (min)")
             ax.set_ylabel("latency per interval (s)")
-            ax.legend(loc="upper right")
-            ax.set_title(f"{name}: latency percentiles per interval")
+            ax.legend(loc="lower left", bbox_to_anchor=(0, 1.02), ncol=3, borderaxespad=0)
+            ax.set_title(f"{name}: latency percentiles per interval", pad=24)
             ax.grid(alpha=0.3)
     return fig
 
@@ -268,19 +328,30 @@ def plot_cost(result):
     from gpusim.report.style import plot_style
 
     plt = _pyplot()
-    by_pool = result.nodes.groupby("pool")["cost_usd"].sum()
+    by_pool = result.nodes.groupby("pool")["cost_usd"].sum(min_count=1)
     s = result.summary
-    idle_share = s.get("idle_cost_usd", 0.0) / s["cost_usd"] if s.get("cost_usd") else 0.0
+    total = s.get("cost_usd", float("nan"))
+    idle_share = s.get("idle_cost_usd", 0.0) / total if total and total == total else 0.0
     with plot_style():
         fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
+        from gpusim.report.style import fmt_usd
+
         x = np.arange(len(by_pool))
-        used = by_pool.to_numpy() * (1 - idle_share)
-        ax.bar(x, used, label="GPUs allocated")
-        ax.bar(x, by_pool.to_numpy() - used, bottom=used, label="GPUs idle (cluster-wide share)", color="0.7")
+        vals = by_pool.to_numpy(dtype=float)
+        known = np.isfinite(vals)
+        used = np.where(known, vals, 0.0) * (1 - idle_share)
+        ax.bar(x[known], used[known], label="GPUs allocated")
+        ax.bar(x[known], (vals - used)[known], bottom=used[known], label="GPUs idle (cluster-wide share)", color="0.7")
+        top = float(vals[known].max()) if known.any() else 1.0
+        for xi in x[~known]:  # a pool without a price: a label, never a zero bar
+            ax.text(xi, top * 0.02, "price unknown", ha="center", va="bottom", fontsize="small", color="0.35")
+        ax.set_ylim(0, top * 1.25)
         ax.set_xticks(x, by_pool.index)
         ax.set_xlabel("node pool")
         ax.set_ylabel("cost (USD)")
-        ax.set_title(f"{result.scenario.name}: cost by node pool (total ${s.get('cost_usd', 0):,.2f})")
-        ax.legend()
+        rate = fmt_usd(s.get("monthly_run_rate_usd"), 0)
+        title = f"{result.scenario.name}: cost by node pool (total {fmt_usd(total)}; {rate}/month)"
+        ax.set_title(title.replace("$", r"\$"))  # literal dollars, not matplotlib mathtext
+        ax.legend(loc="upper left")
         ax.grid(alpha=0.3, axis="y")
     return fig

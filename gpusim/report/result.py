@@ -29,7 +29,7 @@ FRAMES = ("jobs", "timeseries", "services", "service_summary", "nodes")
 
 def _json_safe(obj):
     if isinstance(obj, float) and not math.isfinite(obj):
-        return None
+        return None if math.isnan(obj) else ("inf" if obj > 0 else "-inf")  # inf: e.g. a p99 that timed out
     if isinstance(obj, dict):
         return {k: _json_safe(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
@@ -52,6 +52,34 @@ class RunResult:
     service_summary: pd.DataFrame = field(default_factory=pd.DataFrame)
     nodes: pd.DataFrame = field(default_factory=pd.DataFrame)
 
+    def __post_init__(self):
+        # Figures derived from the tables (gpusim.metrics.summary.finalize_summary): cost from each
+        # pool's known price (unknown stays unknown, never 0), node counts, the monthly run-rate,
+        # and p99 marked as a miss where timed-out and dropped requests make up the tail.
+        from gpusim.metrics.summary import (
+            fill_unschedulable_reasons,
+            finalize_summary,
+            mark_missed_tails,
+            pool_prices,
+            reprice_nodes,
+            unschedulable_summary,
+        )
+
+        if not isinstance(self.scenario, Scenario):
+            return
+        try:
+            prices = pool_prices(self.scenario)
+        except Exception:  # a saved result whose catalog no longer resolves: keep it as saved
+            return
+        self.nodes = reprice_nodes(self.nodes, prices)
+        self.service_summary = mark_missed_tails(self.service_summary, self.scenario)
+        self.summary = finalize_summary(self.summary, self.scenario, self.nodes, self.service_summary)
+        try:  # unschedulable jobs get kube-scheduler's reason in jobs.failure, counted in the summary
+            self.jobs = fill_unschedulable_reasons(self.jobs, self.scenario)
+        except Exception:  # noqa: BLE001 - a reason we cannot derive leaves the table as the engine wrote it
+            pass
+        self.summary.update(unschedulable_summary(self.jobs))
+
     # ---------------------------------------------------------------- files
     def summary_document(self) -> dict:
         return _json_safe(
@@ -64,10 +92,14 @@ class RunResult:
             }
         )
 
-    def save(self, directory: str | Path, *, plots: bool = True) -> Path:
-        """Write the run to `directory` atomically (replacing an earlier result there)."""
+    def save(self, directory: str | Path, *, plots: bool = True, flag: str = "--out") -> Path:
+        """Write the run to `directory` atomically.
+
+        `directory` must be new, empty or an earlier gpusim result folder (which is replaced);
+        anything else raises `InputError` and is left untouched (see `gpusim.report.atomic`).
+        """
         final = Path(directory)
-        with atomic_dir(final) as tmp:
+        with atomic_dir(final, flag=flag) as tmp:
             _write_text(tmp / "summary.json", json.dumps(self.summary_document(), indent=2, sort_keys=False) + "\n")
             for name in FRAMES:
                 frame: pd.DataFrame = getattr(self, name)
@@ -118,6 +150,10 @@ def _write_text(path: Path, text: str) -> None:
     os.replace(part, path)
 
 
+def _inf(v):
+    return float(v) if v in ("inf", "-inf") else v
+
+
 def load_result(directory: str | Path) -> RunResult:
     """Load a run saved by `RunResult.save` (or `gpusim run`)."""
     from gpusim.errors import InputError
@@ -128,8 +164,15 @@ def load_result(directory: str | Path) -> RunResult:
         doc = json.loads((d / "summary.json").read_text())
     except (OSError, json.JSONDecodeError) as e:
         raise InputError(f"{d}: not a gpusim result folder (summary.json: {e})") from None
-    frames = {name: pd.read_parquet(d / f"{name}.parquet") for name in FRAMES if (d / f"{name}.parquet").exists()}
-    summary = {k: (math.nan if v is None else v) for k, v in doc["summary"].items()}
+    if not isinstance(doc, dict) or not {"summary", "seed", "scenario"} <= set(doc) or "experiment" in (
+        doc.get("scenario") or {}
+    ):
+        raise InputError(f"{d}: not a gpusim run folder (its summary.json is not one run's: an experiment's result?)")
+    try:
+        frames = {name: pd.read_parquet(d / f"{name}.parquet") for name in FRAMES if (d / f"{name}.parquet").exists()}
+    except (OSError, ValueError) as e:
+        raise InputError(f"{d}: a table of this result folder cannot be read ({e})") from None
+    summary = {k: (math.nan if v is None else _inf(v)) for k, v in doc["summary"].items()}
     return RunResult(
         scenario=load_scenario(doc["scenario"], check=False),
         seed=doc["seed"],

@@ -44,3 +44,47 @@ def plot_style():
     rc["axes.prop_cycle"] = cycler(color=list(OKABE_ITO))
     with mpl.rc_context(rc):
         yield
+
+
+# --------------------------------------------------------------------------- console values
+
+
+def fmt_usd(value, decimals: int = 2) -> str:
+    """A dollar amount for tables: 'unknown' where the price is unknown (NaN/None), never $0."""
+    if value is None or value != value:
+        return "unknown"
+    return f"${value:,.{decimals}f}"
+
+
+def fmt_num(value, spec: str = "{:.2f}", missing: str = "n/a") -> str:
+    """A number for tables; NaN/None as `missing`, inf as 'miss' (a percentile among timed-out requests)."""
+    if value is None or value != value:
+        return missing
+    if value == float("inf"):
+        return "miss"
+    return spec.format(value)
+
+
+def console_table(title: str, headers: list[str], rows: list[list[str]], width: int = 80):
+    """A rich table of strings that fits `width` columns; wider ones switch to a vertical layout
+    (one block per row, 'header: value' lines), so nothing wraps or is cut at 80 columns.
+    """
+    from rich.table import Table
+
+    cols = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+    needed = sum(cols) + 3 * len(cols) + 1  # rich's box: '│ ' + ' │ ' between + ' │'
+    if needed <= width:
+        t = Table(title=title)
+        for i, h in enumerate(headers):
+            t.add_column(h, justify="left" if i == 0 else "right", no_wrap=True)
+        for r in rows:
+            t.add_row(*r)
+        return t
+    t = Table(title=title, show_header=False, show_lines=True)
+    t.add_column("field", no_wrap=True)
+    t.add_column("value", overflow="fold")
+    for r in rows:
+        t.add_row(f"[bold]{headers[0]}[/bold]", f"[bold]{r[0]}[/bold]")
+        for h, v in zip(headers[1:], r[1:], strict=True):
+            t.add_row(h, v)
+    return t

@@ -187,11 +187,32 @@ def check_trace_files(scenario: Scenario) -> list[tuple[tuple, str]]:
     return out
 
 
+def check_prices(scenario: Scenario, catalog) -> list[tuple[tuple, str]]:
+    """Every pool has a price, unless it says `price_unknown: true` (cost is then unknown, never 0)."""
+    from gpusim.hardware import UnknownIdError, pool_price
+
+    out = []
+    for i, pool in enumerate(scenario.cluster.node_pools):
+        try:
+            price, why = pool_price(pool, catalog)
+        except UnknownIdError:
+            continue  # reported with the node type
+        if price is None and not pool.price_unknown:
+            out.append(((("cluster", "node_pools", i, "price_per_hour")),
+                        f"pool {pool.name!r} has no price ({why}); give price_per_hour, a catalog price, "
+                        "or price_unknown: true"))  # fmt: skip
+    return out
+
+
 def check_scenario(scenario: Scenario) -> list[tuple[tuple, str]]:
     """All semantic problems of a parsed scenario."""
     from gpusim.hardware import UnknownIdError, load_catalog
 
-    problems: list[tuple[tuple, str]] = check_trace_files(scenario)
+    problems: list[tuple[tuple, str]] = check_trace_files(scenario) + check_catalog_mig(scenario)
+    problems += check_sweep_paths(scenario)
+    problems += check_pool_sizes(scenario) + check_mig_counts(scenario) + check_generators(scenario)
+    if any(p[0][0] == "catalog" for p in problems):
+        return problems
     try:
         catalog = load_catalog(scenario.catalog)
     except UnknownIdError as e:
@@ -219,6 +240,7 @@ def check_scenario(scenario: Scenario) -> list[tuple[tuple, str]]:
             if nt.gpu_model and pool.gpu_model and nt.gpu_model != pool.gpu_model:
                 problems.append((("cluster", "node_pools", i, "node_type"),
                                  f"node type {nt.id} has {nt.gpu_model} GPUs, the pool says {pool.gpu_model}"))  # fmt: skip
+    problems += check_prices(scenario, catalog)
     for wi, w in enumerate(scenario.workloads):
         wpath = ("workloads", wi)
         if w.type == "inference":
@@ -246,6 +268,9 @@ def check_scenario(scenario: Scenario) -> list[tuple[tuple, str]]:
             msg = _fits_some_pool(scenario, catalog, pod, gpus)
             if msg:
                 problems.append((wpath + sub, msg))
+    problems += check_models(scenario, catalog)
+    if not problems:
+        problems += check_never_fits(scenario, catalog)
     return problems
 
 
@@ -293,3 +318,345 @@ def _tolerated(taint, pod: PodTemplate) -> bool:
         if t.operator == "Equal" and t.key == taint.key and t.value == taint.value:
             return True
     return False
+
+
+# --------------------------------------------------------------------------- pods that can never run
+def unschedulable_reason(total_nodes: int, reasons: dict[str, int]) -> str:
+    """kube-scheduler's FitError wording: ``0/152 nodes are available: 152 Insufficient nvidia.com/gpu.``
+
+    `reasons` maps a reason ("Insufficient nvidia.com/gpu", "node(s) didn't match Pod's node
+    affinity/selector", "node(s) had untolerated taint {k: v}") to the number of nodes it ruled
+    out; they are listed sorted, as the scheduler does (framework.FitError.Error).
+    """
+    parts = ", ".join(f"{n} {r}" for r, n in sorted(reasons.items()))
+    return f"0/{total_nodes} nodes are available: {parts}." if parts else f"0/{total_nodes} nodes are available."
+
+
+def _node_fit_reasons(scenario: Scenario, catalog, pod: PodTemplate, gpus: int) -> tuple[int, dict[str, int], int]:
+    """(nodes in the cluster at most, reasons per node that can never take the pod, nodes that can)."""
+    from gpusim.sim.sharing import offer, units_per_node
+
+    resource, _, _ = pod.resources.gpu_request()
+    cpu, mem = pod.resources.cpu_milli(), pod.resources.memory_mib()
+    total = fits = 0
+    reasons: dict[str, int] = {}
+    for pool in scenario.cluster.node_pools:
+        n = max(pool.count, pool.autoscaling.max if pool.autoscaling else 0)
+        total += n
+        why = []
+        if any(pool.labels.get(k) != v for k, v in pod.node_selector.items()):
+            why.append("node(s) didn't match Pod's node affinity/selector")
+        else:
+            untolerated = [t for t in pool.taints if t.effect != "PreferNoSchedule" and not _tolerated(t, pod)]
+            if untolerated:
+                t = untolerated[0]
+                why.append(f"node(s) had untolerated taint {{{t.key}: {t.value}}}")
+            else:
+                if gpus > 0:
+                    gpu = catalog.gpu(pool.gpu_model) if pool.gpu_model else None
+                    o = offer(pool, gpu, resource, gpus)
+                    if isinstance(o, str) or units_per_node(pool, gpu) < gpus:
+                        why.append(f"Insufficient {resource}")
+                if pool.vcpu < cpu:
+                    why.append("Insufficient cpu")
+                if pool.memory < mem:
+                    why.append("Insufficient memory")
+        for r in why:
+            reasons[r] = reasons.get(r, 0) + n
+        if not why:
+            fits += n
+    return total, reasons, fits
+
+
+def check_never_fits(scenario: Scenario, catalog) -> list[tuple[tuple, str]]:
+    """Gangs with more pods than nodes that could ever hold one, and placeholder pods that fit no node."""
+    out = []
+    for wi, w in enumerate(scenario.workloads):
+        if w.type != "training" or w.generator is None or w.generator.gpus is None:
+            continue
+        gen = w.generator
+        pods = [gen.pods.value] if gen.pods.distribution == "constant" else list(gen.pods.values)
+        gpus_list = [gen.gpus.value] if gen.gpus.distribution == "constant" else list(gen.gpus.values)
+        for g in sorted(set(gpus_list)):
+            total, reasons, fits = _node_fit_reasons(scenario, catalog, w.pod, g)
+            if fits == 0:
+                continue  # reported by _fits_some_pool
+            # Each pod holds all its GPUs on one node: a node takes at most units // g pods of the gang.
+            per_node_cap = _pods_per_node(scenario, catalog, w.pod, g)
+            for p in sorted(set(pods)):
+                if p > per_node_cap:
+                    out.append(
+                        (
+                            ("workloads", wi, "generator", "pods"),
+                            f"a gang of {p} pods x {g} GPU(s) can never be scheduled: the cluster holds at most "
+                            f"{per_node_cap} such pods at once ({unschedulable_reason(total, {f'Insufficient {w.pod.resources.gpu_request()[0]}': total})})",
+                        )
+                    )
+    for wi, w in enumerate(scenario.workloads):
+        if w.type != "training" or w.jobs is None:
+            continue
+        for j, job in enumerate(w.jobs):
+            pod = job.pod or w.pod
+            g = pod.resources.gpu_request()[1]
+            if job.pods > 1 and job.pods > _pods_per_node(scenario, catalog, pod, g):
+                total = sum(
+                    max(p.count, p.autoscaling.max if p.autoscaling else 0) for p in scenario.cluster.node_pools
+                )
+                out.append(
+                    (
+                        ("workloads", wi, "jobs", j, "pods"),
+                        f"a gang of {job.pods} pods x {g} GPU(s) can never be scheduled "
+                        f"({unschedulable_reason(total, {f'Insufficient {pod.resources.gpu_request()[0]}': total})})",
+                    )
+                )
+    op = scenario.cluster.overprovisioning
+    if op is not None:
+        res = check_pod_resources(op.pod, ("cluster", "overprovisioning", "pod"))
+        if res:
+            return out + res
+        g = op.pod.resources.gpu_request()[1]
+        total, reasons, fits = _node_fit_reasons(scenario, catalog, op.pod, g)
+        if fits == 0:
+            out.append(
+                (
+                    ("cluster", "overprovisioning", "pod"),
+                    f"the overprovisioning placeholder fits no node, so it would stay pending and hold no capacity "
+                    f"({unschedulable_reason(total, reasons)})",
+                )
+            )
+    return out
+
+
+def _pods_per_node(scenario: Scenario, catalog, pod: PodTemplate, gpus: int) -> int:
+    """Most pods of this shape the whole cluster (at its autoscaling maximum) can hold at once."""
+    from gpusim.sim.sharing import offer, units_per_node
+
+    resource = pod.resources.gpu_request()[0]
+    cpu, mem = pod.resources.cpu_milli(), pod.resources.memory_mib()
+    cap = 0
+    for pool in scenario.cluster.node_pools:
+        n = max(pool.count, pool.autoscaling.max if pool.autoscaling else 0)
+        if any(pool.labels.get(k) != v for k, v in pod.node_selector.items()):
+            continue
+        if any(t.effect != "PreferNoSchedule" and not _tolerated(t, pod) for t in pool.taints):
+            continue
+        per = 10**9
+        if gpus > 0:
+            gpu = catalog.gpu(pool.gpu_model) if pool.gpu_model else None
+            if isinstance(offer(pool, gpu, resource, gpus), str):
+                continue
+            per = units_per_node(pool, gpu) // gpus
+        if cpu:
+            per = min(per, pool.vcpu // cpu)
+        if mem:
+            per = min(per, pool.memory // mem)
+        cap += n * per
+    return cap
+
+
+def check_pool_sizes(scenario: Scenario) -> list[tuple[tuple, str]]:
+    out = []
+    for i, pool in enumerate(scenario.cluster.node_pools):
+        a = pool.autoscaling
+        if a is not None and not a.min <= pool.count <= a.max:
+            out.append(
+                (
+                    ("cluster", "node_pools", i, "count"),
+                    f"count {pool.count} is outside the pool's autoscaling bounds min {a.min} .. max {a.max}",
+                )
+            )
+    return out
+
+
+def check_catalog_mig(scenario: Scenario) -> list[tuple[tuple, str]]:
+    """MIG profile placements given in a scenario's catalog block lie on the 8 memory slices."""
+    out = []
+    cat = scenario.catalog
+    for gi, g in enumerate((cat.gpu_models or []) if cat else []):
+        if g.mig is None:
+            continue
+        for pi, p in enumerate(g.mig.profiles):
+            bad = [s for s in p.placements if not 0 <= s <= 8 - p.memory_slices]
+            if bad or not p.placements:
+                out.append(
+                    (
+                        ("catalog", "gpu_models", gi, "mig", "profiles", pi, "placements"),
+                        f"MIG placements must be start slices 0..{8 - p.memory_slices} for a profile of "
+                        f"{p.memory_slices} memory slice(s) (8 in all); got {list(p.placements)}",
+                    )
+                )
+    return out
+
+
+def check_mig_counts(scenario: Scenario) -> list[tuple[tuple, str]]:
+    out = []
+    for i, pool in enumerate(scenario.cluster.node_pools):
+        mig = pool.sharing.mig
+        if mig is not None and isinstance(mig.config, dict):
+            if not mig.config:
+                out.append((("cluster", "node_pools", i, "sharing", "mig", "config"),
+                            "an empty MIG layout; give profile -> count (each 1..7) or a name such as all-balanced"))  # fmt: skip
+            for name, n in mig.config.items():
+                if not 1 <= n <= 7:
+                    out.append(
+                        (
+                            ("cluster", "node_pools", i, "sharing", "mig", "config", name),
+                            f"MIG instance count must be 1..7; got {n}",
+                        )
+                    )
+    return out
+
+
+def check_models(scenario: Scenario, catalog) -> list[tuple[tuple, str]]:
+    """Catalog ids named by workloads; LLMs whose weights fit no GPU a replica could get."""
+    from gpusim.hardware import UnknownIdError
+
+    out = []
+    for wi, w in enumerate(scenario.workloads):
+        if w.type == "training" and w.work is not None:
+            try:
+                catalog.gpu(w.work.reference_gpu)
+            except UnknownIdError as e:
+                out.append((("workloads", wi, "work", "reference_gpu"), str(e)))
+        if w.type != "inference" or w.model.llm is None:
+            continue
+        from gpusim.hardware import performance as perf
+
+        spec = perf.LlmSpec(w.model.llm.params_b, w.model.llm.precision)
+        resource, n, milli = w.pod.resources.gpu_request()
+        if n == 0 or resource.startswith("nvidia.com/mig-") or milli < 1000:
+            continue
+        if w.model.reference_gpu is not None:
+            try:
+                ref = catalog.gpu(w.model.reference_gpu)
+            except UnknownIdError:
+                continue
+            if not perf.llm_fits(ref, spec, n_gpus=n):
+                out.append((("workloads", wi, "model", "llm"),
+                            f"a {spec.params_b:g}B {w.model.llm.precision} model does not fit {n} x {ref.id} "
+                            "(reference_gpu); give the replica more GPUs or a lower precision"))  # fmt: skip
+            continue
+        pools = []
+        for pool in scenario.cluster.node_pools:
+            if pool.gpu_model is None or pool.sharing.timeSlicing or pool.sharing.mig or pool.sharing.amdPartition:
+                continue
+            if any(pool.labels.get(k) != v for k, v in w.pod.node_selector.items()):
+                continue
+            pools.append(pool)
+        misfits = [p for p in pools if not perf.llm_fits(catalog.gpu(p.gpu_model), spec, n_gpus=n)]
+        if pools and len(misfits) == len(pools):
+            shown = ", ".join(f"{p.name} ({n} x {p.gpu_model})" for p in misfits)
+            out.append((("workloads", wi, "model", "llm"),
+                        f"a {spec.params_b:g}B {w.model.llm.precision} model does not fit the GPUs of any pool a replica "
+                        f"can use: {shown}; give the replica more GPUs or a lower precision"))  # fmt: skip
+    return out
+
+
+MAX_GENERATED_JOBS = 10_000_000
+"""Most training jobs one generator may be expected to create (set max_jobs to cap it)."""
+
+
+def check_generators(scenario: Scenario) -> list[tuple[tuple, str]]:
+    """A generator window inside the run, and a job count that fits in memory."""
+    out = []
+    for wi, w in enumerate(scenario.workloads):
+        if w.type != "training" or w.generator is None:
+            continue
+        gen = w.generator
+        end = gen.end if gen.end is not None else scenario.duration
+        if gen.start >= scenario.duration:
+            out.append((("workloads", wi, "generator", "start"),
+                        f"start ({gen.start:g} s) is not before the scenario's duration ({scenario.duration:g} s): "
+                        "no job would ever arrive"))  # fmt: skip
+            continue
+        a = gen.arrival
+        rate = max(
+            [float(getattr(a, k)) for k in ("rate", "mean_rate", "peak_rate") if getattr(a, k, None) is not None]
+            + [float(max(getattr(a, "rates", None) or [0.0]))]
+        )
+        expected = rate * max(0.0, min(end, scenario.duration) - gen.start)
+        if gen.max_jobs is not None:
+            expected = min(expected, gen.max_jobs)
+        if expected > MAX_GENERATED_JOBS:
+            out.append((("workloads", wi, "generator", "arrival"),
+                        f"this generator would create about {expected:.3g} jobs; at most {MAX_GENERATED_JOBS:,} "
+                        "(lower the rate or set max_jobs)"))  # fmt: skip
+    return out
+
+
+def check_experiment(scenario, base_dir) -> list[tuple[tuple, str]]:
+    """What `gpusim run` would find wrong with an experiment file, found without running it."""
+    from pathlib import Path
+
+    from gpusim.errors import InputError
+
+    exp = scenario.experiment
+    out: list[tuple[tuple, str]] = []
+    if exp.kind == "fgd-packing":
+        from gpusim.placement import POLICY_IDS
+        from gpusim.placement.fgd_experiment import PAPER_POLICIES
+        from gpusim.traces._io import resolve_path
+
+        allowed = [*PAPER_POLICIES, *POLICY_IDS]
+        for i, p in enumerate(exp.policies):
+            if p not in allowed:
+                out.append((("experiment", "policies", i), f"unknown policy {p!r}; allowed: {', '.join(allowed)}"))
+        for key in ("pods", "nodes"):
+            src = getattr(exp, key)
+            try:
+                resolve_path(src.path, src.format)
+            except InputError as e:
+                out.append((("experiment", key, "path"), str(e)))
+    elif exp.kind == "autoscaler-lag":
+        from gpusim.errors import ScenarioError
+        from gpusim.scenario.loader import load_scenario
+
+        base = Path(exp.scenario)
+        base = base if base.is_absolute() else Path(base_dir) / base
+        try:
+            s = load_scenario(base)
+        except ScenarioError as e:
+            return [(("experiment", "scenario"), f"the base scenario {base} has problems:\n{e}")]
+        if not hasattr(s, "cluster"):
+            return [(("experiment", "scenario"), f"{base} is an experiment, not a scenario")]
+        pools = {p.name: p for p in s.cluster.node_pools}
+        if exp.pool not in pools or pools[exp.pool].autoscaling is None:
+            names = [n for n, p in pools.items() if p.autoscaling is not None]
+            out.append((("experiment", "pool"),
+                        f"{exp.pool!r} is not an autoscaled node pool of {base}; autoscaled pools: {names or 'none'}"))  # fmt: skip
+    elif exp.kind == "sizing":
+        from gpusim.experiments.sizing import check_sizing
+
+        out.extend(check_sizing(scenario))
+    elif exp.kind == "vendor-comparison":
+        from gpusim.hardware import UnknownIdError, load_catalog
+
+        cat = load_catalog()
+        for i, nt in enumerate(exp.node_types):
+            try:
+                cat.node_type(nt)
+            except UnknownIdError as e:
+                out.append((("experiment", "node_types", i), str(e)))
+    return out
+
+
+def check_sweep_paths(scenario: Scenario) -> list[tuple[tuple, str]]:
+    """Every sweep factor names a field of the resolved scenario (values are checked by `gpusim validate`)."""
+    if scenario.sweep is None or not scenario.sweep.factors:
+        return []
+    from gpusim.errors import InputError
+    from gpusim.sweep.plan import RESERVED, resolve_path, resolved_dict
+
+    base = resolved_dict(scenario)
+    out = []
+    for path in scenario.sweep.factors:
+        if path in RESERVED:
+            out.append(
+                (("sweep", "factors", path), f"sweep factor {path!r} cannot be swept (a column of the sweep table)")
+            )
+            continue
+        try:
+            resolve_path(base, path)
+        except InputError as e:
+            out.append((("sweep", "factors", path), str(e)))
+    return out

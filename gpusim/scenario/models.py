@@ -22,12 +22,13 @@ from pydantic import (
     Discriminator,
     Field,
     PlainSerializer,
+    Strict,
     Tag,
     field_validator,
     model_validator,
 )
 
-from gpusim.autoscale.schema import HPAConfig, KPAConfig
+from gpusim.autoscale.schema import HPAConfig, KEDAConfig, KPAConfig
 from gpusim.hardware.schema import CatalogOverrides
 from gpusim.scenario.types import CpuMilli, Duration, MemoryMiB, parse_quantity
 from gpusim.sweep.schema import SweepSpec
@@ -59,7 +60,7 @@ _NAME_RE = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=False, allow_inf_nan=False)
 
 
 # --------------------------------------------------------------------------- Kubernetes pieces
@@ -235,25 +236,29 @@ def _constant_shorthand(v: object) -> object:
     return v
 
 
-DurationDistribution = Annotated[
+# The tagged union is built first and the shorthand validator wraps it: put the other way round,
+# pydantic tries every member and a bad value prints one problem per distribution kind.
+_DurationUnion = Annotated[
     ConstantDuration | ExponentialDuration | LognormalDuration | UniformDuration | ChoiceDuration,
-    BeforeValidator(_constant_shorthand),
     Field(discriminator="distribution"),
 ]
+DurationDistribution = Annotated[_DurationUnion, BeforeValidator(_constant_shorthand)]
 
 
-MaybeDuration = Annotated[DurationDistribution | None, BeforeValidator(_constant_shorthand)]
+MaybeDuration = Annotated[_DurationUnion | None, BeforeValidator(_constant_shorthand)]
 """An optional duration distribution that also accepts the shorthand `2h` (a constant)."""
 
 
 class ConstantCount(_Dist):
     distribution: Literal["constant"] = Field(description="Always the same count.")
-    value: int = Field(ge=0, description="The count.")
+    value: int = Field(ge=0, le=10_000_000, description="The count (at most 10,000,000).")
 
 
 class ChoiceCount(_Dist):
     distribution: Literal["choice"] = Field(description="One of the listed counts, with optional weights.")
-    values: list[Annotated[int, Field(ge=0)]] = Field(min_length=1, description="Possible counts.")
+    values: list[Annotated[int, Field(ge=0, le=10_000_000)]] = Field(
+        min_length=1, max_length=10_000, description="Possible counts (each at most 10,000,000)."
+    )
     weights: list[float] | None = Field(None, description="Relative weights, one per value (default equal).")
 
     @model_validator(mode="after")
@@ -271,9 +276,8 @@ def _count_shorthand(v: object) -> object:
 
 
 CountDistribution = Annotated[
-    ConstantCount | ChoiceCount,
+    Annotated[ConstantCount | ChoiceCount, Field(discriminator="distribution")],
     BeforeValidator(_count_shorthand),
-    Field(discriminator="distribution"),
 ]
 
 
@@ -284,7 +288,9 @@ class InlineJob(_Model):
     name: str | None = Field(None, description="Job name (default: <workload>-<index>).")
     arrival: Duration = Field(0.0, ge=0, description="Arrival time after the start of the run (seconds).")
     duration: Duration = Field(gt=0, description="Run time on its GPUs without interference (seconds).")
-    pods: int = Field(1, ge=1, description="Pods in the job (distributed training); all are bound at once or none.")
+    pods: int = Field(
+        1, ge=1, le=10_000, description="Pods in the job (distributed training, at most 10,000); all are bound at once or none."
+    )
     pod: PodTemplate | None = Field(None, description="Overrides the workload's pod template for this job.")
 
 
@@ -320,7 +326,9 @@ class JobGenerator(_Model):
     end: Duration | None = Field(
         None, gt=0, description="No arrivals after this time (seconds; default: scenario duration)."
     )
-    max_jobs: int | None = Field(None, gt=0, description="Stop after this many jobs (default: no limit).")
+    max_jobs: int | None = Field(
+        None, gt=0, le=100_000_000, description="Stop after this many jobs (at most 100,000,000; default: no limit)."
+    )
 
     @field_validator("gpus", "pods", mode="before")
     @classmethod
@@ -343,6 +351,14 @@ class JobGenerator(_Model):
         pods = [self.pods.value] if self.pods.distribution == "constant" else self.pods.values
         if min(pods) < 1:
             raise ValueError("pods per job must be >= 1")
+        if max(pods) > 10_000:
+            raise ValueError(f"pods per job must be <= 10,000; got {max(pods)}")
+        if self.gpus is not None:
+            gpus = [self.gpus.value] if self.gpus.distribution == "constant" else self.gpus.values
+            if max(gpus) > 1024:
+                raise ValueError(f"GPUs per pod must be <= 1,024; got {max(gpus)}")
+        if self.end is not None and self.end <= self.start:
+            raise ValueError(f"end ({self.end:g} s) must be after start ({self.start:g} s)")
         return self
 
 
@@ -366,13 +382,18 @@ class TrainingWorkload(_Model):
     """
 
     type: Literal["training"] = Field("training", description="Workload kind.")
-    name: str = Field(pattern=_NAME_RE, description="Workload name (DNS label style).")
+    name: str = Field(pattern=_NAME_RE, max_length=63, description="Workload name (DNS label style, at most 63 characters).")
     pod: PodTemplate = Field(
         default_factory=PodTemplate,
         description="Pod template of each job (for traces: nodeSelector, tolerations and the GPU resource name; "
         "CPU, memory and GPUs come from the trace).",
     )
-    jobs: list[InlineJob] | None = Field(None, min_length=1, description="Jobs given one by one.")
+    jobs: list[InlineJob] | None = Field(
+        None,
+        min_length=1,
+        max_length=20_000,
+        description="Jobs given one by one (at most 20,000; longer lists belong in a trace file, format generic).",
+    )
     generator: JobGenerator | None = Field(None, description="Jobs drawn from a synthetic generator.")
     trace: TraceSource | None = Field(None, description="Jobs replayed from a training trace file.")
     work: TrainingWork | None = Field(
@@ -470,15 +491,16 @@ class ColdStart(_Model):
 
 
 class ServiceAutoscaling(_Model):
-    """The replica autoscaler: Kubernetes HPA or Knative KPA (one)."""
+    """The replica autoscaler: Kubernetes HPA, Knative KPA or a KEDA ScaledObject (one)."""
 
     hpa: HPAConfig | None = Field(None, description="HorizontalPodAutoscaler (autoscaling/v2).")
     kpa: KPAConfig | None = Field(None, description="Knative Pod Autoscaler.")
+    keda: KEDAConfig | None = Field(None, description="KEDA ScaledObject: prometheus triggers, scale to zero.")
 
     @model_validator(mode="after")
     def _one(self):
-        if (self.hpa is None) == (self.kpa is None):
-            raise ValueError("give exactly one of `hpa` or `kpa`")
+        if sum(x is not None for x in (self.hpa, self.kpa, self.keda)) != 1:
+            raise ValueError("give exactly one of `hpa`, `kpa` or `keda`")
         return self
 
 
@@ -486,13 +508,17 @@ class InferenceWorkload(_Model):
     """An inference service: a Deployment of replicas behind a load balancer, with an autoscaler."""
 
     type: Literal["inference"] = Field(description="Workload kind.")
-    name: str = Field(pattern=_NAME_RE, description="Service name (DNS label style).")
+    name: str = Field(pattern=_NAME_RE, max_length=63, description="Service name (DNS label style, at most 63 characters).")
     pod: PodTemplate = Field(description="Pod template of one replica (its GPU: whole, MIG profile or time-sliced).")
     model: RequestModel = Field(description="What a request costs.")
     arrivals: RequestArrivals = Field(description="Request arrivals.")
-    replicas: int = Field(1, ge=0, description="Replicas at the start (count); the autoscaler changes it.")
+    replicas: int = Field(
+        1, ge=0, le=100_000, description="Replicas at the start (count, at most 100,000); the autoscaler changes it."
+    )
     autoscaling: ServiceAutoscaling | None = Field(None, description="Replica autoscaler (none: fixed replicas).")
-    concurrency: int = Field(1, ge=1, description="Requests one replica serves at once (server slots or max batch).")
+    concurrency: int = Field(
+        1, ge=1, le=100_000, description="Requests one replica serves at once (server slots or max batch, at most 100,000)."
+    )
     batch_slowdown: float = Field(
         0.0, ge=0, le=1, description="Per extra request in a batch, the fractional growth of each request's time (0-1)."
     )
@@ -502,6 +528,12 @@ class InferenceWorkload(_Model):
     timeout: Duration = Field(60.0, gt=0, description="Requests waiting longer than this time out (seconds).")
     max_queue: int | None = Field(None, ge=0, description="Requests waiting per replica before arrivals are dropped.")
     cold_start: ColdStart = Field(default_factory=ColdStart, description="Replica start-up lag.")
+    warm_start: bool = Field(
+        False,
+        description="The initial `replicas` are ready at t=0 (a service already running when the window opens); "
+        "replicas added later still pay the cold start. Not yet honoured by the engine: until it is, give "
+        "cold_start image_pull and model_load 0 s.",
+    )
     slo: Slo = Field(description="Latency objective.")
     interval: Duration = Field(15.0, gt=0, description="Data-plane window and service time-series interval (seconds).")
 
@@ -619,8 +651,8 @@ class Sharing(_Model):
 class PoolAutoscaling(_Model):
     """Cluster Autoscaler bounds and node start-up lag of one pool."""
 
-    min: int = Field(0, ge=0, description="Fewest nodes (count).")
-    max: int = Field(ge=1, description="Most nodes (count).")
+    min: int = Field(0, ge=0, le=100_000, description="Fewest nodes (count).")
+    max: int = Field(ge=1, le=100_000, description="Most nodes (count, at most 100,000).")
     provisioning: MaybeDuration = Field(
         None,
         description="Time from the scale-up request to a ready node with allocatable GPUs (seconds): VM boot, "
@@ -637,10 +669,10 @@ class PoolAutoscaling(_Model):
 class NodePool(_Model):
     """A group of identical nodes."""
 
-    name: str = Field(pattern=_NAME_RE, description="Pool name (DNS label style).")
-    count: int = Field(ge=0, description="Number of nodes in the pool.")
+    name: str = Field(pattern=_NAME_RE, max_length=63, description="Pool name (DNS label style, at most 63 characters).")
+    count: Annotated[int, Strict()] = Field(ge=0, le=100_000, description="Number of nodes in the pool (at most 100,000).")
     gpu_model: str | None = Field(None, description="GPU model id from the hardware catalog (`gpusim catalog`).")
-    gpus_per_node: int = Field(0, ge=0, description="GPUs per node.")
+    gpus_per_node: int = Field(0, ge=0, le=64, description="GPUs per node (at most 64).")
     vcpu: CpuMilli = Field(description="Allocatable vCPU per node (Kubernetes quantity, e.g. 96 or 95500m).")
     memory: MemoryMiB = Field(description="Allocatable memory per node (Kubernetes quantity, e.g. 1152Gi).")
     labels: dict[str, str] = Field(default_factory=dict, description="Node labels (key -> value).")
@@ -653,6 +685,11 @@ class NodePool(_Model):
     )
     price_per_hour: float | None = Field(None, ge=0, description="USD per node-hour (overrides the node type's price).")
     spot: bool = Field(False, description="Bill the node type's spot price instead of on-demand.")
+    price_unknown: bool = Field(
+        False,
+        description="Say that this pool's price is not known: its cost prints as unknown (never 0). Without it, a "
+        "pool whose price cannot be found (price_per_hour, node type, GPU model price) is an error.",
+    )
     autoscaling: PoolAutoscaling | None = Field(None, description="Let the Cluster Autoscaler add and remove nodes.")
 
     @model_validator(mode="after")
@@ -688,7 +725,7 @@ class Overprovisioning(_Model):
     and make the Cluster Autoscaler add nodes. How operators hide provisioning lag.
     """
 
-    replicas: int = Field(ge=1, description="Placeholder pods (count).")
+    replicas: int = Field(ge=1, le=100_000, description="Placeholder pods (count, at most 100,000).")
     pod: PodTemplate = Field(description="Resources of one placeholder (e.g. one GPU) and where it may run.")
     priority: int = Field(-10, lt=0, description="Placeholder priority; real pods (priority >= 0) preempt them.")
 
@@ -702,7 +739,7 @@ class Billing(_Model):
 class Cluster(_Model):
     """The cluster: node pools, the Cluster Autoscaler and billing."""
 
-    node_pools: list[NodePool] = Field(min_length=1, description="Node pools of the cluster.")
+    node_pools: list[NodePool] = Field(min_length=1, max_length=1000, description="Node pools of the cluster (1 to 1,000).")
     autoscaler: ClusterAutoscaler = Field(default_factory=ClusterAutoscaler, description="Cluster Autoscaler.")
     billing: Billing = Field(default_factory=Billing, description="Billing of nodes.")
     overprovisioning: Overprovisioning | None = Field(None, description="Placeholder pods that keep spare capacity.")
@@ -745,11 +782,15 @@ class Output(_Model):
 class Scenario(_Model):
     """A gpusim scenario: a cluster, its workloads, the scheduler, and how long to run."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, title="gpusim scenario")
+    model_config = ConfigDict(extra="forbid", frozen=True, title="gpusim scenario", allow_inf_nan=False)
 
-    name: str = Field(pattern=_NAME_RE, description="Scenario name; results go to results/<name>/.")
-    description: str = Field("", description="Free text.")
-    seed: int | None = Field(None, ge=0, description="Random seed; omitted = drawn at run time and recorded.")
+    name: str = Field(
+        pattern=_NAME_RE, max_length=63, description="Scenario name (at most 63 characters); results go to results/<name>/."
+    )
+    description: str = Field("", max_length=10_000, description="Free text (at most 10,000 characters).")
+    seed: int | None = Field(
+        None, ge=0, le=2**63 - 1, description="Random seed (0 .. 2^63-1); omitted = drawn at run time and recorded."
+    )
     duration: Duration = Field(gt=0, description="Arrival window of generated jobs and horizon of the run (seconds).")
     drain: bool = Field(
         True,
@@ -757,7 +798,9 @@ class Scenario(_Model):
         "or stop at `duration` (false). Scenarios with inference services always stop at `duration`.",
     )
     cluster: Cluster = Field(description="Node pools.")
-    workloads: list[Workload] = Field(min_length=1, description="Workloads submitted to the cluster.")
+    workloads: list[Workload] = Field(
+        min_length=1, max_length=1000, description="Workloads submitted to the cluster (1 to 1,000)."
+    )
     scheduler: Scheduler = Field(default_factory=Scheduler, description="Scheduler settings.")
     output: Output = Field(default_factory=Output, description="Recording settings.")
     sweep: SweepSpec | None = Field(

@@ -36,6 +36,23 @@ _QUANTITY_RE = re.compile(
 
 QUANTITY_HELP = "a Kubernetes quantity such as 500m, 2, 64Gi, 1.5Ti or 1e3"
 
+MAX_QUANTITY = 2**62
+"""Largest quantity accepted (about 4.6e18; 4 EiB of memory)."""
+MAX_DURATION_S = 1e11
+"""Longest duration accepted: 1e11 seconds (about 3,000 years)."""
+MAX_RATE = 1e6
+"""Highest rate accepted: a million events per second."""
+MAX_CPU_MILLI = 10**9
+"""Most CPU accepted: a million cores (in milli-cores)."""
+MAX_MEMORY_MIB = 2**40
+"""Most memory accepted: 1 EiB (in MiB)."""
+
+
+def _bounded(x: float, limit: float, what: str, value: object) -> float:
+    if not math.isfinite(x) or abs(x) > limit:
+        raise ValueError(f"{value!r} is out of range: {what} must be finite and at most {limit:g}")
+    return x
+
 
 def parse_quantity(value: object) -> Fraction:
     """Parse a Kubernetes resource quantity exactly.
@@ -48,11 +65,11 @@ def parse_quantity(value: object) -> Fraction:
     if isinstance(value, bool):
         raise ValueError(f"expected {QUANTITY_HELP}, got {value!r}")
     if isinstance(value, int):
-        return Fraction(value)
+        return _check_quantity(Fraction(value), value)
     if isinstance(value, float):
         if not math.isfinite(value):
             raise ValueError(f"expected {QUANTITY_HELP}, got {value!r}")
-        return Fraction(str(value))
+        return _check_quantity(Fraction(str(value)), value)
     if not isinstance(value, str):
         raise ValueError(f"expected {QUANTITY_HELP}, got {value!r}")
     m = _QUANTITY_RE.match(value.strip())
@@ -60,11 +77,20 @@ def parse_quantity(value: object) -> Fraction:
         raise ValueError(f"{value!r} is not {QUANTITY_HELP}")
     num = Fraction(m.group("num"))
     if m.group("exp") is not None:
-        return num * Fraction(10) ** int(m.group("exp"))
-    suffix = m.group("suffix") or ""
-    if suffix in _BINARY:
-        return num * _BINARY[suffix]
-    return num * _DECIMAL[suffix]
+        exp = int(m.group("exp"))
+        if abs(exp) > 30:
+            raise ValueError(f"{value!r} is out of range: a quantity is at most {MAX_QUANTITY:.3g}")
+        q = num * Fraction(10) ** exp
+    else:
+        suffix = m.group("suffix") or ""
+        q = num * (_BINARY[suffix] if suffix in _BINARY else _DECIMAL[suffix])
+    return _check_quantity(q, value)
+
+
+def _check_quantity(q: Fraction, value: object) -> Fraction:
+    if abs(q) > MAX_QUANTITY:
+        raise ValueError(f"{value!r} is out of range: a quantity is at most {MAX_QUANTITY:.3g}")
+    return q
 
 
 _DURATION_UNITS = {
@@ -91,16 +117,17 @@ def parse_duration(value: object) -> float:
     if isinstance(value, bool):
         raise ValueError(f"expected {DURATION_HELP}, got {value!r}")
     if isinstance(value, (int, float)):
-        if not math.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value):
             raise ValueError(f"expected {DURATION_HELP}, got {value!r}")
-        return float(value)
+        return _bounded(float(value), MAX_DURATION_S, "a duration (seconds)", value)
     if not isinstance(value, str):
         raise ValueError(f"expected {DURATION_HELP}, got {value!r}")
     text = value.strip()
     try:
-        return float(text)
-    except ValueError:
-        pass
+        return _bounded(float(text), MAX_DURATION_S, "a duration (seconds)", value)
+    except ValueError as e:
+        if "out of range" in str(e):
+            raise
     pos, total, seen = 0, 0.0, False
     for m in _DURATION_PART.finditer(text):
         if m.start() != pos and text[pos : m.start()].strip():
@@ -109,7 +136,7 @@ def parse_duration(value: object) -> float:
         pos, seen = m.end(), True
     if not seen or text[pos:].strip():
         raise ValueError(f"{value!r} is not {DURATION_HELP}")
-    return total
+    return _bounded(total, MAX_DURATION_S, "a duration (seconds)", value)
 
 
 _RATE_UNITS = {"s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "hour": 3600.0, "d": 86400.0, "day": 86400.0}
@@ -124,8 +151,12 @@ def parse_rate(value: object) -> float:
     """
     if isinstance(value, bool):
         raise ValueError(f"expected {RATE_HELP}, got {value!r}")
+    return _bounded(_parse_rate(value), MAX_RATE, "a rate (per second)", value)
+
+
+def _parse_rate(value: object) -> float:
     if isinstance(value, (int, float)):
-        if not math.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value):
             raise ValueError(f"expected {RATE_HELP}, got {value!r}")
         return float(value)
     if not isinstance(value, str):
@@ -147,12 +178,18 @@ def parse_rate(value: object) -> float:
 
 def _cpu_milli(value: object) -> int:
     q = parse_quantity(value)
-    return math.ceil(q * 1000)
+    m = math.ceil(q * 1000)
+    if m > MAX_CPU_MILLI:
+        raise ValueError(f"{value!r} is out of range: at most {MAX_CPU_MILLI // 1000:,} CPU cores")
+    return m
 
 
 def _memory_mib(value: object) -> int:
     q = parse_quantity(value)
-    return math.ceil(q / 2**20)
+    m = math.ceil(q / 2**20)
+    if m > MAX_MEMORY_MIB:
+        raise ValueError(f"{value!r} is out of range: at most 1Ei of memory")
+    return m
 
 
 def _bytes_int(value: object) -> int:
@@ -164,14 +201,14 @@ _NUM_OR_STR = [{"type": "string"}, {"type": "number"}]
 Duration = Annotated[
     float,
     BeforeValidator(parse_duration),
-    WithJsonSchema({"anyOf": _NUM_OR_STR, "description": f"Seconds: {DURATION_HELP}."}),
+    WithJsonSchema({"anyOf": _NUM_OR_STR, "description": f"Seconds: {DURATION_HELP}; at most 1e11 s (about 3,000 years)."}),
 ]
 """Seconds, written as a duration string or a number."""
 
 Rate = Annotated[
     float,
     BeforeValidator(parse_rate),
-    WithJsonSchema({"anyOf": _NUM_OR_STR, "description": f"Per second: {RATE_HELP}."}),
+    WithJsonSchema({"anyOf": _NUM_OR_STR, "description": f"Per second: {RATE_HELP}; at most 1e6 per second."}),
 ]
 """Events per second, written as ``N/unit`` or a number per second."""
 
@@ -179,7 +216,7 @@ CpuMilli = Annotated[
     int,
     BeforeValidator(_cpu_milli),
     PlainSerializer(lambda m: f"{m}m", return_type=str),
-    WithJsonSchema({"anyOf": _NUM_OR_STR, "description": f"CPU cores: {QUANTITY_HELP}."}),
+    WithJsonSchema({"anyOf": _NUM_OR_STR, "description": f"CPU cores: {QUANTITY_HELP}; at most 1,000,000 cores."}),
 ]
 """CPU in milli-cores (``500m`` -> 500, ``2`` -> 2000)."""
 
@@ -187,6 +224,6 @@ MemoryMiB = Annotated[
     int,
     BeforeValidator(_memory_mib),
     PlainSerializer(lambda m: f"{m}Mi", return_type=str),
-    WithJsonSchema({"anyOf": _NUM_OR_STR, "description": f"Memory in bytes: {QUANTITY_HELP}."}),
+    WithJsonSchema({"anyOf": _NUM_OR_STR, "description": f"Memory in bytes: {QUANTITY_HELP}; at most 1Ei."}),
 ]
 """Memory in MiB, rounded up (``64Gi`` -> 65536)."""

@@ -35,7 +35,9 @@ from importlib import resources
 import numpy as np
 import yaml
 
-from gpusim.autoscale.hpa import HorizontalPodAutoscaler, MetricSample
+from gpusim.autoscale import observe
+from gpusim.autoscale.hpa import HorizontalPodAutoscaler
+from gpusim.autoscale.keda import KEDAScaledObject
 from gpusim.autoscale.kpa import KnativePodAutoscaler, WindowAverage
 from gpusim.cluster.state import SHARING_TIMESLICE, Placement
 from gpusim.dataplane import DataPlane, Histogram
@@ -55,7 +57,6 @@ interval, replicas and queue length at its end, latency percentiles of the reque
 ARRIVAL_CHUNK_S = 6 * 3600.0
 """Synthetic request arrivals are drawn this many simulated seconds at a time."""
 
-_HPA_ACC = 4  # per dp slot: concurrency x dt, queued x dt, utilisation x dt, dt
 
 
 @lru_cache(maxsize=1)
@@ -73,6 +74,7 @@ class Replica:
     dp_index: int = -1
     created_s: float = 0.0
     ready_s: float = math.nan
+    running_s: float = math.nan  # image pulled: the pod phase turns Running
 
 
 @dataclass
@@ -151,17 +153,16 @@ class InferenceService:
         self.interval = _Interval(latency=Histogram(self.dp.hist_config))
         self._rows = _Rows()
         self.replica_seconds = 0.0
-        self.hpa = self.kpa = None
+        self.hpa = self.kpa = self.keda = None
         a = w.autoscaling
-        if a is not None and a.hpa is not None:
+        if a is not None and a.keda is not None:
+            self.keda = KEDAScaledObject(a.keda)
+        elif a is not None and a.hpa is not None:
             self.hpa = HorizontalPodAutoscaler(a.hpa)
         elif a is not None and a.kpa is not None:
             self.kpa = KnativePodAutoscaler(a.kpa, ready_pods_at_start=w.replicas, start_s=0.0)
             self.kpa_avg = WindowAverage(max_window_s=a.kpa.stable_window_s)
-        self._metric_acc = np.zeros((max_rep, _HPA_ACC))  # dp index -> [concurrency*dt, queued*dt, util*dt, dt]
-        self._acc_arrived = 0  # requests handed to the data plane since the last autoscaler decision
-        self._acc_t = 0.0
-        self._lb_queue_dt = 0.0  # load-balancer queue x time since the last autoscaler decision
+        self.signals = observe.SignalWindow()  # data-plane integrals since the last autoscaler decision
         self._next_hpa = 0.0
         self._last = None  # the last window's metrics
 
@@ -226,6 +227,7 @@ class InferenceService:
             prompt = sample_counts(w.arrivals.prompt_tokens, streams.stream(base + "/prompt"), t.size)
             output = sample_counts(w.arrivals.output_tokens, streams.stream(base + "/output"), t.size)
             service = None
+        self.output_tokens = None if output is None else np.asarray(output, dtype=float)
         if w.model.llm is not None:
             if prompt is None or output is None:
                 raise ValueError(f"service {w.name}: an LLM model needs prompt and output tokens from its arrivals")
@@ -292,6 +294,8 @@ class InferenceService:
         a = self.w.autoscaling
         if a is not None and a.hpa is not None:
             return max(a.hpa.max_replicas, self.w.replicas, 1) + 2
+        if a is not None and a.keda is not None:
+            return max(a.keda.max_replica_count, self.w.replicas, 1) + 2
         if a is not None and a.kpa is not None and a.kpa.max_scale > 0:
             return max(a.kpa.max_scale, self.w.replicas, 1) + 2
         return max(self.w.replicas, 1) * 4 + 64
@@ -303,23 +307,28 @@ class InferenceService:
         j = int(np.searchsorted(self.arrival_s, now, side="left"))
         self.next_i = j
         if now <= self._chunk_end or self._chunk_end >= self.ctx.horizon_s:
-            return self.arrival_s[i:j], self.work[i:j]
+            return self.arrival_s[i:j], self.work[i:j], self._tokens(i, j)
         parts_t, parts_w = [self.arrival_s[i:j]], [self.work[i:j]]
+        tokens = self._tokens(i, j)  # before the next chunk replaces output_tokens
         while now > self._chunk_end and self._chunk_end < self.ctx.horizon_s:
             self._pull_chunk()
             j = int(np.searchsorted(self.arrival_s, now, side="left"))
             parts_t.append(self.arrival_s[:j])
             parts_w.append(self.work[:j])
+            tokens += self._tokens(0, j)
             self.next_i = j
-        return np.concatenate(parts_t), np.concatenate(parts_w)
+        return np.concatenate(parts_t), np.concatenate(parts_w), tokens
+
+    def _tokens(self, i: int, j: int) -> float:
+        """Output tokens of requests i..j of the current chunk (the tokens/s signal)."""
+        return 0.0 if self.output_tokens is None else float(self.output_tokens[i:j].sum())
 
     def advance(self, now: float) -> None:
         """Serve every request that arrived in [data-plane clock, now)."""
         if now <= self.dp.now_s:
             return
-        t, work = self._take(now)
+        t, work, tokens = self._take(now)
         m = self.dp.serve(t, work, now)
-        self._acc_arrived += int(t.size)
         iv = self.interval
         iv.arrived += m.arrived
         iv.served += m.served
@@ -330,14 +339,7 @@ class InferenceService:
         dt = m.duration_s
         ready = np.flatnonzero(m.ready)
         self.replica_seconds += dt * ready.size
-        if ready.size:
-            acc = self._metric_acc
-            acc[ready, 0] += m.concurrency_avg[ready] * dt
-            acc[ready, 1] += m.queued_avg[ready] * dt
-            acc[ready, 2] += m.utilisation[ready] * dt
-            acc[ready, 3] += dt
-        self._acc_t += dt
-        self._lb_queue_dt += m.lb_queue_avg * dt
+        self.signals.add(m, tokens)
         if self.kpa is not None:
             total = float(m.concurrency_avg[ready].sum() + m.lb_queue_avg)
             value = total if self.kpa.config.metric == "concurrency" else m.arrival_rate_rps
@@ -351,6 +353,8 @@ class InferenceService:
             tick = min(tick, self.hpa.sync_period_s)
         if self.kpa is not None:
             tick = min(tick, self.kpa.tick_interval_s)
+        if self.keda is not None:
+            tick = min(tick, self.keda.tick_interval_s)
         next_row = self.w.interval
         while True:
             yield self.env.timeout(tick)
@@ -363,49 +367,26 @@ class InferenceService:
                 next_row += self.w.interval
 
     def _autoscale(self, now: float) -> None:
-        ready = [r for r in self.live if r.state == "ready"]
-        unready = sum(1 for r in self.live if r.state in ("pending", "starting"))
-        current = len(ready) + unready
+        live = [r for r in self.live if r.state in ("pending", "starting", "ready")]
+        ready = [r for r in live if r.state == "ready"]
         if self.hpa is not None:
             if now + 1e-9 < self._next_hpa:
                 return
             self._next_hpa = now + self.hpa.sync_period_s
-            samples = {m.name: self._hpa_sample(m.name, ready, unready) for m in self.hpa.config.metrics}
-            decision = self.hpa.reconcile(now, current, samples)
-            self._scale_to(decision.desired_replicas)
+            req = self.job.gpus * self.job.gpu_milli or max(1, self.job.cpu_milli)  # the pod's request of its device
+            samples = observe.hpa_samples(self.hpa.config.metrics, live, self.signals, now, req, self.job.gpus == 0)
+            self._scale_to(self.hpa.reconcile(now, len(live), samples).desired_replicas)
+        elif self.keda is not None:
+            values = self.keda.values(lambda sig: self.signals.series(sig, [r.dp_index for r in ready]))
+            self._scale_to(self.keda.reconcile(now, len(live), values, len(ready)).desired_replicas)
         elif self.kpa is not None:
             cfg = self.kpa.config
-            stable = self.kpa_avg.average(now, cfg.stable_window_s) or 0.0
-            panic = self.kpa_avg.average(now, cfg.stable_window_s * cfg.panic_window_percentage / 100) or 0.0
-            self._scale_to(self.kpa.scale(now, len(ready), stable, panic).desired_pods)
-        self._metric_acc[:] = 0.0
-        self._acc_arrived = 0
-        self._acc_t = 0.0
-        self._lb_queue_dt = 0.0
-
-    def _hpa_sample(self, name: str, ready: list[Replica], unready: int) -> MetricSample:
-        values = []
-        lbq = self._lb_queue_dt / self._acc_t if self._acc_t > 0 else 0.0
-        n = max(1, len(ready))
-        for r in ready:
-            acc = self._metric_acc[r.dp_index]
-            if acc[3] <= 0:  # not ready in any window of the period
-                continue
-            if name == "concurrency":
-                values.append(float(acc[0]) / float(acc[3]) + lbq / n)
-            elif name == "queue_length":
-                values.append(float(acc[1]) / float(acc[3]) + lbq / n)
-            elif name == "utilization":
-                values.append(100.0 * float(acc[2]) / float(acc[3]))
-            else:  # rps: arrivals over the period, shared by the ready pods
-                values.append(self._period_arrivals() / n)
-        return MetricSample(values, n_unready=unready, n_missing=len(ready) - len(values))
-
-    def _period_arrivals(self) -> float:
-        """Arrival rate over the windows since the last decision."""
-        if self._acc_t <= 0:
-            return 0.0
-        return self._acc_arrived / self._acc_t
+            stable = self.kpa_avg.average(now, cfg.stable_window_s)  # None: no data yet (Knative: no decision)
+            panic = self.kpa_avg.average(now, cfg.stable_window_s * cfg.panic_window_percentage / 100)
+            d = self.kpa.scale(now, len(ready), stable, panic)
+            if d.valid:
+                self._scale_to(d.desired_pods)
+        self.signals.reset()
 
     def _scale_to(self, n: int) -> None:
         live = [r for r in self.live if r.state != "draining"]
@@ -440,7 +421,9 @@ class InferenceService:
         if alt.offer.sharing == SHARING_TIMESLICE:  # co-tenant of training jobs (slows them, uses memory)
             self.ctx.add_ts_tenant(("replica", self.name, r.index), placements, self.job.gpu_memory_mib)
         cs = self.w.cold_start
-        delay = float(sample_durations(cs.image_pull, self.rng, 1)[0]) + self._model_load()
+        pull = float(sample_durations(cs.image_pull, self.rng, 1)[0])
+        r.running_s = self.env.now + pull
+        delay = pull + self._model_load()
         self.cold_starts += 1
         ev = self.env.timeout(delay)
         ev.callbacks.append(lambda _e, r=r: self._ready(r))

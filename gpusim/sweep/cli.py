@@ -44,10 +44,16 @@ def cmd_sweep(args) -> int:
     from rich.console import Console
 
     from gpusim.sweep.api import default_out, prepare
-    from gpusim.sweep.runner import run_sweep
+    from gpusim.sweep.runner import check_dask_address, run_sweep
 
+    if args.dask is not None:
+        check_dask_address(args.dask)
+    if args.workers is not None and args.workers < 1:
+        raise InputError(f"--workers must be >= 1; got {args.workers}")
+    if args.replications is not None and args.replications < 1:
+        raise InputError(f"--replications must be >= 1; got {args.replications}")
     console = Console()
-    plan = prepare(args.scenario, replications=args.replications)
+    plan = prepare(Path(args.scenario), replications=args.replications)
     scenario_has_sweep = bool(plan.spec.factors) or plan.spec.replications > 1
     if not scenario_has_sweep:
         raise InputError(
@@ -96,35 +102,12 @@ def cmd_sweep(args) -> int:
 
 
 def _print_overview(console, table, plan) -> None:
-    """Mean (and 95% CI half-width) of a few headline metrics per combination."""
-    from rich.table import Table
+    """Mean (and 95% CI half-width) of the headline metrics per combination (training or inference)."""
+    from gpusim.report.style import console_table
+    from gpusim.sweep.stats import overview_rows
 
-    from gpusim.sweep.stats import confidence_intervals
-
-    metrics = [m for m in ("queueing_delay_mean_s", "jct_mean_s", "gpu_utilisation") if m in table]
-    if not metrics:
+    heads, rows = overview_rows(table, plan.factor_names)
+    if not rows:
         return
-    ci = confidence_intervals(table, plan.factor_names, metrics)
-    t = Table(title=f"{plan.scenario_name}: mean ± 95% CI over {plan.spec.replications} seed(s)")
-    for f in plan.factor_names:
-        t.add_column(f, min_width=min(len(f), 28), overflow="fold")
-    labels = {
-        "queueing_delay_mean_s": "queueing delay mean (min)",
-        "jct_mean_s": "JCT mean (min)",
-        "gpu_utilisation": "GPU utilisation (%)",
-    }
-    for m in metrics:
-        t.add_column(labels[m], justify="right")
-    scale = {"queueing_delay_mean_s": 1 / 60, "jct_mean_s": 1 / 60, "gpu_utilisation": 100}
-    for _, group in ci.groupby("combination", sort=True):
-        first = group.iloc[0]
-        cells = [str(first[f]) for f in plan.factor_names]
-        for m in metrics:
-            r = group[group["metric"] == m].iloc[0]
-            k = scale[m]
-            cell = f"{r['mean'] * k:.2f}"
-            if r["ci95_half_width"] == r["ci95_half_width"]:  # not NaN
-                cell += f" ± {r['ci95_half_width'] * k:.2f}"
-            cells.append(cell)
-        t.add_row(*cells)
-    console.print(t)
+    title = f"{plan.scenario_name}: mean ± 95% CI over {plan.spec.replications} seed(s)"
+    console.print(console_table(title, heads, rows))

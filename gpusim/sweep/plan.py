@@ -253,9 +253,9 @@ def _relocate(err: ScenarioError, names, keys, values, idx, positions, filename)
 def load_with_positions(path: str | Path) -> tuple[Scenario, dict, str]:
     """Load a scenario file and also return the YAML positions (to locate bad sweep values)."""
     from gpusim.scenario import load_scenario
-    from gpusim.scenario.loader import parse_yaml
+    from gpusim.scenario.loader import parse_yaml, read_file
 
-    scenario = load_scenario(path)
+    scenario = load_scenario(Path(path))
     filename = str(path)
-    _, positions = parse_yaml(Path(path).read_text(), filename)
+    _, positions = parse_yaml(read_file(path), filename)
     return scenario, positions, filename

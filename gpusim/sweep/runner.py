@@ -21,8 +21,7 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
-import tempfile
+import re
 import traceback
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -66,13 +65,38 @@ def _process_pool(tasks: list[RunPlan], workers: int) -> Iterator[tuple[RunPlan,
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     # spawn: no fork of a process holding threads (Numba, BLAS); works the same on every OS.
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=multiprocessing.get_context("spawn"))
+    pool = ProcessPoolExecutor(
+        max_workers=min(workers, len(tasks)),
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=exit_with_parent,
+        initargs=(os.getpid(),),
+    )
     try:
         futures = {pool.submit(execute_run, t.scenario, t.seed): t for t in tasks}
         for f in as_completed(futures):
             yield futures[f], _outcome(f)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def exit_with_parent(parent_pid: int, interval_s: float = 0.5) -> None:
+    """Worker initializer: a daemon thread ends this worker as soon as the sweep's process is gone.
+
+    Without it a worker whose parent was killed (kill -9, OOM killer) would finish its run and
+    then wait on the task queue forever. The check is the parent pid changing (re-parenting).
+    """
+    import threading
+    import time
+
+    def watch():
+        while True:
+            if os.getppid() != parent_pid:
+                os._exit(1)
+            time.sleep(interval_s)
+
+    if os.getppid() != parent_pid:
+        os._exit(1)
+    threading.Thread(target=watch, name="gpusim-exit-with-parent", daemon=True).start()
 
 
 def _outcome(future) -> dict:
@@ -97,10 +121,7 @@ def _dask(tasks: list[RunPlan], dask: Any, workers: int) -> Iterator[tuple[RunPl
         client = Client(cluster)
         owned.insert(0, client)
     elif isinstance(dask, str):
-        try:
-            client = Client(dask, timeout="10s")
-        except (OSError, TimeoutError) as e:
-            raise InputError(f"cannot reach the Dask scheduler at {dask!r}: {e}") from None
+        client = _connect(Client, dask)
         owned.append(client)
     else:
         raise InputError(f"dask must be a scheduler address, 'local' or a distributed.Client; got {dask!r}")
@@ -116,22 +137,44 @@ def _dask(tasks: list[RunPlan], dask: Any, workers: int) -> Iterator[tuple[RunPl
             obj.close()
 
 
+_DASK_ADDRESS = re.compile(
+    r"^(?:(?P<scheme>[a-z][a-z0-9+.-]*)://)?(?P<host>\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.-]+):(?P<port>\d{1,5})$"
+)
+
+
+def check_dask_address(address: str) -> str:
+    """`InputError` unless `address` is 'local' or a scheduler address such as tcp://10.0.0.5:8786."""
+    if address == "local":
+        return address
+    m = _DASK_ADDRESS.match(address)
+    if (
+        not m
+        or not 0 < int(m.group("port")) < 65536
+        or m.group("scheme") not in (None, "tcp", "tls", "ws", "wss", "inproc")
+    ):
+        raise InputError(
+            f"--dask {address!r}: not a Dask scheduler address; give 'local' or tcp://HOST:PORT (e.g. tcp://10.0.0.5:8786)"
+        )
+    return address
+
+
+def _connect(client_cls, address: str):
+    check_dask_address(address)
+    try:
+        return client_cls(address, timeout="10s")
+    except (OSError, TimeoutError) as e:
+        raise InputError(f"--dask {address}: cannot reach a Dask scheduler there: {e}") from None
+    except Exception as e:  # the peer answered, but not as a Dask scheduler (garbage, wrong protocol)
+        raise InputError(
+            f"--dask {address}: what answered is not a Dask scheduler ({type(e).__name__}: {str(e)[:200]})"
+        ) from None
+
+
 # --------------------------------------------------------------------------- files
 def _write_atomic(path: Path, text: str) -> None:
     part = path.with_name(f".{path.name}.part")
     part.write_text(text)
     os.replace(part, path)
-
-
-def _replace_dir(tmp: Path, final: Path) -> None:
-    if final.exists():
-        old = final.with_name(f".{final.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(final, old)
-        os.replace(tmp, final)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, final)
 
 
 def _canonical(obj: Any) -> Any:
@@ -163,10 +206,8 @@ def _same_scenario(saved: dict | None, run: RunPlan) -> bool:
 
 
 def _write_error(folder: Path, run: RunPlan, outcome: dict) -> None:
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
-    tmp.chmod(0o755)
     from gpusim._version import __version__
+    from gpusim.report.atomic import atomic_dir
 
     doc = {
         "status": "failed",
@@ -177,8 +218,8 @@ def _write_error(folder: Path, run: RunPlan, outcome: dict) -> None:
         "gpusim_version": __version__,
         "scenario": run.scenario,
     }
-    _write_atomic(tmp / "error.json", json.dumps(_canonical(doc), indent=2) + "\n")
-    _replace_dir(tmp, folder)
+    with atomic_dir(folder, flag="sweep run folder") as tmp:
+        _write_atomic(tmp / "error.json", json.dumps(_canonical(doc), indent=2) + "\n")
 
 
 # --------------------------------------------------------------------------- the sweep
@@ -200,9 +241,29 @@ def run_sweep(
     """
     if workers < 1:
         raise InputError(f"workers must be >= 1; got {workers}")
-    out = Path(out)
+    connected = None
+    if isinstance(dask, str) and dask != "local":  # connect first: a bad address writes nothing
+        try:
+            from distributed import Client
+        except ImportError:
+            raise InputError("--dask needs Dask: pip install 'gpusim[dask]'") from None
+        connected = dask = _connect(Client, dask)
+    try:
+        return _run_sweep(plan, out, workers=workers, dask=dask, plots=plots, progress=progress)
+    finally:
+        if connected is not None:
+            connected.close()
+
+
+def _run_sweep(plan, out, *, workers, dask, plots, progress) -> pd.DataFrame:
+    out = check_sweep_out(out)
     runs_dir = out / "runs"
-    runs_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        runs_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        from gpusim.report.atomic import _os_error
+
+        raise _os_error(e, out, "write to") from None
     _write_atomic(out / "sweep.json", json.dumps(_canonical(_manifest(plan)), indent=2) + "\n")
 
     todo = [r for r in plan.runs if read_done(runs_dir / r.name, r) is None]
@@ -244,6 +305,41 @@ def run_sweep(
     write_tables(plan, table, out)
     table.attrs.update({"out": str(out), "executed": executed, "skipped": skipped})
     return table
+
+
+def check_sweep_out(out: str | Path) -> Path:
+    """A sweep folder is new, empty, or an earlier sweep's (it has sweep.json); else `InputError`."""
+    import stat
+
+    from gpusim.report.atomic import _describe, check_destination
+
+    out = Path(out)
+    try:
+        st = os.lstat(out)
+    except FileNotFoundError:
+        st = None
+    except OSError as e:
+        from gpusim.report.atomic import _os_error
+
+        raise _os_error(e, out, "write to") from None
+    if st is not None:
+        ok = stat.S_ISDIR(st.st_mode) and (
+            (out / "sweep.json").is_file() or (out / "runs").is_dir() or not any(out.iterdir())
+        )
+        if not ok:
+            what = (
+                "a symbolic link"
+                if stat.S_ISLNK(st.st_mode)
+                else _describe(out, st).replace(
+                    "gpusim result (no summary.json from gpusim)", "gpusim sweep folder (no sweep.json)"
+                )
+            )
+            raise InputError(
+                f"--out {out}: is {what}; a sweep writes only to a new folder, an empty one or an earlier "
+                "sweep's folder, and left it untouched. Give another path."
+            )
+        return out
+    return check_destination(out)
 
 
 def _manifest(plan: SweepPlan) -> dict:

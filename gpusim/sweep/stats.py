@@ -63,3 +63,72 @@ def confidence_intervals(table: pd.DataFrame, factors: list[str], metrics: list[
                 }
             )
     return pd.DataFrame(rows, columns=cols)
+
+
+# --------------------------------------------------------------------------- console overview
+# (summary key, column label, scale to the label's unit, format)
+TRAINING_OVERVIEW = (
+    ("queueing_delay_mean_s", "queue mean (min)", 1 / 60, "{:.2f}"),
+    ("jct_mean_s", "JCT mean (min)", 1 / 60, "{:.1f}"),
+    ("gpu_utilisation", "GPU util (%)", 100.0, "{:.1f}"),
+    ("jobs_unschedulable", "unsched.", 1.0, "{:.0f}"),
+)
+INFERENCE_OVERVIEW = (
+    ("slo_attainment", "SLO att. (%)", 100.0, "{:.2f}"),
+    ("latency_p99_s", "p99 (s)", 1.0, "{:.2f}"),
+    ("cost_per_million_requests_usd", "$/M req", 1.0, "{:,.0f}"),
+    ("monthly_run_rate_usd", "$/month", 1.0, "{:,.0f}"),
+)
+
+
+def overview_metrics(table: pd.DataFrame) -> tuple:
+    """The headline columns a sweep's console table shows: inference ones when the runs have
+    services, training ones when they have jobs (both for mixed sweeps); only columns present.
+    """
+    ok = table[table["status"] == "ok"] if "status" in table else table
+
+    def has(key):
+        return key in ok and pd.to_numeric(ok[key], errors="coerce").notna().any()
+
+    out = ()
+    if has("jobs_arrived") and (pd.to_numeric(ok["jobs_arrived"], errors="coerce").fillna(0) > 0).any():
+        out += tuple(m for m in TRAINING_OVERVIEW if has(m[0]))
+    if has("requests"):
+        out += tuple(m for m in INFERENCE_OVERVIEW if m[0] in ok)
+    return out
+
+
+def overview_rows(table: pd.DataFrame, factors: list[str]) -> tuple[list[str], list[list[str]]]:
+    """Headers and cells of the sweep's console overview: per combination, mean ± 95% CI half-width
+    of each `overview_metrics` column over its seeds; 'n/a' where no run has a value, 'unknown'
+    for a cost whose price is unknown, 'miss' for a p99 among timed-out requests.
+    """
+    metrics = overview_metrics(table)
+    keys = [m[0] for m in metrics]
+    ci = confidence_intervals(table, factors, keys) if keys else pd.DataFrame()
+    ok = table[table["status"] == "ok"] if "status" in table else table
+    heads = [*factors, *[m[1] for m in metrics]]
+    rows = []
+    if not keys:
+        return heads, rows
+    for comb, group in ci.groupby("combination", sort=True):
+        first = group.iloc[0]
+        cells = [str(first[f]) for f in factors]
+        runs = ok[ok["combination"] == comb]
+        for key, _, scale, fmt in metrics:
+            r = group[group["metric"] == key].iloc[0]
+            raw = pd.to_numeric(runs[key], errors="coerce")
+            if r["n"] == 0:
+                if (raw == math.inf).any():
+                    cells.append("miss")
+                else:
+                    cells.append("unknown" if "$" in fmt or key.endswith("_usd") else "n/a")
+                continue
+            cell = fmt.format(r["mean"] * scale)
+            if r["ci95_half_width"] == r["ci95_half_width"]:
+                cell += " ± " + fmt.format(r["ci95_half_width"] * scale)
+            if (raw == math.inf).any():
+                cell += f" ({int((raw == math.inf).sum())} miss)"
+            cells.append(cell)
+        rows.append(cells)
+    return heads, rows

@@ -59,7 +59,17 @@ def _read(source: TraceSource):
         kwargs.update(columns=source.columns.as_dict(), kind=source.kind, time_unit=source.time_unit)
     if source.format == "gavel" and source.throughput:
         kwargs["throughput_steps_per_s"] = source.throughput
-    return spec.read_fn(source.path, **kwargs)
+    data, report = spec.read_fn(source.path, **kwargs)
+    if report.rows_read and report.rows_kept == 0:
+        from gpusim.errors import TraceFormatError
+
+        first = report.examples[0] if report.examples else None
+        why = f"; line {first.line}: {first.reason}" if first else ""
+        raise TraceFormatError(
+            f"{source.path}: every one of its {report.rows_read:,} rows is bad, so it holds no {source.format} "
+            f"records{why}"
+        )
+    return data, report
 
 
 def apply_replay(

@@ -54,6 +54,10 @@ def resolve_path(path: str | Path, fmt: str) -> Path:
         p = shipped_dir() / text[len(SHIPPED_PREFIX) :]
     else:
         p = Path(text).expanduser()
+    if p.is_dir():
+        raise InputError(f"trace file {text} is a folder, not a {fmt} trace file; give the file's path")
+    if p.exists() and not p.is_file():
+        raise InputError(f"trace file {text} is not a regular file (a device, pipe or socket); give a {fmt} file")
     if not p.is_file():
         where = PUBLISHED.get(fmt, "its publisher")
         shipped = ", ".join(
@@ -170,7 +174,8 @@ def read_csv_chunks(
         sep=sep,
         header=0 if header else None,
         names=list(names) if names is not None else None,
-        usecols=list(usecols) if usecols is not None else None,
+        # usecols is applied after reading: with it pandas silently drops the extra fields of a row
+        # that has more than the header, and such a row must be reported instead.
         dtype=dtype,
         skip_blank_lines=False,
         on_bad_lines="warn",  # lines with too many fields are reported by RowChecker
@@ -210,7 +215,7 @@ def read_csv_chunks(
                 warnings.simplefilter("always", pd.errors.ParserWarning)
                 df = pd.read_csv(path, **kwargs)
             new = collect(caught)
-            yield df, lines_for(len(df)), new
+            yield _cols(df, usecols), lines_for(len(df)), new
             return
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", pd.errors.ParserWarning)
@@ -226,7 +231,7 @@ def read_csv_chunks(
                 new = collect(caught)
                 lines = lines_for(len(chunk))
                 start += len(chunk)
-                yield chunk, lines, new
+                yield _cols(chunk, usecols), lines, new
     except pd.errors.ParserError as err:
         m = _ERR_RE.search(str(err))
         if m:
@@ -236,6 +241,18 @@ def read_csv_chunks(
         raise TraceFormatError(f"{path} is not a text {fmt} file: {err}") from None
     except pd.errors.EmptyDataError:
         raise TraceFormatError(f"{path} is empty; expected a {fmt} trace") from None
+
+
+def _cols(df: pd.DataFrame, usecols) -> pd.DataFrame:
+    if usecols is None:
+        return df
+    return df[[c for c in usecols if c in df.columns]]
+
+
+MAX_MAGNITUDE = 1e15
+"""Largest number a trace row may hold (1e15 s is 30 million years; 1e15 MiB is 1 ZiB)."""
+MAX_INTEGER = 2**31 - 1
+"""Largest count (pods, GPUs, milli-GPU, priority) a trace row may hold."""
 
 
 def numeric(values: pd.Series) -> pd.Series:
@@ -269,6 +286,8 @@ def flag_numeric(
         if integer:
             chk.flag(np.isfinite(x) & (x != np.floor(x)), f"{name} {{value}} is not a whole number", raw)
         chk.flag(np.isinf(x), f"{name} {{value}} is not finite", raw)
+        limit = MAX_INTEGER if integer else MAX_MAGNITUDE
+        chk.flag(np.isfinite(x) & (np.abs(x) > limit), f"{name} {{value}} is out of range (at most {limit:.3g})", raw)
     return x
 
 

@@ -13,6 +13,9 @@ Each function returns new data and leaves its input alone; random ones take an e
   circularly shifted by a uniform random offset within the span, so copies do not coincide.
 - `sample`: keep an exact fraction of rows, drawn without replacement.
 - `loop`: repeat a trace with a given period until a run end.
+- `sharing_request` / `map_records_to_sharing`: the documented mapping of a trace pod's GPU
+  request (gpus x gpu-milli) onto time-slicing, MIG, AMD-partition or Intel-shared pools, so
+  sharing modes can be compared on one real trace (`SHARING_MAPPING`).
 """
 
 from __future__ import annotations
@@ -151,3 +154,98 @@ def default_loop_period(data: ArrivalsOrRecords) -> float:
     if len(a) == 1:
         return max(float(a[0]), 1.0)
     return float(a[-1] + (a[-1] - a[0]) / (len(a) - 1))
+
+
+# --------------------------------------------------------------------------- sharing modes
+SHARING_MAPPING = """
+How a trace pod's GPU request (``gpus`` GPUs of ``gpu_milli`` / 1000 each) becomes a request on a
+pool whose GPUs are shared (`sharing_request`); ``f = gpu_milli / 1000``:
+
+- whole GPUs (no sharing): ``ceil(gpus x f)`` x the vendor's GPU resource (a fractional pod
+  takes a whole GPU);
+- fractional (GPU-share device plugin): unchanged, ``gpus`` x ``f`` as milli-GPU;
+- time-slicing with R replicas per GPU (and Intel ``sharedDevNum`` R): one-GPU pods take
+  ``max(1, ceil(f x R))`` replicas; g-GPU pods take ``g x R`` replicas (the capacity of g GPUs;
+  time-slicing gives no isolation, so a pod's replicas may share one GPU); with
+  ``failRequestsGreaterThanOne`` the request is capped at 1 replica, as the plugin admits no more;
+- MIG, mixed strategy: one-GPU pods take the smallest profile (fewest compute slices, then least
+  memory) with ``compute_slices / 7 >= f`` and enough memory for ``gpu_memory_mib`` when known;
+  g-GPU pods take g whole-GPU instances (the 7g profile): a MIG instance never spans GPUs, so
+  on a layout without 7g instances such pods are unschedulable with kube-scheduler's reason
+  ``Insufficient nvidia.com/mig-7g.<mem>gb``; MIG single strategy: ``ceil(gpus x f)`` x nvidia.com/gpu
+  (every instance is advertised as one GPU);
+- AMD partitions with c logical GPUs per GPU: one-GPU pods take ``max(1, ceil(f x c))``
+  partitions, g-GPU pods ``g x c``, as amd.com/gpu (single naming) or amd.com/<profile> (mixed).
+"""
+
+
+def sharing_request(gpus: int, gpu_milli: int, sharing, gpu, *, gpu_memory_mib: int = 0) -> tuple[str, int, str]:
+    """(resource, count, note) a trace pod asks on a pool with `sharing` (a scenario `Sharing`
+    block or its dict) and catalog GPU model `gpu`; see `SHARING_MAPPING`. CPU-only pods
+    (``gpus == 0``) give ``("", 0, "")``. ``note`` says what the mapping changed ('' if nothing).
+    """
+    import math
+
+    if gpus <= 0:
+        return "", 0, ""
+    sh = sharing.model_dump() if hasattr(sharing, "model_dump") else dict(sharing or {})
+    f = min(max(gpu_milli, 1), 1000) / 1000.0
+    whole = gpu_milli >= 1000
+    base = gpu.resource_name
+    if sh.get("fractional"):
+        return ("gpu-milli" if not whole else base), gpus, ""
+    ts = sh.get("timeSlicing")
+    intel = sh.get("intel")
+    if ts or intel:
+        reps = int(ts["resources"][0]["replicas"]) if ts else int(intel["sharedDevNum"])
+        resource = f"{base}.shared" if ts and ts.get("renameByDefault") else base
+        k = gpus * reps if (whole or gpus > 1) else max(1, math.ceil(f * reps - 1e-9))
+        note = f"{gpus} x {f:g} GPU -> {k} of {reps} replicas per GPU"
+        if ts and ts.get("failRequestsGreaterThanOne") and k > 1:
+            return resource, 1, note + "; capped at 1 (failRequestsGreaterThanOne)"
+        return resource, k, note
+    mig = sh.get("mig")
+    if mig:
+        if gpu.mig is None:
+            raise ValueError(f"{gpu.id} has no MIG profiles")
+        if mig.get("strategy", "mixed") == "single":
+            k = math.ceil(gpus * f - 1e-9)
+            return base, k, "" if k == gpus else f"{gpus} x {f:g} GPU -> {k} MIG instance(s) as {base}"
+        profiles = [p for p in gpu.mig.profiles if p.resource_name]
+        if gpus > 1 or whole:
+            full = max(profiles, key=lambda p: (p.compute_slices, p.memory_gib))
+            return full.resource_name, gpus, f"{gpus} whole GPU(s) -> {gpus} x {full.name} (MIG never spans GPUs)"
+        need_mem = gpu_memory_mib / 1024.0
+        fits = [p for p in profiles if p.compute_slices / 7.0 >= f - 1e-9 and p.memory_gib >= need_mem]
+        if not fits:
+            full = max(profiles, key=lambda p: (p.compute_slices, p.memory_gib))
+            return full.resource_name, 1, f"{f:g} GPU -> {full.name} (no smaller profile fits)"
+        best = min(fits, key=lambda p: (p.compute_slices, p.memory_gib))
+        return best.resource_name, 1, f"{f:g} GPU -> {best.name}"
+    amd = sh.get("amdPartition")
+    if amd:
+        if gpu.amd_partitions is None:
+            raise ValueError(f"{gpu.id} has no AMD partitions")
+        prof = gpu.amd_partitions.profile(amd["profile"])
+        c = prof.count
+        resource = prof.resource_name if amd.get("strategy") == "mixed" else base
+        k = gpus * c if (whole or gpus > 1) else max(1, math.ceil(f * c - 1e-9))
+        return resource, k, f"{gpus} x {f:g} GPU -> {k} of {c} partitions per GPU"
+    k = math.ceil(gpus * f - 1e-9)
+    return base, k, "" if (whole and k == gpus) else f"{gpus} x {f:g} GPU -> {k} whole GPU(s)"
+
+
+def map_records_to_sharing(records: pd.DataFrame, sharing, gpu) -> pd.DataFrame:
+    """Training records with the request each pod makes on a pool with `sharing`: adds columns
+    ``gpu_resource``, ``gpu_count`` and ``mapping`` (see `SHARING_MAPPING`); the input is left alone.
+    """
+    out = records.copy()
+    mem = out["gpu_memory_mib"] if "gpu_memory_mib" in out else pd.Series(0, index=out.index)
+    mapped = [
+        sharing_request(int(g), int(m), sharing, gpu, gpu_memory_mib=int(gm))
+        for g, m, gm in zip(out["gpus"], out["gpu_milli"], mem, strict=True)
+    ]
+    out["gpu_resource"] = [r for r, _, _ in mapped]
+    out["gpu_count"] = np.array([k for _, k, _ in mapped], dtype=np.int64)
+    out["mapping"] = [n for _, _, n in mapped]
+    return out

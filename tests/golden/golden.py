@@ -31,6 +31,7 @@ CASES: dict[str, tuple[str, str, bool]] = {
     "quickstart": ("run", "scenarios/quickstart.yaml", False),
     "mmc-erlang": ("run", "scenarios/mmc-erlang.yaml", False),
     "inference-code": ("run", "scenarios/inference-code.yaml", False),
+    "inference-keda": ("run", "scenarios/inference-keda.yaml", False),
     "openb-replay": ("run", "scenarios/openb-replay.yaml", False),
     "philly-replay": ("run", "scenarios/philly-replay.yaml", True),
     "policy-sweep": ("run", "scenarios/policy-sweep.yaml", False),

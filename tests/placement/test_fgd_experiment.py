@@ -92,7 +92,7 @@ def test_batch_kernel_equals_place_and_bind(policy):
 
 def test_experiment_protocol_on_a_small_trace():
     pods, nodes = synthetic()
-    df = run_fgd_experiment(pods, nodes, seeds=[1, 2], n_jobs=1, workload="synthetic")
+    df = run_fgd_experiment(pods, nodes, seeds=[1, 2], n_jobs=1, workload="synthetic", fidelity="exact")
     assert list(df.columns) == RESULT_COLUMNS
     assert set(df["policy"]) == set(PAPER_POLICIES)
     assert len(df) == 6 * 2 * 130
@@ -101,7 +101,9 @@ def test_experiment_protocol_on_a_small_trace():
         assert g["arrived_pct"].tolist() == list(range(1, 131))
         assert (np.diff(a) >= -1e-12).all()  # no departures: allocation never drops
         assert (a <= g["arrived_pct"].to_numpy() + 1e-9).all() and (a <= 100 + 1e-9).all()
-    again = run_fgd_experiment(pods, nodes, policies=["FGD", "random"], seeds=[2], n_jobs=1, workload="synthetic")
+    again = run_fgd_experiment(
+        pods, nodes, policies=["FGD", "random"], seeds=[2], n_jobs=1, workload="synthetic", fidelity="exact"
+    )
     first = df[(df.policy == "FGD") & (df.seed == 2)]["alloc_pct"].to_numpy()
     assert np.array_equal(again[again.policy == "FGD"]["alloc_pct"].to_numpy(), first)
     s = summarize(df)

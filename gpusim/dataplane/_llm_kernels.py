@@ -1,0 +1,493 @@
+"""Private Numba kernels of the LLM replica model (see `gpusim.dataplane.llm` for the model).
+
+State lives in the caller's arrays (dtypes fixed at allocation by `LlmReplica`); scalars in
+
+    ist[I_QHEAD] ring-buffer head of the waiting queue     ist[I_QLEN]  waiting requests
+    ist[I_NRUN]  sequences in decode                       ist[I_STEP]  decode iterations run so far
+    ist[I_KV]    KV tokens held by the decode sequences     ist[I_RES]   KV tokens reserved by prefills
+    ist[I_HEAP]  entries in the finish-step heap            ist[I_OLD], ist[I_NEW] oldest / newest
+    ist[I_FREE]  free slots on the slot stack               decode sequence (admission-order list)
+    ist[I_PF*]   the request under chunked prefill (active, length, done, remaining output, total)
+    fst[F_CLOCK] replica clock (end of the last iteration)   fst[F_PFARR], fst[F_PFFIRST]
+
+Decode sequences sit in slots ``s_f[j] = (arrival, first token)``, ``s_i[j] = (ctx0, join step,
+finish step, output tokens, prev, next, heap position)``: a sequence joined at decode step
+``join`` with ``ctx0`` tokens in the KV cache holds ``ctx0 + step - join`` tokens at ``step`` and
+finishes at ``finish`` -- so a decode iteration touches no per-sequence state, and a run of
+iterations with the same batch (until the next completion, arrival, preemption or window end) is
+advanced in closed form. The waiting queue holds ``q_f[k] = (arrival, first token or NaN)`` and
+``q_i[k] = (prefill tokens, tokens still to generate, output tokens)``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from gpusim.dataplane._kernels import _record
+from gpusim.dataplane._numba import njit, njit_inline
+
+# ist layout
+I_QHEAD, I_QLEN, I_NRUN, I_STEP, I_KV, I_RES, I_HEAP, I_OLD, I_NEW, I_FREE = range(10)
+I_PFACT, I_PFLEN, I_PFDONE, I_PFREM, I_PFTOT, I_PASSES = range(10, 16)
+N_IST = 16
+# fst layout
+F_CLOCK, F_PFARR, F_PFFIRST = range(3)
+N_FST = 4
+# params layout
+P_FIXED, P_TOKEN, P_CTX, P_PAIR, P_CAP, P_MAXSEQ, P_BUDGET, P_WATERMARK, P_CHUNKED = range(9)
+P_SLO_TTFT, P_SLO_TPOT, P_SLO_E2E = range(9, 12)
+N_PARAMS = 12
+# acc_i layout
+A_ARRIVED, A_DONE, A_PREEMPT, A_DROPPED, A_REJECTED, A_FIRST, A_SLO_OK, A_TOKENS, A_TPOT_N, A_ITER = range(10)
+N_ACC_I = 10
+# acc_f layout
+A_TTFT_SUM, A_TPOT_SUM, A_E2E_SUM, A_BUSY, A_RUN_INT, A_KV_INT = range(6)
+N_ACC_F = 6
+# hist rows
+H_TTFT, H_TPOT, H_E2E = range(3)
+# slot columns
+S_CTX0, S_JOIN, S_FIN, S_TOT, S_PREV, S_NEXT, S_HPOS = range(7)
+
+
+# --------------------------------------------------------------------------- finish-step heap
+
+
+@njit_inline
+def _hswap(h, s_i, a, b):
+    ka, sa = h[a, 0], h[a, 1]
+    h[a, 0], h[a, 1] = h[b, 0], h[b, 1]
+    h[b, 0], h[b, 1] = ka, sa
+    s_i[h[a, 1], S_HPOS] = a
+    s_i[h[b, 1], S_HPOS] = b
+
+
+@njit
+def _hup(h, s_i, i):
+    while i > 0:
+        p = (i - 1) >> 1
+        if h[i, 0] < h[p, 0]:
+            _hswap(h, s_i, i, p)
+            i = p
+        else:
+            break
+
+
+@njit
+def _hdown(h, s_i, i, n):
+    while True:
+        c = 2 * i + 1
+        if c >= n:
+            break
+        if c + 1 < n and h[c + 1, 0] < h[c, 0]:
+            c += 1
+        if h[c, 0] < h[i, 0]:
+            _hswap(h, s_i, i, c)
+            i = c
+        else:
+            break
+
+
+@njit_inline
+def _hremove(h, s_i, ist, pos):
+    n = ist[I_HEAP] - 1
+    ist[I_HEAP] = n
+    if pos != n:
+        _hswap(h, s_i, pos, n)
+        _hdown(h, s_i, pos, n)
+        _hup(h, s_i, pos)
+
+
+# --------------------------------------------------------------------------- decode sequences
+
+
+@njit_inline
+def _join(ist, s_f, s_i, h, free_stack, arr, first, ctx0, rem, tot):
+    """A sequence whose prefill just produced a token joins decode with ``rem`` iterations left."""
+    f = ist[I_FREE] - 1
+    ist[I_FREE] = f
+    j = free_stack[f]
+    s_f[j, 0] = arr
+    s_f[j, 1] = first
+    s_i[j, S_CTX0] = ctx0
+    s_i[j, S_JOIN] = ist[I_STEP]
+    s_i[j, S_FIN] = ist[I_STEP] + rem
+    s_i[j, S_TOT] = tot
+    s_i[j, S_NEXT] = -1
+    old_new = ist[I_NEW]
+    s_i[j, S_PREV] = old_new
+    if old_new >= 0:
+        s_i[old_new, S_NEXT] = j
+    else:
+        ist[I_OLD] = j
+    ist[I_NEW] = j
+    n = ist[I_HEAP]
+    h[n, 0] = s_i[j, S_FIN]
+    h[n, 1] = j
+    s_i[j, S_HPOS] = n
+    ist[I_HEAP] = n + 1
+    _hup(h, s_i, n)
+    ist[I_NRUN] += 1
+    ist[I_KV] += ctx0
+
+
+@njit_inline
+def _leave(ist, s_i, h, j, free_stack):
+    """Remove slot j from decode (list, heap, KV count); its slot goes back on the free stack."""
+    ctx = s_i[j, S_CTX0] + ist[I_STEP] - s_i[j, S_JOIN]
+    ist[I_KV] -= ctx
+    p, q = s_i[j, S_PREV], s_i[j, S_NEXT]
+    if p >= 0:
+        s_i[p, S_NEXT] = q
+    else:
+        ist[I_OLD] = q
+    if q >= 0:
+        s_i[q, S_PREV] = p
+    else:
+        ist[I_NEW] = p
+    _hremove(h, s_i, ist, s_i[j, S_HPOS])
+    ist[I_NRUN] -= 1
+    free_stack[ist[I_FREE]] = j
+    ist[I_FREE] += 1
+    return ctx
+
+
+# --------------------------------------------------------------------------- waiting queue
+
+
+@njit_inline
+def _qpush_back(ist, q_f, q_i, arr, first, pre, rem, tot):
+    cap = q_f.shape[0]
+    if ist[I_QLEN] >= cap:
+        return False
+    k = (ist[I_QHEAD] + ist[I_QLEN]) % cap
+    q_f[k, 0] = arr
+    q_f[k, 1] = first
+    q_i[k, 0] = pre
+    q_i[k, 1] = rem
+    q_i[k, 2] = tot
+    ist[I_QLEN] += 1
+    return True
+
+
+@njit_inline
+def _qpush_front(ist, q_f, q_i, arr, first, pre, rem, tot):
+    cap = q_f.shape[0]
+    if ist[I_QLEN] >= cap:
+        return False
+    k = (ist[I_QHEAD] - 1) % cap
+    ist[I_QHEAD] = k
+    q_f[k, 0] = arr
+    q_f[k, 1] = first
+    q_i[k, 0] = pre
+    q_i[k, 1] = rem
+    q_i[k, 2] = tot
+    ist[I_QLEN] += 1
+    return True
+
+
+@njit_inline
+def _qpop(ist, q_f):
+    k = ist[I_QHEAD]
+    ist[I_QHEAD] = (k + 1) % q_f.shape[0]
+    ist[I_QLEN] -= 1
+    return k
+
+
+# --------------------------------------------------------------------------- records
+
+
+@njit_inline
+def _first_token(t, arr, hist, edges, btab, acc_i, acc_f):
+    x = t - arr
+    _record(x, hist[H_TTFT], edges, btab)
+    acc_i[A_FIRST] += 1
+    acc_f[A_TTFT_SUM] += x
+
+
+@njit_inline
+def _complete(t, arr, first, tot, prm, hist, edges, btab, acc_i, acc_f, rec):
+    e2e = t - arr
+    _record(e2e, hist[H_E2E], edges, btab)
+    acc_f[A_E2E_SUM] += e2e
+    acc_i[A_DONE] += 1
+    acc_i[A_TOKENS] += tot
+    tpot = 0.0
+    if tot > 1:
+        tpot = (t - first) / (tot - 1)
+        _record(tpot, hist[H_TPOT], edges, btab)
+        acc_f[A_TPOT_SUM] += tpot
+        acc_i[A_TPOT_N] += 1
+    if first - arr <= prm[P_SLO_TTFT] and tpot <= prm[P_SLO_TPOT] and e2e <= prm[P_SLO_E2E]:
+        acc_i[A_SLO_OK] += 1
+    n = acc_i[A_DONE] - 1
+    if n < rec.shape[0]:
+        rec[n, 0] = arr
+        rec[n, 1] = first
+        rec[n, 2] = t
+
+
+# --------------------------------------------------------------------------- one window
+
+
+@njit_inline
+def _admissible(ist, prm, pre, n_new, kv_new):
+    return (
+        ist[I_NRUN] + ist[I_PFACT] + n_new < prm[P_MAXSEQ]
+        and prm[P_CAP] - ist[I_KV] - ist[I_RES] - kv_new - pre >= prm[P_WATERMARK]
+    )
+
+
+@njit_inline
+def _preempt_for_decode(ist, s_f, s_i, h, q_f, q_i, prm, acc_i, free_stack):
+    """Preempt as vLLM does: before a decode iteration every sequence needs one more KV slot.
+
+    While they do not all fit, the most recently admitted sequence is preempted (recompute: its KV
+    is freed and it goes back to the front of the waiting queue with prompt + generated tokens).
+    """
+    while ist[I_NRUN] > 0 and ist[I_KV] + ist[I_RES] + ist[I_NRUN] > prm[P_CAP]:
+        j = ist[I_NEW]
+        tot = s_i[j, S_TOT]
+        arr, first = s_f[j, 0], s_f[j, 1]
+        remaining = s_i[j, S_FIN] - ist[I_STEP]  # decode iterations it still needed
+        ctx = _leave(ist, s_i, h, j, free_stack)
+        # generated so far g = tot - remaining; the recompute prefill covers ctx + 1 = prompt + g
+        # tokens and produces the next one, leaving `remaining` tokens to generate
+        if not _qpush_front(ist, q_f, q_i, arr, first, ctx + 1, remaining, tot):
+            acc_i[A_DROPPED] += 1
+        acc_i[A_PREEMPT] += 1
+
+
+@njit
+def serve_window(
+    t_end, arr_t, arr_p, arr_o, prm, ist, fst, q_f, q_i, s_f, s_i, h, free_stack, tb_f, tb_i,
+    hist, edges, btab, acc_i, acc_f, rec,
+):  # fmt: skip
+    """Run one replica over the window ending at ``t_end`` with the window's arrivals (sorted)."""
+    n_arr = arr_t.shape[0]
+    a = 0
+    t = fst[F_CLOCK]
+    fixed, per_tok, per_ctx, per_pair = prm[P_FIXED], prm[P_TOKEN], prm[P_CTX], prm[P_PAIR]
+    chunked = prm[P_CHUNKED] > 0.5
+    budget = int(prm[P_BUDGET])
+    while True:
+        # arrivals that have happened by now join the waiting queue
+        while a < n_arr and arr_t[a] <= t:
+            acc_i[A_ARRIVED] += 1
+            p = max(int(arr_p[a]), 1)
+            o = max(int(arr_o[a]), 1)
+            if p + o > prm[P_CAP] - prm[P_WATERMARK]:
+                acc_i[A_REJECTED] += 1  # can never fit the KV cache
+            elif not _qpush_back(ist, q_f, q_i, arr_t[a], math.nan, p, o, o):
+                acc_i[A_DROPPED] += 1
+            a += 1
+        if t >= t_end:
+            break
+        idle = ist[I_NRUN] == 0 and ist[I_PFACT] == 0 and ist[I_QLEN] == 0
+        if idle:
+            if a < n_arr and arr_t[a] < t_end:
+                t = arr_t[a]
+                continue
+            t = t_end
+            break
+        # ---- build one iteration (or a run of identical decode iterations)
+        ist[I_PASSES] += 1
+        if chunked:
+            _preempt_for_decode(ist, s_f, s_i, h, q_f, q_i, prm, acc_i, free_stack)
+        D = ist[I_NRUN]
+        n_new = 0
+        kv_new = 0
+        p_tok = 0
+        pairs = 0.0
+        pf_finish = False
+        if chunked:
+            left = budget - D
+            if ist[I_PFACT] == 0 and left > 0 and ist[I_QLEN] > 0:
+                k = ist[I_QHEAD]
+                if _admissible(ist, prm, q_i[k, 0], 0, 0):
+                    _qpop(ist, q_f)
+                    ist[I_PFACT] = 1
+                    ist[I_PFLEN] = q_i[k, 0]
+                    ist[I_PFDONE] = 0
+                    ist[I_PFREM] = q_i[k, 1]
+                    ist[I_PFTOT] = q_i[k, 2]
+                    fst[F_PFARR] = q_f[k, 0]
+                    fst[F_PFFIRST] = q_f[k, 1]
+                    ist[I_RES] += q_i[k, 0]
+            # the request under prefill gets what the decodes leave of the token budget; when its
+            # prompt ends, queued requests start theirs in the same iteration (FCFS)
+            while ist[I_PFACT] == 1 and left > 0:
+                done = ist[I_PFDONE]
+                n = min(ist[I_PFLEN] - done, left)
+                p_tok += n
+                pairs += n * done + n * (n + 1) / 2.0
+                left -= n
+                ist[I_PFDONE] = done + n
+                if ist[I_PFDONE] < ist[I_PFLEN]:
+                    break
+                # finishes this iteration: park it in the finishing buffer
+                tb_f[n_new, 0] = fst[F_PFARR]
+                tb_f[n_new, 1] = fst[F_PFFIRST]
+                tb_i[n_new, 0] = ist[I_PFLEN]
+                tb_i[n_new, 1] = ist[I_PFREM]
+                tb_i[n_new, 2] = ist[I_PFTOT]
+                n_new += 1
+                ist[I_PFACT] = 0
+                pf_finish = True
+                if left > 0 and ist[I_QLEN] > 0:
+                    k = ist[I_QHEAD]
+                    if _admissible(ist, prm, q_i[k, 0], n_new, 0):
+                        _qpop(ist, q_f)
+                        ist[I_PFACT] = 1
+                        ist[I_PFLEN] = q_i[k, 0]
+                        ist[I_PFDONE] = 0
+                        ist[I_PFREM] = q_i[k, 1]
+                        ist[I_PFTOT] = q_i[k, 2]
+                        fst[F_PFARR] = q_f[k, 0]
+                        fst[F_PFFIRST] = q_f[k, 1]
+                        ist[I_RES] += q_i[k, 0]
+        else:
+            # vLLM's default scheduler: waiting prompts first, as many as fit (FCFS, token budget,
+            # max_num_seqs, free KV above the watermark); decodes wait during a prefill iteration
+            while ist[I_QLEN] > 0:
+                k = ist[I_QHEAD]
+                pre = q_i[k, 0]
+                if n_new > 0 and p_tok + pre > budget:
+                    break
+                if not _admissible(ist, prm, pre, n_new, kv_new):
+                    break
+                _qpop(ist, q_f)
+                tb_f[n_new, 0] = q_f[k, 0]
+                tb_f[n_new, 1] = q_f[k, 1]
+                tb_i[n_new, 0] = pre
+                tb_i[n_new, 1] = q_i[k, 1]
+                tb_i[n_new, 2] = q_i[k, 2]
+                n_new += 1
+                kv_new += pre
+                p_tok += pre
+                pairs += pre * (pre + 1) / 2.0
+            if n_new > 0:
+                D = 0
+                pf_finish = True
+            else:
+                _preempt_for_decode(ist, s_f, s_i, h, q_f, q_i, prm, acc_i, free_stack)
+                D = ist[I_NRUN]
+        if D == 0 and p_tok == 0:
+            # nothing can run: only possible if the queue head waits for KV that nothing will free
+            # (cannot happen: rejected at arrival) -- guard against spinning
+            t = t_end
+            break
+        # ---- how many identical iterations: 1 unless pure decode
+        kv_read = ist[I_KV] if D > 0 else 0  # a prefill-only iteration reads no decode context
+        base = fixed + per_tok * (D + p_tok) + per_ctx * kv_read + per_pair * pairs
+        c = per_ctx * D  # each decode iteration adds D tokens of context
+        kk = 1
+        if p_tok == 0 and ist[I_PFACT] == 0:
+            k_done = h[0, 0] - ist[I_STEP]
+            k_kv = (int(prm[P_CAP]) - ist[I_KV] - ist[I_RES]) // D
+            kk = min(k_done, k_kv)
+            # stop at the iteration during which the next arrival happens (it may start a prefill)
+            # and at the window end
+            t_stop = t_end
+            if a < n_arr and arr_t[a] < t_stop and ist[I_QLEN] == 0:
+                t_stop = arr_t[a]
+            kk = min(kk, _iterations_to(t_stop - t, base, c))
+            kk = max(kk, 1)
+        dur = kk * base + c * kk * (kk - 1) / 2.0
+        # integrals over the iterations: sequences held (in decode or prefill), KV tokens held
+        acc_f[A_RUN_INT] += (ist[I_NRUN] + ist[I_PFACT]) * dur
+        s0 = ist[I_KV] + ist[I_RES]
+        acc_f[A_KV_INT] += (
+            kk * s0 * base + (s0 * c + D * base) * kk * (kk - 1) / 2.0 + D * c * (kk - 1) * kk * (2 * kk - 1) / 6.0
+        )
+        acc_f[A_BUSY] += dur
+        acc_i[A_ITER] += kk
+        t += dur
+        if D > 0:
+            ist[I_STEP] += kk
+            ist[I_KV] += kk * D
+            # completions: every sequence whose finish step has come
+            while ist[I_HEAP] > 0 and h[0, 0] <= ist[I_STEP]:
+                j = h[0, 1]
+                arr, first, tot = s_f[j, 0], s_f[j, 1], s_i[j, S_TOT]
+                _leave(ist, s_i, h, j, free_stack)
+                _complete(t, arr, first, tot, prm, hist, edges, btab, acc_i, acc_f, rec)
+        if pf_finish:
+            for m in range(n_new):
+                arr, first = tb_f[m, 0], tb_f[m, 1]
+                pre, rem, tot = tb_i[m, 0], tb_i[m, 1], tb_i[m, 2]
+                if chunked:
+                    ist[I_RES] -= pre
+                if math.isnan(first):
+                    first = t
+                    _first_token(t, arr, hist, edges, btab, acc_i, acc_f)
+                if rem <= 1:
+                    _complete(t, arr, first, tot, prm, hist, edges, btab, acc_i, acc_f, rec)
+                else:
+                    _join(ist, s_f, s_i, h, free_stack, arr, first, pre, rem - 1, tot)
+    fst[F_CLOCK] = t
+    return a
+
+
+@njit_inline
+def _iterations_to(span, base, c):
+    """Fewest iterations k >= 1 whose total k*base + c*k*(k-1)/2 reaches ``span``."""
+    if span <= 0.0:
+        return 1
+    if c <= 0.0:
+        k = int(math.ceil(span / base))
+    else:
+        # c/2 k^2 + (base - c/2) k - span = 0
+        b = base - c / 2.0
+        k = int(math.ceil((-b + math.sqrt(b * b + 2.0 * c * span)) / c))
+    k = max(k, 1)
+    while k > 1 and (k - 1) * base + c * (k - 1) * (k - 2) / 2.0 >= span:
+        k -= 1
+    while k * base + c * k * (k - 1) / 2.0 < span:
+        k += 1
+    return k
+
+
+@njit
+def serve_service(
+    t_end, arr_t, arr_p, arr_o, ready, rr, prm, ist, fst, q_f, q_i, s_f, s_i, h, free_stack, tb_f, tb_i,
+    hist, edges, btab, acc_i, acc_f, rec,
+):  # fmt: skip
+    """Every replica of a service over one window; arrivals go round-robin over the ready replicas.
+
+    State arrays carry a leading replica axis; ``hist`` is shared (the service's histograms).
+    ``rr`` is the index, into the ready replicas, of the one that takes the first arrival; returns
+    the index for the next window's first arrival. Replicas not ready get no arrivals but finish
+    what they hold (draining).
+    """
+    n_rep = ist.shape[0]
+    n = arr_t.shape[0]
+    ready_idx = np.empty(n_rep, dtype=np.int64)
+    n_ready = 0
+    for r in range(n_rep):
+        if ready[r]:
+            ready_idx[n_ready] = r
+            n_ready += 1
+    buf_t = np.empty(n // max(n_ready, 1) + 1, dtype=np.float64)
+    buf_p = np.empty(buf_t.shape[0], dtype=np.int64)
+    buf_o = np.empty(buf_t.shape[0], dtype=np.int64)
+    for r in range(n_rep):
+        m = 0
+        if ready[r] and n_ready > 0:
+            pos = 0
+            for k in range(n_ready):
+                if ready_idx[k] == r:
+                    pos = k
+            for i in range((pos - rr) % n_ready, n, n_ready):
+                buf_t[m] = arr_t[i]
+                buf_p[m] = arr_p[i]
+                buf_o[m] = arr_o[i]
+                m += 1
+        serve_window(
+            t_end, buf_t[:m], buf_p[:m], buf_o[:m], prm, ist[r], fst[r], q_f[r], q_i[r], s_f[r], s_i[r], h[r],
+            free_stack[r], tb_f[r], tb_i[r], hist, edges, btab, acc_i[r], acc_f[r], rec,
+        )  # fmt: skip
+    if n_ready == 0:
+        return rr
+    return (rr + n) % n_ready

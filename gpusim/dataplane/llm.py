@@ -1,0 +1,311 @@
+"""One LLM serving replica as a compiled model: prefill and decode, continuous batching in the KV cache.
+
+`LlmReplica` serves the requests of a window ``[clock, t_end)`` in one kernel call and carries its
+state (waiting queue, sequences in decode, the request under prefill, the replica clock) to the
+next window, like `gpusim.dataplane.DataPlane`. Speeds come from `gpusim.hardware.llm.ReplicaModel`:
+an engine iteration over ``D`` decode sequences holding ``S`` KV tokens plus ``P`` prefill tokens
+with ``Q`` causal (query, key) pairs takes ``fixed_s + per_token_s (D + P) + per_ctx_s S + per_pair_s Q``.
+
+Scheduling follows vLLM (v0 scheduler; Vidur's ``VLLMReplicaScheduler`` implements the same rule):
+
+* Requests wait FCFS. A waiting request is admitted when fewer than ``max_num_seqs`` sequences are
+  held and the KV cache keeps at least the watermark (1 % of its tokens) free after its prompt.
+* Default (no chunked prefill): an iteration prefills as many waiting prompts as the token budget
+  ``max_num_batched_tokens`` takes (the first always), and decodes pause; otherwise it decodes one
+  token for every running sequence. With ``chunked_prefill=True`` (vLLM's chunked prefill,
+  Sarathi-Serve): every iteration decodes all running sequences and fills the rest of the budget
+  with prompt chunks, FCFS, so decodes never stall behind a long prompt.
+* A prefill produces the request's first token (TTFT = first token - arrival); each decode
+  iteration one more. Output length counts every generated token, the first included.
+* Preemption with recompute: before a decode iteration every sequence needs one more KV slot.
+  While they do not all fit, the most recently admitted sequence is preempted: its KV is freed and
+  it goes to the front of the waiting queue, to prefill its prompt and the tokens generated so far
+  again (its TTFT stays the first one).
+* KV is counted in tokens (vLLM's 16-token blocks round each sequence up by at most 15 tokens).
+  A request whose prompt + output can never fit is rejected at arrival; a full waiting queue
+  (``queue_capacity``) drops arrivals.
+
+Recorded per request in mergeable histograms (`HistogramConfig`): TTFT when the first token is out;
+TPOT ((finish - first token) / (output - 1), for outputs of 2 tokens or more) and end-to-end latency
+at completion, and whether all three met the SLOs. Counts and sums are exact. Memory is fixed at
+construction (queue capacity + max_num_seqs slots), never grows with the number of requests.
+
+A run of decode iterations with the same batch is advanced in closed form (a sequence stores the
+step it joined at and the step it finishes at), so the cost per request is a few heap operations,
+not one per generated token.
+
+How the engine calls it (not wired in yet): per LLM service build ``rm = gpusim.hardware.llm.
+replica_model(gpu, llm_arch(model), precision, tp)`` and ``svc = LlmService(rm, max_replicas,
+chunked_prefill=..., slo_ttft_s=..., slo_tpot_s=..., slo_e2e_s=...)``; at every control event set
+``svc.ready[i]`` (True once replica slot ``i`` is ready, False while absent or draining) and call
+``svc.serve(t_end, arrivals_s, prompt_tokens, output_tokens)`` with the window's arrivals. The
+`LlmServiceWindow` it returns carries the window's counts, merged TTFT/TPOT/e2e histograms (add
+them up over windows) and per-replica ``held`` / ``waiting`` for the autoscalers' concurrency and
+queue-length metrics.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from gpusim.dataplane import _llm_kernels as K
+from gpusim.dataplane.histogram import Histogram, HistogramConfig
+from gpusim.hardware.llm import ReplicaModel
+
+
+@dataclass(frozen=True)
+class LlmWindowMetrics:
+    """What one replica did in one window (counts are of this window only)."""
+
+    t_start: float
+    t_end: float
+    arrived: int
+    completed: int
+    first_tokens: int
+    preemptions: int
+    dropped: int
+    rejected: int
+    slo_met: int
+    output_tokens: int  # of the requests completed in this window
+    iterations: int
+    busy_s: float
+    seq_seconds: float  # integral of the sequences held (decode + prefill) over the window's iterations
+    kv_token_seconds: float
+    ttft: Histogram
+    tpot: Histogram
+    e2e: Histogram
+
+    @property
+    def output_tokens_per_s(self) -> float:
+        span = self.t_end - self.t_start
+        return self.output_tokens / span if span > 0 else math.nan
+
+
+class LlmReplica:
+    """A vLLM-style replica of `ReplicaModel` speed; call `serve` once per window, in time order."""
+
+    def __init__(
+        self,
+        model: ReplicaModel,
+        *,
+        chunked_prefill: bool = False,
+        queue_capacity: int = 1 << 16,
+        watermark_fraction: float = 0.01,
+        slo_ttft_s: float = math.inf,
+        slo_tpot_s: float = math.inf,
+        slo_e2e_s: float = math.inf,
+        histogram: HistogramConfig | None = None,
+        record: int = 0,
+        t0: float = 0.0,
+    ):
+        if model.kv_capacity_tokens <= 0:
+            raise ValueError(f"{model.model_id} in {model.precision} does not fit {model.tp} x {model.gpu_id}")
+        if queue_capacity < 1 or model.max_num_seqs < 1:
+            raise ValueError("queue_capacity and max_num_seqs must be >= 1")
+        self.model = model
+        self.histogram = histogram or HistogramConfig()
+        m = int(model.max_num_seqs)
+        prm = np.zeros(K.N_PARAMS, dtype=np.float64)
+        prm[K.P_FIXED] = model.fixed_s
+        prm[K.P_TOKEN] = model.per_token_s
+        prm[K.P_CTX] = model.per_ctx_s
+        prm[K.P_PAIR] = model.per_pair_s
+        prm[K.P_CAP] = float(model.kv_capacity_tokens)
+        prm[K.P_MAXSEQ] = float(m)
+        prm[K.P_BUDGET] = float(model.max_num_batched_tokens)
+        prm[K.P_WATERMARK] = math.floor(watermark_fraction * model.kv_capacity_tokens)
+        prm[K.P_CHUNKED] = 1.0 if chunked_prefill else 0.0
+        prm[K.P_SLO_TTFT], prm[K.P_SLO_TPOT], prm[K.P_SLO_E2E] = slo_ttft_s, slo_tpot_s, slo_e2e_s
+        self._prm = prm
+        self._ist = np.zeros(K.N_IST, dtype=np.int64)
+        self._ist[K.I_OLD] = self._ist[K.I_NEW] = -1
+        self._ist[K.I_FREE] = m
+        self._fst = np.zeros(K.N_FST, dtype=np.float64)
+        self._fst[K.F_CLOCK] = t0
+        self._q_f = np.zeros((queue_capacity, 2), dtype=np.float64)
+        self._q_i = np.zeros((queue_capacity, 3), dtype=np.int64)
+        self._s_f = np.zeros((m, 2), dtype=np.float64)
+        self._s_i = np.zeros((m, 7), dtype=np.int64)
+        self._h = np.zeros((m, 2), dtype=np.int64)
+        self._free = np.arange(m - 1, -1, -1, dtype=np.int64)
+        self._tb_f = np.zeros((m + 1, 2), dtype=np.float64)
+        self._tb_i = np.zeros((m + 1, 3), dtype=np.int64)
+        self._edges = self.histogram.edges()
+        self._btab = self.histogram.lookup()
+        self._hist = np.zeros((3, self.histogram.size), dtype=np.int64)
+        self._acc_i = np.zeros(K.N_ACC_I, dtype=np.int64)
+        self._acc_f = np.zeros(K.N_ACC_F, dtype=np.float64)
+        self.records = np.zeros((record, 3), dtype=np.float64)
+        """(arrival, first token, finish) of the first ``record`` completed requests (tests, small runs)."""
+
+    @property
+    def clock(self) -> float:
+        """End of the last iteration the replica ran (>= the last window's end)."""
+        return float(self._fst[K.F_CLOCK])
+
+    @property
+    def waiting(self) -> int:
+        return int(self._ist[K.I_QLEN])
+
+    @property
+    def running(self) -> int:
+        """Sequences held: in decode, plus the one under chunked prefill."""
+        return int(self._ist[K.I_NRUN] + self._ist[K.I_PFACT])
+
+    @property
+    def kv_tokens(self) -> int:
+        return int(self._ist[K.I_KV] + self._ist[K.I_RES])
+
+    def serve(self, t_end: float, arrivals_s, prompt_tokens, output_tokens) -> LlmWindowMetrics:
+        """Serve the window ending at ``t_end``: its arrivals (sorted, in ``[clock, t_end)``) with their lengths."""
+        arr = np.ascontiguousarray(arrivals_s, dtype=np.float64)
+        p = np.ascontiguousarray(prompt_tokens, dtype=np.int64)
+        o = np.ascontiguousarray(output_tokens, dtype=np.int64)
+        if not (arr.shape == p.shape == o.shape) or arr.ndim != 1:
+            raise ValueError("arrivals_s, prompt_tokens and output_tokens must be 1-D arrays of one length")
+        if arr.size and (np.any(np.diff(arr) < 0) or arr[-1] >= t_end):
+            raise ValueError("arrivals must be sorted and before t_end")
+        t_start = self.clock
+        i0, f0 = self._acc_i.copy(), self._acc_f.copy()
+        self._hist[:] = 0
+        K.serve_window(
+            float(t_end), arr, p, o, self._prm, self._ist, self._fst, self._q_f, self._q_i, self._s_f, self._s_i,
+            self._h, self._free, self._tb_f, self._tb_i, self._hist, self._edges, self._btab, self._acc_i,
+            self._acc_f, self.records,
+        )  # fmt: skip
+        di, df = self._acc_i - i0, self._acc_f - f0
+        cfg = self.histogram
+        return LlmWindowMetrics(
+            t_start=t_start, t_end=float(t_end), arrived=int(di[K.A_ARRIVED]), completed=int(di[K.A_DONE]),
+            first_tokens=int(di[K.A_FIRST]), preemptions=int(di[K.A_PREEMPT]), dropped=int(di[K.A_DROPPED]),
+            rejected=int(di[K.A_REJECTED]), slo_met=int(di[K.A_SLO_OK]), output_tokens=int(di[K.A_TOKENS]),
+            iterations=int(di[K.A_ITER]), busy_s=float(df[K.A_BUSY]), seq_seconds=float(df[K.A_RUN_INT]),
+            kv_token_seconds=float(df[K.A_KV_INT]),
+            ttft=Histogram(cfg, self._hist[K.H_TTFT].copy(), float(df[K.A_TTFT_SUM])),
+            tpot=Histogram(cfg, self._hist[K.H_TPOT].copy(), float(df[K.A_TPOT_SUM])),
+            e2e=Histogram(cfg, self._hist[K.H_E2E].copy(), float(df[K.A_E2E_SUM])),
+        )  # fmt: skip
+
+    def totals(self) -> dict:
+        """Cumulative counts since construction (arrived = completed + rejected + dropped + in flight)."""
+        a = self._acc_i
+        return {
+            "arrived": int(a[K.A_ARRIVED]), "completed": int(a[K.A_DONE]), "first_tokens": int(a[K.A_FIRST]),
+            "preemptions": int(a[K.A_PREEMPT]), "dropped": int(a[K.A_DROPPED]), "rejected": int(a[K.A_REJECTED]),
+            "slo_met": int(a[K.A_SLO_OK]), "output_tokens": int(a[K.A_TOKENS]), "in_flight": self.waiting + self.running,
+        }  # fmt: skip
+
+
+@dataclass(frozen=True)
+class LlmServiceWindow:
+    """What the replicas of one service did in one window, summed (histograms merged)."""
+
+    t_start: float
+    t_end: float
+    arrived: int
+    unroutable: int  # arrivals while no replica was ready (dropped)
+    completed: int
+    first_tokens: int
+    preemptions: int
+    dropped: int
+    rejected: int
+    slo_met: int
+    output_tokens: int
+    busy_s: float
+    seq_seconds: float
+    ttft: Histogram
+    tpot: Histogram
+    e2e: Histogram
+    held: np.ndarray  # per replica at the window end: sequences held (decode + prefill)
+    waiting: np.ndarray  # per replica at the window end: requests waiting
+
+
+class LlmService:
+    """``n_replicas`` identical `LlmReplica` state machines served by one kernel call per window.
+
+    Arrivals are routed round-robin over the replicas marked ready (the cycle continues across
+    windows); replicas not ready take no arrivals and finish what they hold. The histograms are the
+    service's (every replica records into them). Memory: fixed at construction, as for one replica.
+    """
+
+    def __init__(
+        self,
+        model: ReplicaModel,
+        n_replicas: int,
+        *,
+        chunked_prefill: bool = False,
+        queue_capacity: int = 1 << 14,
+        watermark_fraction: float = 0.01,
+        slo_ttft_s: float = math.inf,
+        slo_tpot_s: float = math.inf,
+        slo_e2e_s: float = math.inf,
+        histogram: HistogramConfig | None = None,
+        t0: float = 0.0,
+    ):
+        if n_replicas < 1:
+            raise ValueError("n_replicas must be >= 1")
+        one = LlmReplica(
+            model, chunked_prefill=chunked_prefill, queue_capacity=queue_capacity,
+            watermark_fraction=watermark_fraction, slo_ttft_s=slo_ttft_s, slo_tpot_s=slo_tpot_s,
+            slo_e2e_s=slo_e2e_s, histogram=histogram, t0=t0,
+        )  # fmt: skip
+        self.model = model
+        self.histogram = one.histogram
+        self.n_replicas = n_replicas
+        self._prm = one._prm
+        self._edges, self._btab = one._edges, one._btab
+        self._hist = one._hist
+
+        def stack(a):
+            return np.ascontiguousarray(np.broadcast_to(a, (n_replicas, *a.shape)).copy())
+
+        self._ist, self._fst = stack(one._ist), stack(one._fst)
+        self._q_f, self._q_i = stack(one._q_f), stack(one._q_i)
+        self._s_f, self._s_i, self._h = stack(one._s_f), stack(one._s_i), stack(one._h)
+        self._free, self._tb_f, self._tb_i = stack(one._free), stack(one._tb_f), stack(one._tb_i)
+        self._acc_i, self._acc_f = stack(one._acc_i), stack(one._acc_f)
+        self._rec = np.zeros((0, 3), dtype=np.float64)
+        self.ready = np.ones(n_replicas, dtype=np.bool_)
+        """Which replicas take new arrivals (set entries False to drain a replica)."""
+        self._rr = 0
+        self._t = float(t0)
+        self.unroutable = 0
+
+    def serve(self, t_end: float, arrivals_s, prompt_tokens, output_tokens) -> LlmServiceWindow:
+        """Serve the window ``[previous t_end, t_end)``: its arrivals (sorted) with their lengths."""
+        arr = np.ascontiguousarray(arrivals_s, dtype=np.float64)
+        p = np.ascontiguousarray(prompt_tokens, dtype=np.int64)
+        o = np.ascontiguousarray(output_tokens, dtype=np.int64)
+        if not (arr.shape == p.shape == o.shape) or arr.ndim != 1:
+            raise ValueError("arrivals_s, prompt_tokens and output_tokens must be 1-D arrays of one length")
+        if arr.size and (arr[-1] >= t_end or np.any(arr[1:] < arr[:-1])):
+            raise ValueError("arrivals must be sorted and before t_end")
+        unroutable = 0
+        if not self.ready.any() and arr.size:
+            unroutable = int(arr.size)
+            self.unroutable += unroutable
+        i0, f0 = self._acc_i.sum(axis=0), self._acc_f.sum(axis=0)
+        self._hist[:] = 0
+        self._rr = int(
+            K.serve_service(
+                float(t_end), arr, p, o, self.ready, self._rr, self._prm, self._ist, self._fst, self._q_f,
+                self._q_i, self._s_f, self._s_i, self._h, self._free, self._tb_f, self._tb_i, self._hist,
+                self._edges, self._btab, self._acc_i, self._acc_f, self._rec,
+            )
+        )  # fmt: skip
+        di, df = self._acc_i.sum(axis=0) - i0, self._acc_f.sum(axis=0) - f0
+        cfg = self.histogram
+        t_start, self._t = self._t, float(t_end)
+        return LlmServiceWindow(
+            t_start=t_start, t_end=float(t_end), arrived=int(di[K.A_ARRIVED]) + unroutable, unroutable=unroutable,
+            completed=int(di[K.A_DONE]), first_tokens=int(di[K.A_FIRST]), preemptions=int(di[K.A_PREEMPT]),
+            dropped=int(di[K.A_DROPPED]), rejected=int(di[K.A_REJECTED]), slo_met=int(di[K.A_SLO_OK]),
+            output_tokens=int(di[K.A_TOKENS]), busy_s=float(df[K.A_BUSY]), seq_seconds=float(df[K.A_RUN_INT]),
+            ttft=Histogram(cfg, self._hist[K.H_TTFT].copy(), float(df[K.A_TTFT_SUM])),
+            tpot=Histogram(cfg, self._hist[K.H_TPOT].copy(), float(df[K.A_TPOT_SUM])),
+            e2e=Histogram(cfg, self._hist[K.H_E2E].copy(), float(df[K.A_E2E_SUM])),
+            held=self._ist[:, K.I_NRUN] + self._ist[:, K.I_PFACT], waiting=self._ist[:, K.I_QLEN].copy(),
+        )  # fmt: skip

@@ -1,0 +1,452 @@
+"""Sizing: the smallest fixed cluster per candidate node type that meets every service SLO.
+
+For each candidate (a catalog node type of any vendor, with a sharing mode: whole GPUs, MIG,
+time-slicing or AMD partitions, or CPU-only), the experiment searches the fewest replicas of each
+service that meet its SLO in every seed (galloping then bisection: SLO attainment grows with
+replicas), packs them onto the fewest nodes, and checks the packed cluster with all services
+together over every seed (adding a replica to a failing service until it passes, up to
+`max_nodes`). Replicas are fixed (no autoscaler) and start warm. Output, sorted by cost:
+
+- ``sizing.csv``: one row per candidate: nodes, replicas, GPUs, $/h, $/month (x 730 h), $/M
+  requests, worst p99 and the SLO margin (SLO latency - worst p99, and attainment - target);
+- ``probes.csv``: every run made (candidate, service, replicas, nodes, seed, p99, attainment);
+- ``sizing.png``: $/month per candidate with 'no fit' / 'price unknown' labels, and the worst p99
+  against the SLO line;
+- ``summary.json``.
+"""
+
+from __future__ import annotations
+
+import re
+
+import json
+import math
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from gpusim.report.atomic import atomic_dir
+from gpusim.scenario.types import Duration
+
+SIZING_COLUMNS = [
+    "candidate", "node_type", "vendor", "accelerator", "sharing", "fits", "nodes", "replicas", "gpus",
+    "usd_per_hour", "usd_per_month", "usd_per_million_requests", "p99_latency_s", "slo_latency_s",
+    "slo_margin_s", "slo_attainment_min", "attainment_margin", "runs",
+]  # fmt: skip
+"""Columns of ``sizing.csv``; ``replicas`` is 'svc=n;svc=n' when there are several services."""
+
+PROBE_COLUMNS = [
+    "candidate",
+    "stage",
+    "service",
+    "replicas",
+    "nodes",
+    "seed",
+    "p99_latency_s",
+    "slo_attainment",
+    "slo_met",
+]
+
+
+class Candidate(BaseModel):
+    """One way to serve: a node type and how its accelerators are shared."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str | None = Field(None, description="Label in the tables (default: node type and sharing).")
+    node_type: str = Field(description="Catalog node type, e.g. aws-p5.48xlarge, azure-nd96isr-mi300x-v5.")
+    gpus_per_replica: int = Field(1, ge=1, description="Whole accelerators (or sharing units) per replica, count.")
+    resource: str | None = Field(
+        None,
+        description="Extended resource a replica asks for (default: the GPU model's, e.g. nvidia.com/gpu; "
+        "a MIG profile resource such as nvidia.com/mig-3g.40gb for MIG).",
+    )
+    sharing: dict[str, Any] | None = Field(
+        None, description="The pool's sharing block (mig, timeSlicing, amdPartition)."
+    )
+    replicas_per_node: int | None = Field(
+        None, ge=1, description="Replicas one node holds (default: derived from GPUs, sharing and gpus_per_replica)."
+    )
+    cpu_per_replica: str = Field(
+        "8", description="vCPU per replica (Kubernetes quantity); CPU-only nodes use it to pack."
+    )
+    memory_per_replica: str = Field("64Gi", description="Memory per replica (Kubernetes quantity).")
+    price_per_hour: float | None = Field(None, ge=0, description="USD per node-hour (overrides the catalog).")
+    price_unknown: bool = Field(False, description="Size it anyway when the node type has no price (cost unknown).")
+
+
+class Sizing(BaseModel):
+    """Smallest fixed cluster per candidate meeting every service SLO over the seeds."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["sizing"] = Field(description="Experiment kind.")
+    candidates: list[Candidate] = Field(min_length=1, description="Node types (and sharing modes) to size.")
+    services: list[dict[str, Any]] = Field(
+        min_length=1,
+        description="Inference workloads as in a scenario, without `pod`, `replicas` and `autoscaling` "
+        "(the experiment sets them).",
+    )
+    duration: Duration = Field(1800.0, gt=0, description="Simulated time per run (seconds).")
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1, description="Every seed must meet the SLOs.")
+    max_nodes: int = Field(32, ge=1, description="Largest cluster tried per candidate (nodes).")
+
+    @model_validator(mode="after")
+    def _names(self):
+        names = [s.get("name") for s in self.services]
+        if any(not n for n in names) or len(set(names)) != len(names):
+            raise ValueError("every service needs a unique `name`")
+        labels = [candidate_label(c) for c in self.candidates]
+        dup = {x for x in labels if labels.count(x) > 1}
+        if dup:
+            raise ValueError(f"candidate labels must be unique (give `name`); repeated: {', '.join(sorted(dup))}")
+        return self
+
+
+def candidate_label(c: Candidate) -> str:
+    if c.name:
+        return c.name
+    mode = sharing_mode(c)
+    return c.node_type if mode == "whole" else f"{c.node_type}/{mode}"
+
+
+def sharing_mode(c: Candidate) -> str:
+    sh = c.sharing or {}
+    for key, label in (("mig", "mig"), ("timeSlicing", "time-slicing"), ("amdPartition", "amd-partition"),
+                       ("intel", "intel-shared"), ("fractional", "fractional")):  # fmt: skip
+        if sh.get(key):
+            if key == "mig":
+                cfg = sh["mig"].get("config", "all-balanced")
+                return f"mig:{cfg}" if isinstance(cfg, str) else "mig"
+            if key == "amdPartition":
+                return f"amd:{sh['amdPartition'].get('profile')}"
+            if key == "timeSlicing":
+                reps = sh["timeSlicing"].get("resources", [{}])[0].get("replicas")
+                return f"ts:{reps}"
+            return label
+    return "whole"
+
+
+def _units_per_node(c: Candidate, nt, gpu, exp_name: str) -> int:
+    """Sharing units (whole GPUs, MIG instances, time-slice replicas, partitions) one node offers."""
+    from gpusim.errors import InputError
+
+    sh = c.sharing or {}
+    if gpu is None:
+        return 0
+    if sh.get("timeSlicing"):
+        return nt.gpus * int(sh["timeSlicing"]["resources"][0]["replicas"])
+    if sh.get("amdPartition"):
+        if gpu.amd_partitions is None:
+            raise InputError(f"{exp_name}: candidate {c.node_type}: {gpu.id} has no AMD partitions")
+        return nt.gpus * gpu.amd_partitions.profile(sh["amdPartition"]["profile"]).count
+    if sh.get("intel"):
+        return nt.gpus * int(sh["intel"]["sharedDevNum"])
+    if sh.get("mig"):
+        cfg = sh["mig"].get("config", "all-balanced")
+        if isinstance(cfg, str) and cfg.startswith("all-") and cfg != "all-balanced" and gpu.mig is not None:
+            return nt.gpus * gpu.mig.profile(cfg[4:]).max_count
+        if isinstance(cfg, dict) and c.resource:
+            prof = c.resource.split("mig-")[-1]
+            return nt.gpus * int(cfg.get(prof, 0))
+        raise InputError(
+            f"experiment.candidates: {c.node_type}: give replicas_per_node for MIG config {cfg!r} "
+            "(derived only for all-<profile> layouts)"
+        )
+    return nt.gpus
+
+
+def _plan(c: Candidate, catalog, exp_name: str) -> dict:
+    """Per-candidate facts: node type, GPU model, pod resources, replicas per node, price."""
+    from gpusim.errors import InputError
+    from gpusim.scenario.types import _cpu_milli
+
+    nt = catalog.node_type(c.node_type)
+    gpu = catalog.gpu(nt.gpu_model) if nt.gpu_model else None
+    if gpu is None:
+        per_node = c.replicas_per_node or max(1, int(nt.vcpu * 1000 // _cpu_milli(c.cpu_per_replica)))
+        limits: dict = {}
+    else:
+        units = _units_per_node(c, nt, gpu, exp_name) if c.replicas_per_node is None else None
+        per_node = c.replicas_per_node or units // c.gpus_per_replica
+        resource = c.resource or gpu.resource_name
+        if c.sharing and c.sharing.get("timeSlicing") and c.sharing["timeSlicing"].get("renameByDefault"):
+            resource = c.resource or f"{gpu.resource_name}.shared"
+        limits = {resource: c.gpus_per_replica}
+    if per_node < 1:
+        raise InputError(f"experiment.candidates: {c.node_type}: a node holds no replica of {c.gpus_per_replica} units")
+    price = c.price_per_hour if c.price_per_hour is not None else nt.on_demand_usd_per_hour
+    if price is None and not c.price_unknown:
+        raise InputError(
+            f"experiment.candidates: node type {nt.id} has no price; give price_per_hour, a catalog: override "
+            "or price_unknown: true"
+        )
+    return {"nt": nt, "gpu": gpu, "per_node": per_node, "limits": limits, "price": price}
+
+
+def _pool(c: Candidate, plan: dict, nodes: int) -> dict:
+    nt = plan["nt"]
+    pool = {"name": "pool", "count": nodes, "vcpu": nt.vcpu, "memory": f"{int(nt.memory_gib)}Gi", "node_type": nt.id}
+    if plan["gpu"] is not None:
+        pool.update(gpu_model=nt.gpu_model, gpus_per_node=nt.gpus)
+    if c.sharing:
+        pool["sharing"] = dict(c.sharing)
+    if c.price_per_hour is not None:
+        pool["price_per_hour"] = c.price_per_hour
+    elif plan["price"] is None:
+        pool["price_unknown"] = True
+    return pool
+
+
+def _workload(svc: dict, c: Candidate, plan: dict, replicas: int) -> dict:
+    w = {k: v for k, v in svc.items() if k not in ("autoscaling", "pod", "replicas", "type")}
+    res = {"requests": {"cpu": c.cpu_per_replica, "memory": c.memory_per_replica}}
+    if plan["limits"]:
+        res["limits"] = dict(plan["limits"])
+    w.update(type="inference", pod={"resources": res}, replicas=replicas, warm_start=True)
+    return w
+
+
+def check_sizing(scenario) -> list[tuple[tuple, str]]:
+    """What `run_sizing` would reject, found without running: each candidate's plan (node type,
+    sharing units, price) and each service as a scenario workload on a one-node probe cluster.
+    """
+    from gpusim.errors import InputError, ScenarioError
+    from gpusim.hardware import load_catalog
+    from gpusim.scenario.loader import load_scenario
+
+    exp: Sizing = scenario.experiment
+    overrides = scenario.catalog.model_dump(exclude_none=True) if scenario.catalog is not None else None
+    try:
+        catalog = load_catalog(overrides)
+    except InputError as e:
+        return [(("catalog",), str(e))]
+    out: list[tuple[tuple, str]] = []
+    found: dict[tuple[tuple, str], list[str]] = {}  # (path, message) -> candidates it concerns
+    checked = 0
+    for i, c in enumerate(exp.candidates):
+        try:
+            plan = _plan(c, catalog, scenario.name)
+        except InputError as e:
+            out.append((("experiment", "candidates", i), str(e)))
+            continue
+        checked += 1
+        data = {
+            "name": "sizing-check", "duration": exp.duration,
+            "cluster": {"node_pools": [_pool(c, plan, 1)]},
+            "workloads": [_workload(svc, c, plan, 1) for svc in exp.services],
+        }  # fmt: skip
+        if overrides:
+            data["catalog"] = overrides
+        try:
+            load_scenario(data)
+        except ScenarioError as e:
+            for p in e.problems:
+                m = re.match(r"workloads\[(\d+)\]\.?(.*)", p.path or "")
+                if m:  # workloads[k] of the probe cluster is experiment.services[k]
+                    sub = tuple(int(x) if x.isdigit() else x for x in re.findall(r"[^.\[\]]+", m.group(2)))
+                    key = (("experiment", "services", int(m.group(1)), *sub), p.message)
+                else:
+                    key = (("experiment", "candidates", i), f"{p.path}: {p.message}" if p.path else p.message)
+                found.setdefault(key, []).append(candidate_label(c))
+    for (path, message), labels in found.items():
+        if len(labels) < checked:  # not every candidate: say which
+            message = f"{message} (on {', '.join(labels)})"
+        out.append((path, message))
+    return list(dict.fromkeys(out))
+
+
+def run_sizing(scenario, out: Path) -> dict:
+    """Run the protocol and write sizing.csv, probes.csv, sizing.png and summary.json atomically to `out`."""
+    import gpusim
+    from gpusim._version import __version__
+    from gpusim.hardware import load_catalog
+
+    exp: Sizing = scenario.experiment
+    overrides = scenario.catalog.model_dump(exclude_none=True) if scenario.catalog is not None else None
+    catalog = load_catalog(overrides)
+    plans = {candidate_label(c): _plan(c, catalog, scenario.name) for c in exp.candidates}  # errors before any run
+    t0 = time.perf_counter()
+    probes: list[dict] = []
+    rows: list[dict] = []
+    for c in exp.candidates:
+        label = candidate_label(c)
+        plan = plans[label]
+        cache: dict[tuple, list] = {}
+
+        def run(replicas: dict[str, int], stage: str, c=c, plan=plan, label=label, cache=cache) -> tuple[bool, list]:
+            """All seeds of one cluster (fewest nodes for these replicas); stops at the first failing seed."""
+            key = tuple(sorted(replicas.items()))
+            if key in cache:
+                return all(r["met"] for r in cache[key]), cache[key]
+            nodes = math.ceil(sum(replicas.values()) / plan["per_node"])
+            results = []
+            for seed in exp.seeds:
+                data = {
+                    "name": "sizing-run", "seed": seed, "duration": exp.duration,
+                    "cluster": {"node_pools": [_pool(c, plan, nodes)]},
+                    "workloads": [_workload(s, c, plan, replicas[s["name"]]) for s in exp.services if replicas.get(s["name"])],
+                }  # fmt: skip
+                if overrides:
+                    data["catalog"] = overrides
+                r = gpusim.simulate(data, seed=seed)
+                ss = r.service_summary.set_index("service")
+                met = bool(ss["slo_met"].all())
+                results.append({"seed": seed, "nodes": nodes, "met": met, "summary": r.summary, "services": ss})
+                for name, row in ss.iterrows():
+                    probes.append({"candidate": label, "stage": stage, "service": name, "replicas": replicas[name],
+                                   "nodes": nodes, "seed": seed, "p99_latency_s": row["latency_p99_s"],
+                                   "slo_attainment": row["slo_attainment"], "slo_met": bool(row["slo_met"])})  # fmt: skip
+                if not met:
+                    break
+            cache[key] = results
+            return all(x["met"] for x in results), results
+
+        limit = exp.max_nodes * plan["per_node"]
+        need: dict[str, int] = {}
+        for svc in exp.services:  # each service alone: fewest replicas meeting its SLO in every seed
+            name = svc["name"]
+            lo, hi, r = 0, None, 1  # lo fails (or is 0), hi meets
+            while True:  # galloping: 1, 2, 4, ... replicas
+                if run({name: r}, "alone")[0]:
+                    hi = r
+                    break
+                lo = r
+                if r >= limit:
+                    break
+                r = min(2 * r, limit)
+            if hi is None:
+                break
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                if run({name: mid}, "alone")[0]:
+                    hi = mid
+                else:
+                    lo = mid
+            need[name] = hi
+        final = None
+        if len(need) == len(exp.services):
+            replicas = dict(need)
+            while sum(replicas.values()) <= limit:  # all services together on the packed cluster
+                ok, results = run(replicas, "together")
+                if ok:
+                    final = (replicas, results)
+                    break
+                last = results[-1]["services"]
+                for name in last.index[~last["slo_met"].astype(bool)]:
+                    replicas[name] += 1
+        rows.append(_row(c, label, plan, exp, final, len(cache)))
+    wall = time.perf_counter() - t0
+    df = pd.DataFrame(rows, columns=SIZING_COLUMNS)
+    df = df.sort_values(["fits", "usd_per_month"], ascending=[False, True], na_position="last", kind="stable")
+    df = df.reset_index(drop=True)
+    probes_df = pd.DataFrame(probes, columns=PROBE_COLUMNS)
+    doc = {
+        "summary": {"candidates": len(rows), "fit": int(df["fits"].sum()), "runs": len(probes_df)},
+        "gpusim_version": __version__,
+        "scenario": scenario.model_dump(mode="json"),
+        "run": {"started_at": datetime.now(UTC).isoformat(timespec="seconds"), "wall_s": wall},
+    }
+    with atomic_dir(out) as tmp:
+        df.to_csv(tmp / "sizing.csv", index=False)
+        probes_df.to_csv(tmp / "probes.csv", index=False)
+        (tmp / "summary.json").write_text(json.dumps(doc, indent=2) + "\n")
+        plot_sizing(df, scenario.name).savefig(tmp / "sizing.png", dpi=110)
+    return {"frame": df, "probes": probes_df, "wall_s": wall}
+
+
+def _row(c: Candidate, label: str, plan: dict, exp: Sizing, final, runs: int) -> dict:
+    from gpusim.metrics.summary import HOURS_PER_MONTH
+
+    nt, gpu = plan["nt"], plan["gpu"]
+    slo = min(_seconds(s["slo"]["latency"]) for s in exp.services)
+    row = {"candidate": label, "node_type": nt.id, "vendor": gpu.vendor if gpu else "cpu",
+           "accelerator": gpu.id if gpu else "cpu", "sharing": sharing_mode(c), "fits": final is not None,
+           "runs": runs, "slo_latency_s": slo}  # fmt: skip
+    if final is None:
+        return row
+    replicas, results = final
+    nodes = results[0]["nodes"]
+    price = plan["price"]
+    usd_h = nodes * price if price is not None else math.nan
+    served_per_h = sum(r["summary"].get("requests_served", 0) for r in results) / len(results) / (exp.duration / 3600)
+    p99 = max(float(r["services"]["latency_p99_s"].max()) for r in results)
+    att = min(float(r["services"]["slo_attainment"].min()) for r in results)
+    target = max(float(s.get("slo", {}).get("percentile", 99.0)) for s in exp.services) / 100.0
+    row.update(
+        nodes=nodes,
+        replicas=replicas[exp.services[0]["name"]]
+        if len(replicas) == 1
+        else ";".join(f"{k}={v}" for k, v in replicas.items()),
+        gpus=nodes * nt.gpus,
+        usd_per_hour=usd_h,
+        usd_per_month=usd_h * HOURS_PER_MONTH,
+        usd_per_million_requests=usd_h / served_per_h * 1e6 if served_per_h > 0 else math.nan,
+        p99_latency_s=p99,
+        slo_margin_s=slo - p99,
+        slo_attainment_min=att,
+        attainment_margin=att - target,
+    )
+    return row
+
+
+def _seconds(v) -> float:
+    from gpusim.scenario.types import parse_duration
+
+    return float(parse_duration(v))
+
+
+def plot_sizing(df: pd.DataFrame, name: str):
+    """$/month per candidate (labels for 'no fit' and 'price unknown', no zero bars) and worst p99 vs the SLO."""
+    from matplotlib.figure import Figure
+
+    from gpusim.report.style import OKABE_ITO, plot_style
+
+    with plot_style():
+        fig = Figure(figsize=(11, max(3.0, 0.45 * len(df) + 1.5)), layout="constrained")
+        ax1, ax2 = fig.subplots(1, 2, sharey=True)
+        y = list(range(len(df)))[::-1]
+        labels = [f"{r.candidate}" for r in df.itertuples()]
+        vendors = sorted(set(df["vendor"]))
+        colour = {v: OKABE_ITO[i % len(OKABE_ITO)] for i, v in enumerate(vendors)}
+        top = float(df["usd_per_month"].max()) if df["usd_per_month"].notna().any() else 1.0
+        for yi, r in zip(y, df.itertuples(), strict=True):
+            if not r.fits:
+                ax1.text(0, yi, "  no fit within max_nodes", va="center", fontsize="small", color="0.3")
+            elif r.usd_per_month != r.usd_per_month:
+                ax1.text(0, yi, "  price unknown", va="center", fontsize="small", color="0.3")
+            else:
+                ax1.barh(yi, r.usd_per_month, color=colour[r.vendor], label=r.vendor)
+                ax1.text(r.usd_per_month, yi, f" \\${r.usd_per_month:,.0f}\n {r.nodes:.0f} nodes, {r.gpus:.0f} GPUs",
+                         va="center", fontsize="x-small")  # fmt: skip
+        from matplotlib.ticker import FuncFormatter
+
+        ax1.set_xlim(0, top * 1.45)
+        ax1.set_ylim(-0.6, len(df) - 0.4)
+        ax1.set_yticks(y, labels, fontsize="small")
+        ax1.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"\\${v / 1000:,.0f}k"))
+        ax1.set_xlabel("USD per month (x 730 h), smallest cluster meeting every SLO")
+        handles, hl = ax1.get_legend_handles_labels()
+        uniq = dict(zip(hl, handles, strict=False))
+        if uniq:  # above the axes, clear of the bars
+            ax1.legend(uniq.values(), uniq.keys(), loc="lower left", bbox_to_anchor=(0, 1.01), ncol=len(uniq),
+                       borderaxespad=0, title=None)  # fmt: skip
+        fits = df[df["fits"]]
+        ys = [yi for yi, r in zip(y, df.itertuples(), strict=True) if r.fits]
+        p99 = fits["p99_latency_s"].to_numpy(dtype=float)
+        finite = [v if math.isfinite(v) else float("nan") for v in p99]
+        ax2.scatter(finite, ys, color="black", zorder=3, label="worst p99 over seeds")
+        slo = float(df["slo_latency_s"].min())
+        ax2.axvline(slo, color=OKABE_ITO[3], linestyle="--", label=f"SLO {slo:g} s")
+        for yi, r in zip(y, df.itertuples(), strict=True):
+            if not r.fits:
+                ax2.text(0, yi, "  n/a", va="center", fontsize="small", color="0.3")
+        ax2.set_xlim(0, slo * 1.3)
+        ax2.set_xlabel("p99 latency (s)")
+        ax2.legend(loc="lower left", bbox_to_anchor=(0, 1.01), ncol=2, borderaxespad=0)
+        fig.suptitle(f"{name}: smallest fixed cluster per node type, sorted by cost")
+    return fig
