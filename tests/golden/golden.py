@@ -40,6 +40,7 @@ CASES: dict[str, tuple[str, str, bool]] = {
     "sharing-training": ("run", "scenarios/sharing-training.yaml", False),
     "autoscaler-lag": ("run", "scenarios/autoscaler-lag.yaml", False),
     "vendor-comparison": ("run", "scenarios/vendor-comparison.yaml", False),
+    "sizing-70b-chat": ("run", "scenarios/sizing-70b-chat.yaml", False),
     "openb-fgd": ("run", "scenarios/openb-fgd.yaml", False),
 }
 
