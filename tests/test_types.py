@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gpusim.scenario.types import parse_duration, parse_quantity, parse_rate
+from gpusim.units import parse_duration, parse_quantity, parse_rate
 
 
 @pytest.mark.parametrize(

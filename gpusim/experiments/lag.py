@@ -18,7 +18,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from gpusim.report.atomic import atomic_dir
-from gpusim.scenario.types import Duration
+from gpusim.units import Duration
 
 LAG_COLUMNS = [
     "lag_s", "seed", "slo_attainment", "p99_latency_s", "cost_usd", "dropped", "timed_out", "cold_starts", "nodes_added",
@@ -97,7 +97,7 @@ def _mean_ci(g, col: str):
     """Mean and Student-t 95% half-width per lag over the seeds (half-width NaN with one seed)."""
     import numpy as np
 
-    from gpusim.sweep.stats import t975
+    from gpusim.metrics.student import t975
 
     st = g[col].agg(["mean", "std", "count"])
     t = np.array([t975(int(c) - 1) if c > 1 else np.nan for c in st["count"]])

@@ -17,10 +17,9 @@ together over every seed (adding a replica to a failing service until it passes,
 
 from __future__ import annotations
 
-import re
-
 import json
 import math
+import re
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,7 +29,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gpusim.report.atomic import atomic_dir
-from gpusim.scenario.types import Duration
+from gpusim.units import Duration
 
 SIZING_COLUMNS = [
     "candidate", "node_type", "vendor", "accelerator", "sharing", "fits", "nodes", "replicas", "gpus",
@@ -163,7 +162,7 @@ def _units_per_node(c: Candidate, nt, gpu, exp_name: str) -> int:
 def _plan(c: Candidate, catalog, exp_name: str) -> dict:
     """Per-candidate facts: node type, GPU model, pod resources, replicas per node, price."""
     from gpusim.errors import InputError
-    from gpusim.scenario.types import _cpu_milli
+    from gpusim.units import _cpu_milli
 
     nt = catalog.node_type(c.node_type)
     gpu = catalog.gpu(nt.gpu_model) if nt.gpu_model else None
@@ -395,7 +394,7 @@ def _row(c: Candidate, label: str, plan: dict, exp: Sizing, final, runs: int) ->
 
 
 def _seconds(v) -> float:
-    from gpusim.scenario.types import parse_duration
+    from gpusim.units import parse_duration
 
     return float(parse_duration(v))
 

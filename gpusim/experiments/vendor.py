@@ -20,7 +20,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from gpusim.report.atomic import atomic_dir
-from gpusim.scenario.types import Duration
+from gpusim.units import Duration
 
 COMPARISON_COLUMNS = [
     "node_type", "vendor", "accelerator", "throughput_rps", "p99_latency_s", "slo_attainment", "slo_met",

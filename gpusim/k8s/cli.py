@@ -17,7 +17,7 @@ from pathlib import Path
 
 
 def _duration(text: str) -> float:
-    from gpusim.scenario.types import parse_duration
+    from gpusim.units import parse_duration
 
     try:
         s = parse_duration(text)

@@ -32,7 +32,7 @@ from fractions import Fraction
 
 from gpusim.errors import Problem
 from gpusim.k8s.manifests import Manifest, ManifestError, format_path, read_manifests
-from gpusim.scenario.types import parse_duration, parse_quantity
+from gpusim.units import parse_duration, parse_quantity
 
 # ---------------------------------------------------------------------------- Kubernetes API facts
 MAPPED_VERSIONS = {

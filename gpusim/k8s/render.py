@@ -24,7 +24,7 @@ import yaml
 from gpusim._version import __version__
 from gpusim.errors import InputError, Problem, ScenarioError
 from gpusim.k8s.importer import Imported, _fmt_duration
-from gpusim.scenario.types import parse_quantity
+from gpusim.units import parse_quantity
 
 _WHOLE_MODEL = {
     "nvidia.com/gpu": "nvidia-h100-80gb",

@@ -115,7 +115,7 @@ def cmd_plot(args) -> int:
 def cmd_export(args) -> int:
     from gpusim.report.export import parse_start, write_openmetrics
     from gpusim.report.result import load_result
-    from gpusim.scenario.types import parse_duration
+    from gpusim.units import parse_duration
 
     d = _check_dir(args.result)
     try:

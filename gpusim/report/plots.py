@@ -218,8 +218,8 @@ def plot_sweep(table, x, metric, *, hue=None, label=None, scale=1.0, ax=None):
     """
     import pandas as pd
 
+    from gpusim.metrics.student import t975
     from gpusim.report.style import plot_style
-    from gpusim.sweep.stats import t975
 
     plt = _pyplot()
     ok = table[table["status"] == "ok"] if "status" in table else table

@@ -1,6 +1,6 @@
 """The scenario language: YAML files parsed into validated pydantic models.
 
-Imports are lazy so that `gpusim.scenario.types` can be used by other packages' schema pieces
+Imports are lazy so that `gpusim.units` can be used by other packages' schema pieces
 (traces, hardware) without importing the whole scenario model.
 """
 

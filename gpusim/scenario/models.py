@@ -30,9 +30,9 @@ from pydantic import (
 
 from gpusim.autoscale.schema import HPAConfig, KEDAConfig, KPAConfig
 from gpusim.hardware.schema import CatalogOverrides
-from gpusim.scenario.types import CpuMilli, Duration, MemoryMiB, parse_quantity
-from gpusim.sweep.schema import SweepSpec
+from gpusim.scenario.sweep import SweepSpec
 from gpusim.traces.schema import ArrivalProcess, TraceSource
+from gpusim.units import CpuMilli, Duration, MemoryMiB, parse_quantity
 
 PLACEMENT_POLICIES = (
     "first-fit",
@@ -289,7 +289,10 @@ class InlineJob(_Model):
     arrival: Duration = Field(0.0, ge=0, description="Arrival time after the start of the run (seconds).")
     duration: Duration = Field(gt=0, description="Run time on its GPUs without interference (seconds).")
     pods: int = Field(
-        1, ge=1, le=10_000, description="Pods in the job (distributed training, at most 10,000); all are bound at once or none."
+        1,
+        ge=1,
+        le=10_000,
+        description="Pods in the job (distributed training, at most 10,000); all are bound at once or none.",
     )
     pod: PodTemplate | None = Field(None, description="Overrides the workload's pod template for this job.")
 
@@ -382,7 +385,9 @@ class TrainingWorkload(_Model):
     """
 
     type: Literal["training"] = Field("training", description="Workload kind.")
-    name: str = Field(pattern=_NAME_RE, max_length=63, description="Workload name (DNS label style, at most 63 characters).")
+    name: str = Field(
+        pattern=_NAME_RE, max_length=63, description="Workload name (DNS label style, at most 63 characters)."
+    )
     pod: PodTemplate = Field(
         default_factory=PodTemplate,
         description="Pod template of each job (for traces: nodeSelector, tolerations and the GPU resource name; "
@@ -508,7 +513,9 @@ class InferenceWorkload(_Model):
     """An inference service: a Deployment of replicas behind a load balancer, with an autoscaler."""
 
     type: Literal["inference"] = Field(description="Workload kind.")
-    name: str = Field(pattern=_NAME_RE, max_length=63, description="Service name (DNS label style, at most 63 characters).")
+    name: str = Field(
+        pattern=_NAME_RE, max_length=63, description="Service name (DNS label style, at most 63 characters)."
+    )
     pod: PodTemplate = Field(description="Pod template of one replica (its GPU: whole, MIG profile or time-sliced).")
     model: RequestModel = Field(description="What a request costs.")
     arrivals: RequestArrivals = Field(description="Request arrivals.")
@@ -517,7 +524,10 @@ class InferenceWorkload(_Model):
     )
     autoscaling: ServiceAutoscaling | None = Field(None, description="Replica autoscaler (none: fixed replicas).")
     concurrency: int = Field(
-        1, ge=1, le=100_000, description="Requests one replica serves at once (server slots or max batch, at most 100,000)."
+        1,
+        ge=1,
+        le=100_000,
+        description="Requests one replica serves at once (server slots or max batch, at most 100,000).",
     )
     batch_slowdown: float = Field(
         0.0, ge=0, le=1, description="Per extra request in a batch, the fractional growth of each request's time (0-1)."
@@ -669,8 +679,12 @@ class PoolAutoscaling(_Model):
 class NodePool(_Model):
     """A group of identical nodes."""
 
-    name: str = Field(pattern=_NAME_RE, max_length=63, description="Pool name (DNS label style, at most 63 characters).")
-    count: Annotated[int, Strict()] = Field(ge=0, le=100_000, description="Number of nodes in the pool (at most 100,000).")
+    name: str = Field(
+        pattern=_NAME_RE, max_length=63, description="Pool name (DNS label style, at most 63 characters)."
+    )
+    count: Annotated[int, Strict()] = Field(
+        ge=0, le=100_000, description="Number of nodes in the pool (at most 100,000)."
+    )
     gpu_model: str | None = Field(None, description="GPU model id from the hardware catalog (`gpusim catalog`).")
     gpus_per_node: int = Field(0, ge=0, le=64, description="GPUs per node (at most 64).")
     vcpu: CpuMilli = Field(description="Allocatable vCPU per node (Kubernetes quantity, e.g. 96 or 95500m).")
@@ -739,7 +753,9 @@ class Billing(_Model):
 class Cluster(_Model):
     """The cluster: node pools, the Cluster Autoscaler and billing."""
 
-    node_pools: list[NodePool] = Field(min_length=1, max_length=1000, description="Node pools of the cluster (1 to 1,000).")
+    node_pools: list[NodePool] = Field(
+        min_length=1, max_length=1000, description="Node pools of the cluster (1 to 1,000)."
+    )
     autoscaler: ClusterAutoscaler = Field(default_factory=ClusterAutoscaler, description="Cluster Autoscaler.")
     billing: Billing = Field(default_factory=Billing, description="Billing of nodes.")
     overprovisioning: Overprovisioning | None = Field(None, description="Placeholder pods that keep spare capacity.")
@@ -785,7 +801,9 @@ class Scenario(_Model):
     model_config = ConfigDict(extra="forbid", frozen=True, title="gpusim scenario", allow_inf_nan=False)
 
     name: str = Field(
-        pattern=_NAME_RE, max_length=63, description="Scenario name (at most 63 characters); results go to results/<name>/."
+        pattern=_NAME_RE,
+        max_length=63,
+        description="Scenario name (at most 63 characters); results go to results/<name>/.",
     )
     description: str = Field("", max_length=10_000, description="Free text (at most 10,000 characters).")
     seed: int | None = Field(

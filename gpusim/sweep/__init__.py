@@ -7,7 +7,7 @@
                          factors={"scheduler.policy": ["first-fit", "best-fit"]},
                          replications=5, workers=4)
 
-- `gpusim.sweep.schema`: the scenario's `sweep:` block (`SweepSpec`).
+- `gpusim.scenario.sweep`: the scenario's `sweep:` block (`SweepSpec`; `gpusim.sweep.schema` re-exports it).
 - `gpusim.sweep.plan`: factor paths and values -> validated runs (`plan_sweep`).
 - `gpusim.sweep.runner`: executors (in-process, local processes, Dask), resume, the tables.
 - `gpusim.sweep.stats`: Student-t confidence intervals.

@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from gpusim.errors import InputError
-from gpusim.sweep.schema import SweepSpec
+from gpusim.scenario.sweep import SweepSpec
 
 
 def prepare(scenario_or_path, *, factors=None, replications=None, mode=None):

@@ -26,7 +26,7 @@ from typing import Any
 
 from gpusim.errors import InputError, Problem, ScenarioError
 from gpusim.scenario.models import Scenario
-from gpusim.sweep.schema import SweepSpec
+from gpusim.scenario.sweep import SweepSpec
 
 RESERVED = frozenset({"index", "run", "combination", "replication", "seed", "status", "error"})
 """Names of the sweep table's own columns, which a factor path may not take."""

@@ -13,8 +13,8 @@ from typing import Annotated, Literal, Union
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from gpusim.scenario.types import Duration, Rate
 from gpusim.traces import generators
+from gpusim.units import Duration, Rate
 
 TraceFormat = Literal[
     "openb", "openb-nodes", "gavel", "philly-runtime", "azure-llm", "genai-requests",
