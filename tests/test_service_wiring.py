@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 import gpusim
-from gpusim.metrics.summary import slo_stats
 from tests.conftest import small_scenario
 from tests.test_inference import pool, service
 
@@ -60,20 +59,23 @@ def test_p99_and_slo_met_agree_when_requests_time_out():
     assert r.summary["latency_p99_s"] == math.inf and r.summary["slo_met"] is False
 
 
-@pytest.mark.parametrize("seed", range(3))
-def test_p99_within_target_iff_slo_met(seed):
-    """Histogram p99 (bins at their upper edge) agrees with slo_met for a p99 objective, as the
-    exact `slo_stats` does (tests/test_planning.py)."""
-    rng = np.random.default_rng(100 + seed)
-    target = float(rng.uniform(1.0, 6.0))
-    w = service(replicas=int(rng.integers(2, 5)), arrivals={"process": {"process": "poisson", "rate": 3.0}},
-                timeout=f"{int(rng.integers(5, 30))}s", slo={"latency": f"{target}s", "percentile": 99})  # fmt: skip
-    r = gpusim.simulate(small_scenario(cluster={"node_pools": [pool()]}, workloads=[w], duration="15m"), seed=seed)
+@pytest.mark.parametrize(
+    ("target", "replicas"), [(3.0, 3), (7.0, 3), (8.0, 3), (20.0, 3), (4.0, 2)]
+)
+def test_p99_within_target_iff_slo_met(target, replicas):
+    """A cold start at t=0 times out the first requests, under 1 % of an hour's: p99 stays
+    finite, but its rank counts those misses, so p99 <= target exactly when the p99 SLO is met
+    (before, p99 over the served requests alone could sit under the target next to slo_met false:
+    at 7 s it was 6.71 s with 98.9 % attainment)."""
+    w = service(replicas=replicas, arrivals={"process": {"process": "poisson", "rate": 1.0}}, timeout="15s",
+                cold_start={"image_pull": "10s", "model_load": "10s"}, slo={"latency": f"{target}s"})  # fmt: skip
+    r = gpusim.simulate(small_scenario(cluster={"node_pools": [pool()]}, workloads=[w], duration="1h"), seed=2)
     s = r.service_summary.iloc[0]
+    finished = s["served"] + s["timed_out"] + s["dropped"]
+    assert 0 < s["timed_out"] + s["dropped"] < 0.01 * finished
+    assert math.isfinite(s["latency_p99_s"])
     assert (s["latency_p99_s"] <= target) == bool(s["slo_met"])
-    # the same answer as the exact percentile over latencies rounded up to their bins
-    e = slo_stats(np.full(int(s["served"]), s["latency_p99_s"]), s["timed_out"] + s["dropped"], target)
-    assert e["slo_met"] == bool(s["slo_met"]) or s["latency_p99_s"] == math.inf
+    assert s["slo_met"] == (s["slo_attainment"] >= 0.99)
 
 
 def _first_requests(warm: bool):
