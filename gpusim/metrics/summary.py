@@ -202,22 +202,6 @@ def reprice_nodes(nodes: pd.DataFrame, prices: dict[str, float | None]) -> pd.Da
     return out
 
 
-def mark_missed_tails(service_summary: pd.DataFrame, scenario) -> pd.DataFrame:
-    """Per service: p99 is ``inf`` when timed-out and dropped requests alone exceed the tail
-    (the percentile over all finished requests is then a request that never completed).
-    """
-    if service_summary is None or not len(service_summary) or "latency_p99_s" not in service_summary:
-        return service_summary
-    out = service_summary.copy()
-    pct = {w.name: w.slo.percentile for w in scenario.workloads if getattr(w, "type", "") == "inference"}
-    for i, row in out.iterrows():
-        finished = row["served"] + row["timed_out"] + row["dropped"]
-        missed = row["timed_out"] + row["dropped"]
-        if finished and missed > (1 - pct.get(row["service"], 99.0) / 100.0) * finished:
-            out.at[i, "latency_p99_s"] = math.inf
-    return out
-
-
 def pool_prices(scenario) -> dict[str, float | None]:
     """USD per node-hour of every pool of a scenario (``None``: unknown), from its catalog."""
     from gpusim.hardware import load_catalog, pool_price
@@ -229,7 +213,8 @@ def pool_prices(scenario) -> dict[str, float | None]:
 def finalize_summary(summary: dict, scenario, nodes: pd.DataFrame, service_summary: pd.DataFrame | None = None) -> dict:
     """The run's summary with the figures derived from its tables: cost from each pool's known
     price (unknown stays unknown), node counts (peak, mean, p95), the monthly run-rate and, for
-    services, p99 marked as a miss when timed-out and dropped requests alone exceed the tail.
+    services, the worst p99 (each already counts timed-out and dropped requests as misses:
+    `gpusim.sim.inference.InferenceService.finish`).
     """
     out = dict(summary)
     end_s = float(out.get("sim_end_s") or scenario.duration)
@@ -239,7 +224,7 @@ def finalize_summary(summary: dict, scenario, nodes: pd.DataFrame, service_summa
         out.update(cost_summary(pd.DataFrame(columns=["pool", "billed_hours"]), out, {}, end_s))
     out.update(node_count_stats(nodes, end_s))
     if service_summary is not None and len(service_summary) and "latency_p99_s" in service_summary:
-        p99 = mark_missed_tails(service_summary, scenario)["latency_p99_s"].astype(float)
+        p99 = service_summary["latency_p99_s"].astype(float)
         out["latency_p99_s"] = float(p99.max()) if p99.notna().any() else math.nan
         out["slo_met"] = bool(service_summary["slo_met"].all())
         out["services_slo_met"] = int(service_summary["slo_met"].sum())

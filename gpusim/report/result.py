@@ -55,11 +55,11 @@ class RunResult:
     def __post_init__(self):
         # Figures derived from the tables (gpusim.metrics.summary.finalize_summary): cost from each
         # pool's known price (unknown stays unknown, never 0), node counts, the monthly run-rate,
-        # and p99 marked as a miss where timed-out and dropped requests make up the tail.
+        # and the run's worst p99 (each service's p99 already counts its timed-out and dropped
+        # requests as misses: InferenceService.finish, the one place that does).
         from gpusim.metrics.summary import (
             fill_unschedulable_reasons,
             finalize_summary,
-            mark_missed_tails,
             pool_prices,
             reprice_nodes,
             unschedulable_summary,
@@ -72,7 +72,6 @@ class RunResult:
         except Exception:  # a saved result whose catalog no longer resolves: keep it as saved
             return
         self.nodes = reprice_nodes(self.nodes, prices)
-        self.service_summary = mark_missed_tails(self.service_summary, self.scenario)
         self.summary = finalize_summary(self.summary, self.scenario, self.nodes, self.service_summary)
         try:  # unschedulable jobs get kube-scheduler's reason in jobs.failure, counted in the summary
             self.jobs = fill_unschedulable_reasons(self.jobs, self.scenario)

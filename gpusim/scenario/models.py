@@ -540,9 +540,9 @@ class InferenceWorkload(_Model):
     cold_start: ColdStart = Field(default_factory=ColdStart, description="Replica start-up lag.")
     warm_start: bool = Field(
         False,
-        description="The initial `replicas` are ready at t=0 (a service already running when the window opens); "
-        "replicas added later still pay the cold start. Not yet honoured by the engine: until it is, give "
-        "cold_start image_pull and model_load 0 s.",
+        description="The initial `replicas` are ready at t=0 (a service already running when the window opens): "
+        "no image pull, no model load, no cold start counted; replicas added later, or initial ones the cluster "
+        "cannot bind at t=0, still pay the cold start.",
     )
     slo: Slo = Field(description="Latency objective.")
     interval: Duration = Field(15.0, gt=0, description="Data-plane window and service time-series interval (seconds).")

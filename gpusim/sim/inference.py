@@ -49,9 +49,14 @@ from gpusim.sim.workload import sample_counts, sample_durations
 SERVICE_COLUMNS = [
     "time_s", "service", "arrived", "served", "timed_out", "dropped", "arrival_rps", "ready_replicas",
     "desired_replicas", "pending_replicas", "starting_replicas", "queue_length", "latency_p50_s", "latency_p99_s",
+    "excess_burst_capacity",
 ]  # fmt: skip
-"""Columns of the `services` time series: one row per service per interval; counts are per
-interval, replicas and queue length at its end, latency percentiles of the requests completed in it."""
+"""Columns of the `services` time series: one row per service per interval (the last one, ending at
+the run's end, may be shorter); counts are per interval and `arrival_rps` is over its real length,
+replicas and queue length at its end, latency percentiles of the requests completed in it.
+`excess_burst_capacity`: the Knative autoscaler's last decision's excess burst capacity (negative:
+the activator stays in the request path; -1 also when the target burst capacity is unlimited), NaN
+for services without a KPA or before its first decision."""
 
 
 ARRIVAL_CHUNK_S = 6 * 3600.0
@@ -75,6 +80,7 @@ class Replica:
     created_s: float = 0.0
     ready_s: float = math.nan
     running_s: float = math.nan  # image pulled: the pod phase turns Running
+    warm: bool = False  # an initial replica of a warm-started service: ready at once if bound at t=0
 
 
 @dataclass
@@ -165,10 +171,20 @@ class InferenceService:
         self.signals = observe.SignalWindow()  # data-plane integrals since the last autoscaler decision
         self._next_hpa = 0.0
         self._last = None  # the last window's metrics
+        self._last_row_s = 0.0  # end of the last recorded interval
+        self._excess_burst = math.nan  # the KPA's last valid decision's excess burst capacity
 
     def start(self) -> None:
-        """Ask for the initial replicas and start the control loop."""
+        """Ask for the initial replicas and start the control loop.
+
+        With `warm_start`, the initial replicas that the scheduler binds at t=0 are ready at once
+        (a service already running when the window opens): no image pull, no model load, no cold
+        start counted. One that cannot be bound at t=0 pays the cold start when it is.
+        """
         self._scale_to(self.desired)
+        if self.w.warm_start:
+            for r in self.live:
+                r.warm = True
         self.env.process(self._loop())
 
     # ------------------------------------------------------------------ requests
@@ -385,6 +401,7 @@ class InferenceService:
             panic = self.kpa_avg.average(now, cfg.stable_window_s * cfg.panic_window_percentage / 100)
             d = self.kpa.scale(now, len(ready), stable, panic)
             if d.valid:
+                self._excess_burst = float(d.excess_burst_capacity)
                 self._scale_to(d.desired_pods)
         self.signals.reset()
 
@@ -420,6 +437,10 @@ class InferenceService:
         r.state, r.alt, r.placements = "starting", alt, placements
         if alt.offer.sharing == SHARING_TIMESLICE:  # co-tenant of training jobs (slows them, uses memory)
             self.ctx.add_ts_tenant(("replica", self.name, r.index), placements, self.job.gpu_memory_mib)
+        if r.warm and self.env.now == 0.0:  # warm start: already running when the window opens
+            r.running_s = self.env.now
+            self._ready(r)
+            return
         cs = self.w.cold_start
         pull = float(sample_durations(cs.image_pull, self.rng, 1)[0])
         r.running_s = self.env.now + pull
@@ -487,10 +508,13 @@ class InferenceService:
         if m is not None:
             queue = int(m.queued_end.sum() + m.lb_queue_end)
         p50, p99 = _quantiles(iv.latency, (0.5, 0.99))
+        length = now - self._last_row_s
+        rate = iv.arrived / length if length > 0 else math.nan
         self._rows.append(
-            now, iv.arrived, iv.served, iv.timed_out, iv.dropped, iv.arrived / self.w.interval,
-            states.count("ready"), self.desired, states.count("pending"), states.count("starting"), queue, p50, p99,
+            now, iv.arrived, iv.served, iv.timed_out, iv.dropped, rate, states.count("ready"), self.desired,
+            states.count("pending"), states.count("starting"), queue, p50, p99, self._excess_burst,
         )  # fmt: skip
+        self._last_row_s = now
         self.interval = _Interval(latency=Histogram(self.dp.hist_config))
 
     def frame(self):
@@ -498,14 +522,25 @@ class InferenceService:
         return self._rows.frame(self.name)
 
     def finish(self, end_s: float) -> dict:
-        """Serve up to the end, and the service's headline metrics."""
+        """Serve up to the end, record the last (maybe partial) interval, and the service's headline
+        metrics. p99 and SLO attainment are over the same finished requests, timed-out and dropped
+        ones counting as misses (`gpusim.metrics.summary.slo_stats_from_histogram`): p99 is ``inf``
+        when the misses alone exceed the tail, so p99 within the target goes with `slo_met`
+        (for a p99 objective).
+        """
+        from gpusim.metrics.summary import slo_stats_from_histogram
+
         self.advance(end_s)
+        if end_s > self._last_row_s + 1e-9:  # the loop never runs at the horizon itself
+            self._record(end_s)
         t = self.dp.totals
         arrived = t["arrived"]
         in_flight = self.dp.in_flight
         target = self.w.slo.latency
-        met = _count_within(self.latency, target)
-        finished = t["served"] + t["timed_out"] + t["dropped"]
+        missed = int(t["timed_out"] + t["dropped"])
+        counts, edges = self.latency.counts, _edges(self.latency.config)
+        tail = slo_stats_from_histogram(counts, edges, missed, target, 99.0)
+        slo = slo_stats_from_histogram(counts, edges, missed, target, self.w.slo.percentile)
         return {
             "service": self.name,
             "requests": int(self.requests_total),
@@ -516,9 +551,9 @@ class InferenceService:
             "in_flight_end": int(in_flight),
             "latency_mean_s": self.latency.mean,
             "latency_p50_s": self.latency.quantile(0.5),
-            "latency_p99_s": self.latency.quantile(0.99),
-            "slo_attainment": met / finished if finished else math.nan,
-            "slo_met": bool(finished and met / finished >= self.w.slo.percentile / 100.0),
+            "latency_p99_s": tail["latency_p_s"],
+            "slo_attainment": slo["slo_attainment"],
+            "slo_met": slo["slo_met"],
             "cold_starts": self.cold_starts,
             "replica_hours": self.replica_seconds / 3600.0,
         }
@@ -527,7 +562,7 @@ class InferenceService:
 class _Rows:
     """The services time series of one service, as typed columns (8 bytes a value, not a dict a row)."""
 
-    _FLOAT = ("time_s", "arrival_rps", "latency_p50_s", "latency_p99_s")
+    _FLOAT = ("time_s", "arrival_rps", "latency_p50_s", "latency_p99_s", "excess_burst_capacity")
 
     def __init__(self):
         from array import array
@@ -576,13 +611,6 @@ def _quantiles(h: Histogram, qs: tuple[float, ...]) -> list[float]:
 @lru_cache(maxsize=16)
 def _edges(cfg) -> np.ndarray:
     return cfg.edges()
-
-
-def _count_within(h: Histogram, target_s: float) -> int:
-    """Requests whose latency is at most `target_s` (bins whose upper edge is within the target)."""
-    edges = h.config.edges()
-    k = int(np.searchsorted(edges, target_s, side="right"))  # counts[0] is underflow, counts[i] is [e_{i-1}, e_i)
-    return int(h.counts[:k].sum())
 
 
 def _first_model(req) -> int:
