@@ -57,3 +57,57 @@ def test_placeholder_that_fits_no_node_is_reported(tmp_path):
     assert s["overprovisioning_unschedulable"] == 2
     assert s["overprovisioning_unschedulable_reason"] == "0/1 nodes are available: 1 Insufficient nvidia.com/gpu."
     assert s["jobs_pending"] == 0
+
+
+def test_drain_that_cannot_progress_is_reported():
+    # a time-sliced pod that uses more GPU memory than the GPU has crash-loops (OOM) forever:
+    # nothing can progress, so draining stops and says so (the checks reject this; the API does not)
+    pool = _pool(sharing={"timeSlicing": {"resources": [{"name": "nvidia.com/gpu", "replicas": 2}]}})
+    w = {"name": "t", "pod": {"resources": {"limits": {"nvidia.com/gpu": 1}}, "gpu_memory": "100Gi"},
+         "jobs": [{"arrival": 0.0, "duration": 60.0}]}  # fmt: skip
+    data = small_scenario(cluster={"node_pools": [pool]}, workloads=[w], duration="1h", drain=True)
+    s = gpusim.simulate(load_scenario(data, check=False), seed=1).summary
+    assert s["jobs_running"] == 1 and s["oom_kills"] > 0
+    assert s["drain_stalled"] is True and s["drain_cap_hit"] is False
+    assert s["drain_stopped_s"] >= 3600.0
+
+
+def test_drain_cap_is_reported(tmp_path, monkeypatch):
+    # a job longer than the cap: draining stops at DRAIN_CAP x duration with it still running
+    from gpusim.sim import engine
+
+    monkeypatch.setattr(engine, "DRAIN_CAP", 3)
+    csv = tmp_path / "g.csv"
+    csv.write_text("t,d,p,g\n0,36000,1,1\n")
+    data = small_scenario(cluster={"node_pools": [_pool()]}, workloads=[_trace_workload(csv)], duration="1h",
+                          drain=True)  # fmt: skip
+    s = gpusim.simulate(data, seed=1).summary
+    assert s["drain_cap_hit"] is True and s["jobs_running"] == 1
+    assert 3 * 3600.0 <= s["drain_stopped_s"] < 4 * 3600.0
+
+
+def test_drained_run_reports_no_drain_stop(tmp_path):
+    csv = tmp_path / "g.csv"
+    csv.write_text("t,d,p,g\n0,7200,1,1\n")
+    data = small_scenario(cluster={"node_pools": [_pool()]}, workloads=[_trace_workload(csv)], duration="1h",
+                          drain=True)  # fmt: skip
+    s = gpusim.simulate(data, seed=1).summary
+    assert s["jobs_finished"] == 1 and "drain_cap_hit" not in s and "drain_stalled" not in s
+
+
+def test_cli_warns_when_the_drain_cap_is_hit(tmp_path, monkeypatch, capsys):
+    import yaml
+
+    from gpusim.cli import main
+    from gpusim.sim import engine
+
+    monkeypatch.setattr(engine, "DRAIN_CAP", 2)
+    csv = tmp_path / "g.csv"
+    csv.write_text("t,d,p,g\n0,36000,1,1\n")
+    data = small_scenario(cluster={"node_pools": [_pool()]}, workloads=[_trace_workload(csv)], duration="1h",
+                          drain=True)  # fmt: skip
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(data))
+    assert main(["run", str(path), "--out", str(tmp_path / "out"), "--no-plots"]) == 0
+    out = " ".join(capsys.readouterr().out.split())  # rich wraps long lines
+    assert "warning: drain stopped at" in out and "1 job(s) running" in out

@@ -30,6 +30,12 @@ from gpusim.sim.sharing import UNIT_LABEL, Offer, offer, offer_share, switch_ove
 from gpusim.sim.tenancy import DynamicMig, TimeSliceTenancy
 from gpusim.sim.workload import JobSpec, build_jobs
 
+DRAIN_CAP = 1000
+"""With `drain`, the run goes on until every job finished, but at most this many x `duration`; jobs
+still left then are reported (`drain_cap_hit`, `drain_stopped_s`), as is a drain that stopped
+because nothing pending can ever start (`drain_stalled`).
+"""
+
 CRASHLOOP_BACKOFF_S = (10.0, 300.0)
 """kubelet restart back-off: 10 s doubling per restart, capped at 5 minutes."""
 
@@ -478,19 +484,26 @@ def simulate(
         sim.env.run(until=horizon * i / steps)
         if progress:
             progress(sim.env.now, horizon)
+    drain_stop: dict = {}  # why draining stopped with jobs left, for the summary
     if scenario.drain and not run.services:  # services run on forever: such runs stop at `duration`
         # run on until every training job has finished; the clock advances in steps, since the
         # Cluster Autoscaler and crash-loop back-offs keep scheduling events
         step = max(horizon / steps, 60.0)
-        while (run.running or run.pending or run.arrived < len(run.jobs)) and sim.env.now < 1000 * horizon:
-            nxt = sim.env.peek()
-            if nxt == float("inf"):
+        cap = DRAIN_CAP * horizon
+        while run.running or run.pending or run.arrived < len(run.jobs):
+            if sim.env.now >= cap:
+                drain_stop = {"drain_cap_hit": True}
                 break
+            nxt = sim.env.peek()
             # none running, or all crash-looping (a MIG re-partition in progress still makes progress)
             stuck = not any(r.active or r.gpus_waiting for r in run.runs.values())
-            if stuck and run.arrived == len(run.jobs) and not run.nodes.provisioning():
-                break  # nothing pending can start: no job will finish, no node will arrive
+            if nxt == float("inf") or (stuck and run.arrived == len(run.jobs) and not run.nodes.provisioning()):
+                # nothing pending can start: no job will finish, no node will arrive
+                drain_stop = {"drain_cap_hit": False, "drain_stalled": True}
+                break
             sim.env.run(until=max(sim.env.now + step, nxt + 1e-9))
+        if drain_stop:
+            drain_stop["drain_stopped_s"] = float(sim.env.now)
     end_s = max(horizon, sim.env.now)
     if scenario.drain and not run.services and not (run.running or run.pending) and run.arrived == len(run.jobs):
         # drained: the run ends when the last job finished, not at the clock's last step
@@ -514,6 +527,7 @@ def simulate(
     summary["preemptions"] = run.scheduler.preemptions
     summary["oom_kills"] = run.oom_kills
     summary["mig_reconfigurations"] = run.mig.reconfigurations
+    summary.update(drain_stop)
     if run.placeholders_unschedulable:
         summary["overprovisioning_unschedulable"] = run.placeholders_unschedulable
         summary["overprovisioning_unschedulable_reason"] = run.placeholder_reason
