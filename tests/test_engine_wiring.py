@@ -3,6 +3,8 @@ reasons, the drain cap, catalog prices in the Cluster Autoscaler, trace requests
 shared pools.
 """
 
+import math
+
 import gpusim
 from gpusim.scenario.loader import load_scenario
 from tests.conftest import small_scenario
@@ -111,3 +113,35 @@ def test_cli_warns_when_the_drain_cap_is_hit(tmp_path, monkeypatch, capsys):
     assert main(["run", str(path), "--out", str(tmp_path / "out"), "--no-plots"]) == 0
     out = " ".join(capsys.readouterr().out.split())  # rich wraps long lines
     assert "warning: drain stopped at" in out and "1 job(s) running" in out
+
+
+def test_price_expander_sees_catalog_prices(tmp_path):
+    # neither pool gives price_per_hour or a node type: the catalog's $/GPU-h prices them
+    # (8 x H100 at 6.88 vs 8 x A100 80GB at 3.4309, catalog/gpus); the price expander must grow the
+    # A100 pool, which is cheaper although it sorts after the H100 pool by name
+    csv = tmp_path / "g.csv"
+    csv.write_text("t,d,p,g\n0,600,1,8\n")
+    pools = [
+        _pool(name="a-h100", count=0, gpu_model="nvidia-h100-80gb", autoscaling={"min": 0, "max": 2}),
+        _pool(name="b-a100", count=0, autoscaling={"min": 0, "max": 2}),
+    ]
+    data = small_scenario(cluster={"node_pools": pools, "autoscaler": {"expander": "price"}},
+                          workloads=[_trace_workload(csv)], duration="1h", drain=True)  # fmt: skip
+    r = gpusim.simulate(data, seed=1)
+    assert list(r.nodes["pool"]) == ["b-a100"]
+    assert r.nodes["usd_per_hour"].iloc[0] == 8 * 3.4309
+    assert r.summary["cost_usd.b-a100"] == r.summary["cost_usd"] > 0
+
+
+def test_price_expander_ranks_unknown_prices_last(tmp_path):
+    csv = tmp_path / "g.csv"
+    csv.write_text("t,d,p,g\n0,600,1,8\n")
+    pools = [
+        _pool(name="a-unknown", count=0, price_unknown=True, autoscaling={"min": 0, "max": 2}),
+        _pool(name="b-known", count=0, price_per_hour=50.0, autoscaling={"min": 0, "max": 2}),
+    ]
+    data = small_scenario(cluster={"node_pools": pools, "autoscaler": {"expander": "price"}},
+                          workloads=[_trace_workload(csv)], duration="1h", drain=True)  # fmt: skip
+    r = gpusim.simulate(data, seed=1)
+    assert list(r.nodes["pool"]) == ["b-known"]
+    assert math.isnan(r.summary["cost_usd.a-unknown"]) and math.isnan(r.summary["cost_usd"])

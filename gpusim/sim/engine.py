@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 from gpusim._version import __version__
 from gpusim.cluster.state import MIG_COMPUTE_SLICES, SHARING_MIG, SHARING_NONE, SHARING_TIMESLICE, Placement, PodRequest
-from gpusim.metrics.summary import summarize
+from gpusim.metrics.summary import cost_summary, summarize
 from gpusim.placement import TargetWorkload, fits_anywhere_empty
 from gpusim.scenario.loader import load_scenario
 from gpusim.scenario.models import InferenceWorkload, Scenario
@@ -520,7 +520,8 @@ def simulate(
     peak_gpus = int(ts["gpus_total"].max()) if len(ts) else sim.cluster.live_gpus
     summary = summarize(jobs, ts, end_s=end_s, gpus_total=peak_gpus, warmup_s=scenario.output.warmup)
     summary.update(service_summary(service_rows))
-    summary.update(cost_summary(nodes, summary))
+    prices = {p.name: run.nodes.price(p) for p in scenario.cluster.node_pools}
+    summary.update(cost_summary(nodes, summary, prices, end_s))
     summary["nodes_added"] = int(len(nodes) - scenario_initial_nodes(scenario))
     summary["cluster_scale_ups"] = run.nodes.scale_ups
     summary["cluster_scale_downs"] = run.nodes.scale_downs
@@ -583,18 +584,3 @@ def service_summary(rows: list[dict]) -> dict:
         "slo_attainment": attained / finished if finished else math.nan,
         "cold_starts": sum(r["cold_starts"] for r in rows),
     }
-
-
-def cost_summary(nodes, summary: dict) -> dict:
-    """Total and per-pool cost, and cost per unit of useful work."""
-    total = float(nodes["cost_usd"].sum()) if len(nodes) else 0.0
-    out = {"cost_usd": total}
-    for pool, cost in nodes.groupby("pool", sort=True)["cost_usd"].sum().items():
-        out[f"cost_usd.{pool}"] = float(cost)
-    used, idle = summary.get("gpu_hours_used", 0.0), summary.get("gpu_hours_idle", 0.0)
-    out["cost_per_gpu_hour_used_usd"] = total / used if used > 0 else math.nan
-    out["idle_cost_usd"] = total * idle / (used + idle) if used + idle > 0 else 0.0
-    served = summary.get("requests_served")
-    if served:
-        out["cost_per_million_requests_usd"] = total / served * 1e6
-    return out
