@@ -39,11 +39,13 @@ def test_gang_capacity_counts_autoscaling_max(tmp_path):
 
 
 def test_gang_capacity_on_time_sliced_pool_counts_replicas(tmp_path):
-    # 2 GPUs x 4 replicas: a gang of 8 one-replica pods fits one node at once, 9 never
+    # 2 GPUs x 4 replicas: a gang of 8 one-replica pods (a quarter GPU each maps to 1 replica)
+    # fits one node at once, 9 never
     csv = tmp_path / "g.csv"
-    csv.write_text("t,d,p,g\n0,60,8,1\n1,60,9,1\n")
+    csv.write_text("t,d,p,g,m\n0,60,8,1,250\n1,60,9,1,250\n")
     pool = _pool(gpus_per_node=2, sharing={"timeSlicing": {"resources": [{"name": "nvidia.com/gpu", "replicas": 4}]}})
-    data = small_scenario(cluster={"node_pools": [pool]}, workloads=[_trace_workload(csv)], duration="1h", drain=True)
+    w = _trace_workload(csv, columns={"arrival": "t", "duration": "d", "num_pods": "p", "gpus": "g", "gpu_milli": "m"})
+    data = small_scenario(cluster={"node_pools": [pool]}, workloads=[w], duration="1h", drain=True)
     r = gpusim.simulate(data, seed=1)
     states = dict(zip(r.jobs["num_pods"], r.jobs["state"], strict=True))
     assert states == {8: "finished", 9: "unschedulable"}
@@ -145,3 +147,44 @@ def test_price_expander_ranks_unknown_prices_last(tmp_path):
     r = gpusim.simulate(data, seed=1)
     assert list(r.nodes["pool"]) == ["b-known"]
     assert math.isnan(r.summary["cost_usd.a-unknown"]) and math.isnan(r.summary["cost_usd"])
+
+
+def test_trace_on_a_mig_pool_gets_the_mapped_profiles(tmp_path):
+    # SHARING_MAPPING (gpusim/traces/replay.py): a share f of one GPU takes the smallest MIG profile
+    # with compute_slices / 7 >= f; a whole GPU takes a 7g instance, which the all-balanced layout
+    # (A100 80GB: 2 x 1g.10gb, 1 x 2g.20gb, 1 x 3g.40gb per GPU) does not have
+    csv = tmp_path / "g.csv"
+    csv.write_text("t,d,g,m\n0,60,1,100\n1,60,1,250\n2,60,1,400\n3,60,1,1000\n")
+    pool = _pool(gpus_per_node=2, sharing={"mig": {"strategy": "mixed", "config": "all-balanced"}})
+    w = _trace_workload(csv, columns={"arrival": "t", "duration": "d", "gpus": "g", "gpu_milli": "m"})
+    data = small_scenario(cluster={"node_pools": [pool]}, workloads=[w], duration="1h", drain=True)
+    r = gpusim.simulate(data, seed=1)
+    jobs = r.jobs.sort_values("arrival_s")
+    assert list(jobs["gpu_resource"]) == ["nvidia.com/mig-1g.10gb", "nvidia.com/mig-2g.20gb",
+                                          "nvidia.com/mig-3g.40gb", "nvidia.com/mig-7g.80gb"]  # fmt: skip
+    assert list(jobs["gpus"]) == [1, 1, 1, 1]
+    assert list(jobs["state"]) == ["finished", "finished", "finished", "unschedulable"]
+    assert jobs["failure"].iloc[3] == "0/1 nodes are available: 1 Insufficient nvidia.com/mig-7g.80gb."
+
+
+def test_trace_on_a_time_sliced_pool_gets_replicas(tmp_path):
+    # time-slicing with R = 4 replicas: a half GPU takes ceil(0.5 x 4) = 2 replicas, 2 whole GPUs 2 x 4
+    csv = tmp_path / "g.csv"
+    csv.write_text("t,d,g,m\n0,60,1,500\n1,60,2,1000\n")
+    pool = _pool(gpus_per_node=2, sharing={"timeSlicing": {"resources": [{"name": "nvidia.com/gpu", "replicas": 4}]}})
+    w = _trace_workload(csv, columns={"arrival": "t", "duration": "d", "gpus": "g", "gpu_milli": "m"})
+    data = small_scenario(cluster={"node_pools": [pool]}, workloads=[w], duration="1h", drain=True)
+    r = gpusim.simulate(data, seed=1)
+    jobs = r.jobs.sort_values("arrival_s")
+    assert list(jobs["gpu_resource"]) == ["nvidia.com/gpu", "nvidia.com/gpu"]
+    assert list(jobs["gpus"]) == [2, 8]
+    assert list(jobs["state"]) == ["finished", "finished"]
+
+
+def test_trace_on_whole_gpus_is_not_remapped(tmp_path):
+    csv = tmp_path / "g.csv"
+    csv.write_text("t,d,g,m\n0,60,2,1000\n")
+    w = _trace_workload(csv, columns={"arrival": "t", "duration": "d", "gpus": "g", "gpu_milli": "m"})
+    data = small_scenario(cluster={"node_pools": [_pool()]}, workloads=[w], duration="1h", drain=True)
+    jobs = gpusim.simulate(data, seed=1).jobs
+    assert list(jobs["gpus"]) == [2] and list(jobs["gpu_resource"]) == ["nvidia.com/gpu"]
