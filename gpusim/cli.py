@@ -347,6 +347,16 @@ def _print_summary(console, result, out: Path) -> None:
     table.add_row("GPU utilisation (time-weighted)", f"{s['gpu_utilisation']:.1%}")
     table.add_row("GPU-hours used / idle", f"{s['gpu_hours_used']:.1f} / {s['gpu_hours_idle']:.1f}")
     console.print(table)
+    if s.get("drain_cap_hit"):
+        console.print(
+            f"[yellow]warning: drain stopped at {_fmt_s(s['drain_stopped_s'])} (the cap, 1000 x duration) with "
+            f"{s['jobs_running']} job(s) running and {s['jobs_pending']} pending[/yellow]"
+        )
+    elif s.get("drain_stalled"):
+        console.print(
+            f"[yellow]warning: drain stopped at {_fmt_s(s['drain_stopped_s'])}: nothing left can progress "
+            f"({s['jobs_running']} job(s) running, {s['jobs_pending']} pending can never start)[/yellow]"
+        )
     for rep in result.run_info.get("trace_reports", []):
         if rep["rows_skipped"]:
             console.print(

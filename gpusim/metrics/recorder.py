@@ -82,8 +82,14 @@ class Recorder:
         df = pd.DataFrame(self._ts, columns=TIMESERIES_COLUMNS)
         return df.astype({c: ("float64" if c in ("time_s", "gpus_allocated") else "int64") for c in TIMESERIES_COLUMNS})
 
-    def jobs_frame(self, jobs, unschedulable=frozenset(), failed=None) -> pd.DataFrame:
-        failed = failed or {}
+    def jobs_frame(self, jobs, unschedulable=None, failed=None) -> pd.DataFrame:
+        """One row per job. `unschedulable` maps job id -> why it fits no node (kube-scheduler's
+        wording; a set gives no reason), `failed` job id -> why it failed; both land in `failure`.
+        """
+        failed = dict(failed or {})
+        unschedulable = unschedulable if unschedulable is not None else {}
+        if isinstance(unschedulable, dict):
+            failed.update({k: v for k, v in unschedulable.items() if v})
         n = len(jobs)
         start = np.array([self.start_s.get(j.job_id, np.nan) for j in jobs], dtype=float)
         end = np.array([self.end_s.get(j.job_id, np.nan) for j in jobs], dtype=float)

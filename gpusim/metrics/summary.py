@@ -340,6 +340,10 @@ def unschedulable_reason(request: dict, pod, scenario, catalog) -> str:
 def fill_unschedulable_reasons(jobs: pd.DataFrame, scenario) -> pd.DataFrame:
     """The jobs table with ``failure`` set, for unschedulable jobs that have none, to
     `unschedulable_reason` (kube-scheduler's wording); other rows are left as they are.
+
+    The engine records each unschedulable job's reason itself (with `unschedulable_reason`, or the
+    gang wording when a gang exceeds what the cluster can ever hold), so for a fresh run this
+    changes nothing; it fills results saved by versions whose engine left the reason empty.
     """
     if jobs is None or not len(jobs) or "state" not in jobs or "failure" not in jobs:
         return jobs

@@ -55,7 +55,7 @@ class NodeRecord:
     requested_s: float
     ready_s: float
     removed_s: float = math.nan
-    usd_per_hour: float = 0.0
+    usd_per_hour: float = math.nan  # unknown unless priced
 
 
 class NodeManager:
@@ -77,6 +77,7 @@ class NodeManager:
         self.billing = cluster_spec.billing
         self.pools = {p.name: p for p in cluster_spec.node_pools}
         self.records: list[NodeRecord] = []
+        self._prices: dict[str, float] = {}
         self.rng = streams.stream("cluster-autoscaler/expander")
         self.lag_rng = streams.stream("cluster-autoscaler/provisioning")
         self.last_scale_up = -math.inf
@@ -139,13 +140,16 @@ class NodeManager:
 
     # ------------------------------------------------------------------ prices and lags
     def price(self, pool: NodePool) -> float:
-        if pool.price_per_hour is not None:
-            return pool.price_per_hour
-        if pool.node_type is None:
-            return 0.0
-        nt = self.catalog.node_type(pool.node_type)
-        p = nt.spot_usd_per_hour if pool.spot else nt.on_demand_usd_per_hour
-        return float(p or 0.0)
+        """USD per node-hour (gpusim.hardware.pool_price: the pool's price, its node type's, its GPUs'
+        or its vCPUs'); NaN when unknown, never 0 (the price expander ranks unknown prices last).
+        """
+        p = self._prices.get(pool.name)
+        if p is None:
+            from gpusim.hardware import pool_price
+
+            known = pool_price(pool, self.catalog)[0]
+            p = self._prices[pool.name] = math.nan if known is None else float(known)
+        return p
 
     def provisioning_s(self, pool: NodePool) -> float:
         if pool.autoscaling is not None and pool.autoscaling.provisioning is not None:
@@ -309,8 +313,8 @@ class NodeManager:
             return None
         if self.cfg.expander == "least-waste":
             best = min(options, key=lambda o: (o[1], o[0]))
-        elif self.cfg.expander == "price":
-            best = min(options, key=lambda o: (o[2], o[0]))
+        elif self.cfg.expander == "price":  # cheapest known price first; unknown (NaN) prices last
+            best = min(options, key=lambda o: (math.isnan(o[2]), 0.0 if math.isnan(o[2]) else o[2], o[0]))
         elif self.cfg.expander == "priority":
             top = max(o[3] for o in options)
             best = min((o for o in options if o[3] == top), key=lambda o: o[0])

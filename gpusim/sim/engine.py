@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from gpusim._version import __version__
-from gpusim.cluster.state import SHARING_MIG, SHARING_NONE, SHARING_TIMESLICE, Placement, PodRequest
-from gpusim.metrics.summary import summarize
+from gpusim.cluster.state import MIG_COMPUTE_SLICES, SHARING_MIG, SHARING_NONE, SHARING_TIMESLICE, Placement, PodRequest
+from gpusim.metrics.summary import cost_summary, summarize
 from gpusim.placement import TargetWorkload, fits_anywhere_empty
 from gpusim.scenario.loader import load_scenario
 from gpusim.scenario.models import InferenceWorkload, Scenario
@@ -29,6 +29,12 @@ from gpusim.sim.scheduler import Scheduler
 from gpusim.sim.sharing import UNIT_LABEL, Offer, offer, offer_share, switch_overhead
 from gpusim.sim.tenancy import DynamicMig, TimeSliceTenancy
 from gpusim.sim.workload import JobSpec, build_jobs
+
+DRAIN_CAP = 1000
+"""With `drain`, the run goes on until every job finished, but at most this many x `duration`; jobs
+still left then are reported (`drain_cap_hit`, `drain_stopped_s`), as is a drain that stopped
+because nothing pending can ever start (`drain_stalled`).
+"""
 
 CRASHLOOP_BACKOFF_S = (10.0, 300.0)
 """kubelet restart back-off: 10 s doubling per restart, capped at 5 minutes."""
@@ -83,7 +89,7 @@ class TrainingRun:
         self.trace_reports = build.trace_reports
         self.running = 0
         self.pending = 0
-        self.unschedulable: set[int] = set()
+        self.unschedulable: dict[int, str] = {}  # job id -> kube-scheduler's reason
         self.failed: dict[int, str] = {}
         self.oom_kills = 0
         self.runs: dict[int, JobRun] = {}
@@ -93,6 +99,8 @@ class TrainingRun:
         )
         self._alternatives: dict[tuple, list[Alternative]] = {}
         self._fits: dict[PodRequest, bool] = {}
+        self._gang_caps: dict[PodRequest, int] = {}
+        self._reasons: dict[tuple, str] = {}
         self._pools = {p.name: p for p in sim.scenario.cluster.node_pools}
         self._work = {w.name: w.work for w in sim.scenario.workloads if getattr(w, "work", None) is not None}
         self.mig = DynamicMig(self.env, self.cluster, self._pools, sim.catalog, self._mig_ready, self._sample,
@@ -115,13 +123,19 @@ class TrainingRun:
                 svc.start()
                 self.services.append(svc)
         self.placeholders_bound = 0
+        self.placeholders_unschedulable = 0
+        self.placeholder_reason = ""
         op = sim.scenario.cluster.overprovisioning
         if op is not None:
             w = InferenceWorkload.model_construct(name="overprovisioning", pod=op.pod)
             job = self.service_job(w)
-            alts = [a.requests for a in self.alternatives(job)]
-            for _ in range(op.replicas):
-                self._submit_placeholder(alts, op.priority)
+            alts = [a.requests for a in self.alternatives(job) if self._could_ever_fit(a.requests[0])]
+            if not alts:  # fits no node even when empty: it would stay Pending and hold no capacity
+                self.placeholders_unschedulable = op.replicas
+                self.placeholder_reason = self._reason(job, op.pod)
+            else:
+                for _ in range(op.replicas):
+                    self._submit_placeholder(alts, op.priority)
         self._sample()
 
     def _service_context(self, w: InferenceWorkload) -> ServiceContext:
@@ -139,6 +153,64 @@ class TrainingRun:
         if fit is None:
             fit = self._fits[req] = fits_anywhere_empty(self.cluster, req) or self.nodes.could_host(req)
         return fit
+
+    def _gang_capacity(self, req: PodRequest) -> int:
+        """At most how many pods of this shape the cluster could hold at once: over the pools, the
+        largest node count (`count` or the autoscaling `max`) x the pods one empty node takes. An
+        upper bound (GPU units, CPU, memory; a MIG layout or GPU topology can only lower it), so
+        a gang above it can never be bound whole.
+        """
+        cap = self._gang_caps.get(req)
+        if cap is not None:
+            return cap
+        c = self.cluster
+        cap = 0
+        for name, node in self.nodes.templates.items():
+            pool = self._pools[name]
+            n = max(pool.count, pool.autoscaling.max if pool.autoscaling is not None else 0)
+            if not n or not self.nodes._static_ok(node, req):
+                continue
+            per = 1 << 40
+            if req.gpus > 0:
+                g = int(c.node_gpu_count[node])
+                if req.sharing == SHARING_TIMESLICE:
+                    per = g * int(c.gpu_ts_capacity[c.node_gpu_start[node]]) // req.gpus
+                elif req.sharing == SHARING_MIG:
+                    per = g * MIG_COMPUTE_SLICES // max(req.mig_compute, 1)
+                elif req.gpu_milli < 1000:
+                    per = g * (1000 // max(req.gpu_milli, 1)) // req.gpus
+                else:
+                    per = g // req.gpus
+            if req.cpu_milli:
+                per = min(per, int(c.node_cpu_total[node]) // req.cpu_milli)
+            if req.memory_mib:
+                per = min(per, int(c.node_mem_total[node]) // req.memory_mib)
+            cap += n * per
+        self._gang_caps[req] = cap
+        return cap
+
+    def _reason(self, job: JobSpec, pod=None) -> str:
+        """Why a job fits no node, in kube-scheduler's words (gpusim.metrics.summary.unschedulable_reason)."""
+        key = (job.workload, job.gpu_resource, job.gpus, job.gpu_milli, job.cpu_milli, job.memory_mib)
+        why = self._reasons.get(key)
+        if why is None:
+            from gpusim.metrics.summary import unschedulable_reason
+
+            if pod is None:
+                pod = next((w.pod for w in self.sim.scenario.workloads if w.name == job.workload), None)
+            req = {"gpu_resource": job.gpu_resource, "gpus": job.gpus, "gpu_milli": job.gpu_milli,
+                   "cpu_milli": job.cpu_milli, "memory_mib": job.memory_mib}  # fmt: skip
+            why = self._reasons[key] = unschedulable_reason(req, pod, self.sim.scenario, self.sim.catalog)
+        return why
+
+    def _gang_reason(self, job: JobSpec) -> str:
+        """A gang with more pods than the cluster could ever hold at once (kube-scheduler's wording,
+        as `gpusim check` words it: gpusim.scenario.checks.unschedulable_reason).
+        """
+        from gpusim.scenario.checks import unschedulable_reason
+
+        total = sum(max(p.count, p.autoscaling.max if p.autoscaling is not None else 0) for p in self._pools.values())
+        return unschedulable_reason(total, {f"Insufficient {job.gpu_resource or 'cpu'}": total})
 
     def _submit_placeholder(self, alts, priority: int) -> None:
         def bound(_i, _ps):
@@ -222,8 +294,14 @@ class TrainingRun:
             alts = [a for a in self.alternatives(job) if self._could_ever_fit(a.requests[0])]
             if not alts:
                 # fits no node even when empty: Kubernetes would leave it Pending forever
-                self.unschedulable.add(job.job_id)
+                self.unschedulable[job.job_id] = self._reason(job)
                 continue
+            if job.num_pods > 1:
+                # a gang binds all its pods at once: more pods than the cluster could ever hold never bind
+                alts = [a for a in alts if self._gang_capacity(a.requests[0]) >= job.num_pods]
+                if not alts:
+                    self.unschedulable[job.job_id] = self._gang_reason(job)
+                    continue
             self.pending += 1
             self.scheduler.submit(
                 [a.requests for a in alts], job.priority, lambda i, ps, job=job, alts=alts: self._bind(job, alts[i], ps)
@@ -406,19 +484,26 @@ def simulate(
         sim.env.run(until=horizon * i / steps)
         if progress:
             progress(sim.env.now, horizon)
+    drain_stop: dict = {}  # why draining stopped with jobs left, for the summary
     if scenario.drain and not run.services:  # services run on forever: such runs stop at `duration`
         # run on until every training job has finished; the clock advances in steps, since the
         # Cluster Autoscaler and crash-loop back-offs keep scheduling events
         step = max(horizon / steps, 60.0)
-        while (run.running or run.pending or run.arrived < len(run.jobs)) and sim.env.now < 1000 * horizon:
-            nxt = sim.env.peek()
-            if nxt == float("inf"):
+        cap = DRAIN_CAP * horizon
+        while run.running or run.pending or run.arrived < len(run.jobs):
+            if sim.env.now >= cap:
+                drain_stop = {"drain_cap_hit": True}
                 break
+            nxt = sim.env.peek()
             # none running, or all crash-looping (a MIG re-partition in progress still makes progress)
             stuck = not any(r.active or r.gpus_waiting for r in run.runs.values())
-            if stuck and run.arrived == len(run.jobs) and not run.nodes.provisioning():
-                break  # nothing pending can start: no job will finish, no node will arrive
+            if nxt == float("inf") or (stuck and run.arrived == len(run.jobs) and not run.nodes.provisioning()):
+                # nothing pending can start: no job will finish, no node will arrive
+                drain_stop = {"drain_cap_hit": False, "drain_stalled": True}
+                break
             sim.env.run(until=max(sim.env.now + step, nxt + 1e-9))
+        if drain_stop:
+            drain_stop["drain_stopped_s"] = float(sim.env.now)
     end_s = max(horizon, sim.env.now)
     if scenario.drain and not run.services and not (run.running or run.pending) and run.arrived == len(run.jobs):
         # drained: the run ends when the last job finished, not at the clock's last step
@@ -435,13 +520,18 @@ def simulate(
     peak_gpus = int(ts["gpus_total"].max()) if len(ts) else sim.cluster.live_gpus
     summary = summarize(jobs, ts, end_s=end_s, gpus_total=peak_gpus, warmup_s=scenario.output.warmup)
     summary.update(service_summary(service_rows))
-    summary.update(cost_summary(nodes, summary))
+    prices = {p.name: run.nodes.price(p) for p in scenario.cluster.node_pools}
+    summary.update(cost_summary(nodes, summary, prices, end_s))
     summary["nodes_added"] = int(len(nodes) - scenario_initial_nodes(scenario))
     summary["cluster_scale_ups"] = run.nodes.scale_ups
     summary["cluster_scale_downs"] = run.nodes.scale_downs
     summary["preemptions"] = run.scheduler.preemptions
     summary["oom_kills"] = run.oom_kills
     summary["mig_reconfigurations"] = run.mig.reconfigurations
+    summary.update(drain_stop)
+    if run.placeholders_unschedulable:
+        summary["overprovisioning_unschedulable"] = run.placeholders_unschedulable
+        summary["overprovisioning_unschedulable_reason"] = run.placeholder_reason
     wall_s = time.perf_counter() - wall0
     meta = {
         "started_at": started_at,
@@ -494,18 +584,3 @@ def service_summary(rows: list[dict]) -> dict:
         "slo_attainment": attained / finished if finished else math.nan,
         "cold_starts": sum(r["cold_starts"] for r in rows),
     }
-
-
-def cost_summary(nodes, summary: dict) -> dict:
-    """Total and per-pool cost, and cost per unit of useful work."""
-    total = float(nodes["cost_usd"].sum()) if len(nodes) else 0.0
-    out = {"cost_usd": total}
-    for pool, cost in nodes.groupby("pool", sort=True)["cost_usd"].sum().items():
-        out[f"cost_usd.{pool}"] = float(cost)
-    used, idle = summary.get("gpu_hours_used", 0.0), summary.get("gpu_hours_idle", 0.0)
-    out["cost_per_gpu_hour_used_usd"] = total / used if used > 0 else math.nan
-    out["idle_cost_usd"] = total * idle / (used + idle) if used + idle > 0 else 0.0
-    served = summary.get("requests_served")
-    if served:
-        out["cost_per_million_requests_usd"] = total / served * 1e6
-    return out

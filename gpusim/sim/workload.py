@@ -190,6 +190,42 @@ def workload_records(w: TrainingWorkload, scenario: Scenario, streams: RandomStr
     return training_frame(frame), reports
 
 
+SHARED_MODES = ("timeSlicing", "mig", "amdPartition", "intel")
+"""Sharing modes onto which trace requests are mapped (`gpusim.traces.replay.SHARING_MAPPING`);
+whole and fractional GPUs keep the trace's request as it is.
+"""
+
+
+def sharing_target(w: TrainingWorkload, scenario: Scenario, catalog: Catalog):
+    """(sharing, GPU model) a trace-driven workload's pods are mapped onto, or None.
+
+    The mapping applies when every GPU pool the workload's pods can select (node selector)
+    shares its GPUs one and the same way (time-slicing, MIG, AMD partitions or Intel sharing, on
+    one GPU model), and the pod template asks for the vendor's plain GPU resource (or none): a
+    template naming a specific shared resource keeps it. Mixed targets are not mapped.
+    """
+    uses_trace = w.trace is not None or (w.generator is not None and w.generator.shapes_from is not None
+                                         and w.generator.gpus is None)  # fmt: skip
+    if not uses_trace:
+        return None
+    sel = w.pod.node_selector
+    pools = [p for p in scenario.cluster.node_pools if p.gpu_model is not None and p.gpus_per_node > 0
+             and all(p.labels.get(k) == v for k, v in sel.items())]  # fmt: skip
+    if not pools:
+        return None
+    keys = {(p.gpu_model, p.sharing.model_dump_json()) for p in pools}
+    if len(keys) != 1:
+        return None
+    pool = pools[0]
+    if not any(getattr(pool.sharing, m) for m in SHARED_MODES):
+        return None
+    gpu = catalog.gpu(pool.gpu_model)
+    resource = w.pod.resources.gpu_request()[0]
+    if resource and resource not in (gpu.resource_name, f"{gpu.resource_name}.shared"):
+        return None
+    return pool.sharing, gpu
+
+
 def build_jobs(scenario: Scenario, streams: RandomStreams, catalog: Catalog) -> WorkloadBuild:
     """All jobs of all workloads, sorted by arrival time (ties keep workload order)."""
     code_map = catalog.openb_model_map()
@@ -201,11 +237,23 @@ def build_jobs(scenario: Scenario, streams: RandomStreams, catalog: Catalog) -> 
             continue
         records, rep = workload_records(w, scenario, streams)
         reports += rep
+        target = sharing_target(w, scenario, catalog)
+        mapped = None
+        if target is not None and len(records):
+            # a trace replayed onto shared GPUs: each pod asks what SHARING_MAPPING says
+            from gpusim.traces.replay import map_records_to_sharing
+
+            recs = records.assign(gpu_memory_mib=int(w.pod.gpu_memory or 0))
+            m = map_records_to_sharing(recs, target[0], target[1])
+            mapped = (m["gpu_resource"].tolist(), m["gpu_count"].tolist())
         pods = [job.pod or w.pod for _, job in inline_jobs(w)] if w.jobs is not None else None
         for i, r in enumerate(records.itertuples(index=False)):
             pod = pods[i] if pods is not None else w.pod
             resource = pod.resources.gpu_request()[0]
-            if r.gpus > 0 and r.gpu_milli < 1000:
+            gpus, milli = int(r.gpus), (int(r.gpu_milli) if r.gpus else 1000)
+            if mapped is not None and gpus > 0:
+                resource, gpus, milli = mapped[0][i], int(mapped[1][i]), 1000
+            elif r.gpus > 0 and r.gpu_milli < 1000:
                 resource = GPU_MILLI_RESOURCE
             models = tuple(code_map.get(m, m) for m in str(r.gpu_models).split("|") if m)
             fields = {
@@ -214,8 +262,8 @@ def build_jobs(scenario: Scenario, streams: RandomStreams, catalog: Catalog) -> 
                 "arrival_s": float(r.arrival_s),
                 "duration_s": float(r.duration_s),
                 "num_pods": int(r.num_pods),
-                "gpus": int(r.gpus),
-                "gpu_milli": int(r.gpu_milli) if r.gpus else 1000,
+                "gpus": gpus,
+                "gpu_milli": milli,
                 "gpu_resource": resource,
                 "cpu_milli": int(r.cpu_milli),
                 "memory_mib": int(r.memory_mib),
