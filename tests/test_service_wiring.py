@@ -59,9 +59,7 @@ def test_p99_and_slo_met_agree_when_requests_time_out():
     assert r.summary["latency_p99_s"] == math.inf and r.summary["slo_met"] is False
 
 
-@pytest.mark.parametrize(
-    ("target", "replicas"), [(3.0, 3), (7.0, 3), (8.0, 3), (20.0, 3), (4.0, 2)]
-)
+@pytest.mark.parametrize(("target", "replicas"), [(3.0, 3), (7.0, 3), (8.0, 3), (20.0, 3), (4.0, 2)])
 def test_p99_within_target_iff_slo_met(target, replicas):
     """A cold start at t=0 times out the first requests, under 1 % of an hour's: p99 stays
     finite, but its rank counts those misses, so p99 <= target exactly when the p99 SLO is met

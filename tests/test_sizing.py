@@ -138,7 +138,9 @@ def test_validate_finds_what_a_sizing_run_would_reject(tmp_path, capsys):
     text = (Path(__file__).resolve().parents[1] / "scenarios" / "sizing-70b-chat.yaml").read_text()
     assert "percentile: 99" in text and "batch_slowdown: 0.03" in text
     bad = tmp_path / "bad.yaml"
-    bad.write_text(text.replace("percentile: 99", "percentile: 200").replace("batch_slowdown: 0.03", "batch_slowdown: -1"))
+    bad.write_text(
+        text.replace("percentile: 99", "percentile: 200").replace("batch_slowdown: 0.03", "batch_slowdown: -1")
+    )
     assert main(["validate", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "experiment.services[0].slo.percentile" in err and "less than 100" in err

@@ -163,8 +163,10 @@ def load_result(directory: str | Path) -> RunResult:
         doc = json.loads((d / "summary.json").read_text())
     except (OSError, json.JSONDecodeError) as e:
         raise InputError(f"{d}: not a gpusim result folder (summary.json: {e})") from None
-    if not isinstance(doc, dict) or not {"summary", "seed", "scenario"} <= set(doc) or "experiment" in (
-        doc.get("scenario") or {}
+    if (
+        not isinstance(doc, dict)
+        or not {"summary", "seed", "scenario"} <= set(doc)
+        or "experiment" in (doc.get("scenario") or {})
     ):
         raise InputError(f"{d}: not a gpusim run folder (its summary.json is not one run's: an experiment's result?)")
     try:

@@ -63,7 +63,6 @@ ARRIVAL_CHUNK_S = 6 * 3600.0
 """Synthetic request arrivals are drawn this many simulated seconds at a time."""
 
 
-
 @lru_cache(maxsize=1)
 def _model_load_percentiles() -> np.ndarray:
     text = resources.files("gpusim.traces").joinpath("data/alibaba-genai-2026/model_load_quantiles.yaml").read_text()

@@ -314,6 +314,7 @@ def test_unknown_id_error_pickles():
 def test_mig_placements_agree_with_cluster_rule(catalog):
     """The cluster's start-index rule (gpusim.cluster.state) reproduces every catalog placement list."""
     import gpusim.cluster.state as state
+
     for g in catalog.gpu_models.values():
         if g.mig:
             for p in g.mig.profiles:

@@ -65,6 +65,7 @@ def test_calibration_prints_errors(capsys):
 
 def test_top_level_cli(capsys):
     import gpusim.cli as cli
+
     assert cli.main(["catalog", "--kind", "gpus"]) == 0
     assert "nvidia-b200-180gb" in capsys.readouterr().out
     assert cli.main(["catalog", "show", "nope-gpu"]) == 2

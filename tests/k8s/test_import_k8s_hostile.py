@@ -17,7 +17,7 @@ def _bomb() -> str:
 
 
 CASES = {
-    "recursive-alias": ("a: &d [*d]\n".encode(), "recursive alias"),
+    "recursive-alias": (b"a: &d [*d]\n", "recursive alias"),
     "deep-nesting": ((MANIFEST + "[" * 3000 + "]" * 3000).encode(), "nesting"),
     "alias-bomb": (_bomb().encode(), "alias bomb"),
     "binary": (b"\x00\xff\xfe\x01garbage", "not UTF-8"),
