@@ -101,8 +101,10 @@ def cmd_plot(args) -> int:
     d = _check_dir(args.result)
     result = load_result(d)
     out = Path(args.out) if args.out else d
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {out}: is a file, not a folder; left untouched")
+    if args.out:  # like run --out: a new or empty folder, or a gpusim result folder; never a user's folder
+        from gpusim.report.atomic import check_destination
+
+        check_destination(out, flag="--out")
     out.mkdir(parents=True, exist_ok=True)
     with plot_style():
         paths = save_run_plots(result, out)
