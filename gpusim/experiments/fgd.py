@@ -68,6 +68,28 @@ class ExperimentScenario(BaseModel):
     )
 
 
+def check_fgd(scenario, base_dir) -> list[tuple[tuple, str]]:
+    """What `gpusim validate` finds wrong with an fgd-packing experiment: unknown policies, missing traces."""
+    from gpusim.errors import InputError
+    from gpusim.placement import POLICY_IDS
+    from gpusim.placement.fgd_experiment import PAPER_POLICIES
+    from gpusim.traces._io import resolve_path
+
+    exp = scenario.experiment
+    out: list[tuple[tuple, str]] = []
+    allowed = [*PAPER_POLICIES, *POLICY_IDS]
+    for i, p in enumerate(exp.policies):
+        if p not in allowed:
+            out.append((("experiment", "policies", i), f"unknown policy {p!r}; allowed: {', '.join(allowed)}"))
+    for key in ("pods", "nodes"):
+        src = getattr(exp, key)
+        try:
+            resolve_path(src.path, src.format)
+        except InputError as e:
+            out.append((("experiment", key, "path"), str(e)))
+    return out
+
+
 def run_experiment(scenario: ExperimentScenario, out: Path) -> dict:
     """Run the protocol, write allocation.csv, allocation.png and summary.json atomically to `out`."""
     from gpusim._version import __version__

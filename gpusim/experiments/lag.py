@@ -37,6 +37,29 @@ class AutoscalerLag(BaseModel):
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1, description="Seeds, one run each per lag.")
 
 
+def check_lag(scenario, base_dir) -> list[tuple[tuple, str]]:
+    """What `gpusim validate` finds wrong with an autoscaler-lag experiment: its base scenario and pool."""
+    from gpusim.errors import ScenarioError
+    from gpusim.scenario.loader import load_scenario
+
+    exp = scenario.experiment
+    out: list[tuple[tuple, str]] = []
+    base = Path(exp.scenario)
+    base = base if base.is_absolute() else Path(base_dir) / base
+    try:
+        s = load_scenario(base)
+    except ScenarioError as e:
+        return [(("experiment", "scenario"), f"the base scenario {base} has problems:\n{e}")]
+    if not hasattr(s, "cluster"):
+        return [(("experiment", "scenario"), f"{base} is an experiment, not a scenario")]
+    pools = {p.name: p for p in s.cluster.node_pools}
+    if exp.pool not in pools or pools[exp.pool].autoscaling is None:
+        names = [n for n, p in pools.items() if p.autoscaling is not None]
+        out.append((("experiment", "pool"),
+                    f"{exp.pool!r} is not an autoscaled node pool of {base}; autoscaled pools: {names or 'none'}"))  # fmt: skip
+    return out
+
+
 def run_lag_sweep(scenario, out: Path, base_dir: Path) -> dict:
     import gpusim
     from gpusim._version import __version__

@@ -60,6 +60,21 @@ def _pool(nt, count: int) -> dict:
     return pool
 
 
+def check_vendor(scenario, base_dir) -> list[tuple[tuple, str]]:
+    """What `gpusim validate` finds wrong with a vendor-comparison experiment: unknown node types."""
+    from gpusim.hardware import UnknownIdError, load_catalog
+
+    exp = scenario.experiment
+    out: list[tuple[tuple, str]] = []
+    cat = load_catalog()
+    for i, nt in enumerate(exp.node_types):
+        try:
+            cat.node_type(nt)
+        except UnknownIdError as e:
+            out.append((("experiment", "node_types", i), str(e)))
+    return out
+
+
 def run_vendor_comparison(scenario, out: Path) -> dict:
     import gpusim
     from gpusim._version import __version__
