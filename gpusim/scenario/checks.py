@@ -588,7 +588,8 @@ def check_generators(scenario: Scenario) -> list[tuple[tuple, str]]:
 
 def check_experiment(scenario, base_dir) -> list[tuple[tuple, str]]:
     """What `gpusim run` would find wrong with an experiment file, found without running it:
-    the check its kind registered (see gpusim.scenario.registry)."""
+    the check its kind registered (see gpusim.scenario.registry).
+    """
     from gpusim.scenario.registry import experiment_kinds
 
     kind = experiment_kinds().get(scenario.experiment.kind)

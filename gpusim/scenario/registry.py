@@ -26,12 +26,15 @@ Problems = list[tuple[tuple, str]]
 @dataclass(frozen=True)
 class ExperimentKind:
     """One experiment protocol: its `kind:` value, the model of its `experiment:` block, what
-    `gpusim validate` checks (scenario, base_dir) -> problems, and its run entry point."""
+    `gpusim validate` checks (scenario, base_dir) -> problems, its protocol (run, writing a
+    result folder) and what `gpusim run` calls: render(console, scenario, args, out) -> exit status.
+    """
 
     kind: str
     model: type
     check: Callable[[Any, Any], Problems]
     run: Callable[..., dict]
+    render: Callable[..., int]
 
 
 _KINDS: dict[str, ExperimentKind] = {}
@@ -40,9 +43,15 @@ _SCENARIO_CHECKS: list[Callable[[Any], Problems]] = []
 _loaded: set[str] = set()
 
 
-def register_experiment(kind: str, model: type, check: Callable[[Any, Any], Problems], run: Callable[..., dict]) -> None:
+def register_experiment(
+    kind: str,
+    model: type,
+    check: Callable[[Any, Any], Problems],
+    run: Callable[..., dict],
+    render: Callable[..., int],
+) -> None:
     """Register an experiment kind (a second registration of the same kind replaces the first)."""
-    _KINDS[kind] = ExperimentKind(kind, model, check, run)
+    _KINDS[kind] = ExperimentKind(kind, model, check, run, render)
 
 
 def register_experiment_file_model(model: type) -> None:
