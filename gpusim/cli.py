@@ -150,102 +150,12 @@ def cmd_run(args) -> int:
 
 
 def _run_experiment(console, scenario, args) -> int:
-    from rich.table import Table
-
-    from gpusim.experiments.fgd import run_experiment
+    from gpusim.scenario.registry import experiment_kinds
 
     out = Path(args.out) if args.out else Path("results") / scenario.name / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     check_destination(out, flag="--out" if args.out else "result folder")
-    exp = scenario.experiment
-    if exp.kind == "vendor-comparison":
-        from gpusim.experiments.vendor import run_vendor_comparison
-
-        if not args.quiet:
-            console.print(f"{scenario.name}: {len(exp.node_types)} node types ({exp.kind})")
-        res = run_vendor_comparison(scenario, out)
-        if args.quiet:
-            print(out)
-            return 0
-        from gpusim.report.style import console_table, fmt_num, fmt_usd
-
-        df = res["frame"]
-        rows = []
-        for _, row in df.iterrows():
-            rows.append([
-                str(row["node_type"]), str(row["vendor"]), fmt_num(row["throughput_rps"]),
-                fmt_num(row["p99_latency_s"]), fmt_num(row["slo_attainment"], "{:.1%}"),
-                fmt_num(row["replicas_needed"], "{:.0f}", "-"), fmt_usd(row["usd_per_hour"]),
-                fmt_usd(row["usd_per_million_requests"], 0) if row["slo_met"] else "-",
-                fmt_usd(row["usd_per_training_job"]) if row["usd_per_training_job"] == row["usd_per_training_job"] else "n/a",
-            ])  # fmt: skip
-        heads = ["node type", "vendor", "req/s", "p99 s", "SLO", "repl.", "$/h", "$/M req", "$/job"]
-        table = console_table("Same workload per node type", heads, rows)
-        console.print(table)
-        console.print(f"wall time {res['wall_s']:.1f} s")
-        console.print(f"results: {out}/")
-        return 0
-    if exp.kind == "sizing":
-        from gpusim.experiments.sizing import run_sizing
-        from gpusim.report.style import console_table, fmt_num, fmt_usd
-
-        if not args.quiet:
-            console.print(f"{scenario.name}: {len(exp.candidates)} candidates x {len(exp.seeds)} seeds ({exp.kind})")
-        res = run_sizing(scenario, out)
-        if args.quiet:
-            print(out)
-            return 0
-        rows = []
-        for _, r in res["frame"].iterrows():
-            fits = bool(r["fits"])
-            rows.append([
-                str(r["candidate"]), fmt_num(r["nodes"], "{:.0f}") if fits else "no fit",
-                (str(r["replicas"]) if isinstance(r["replicas"], str) else fmt_num(r["replicas"], "{:.0f}")) if fits else "-",
-                fmt_num(r["gpus"], "{:.0f}"), fmt_usd(r["usd_per_month"], 0) if fits else "-",
-                fmt_usd(r["usd_per_million_requests"], 0) if fits else "-", fmt_num(r["p99_latency_s"], "{:.2f}"),
-                fmt_num(r["slo_margin_s"], "{:+.2f}"),
-            ])  # fmt: skip
-        heads = ["candidate", "nodes", "repl.", "GPUs", "$/month", "$/M req", "p99 s", "margin"]
-        console.print(console_table("Smallest fixed cluster meeting every SLO (sorted by cost)", heads, rows))
-        console.print(f"wall time {res['wall_s']:.1f} s, {len(res['probes'])} runs")
-        console.print(f"results: {out}/")
-        return 0
-    if exp.kind == "autoscaler-lag":
-        from gpusim.experiments.lag import run_lag_sweep
-
-        if not args.quiet:
-            console.print(f"{scenario.name}: {len(exp.lags)} lags x {len(exp.seeds)} seeds ({exp.kind})")
-        res = run_lag_sweep(scenario, out, Path(args.scenario).resolve().parent)
-        if args.quiet:
-            print(out)
-            return 0
-        from gpusim.report.style import console_table, fmt_num, fmt_usd
-
-        rows = [[f"{row['lag_s']:g}", str(int(row["seed"])), fmt_num(row["slo_attainment"], "{:.1%}"),
-                 fmt_num(row["p99_latency_s"]), fmt_usd(row["cost_usd"]), str(int(row["dropped"])),
-                 str(int(row["timed_out"]))] for _, row in res["frame"].iterrows()]  # fmt: skip
-        heads = ["lag (s)", "seed", "SLO att.", "p99 (s)", "cost", "dropped", "timed out"]
-        console.print(console_table("SLO and cost against node provisioning lag", heads, rows))
-        console.print(f"wall time {res['wall_s']:.1f} s")
-        console.print(f"results: {out}/")
-        return 0
-    if not args.quiet:
-        console.print(f"{scenario.name}: {len(exp.policies)} policies x {len(exp.seeds)} seeds ({exp.kind})")
-    res = run_experiment(scenario, out)
-    if args.quiet:
-        print(out)
-        return 0
-    at = int(res["frame"]["arrived_pct"].max())
-    table = Table(title=f"GPU allocation ratio (%) at {at}% arrived workload")
-    for col in ("policy", "mean", "min", "max", "seeds"):
-        table.add_column(col, justify="left" if col == "policy" else "right")
-    for policy, row in res["table"].iterrows():
-        table.add_row(
-            str(policy), f"{row['mean']:.2f}", f"{row['min']:.2f}", f"{row['max']:.2f}", str(int(row["seeds"]))
-        )
-    console.print(table)
-    console.print(f"wall time {res['wall_s']:.1f} s")
-    console.print(f"results: {out}/")
-    return 0
+    # Each experiment kind registers its run-and-print entry point (gpusim/experiments/__init__.py).
+    return experiment_kinds()[scenario.experiment.kind].render(console, scenario, args, out)
 
 
 class _SimTimeProgress:

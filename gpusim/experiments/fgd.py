@@ -68,6 +68,28 @@ class ExperimentScenario(BaseModel):
     )
 
 
+def check_fgd(scenario, base_dir) -> list[tuple[tuple, str]]:
+    """What `gpusim validate` finds wrong with an fgd-packing experiment: unknown policies, missing traces."""
+    from gpusim.errors import InputError
+    from gpusim.placement import POLICY_IDS
+    from gpusim.placement.fgd_experiment import PAPER_POLICIES
+    from gpusim.traces._io import resolve_path
+
+    exp = scenario.experiment
+    out: list[tuple[tuple, str]] = []
+    allowed = [*PAPER_POLICIES, *POLICY_IDS]
+    for i, p in enumerate(exp.policies):
+        if p not in allowed:
+            out.append((("experiment", "policies", i), f"unknown policy {p!r}; allowed: {', '.join(allowed)}"))
+    for key in ("pods", "nodes"):
+        src = getattr(exp, key)
+        try:
+            resolve_path(src.path, src.format)
+        except InputError as e:
+            out.append((("experiment", key, "path"), str(e)))
+    return out
+
+
 def run_experiment(scenario: ExperimentScenario, out: Path) -> dict:
     """Run the protocol, write allocation.csv, allocation.png and summary.json atomically to `out`."""
     from gpusim._version import __version__
@@ -108,3 +130,28 @@ def run_experiment(scenario: ExperimentScenario, out: Path) -> dict:
         fig = plot_allocation(df)
         fig.savefig(tmp / "allocation.png", dpi=110)
     return {"table": final, "wall_s": wall, "frame": df}
+
+
+def render_experiment(console, scenario, args, out: Path) -> int:
+    """`gpusim run` of this experiment kind: run it into `out` and print its table (or, with --quiet, `out`)."""
+    from rich.table import Table
+
+    exp = scenario.experiment
+    if not args.quiet:
+        console.print(f"{scenario.name}: {len(exp.policies)} policies x {len(exp.seeds)} seeds ({exp.kind})")
+    res = run_experiment(scenario, out)
+    if args.quiet:
+        print(out)
+        return 0
+    at = int(res["frame"]["arrived_pct"].max())
+    table = Table(title=f"GPU allocation ratio (%) at {at}% arrived workload")
+    for col in ("policy", "mean", "min", "max", "seeds"):
+        table.add_column(col, justify="left" if col == "policy" else "right")
+    for policy, row in res["table"].iterrows():
+        table.add_row(
+            str(policy), f"{row['mean']:.2f}", f"{row['min']:.2f}", f"{row['max']:.2f}", str(int(row["seeds"]))
+        )
+    console.print(table)
+    console.print(f"wall time {res['wall_s']:.1f} s")
+    console.print(f"results: {out}/")
+    return 0

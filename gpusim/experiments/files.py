@@ -7,13 +7,16 @@ The scenario loader validates files with a top-level `experiment:` key against
 
 from __future__ import annotations
 
+from typing import Annotated, Union
+
 from pydantic import BaseModel, ConfigDict, Field
 
-from gpusim.experiments.fgd import FgdPacking
-from gpusim.experiments.lag import AutoscalerLag
-from gpusim.experiments.sizing import Sizing
-from gpusim.experiments.vendor import VendorComparison
 from gpusim.hardware.schema import CatalogOverrides
+from gpusim.scenario import registry
+
+# The union of the registered experiment kinds (gpusim.experiments registers them before importing this).
+_KINDS = tuple(k.model for k in registry._KINDS.values())
+ExperimentBlock = Annotated[Union[_KINDS], Field(discriminator="kind")]  # noqa: UP007
 
 
 class ExperimentScenario(BaseModel):
@@ -25,9 +28,7 @@ class ExperimentScenario(BaseModel):
         pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", description="Experiment name; results go to results/<name>/."
     )
     description: str = Field("", description="Free text.")
-    experiment: FgdPacking | AutoscalerLag | VendorComparison | Sizing = Field(
-        discriminator="kind", description="The protocol to run."
-    )
+    experiment: ExperimentBlock = Field(description="The protocol to run.")
     catalog: CatalogOverrides | None = Field(
         None,
         description="GPU models and node types added to or overriding the shipped hardware catalog, for every run "

@@ -37,6 +37,29 @@ class AutoscalerLag(BaseModel):
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1, description="Seeds, one run each per lag.")
 
 
+def check_lag(scenario, base_dir) -> list[tuple[tuple, str]]:
+    """What `gpusim validate` finds wrong with an autoscaler-lag experiment: its base scenario and pool."""
+    from gpusim.errors import ScenarioError
+    from gpusim.scenario.loader import load_scenario
+
+    exp = scenario.experiment
+    out: list[tuple[tuple, str]] = []
+    base = Path(exp.scenario)
+    base = base if base.is_absolute() else Path(base_dir) / base
+    try:
+        s = load_scenario(base)
+    except ScenarioError as e:
+        return [(("experiment", "scenario"), f"the base scenario {base} has problems:\n{e}")]
+    if not hasattr(s, "cluster"):
+        return [(("experiment", "scenario"), f"{base} is an experiment, not a scenario")]
+    pools = {p.name: p for p in s.cluster.node_pools}
+    if exp.pool not in pools or pools[exp.pool].autoscaling is None:
+        names = [n for n, p in pools.items() if p.autoscaling is not None]
+        out.append((("experiment", "pool"),
+                    f"{exp.pool!r} is not an autoscaled node pool of {base}; autoscaled pools: {names or 'none'}"))  # fmt: skip
+    return out
+
+
 def run_lag_sweep(scenario, out: Path, base_dir: Path) -> dict:
     import gpusim
     from gpusim._version import __version__
@@ -135,3 +158,24 @@ def plot_lag(df: pd.DataFrame, title: str):
         note = f"mean ± 95% CI over {seeds} seeds" if seeds > 1 else "one seed (no error bars)"
         fig.suptitle(f"{title} ({note})")
     return fig
+
+
+def render_lag_sweep(console, scenario, args, out: Path) -> int:
+    """`gpusim run` of this experiment kind: run it into `out` and print its table (or, with --quiet, `out`)."""
+    exp = scenario.experiment
+    if not args.quiet:
+        console.print(f"{scenario.name}: {len(exp.lags)} lags x {len(exp.seeds)} seeds ({exp.kind})")
+    res = run_lag_sweep(scenario, out, Path(args.scenario).resolve().parent)
+    if args.quiet:
+        print(out)
+        return 0
+    from gpusim.report.style import console_table, fmt_num, fmt_usd
+
+    rows = [[f"{row['lag_s']:g}", str(int(row["seed"])), fmt_num(row["slo_attainment"], "{:.1%}"),
+             fmt_num(row["p99_latency_s"]), fmt_usd(row["cost_usd"]), str(int(row["dropped"])),
+             str(int(row["timed_out"]))] for _, row in res["frame"].iterrows()]  # fmt: skip
+    heads = ["lag (s)", "seed", "SLO att.", "p99 (s)", "cost", "dropped", "timed out"]
+    console.print(console_table("SLO and cost against node provisioning lag", heads, rows))
+    console.print(f"wall time {res['wall_s']:.1f} s")
+    console.print(f"results: {out}/")
+    return 0

@@ -449,3 +449,31 @@ def plot_sizing(df: pd.DataFrame, name: str):
         ax2.legend(loc="lower left", bbox_to_anchor=(0, 1.01), ncol=2, borderaxespad=0)
         fig.suptitle(f"{name}: smallest fixed cluster per node type, sorted by cost")
     return fig
+
+
+def render_sizing(console, scenario, args, out: Path) -> int:
+    """`gpusim run` of this experiment kind: run it into `out` and print its table (or, with --quiet, `out`)."""
+    from gpusim.report.style import console_table, fmt_num, fmt_usd
+
+    exp = scenario.experiment
+    if not args.quiet:
+        console.print(f"{scenario.name}: {len(exp.candidates)} candidates x {len(exp.seeds)} seeds ({exp.kind})")
+    res = run_sizing(scenario, out)
+    if args.quiet:
+        print(out)
+        return 0
+    rows = []
+    for _, r in res["frame"].iterrows():
+        fits = bool(r["fits"])
+        rows.append([
+            str(r["candidate"]), fmt_num(r["nodes"], "{:.0f}") if fits else "no fit",
+            (str(r["replicas"]) if isinstance(r["replicas"], str) else fmt_num(r["replicas"], "{:.0f}")) if fits else "-",
+            fmt_num(r["gpus"], "{:.0f}"), fmt_usd(r["usd_per_month"], 0) if fits else "-",
+            fmt_usd(r["usd_per_million_requests"], 0) if fits else "-", fmt_num(r["p99_latency_s"], "{:.2f}"),
+            fmt_num(r["slo_margin_s"], "{:+.2f}"),
+        ])  # fmt: skip
+    heads = ["candidate", "nodes", "repl.", "GPUs", "$/month", "$/M req", "p99 s", "margin"]
+    console.print(console_table("Smallest fixed cluster meeting every SLO (sorted by cost)", heads, rows))
+    console.print(f"wall time {res['wall_s']:.1f} s, {len(res['probes'])} runs")
+    console.print(f"results: {out}/")
+    return 0

@@ -60,6 +60,21 @@ def _pool(nt, count: int) -> dict:
     return pool
 
 
+def check_vendor(scenario, base_dir) -> list[tuple[tuple, str]]:
+    """What `gpusim validate` finds wrong with a vendor-comparison experiment: unknown node types."""
+    from gpusim.hardware import UnknownIdError, load_catalog
+
+    exp = scenario.experiment
+    out: list[tuple[tuple, str]] = []
+    cat = load_catalog()
+    for i, nt in enumerate(exp.node_types):
+        try:
+            cat.node_type(nt)
+        except UnknownIdError as e:
+            out.append((("experiment", "node_types", i), str(e)))
+    return out
+
+
 def run_vendor_comparison(scenario, out: Path) -> dict:
     import gpusim
     from gpusim._version import __version__
@@ -189,3 +204,32 @@ def plot_comparison(df: pd.DataFrame, name: str):
         ax.grid(alpha=0.3, axis="y")
     fig.suptitle(f"{name}: same workload per node type ('n/a' = not applicable or no price)")
     return fig
+
+
+def render_vendor_comparison(console, scenario, args, out: Path) -> int:
+    """`gpusim run` of this experiment kind: run it into `out` and print its table (or, with --quiet, `out`)."""
+    exp = scenario.experiment
+    if not args.quiet:
+        console.print(f"{scenario.name}: {len(exp.node_types)} node types ({exp.kind})")
+    res = run_vendor_comparison(scenario, out)
+    if args.quiet:
+        print(out)
+        return 0
+    from gpusim.report.style import console_table, fmt_num, fmt_usd
+
+    df = res["frame"]
+    rows = []
+    for _, row in df.iterrows():
+        rows.append([
+            str(row["node_type"]), str(row["vendor"]), fmt_num(row["throughput_rps"]),
+            fmt_num(row["p99_latency_s"]), fmt_num(row["slo_attainment"], "{:.1%}"),
+            fmt_num(row["replicas_needed"], "{:.0f}", "-"), fmt_usd(row["usd_per_hour"]),
+            fmt_usd(row["usd_per_million_requests"], 0) if row["slo_met"] else "-",
+            fmt_usd(row["usd_per_training_job"]) if row["usd_per_training_job"] == row["usd_per_training_job"] else "n/a",
+        ])  # fmt: skip
+    heads = ["node type", "vendor", "req/s", "p99 s", "SLO", "repl.", "$/h", "$/M req", "$/job"]
+    table = console_table("Same workload per node type", heads, rows)
+    console.print(table)
+    console.print(f"wall time {res['wall_s']:.1f} s")
+    console.print(f"results: {out}/")
+    return 0

@@ -207,9 +207,11 @@ def check_prices(scenario: Scenario, catalog) -> list[tuple[tuple, str]]:
 def check_scenario(scenario: Scenario) -> list[tuple[tuple, str]]:
     """All semantic problems of a parsed scenario."""
     from gpusim.hardware import UnknownIdError, load_catalog
+    from gpusim.scenario.registry import scenario_checks
 
     problems: list[tuple[tuple, str]] = check_trace_files(scenario) + check_catalog_mig(scenario)
-    problems += check_sweep_paths(scenario)
+    for check in scenario_checks():  # registered by the packages above (the sweep's factor paths)
+        problems += check(scenario)
     problems += check_pool_sizes(scenario) + check_mig_counts(scenario) + check_generators(scenario)
     if any(p[0][0] == "catalog" for p in problems):
         return problems
@@ -585,78 +587,10 @@ def check_generators(scenario: Scenario) -> list[tuple[tuple, str]]:
 
 
 def check_experiment(scenario, base_dir) -> list[tuple[tuple, str]]:
-    """What `gpusim run` would find wrong with an experiment file, found without running it."""
-    from pathlib import Path
+    """What `gpusim run` would find wrong with an experiment file, found without running it:
+    the check its kind registered (see gpusim.scenario.registry).
+    """
+    from gpusim.scenario.registry import experiment_kinds
 
-    from gpusim.errors import InputError
-
-    exp = scenario.experiment
-    out: list[tuple[tuple, str]] = []
-    if exp.kind == "fgd-packing":
-        from gpusim.placement import POLICY_IDS
-        from gpusim.placement.fgd_experiment import PAPER_POLICIES
-        from gpusim.traces._io import resolve_path
-
-        allowed = [*PAPER_POLICIES, *POLICY_IDS]
-        for i, p in enumerate(exp.policies):
-            if p not in allowed:
-                out.append((("experiment", "policies", i), f"unknown policy {p!r}; allowed: {', '.join(allowed)}"))
-        for key in ("pods", "nodes"):
-            src = getattr(exp, key)
-            try:
-                resolve_path(src.path, src.format)
-            except InputError as e:
-                out.append((("experiment", key, "path"), str(e)))
-    elif exp.kind == "autoscaler-lag":
-        from gpusim.errors import ScenarioError
-        from gpusim.scenario.loader import load_scenario
-
-        base = Path(exp.scenario)
-        base = base if base.is_absolute() else Path(base_dir) / base
-        try:
-            s = load_scenario(base)
-        except ScenarioError as e:
-            return [(("experiment", "scenario"), f"the base scenario {base} has problems:\n{e}")]
-        if not hasattr(s, "cluster"):
-            return [(("experiment", "scenario"), f"{base} is an experiment, not a scenario")]
-        pools = {p.name: p for p in s.cluster.node_pools}
-        if exp.pool not in pools or pools[exp.pool].autoscaling is None:
-            names = [n for n, p in pools.items() if p.autoscaling is not None]
-            out.append((("experiment", "pool"),
-                        f"{exp.pool!r} is not an autoscaled node pool of {base}; autoscaled pools: {names or 'none'}"))  # fmt: skip
-    elif exp.kind == "sizing":
-        from gpusim.experiments.sizing import check_sizing
-
-        out.extend(check_sizing(scenario))
-    elif exp.kind == "vendor-comparison":
-        from gpusim.hardware import UnknownIdError, load_catalog
-
-        cat = load_catalog()
-        for i, nt in enumerate(exp.node_types):
-            try:
-                cat.node_type(nt)
-            except UnknownIdError as e:
-                out.append((("experiment", "node_types", i), str(e)))
-    return out
-
-
-def check_sweep_paths(scenario: Scenario) -> list[tuple[tuple, str]]:
-    """Every sweep factor names a field of the resolved scenario (values are checked by `gpusim validate`)."""
-    if scenario.sweep is None or not scenario.sweep.factors:
-        return []
-    from gpusim.errors import InputError
-    from gpusim.sweep.plan import RESERVED, resolve_path, resolved_dict
-
-    base = resolved_dict(scenario)
-    out = []
-    for path in scenario.sweep.factors:
-        if path in RESERVED:
-            out.append(
-                (("sweep", "factors", path), f"sweep factor {path!r} cannot be swept (a column of the sweep table)")
-            )
-            continue
-        try:
-            resolve_path(base, path)
-        except InputError as e:
-            out.append((("sweep", "factors", path), str(e)))
-    return out
+    kind = experiment_kinds().get(scenario.experiment.kind)
+    return list(kind.check(scenario, base_dir)) if kind is not None else []

@@ -592,9 +592,9 @@ def load_scenario(source: str | Path | dict | Scenario, *, check: bool = True) -
         data = _resolve_trace_paths(data, Path(filename).resolve().parent)
     model = Scenario
     if "experiment" in data:
-        from gpusim.experiments.files import ExperimentScenario
+        from gpusim.scenario.registry import experiment_file_model
 
-        model = ExperimentScenario
+        model = experiment_file_model()  # registered by gpusim.experiments, imported by the registry
     try:
         scenario = model.model_validate(data)
     except ValidationError as e:
@@ -656,8 +656,9 @@ def scenario_json_schema() -> dict:
     """
     from pydantic.json_schema import models_json_schema
 
-    from gpusim.experiments.files import ExperimentScenario
+    from gpusim.scenario.registry import experiment_file_model
 
+    ExperimentScenario = experiment_file_model()  # its experiment block: the union of the registered kinds
     refs, top = models_json_schema(
         [(Scenario, "validation"), (ExperimentScenario, "validation")], by_alias=True, ref_template="#/$defs/{model}"
     )

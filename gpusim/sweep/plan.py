@@ -26,6 +26,7 @@ from typing import Any
 
 from gpusim.errors import InputError, Problem, ScenarioError
 from gpusim.scenario.models import Scenario
+from gpusim.scenario.registry import register_scenario_check
 from gpusim.scenario.sweep import SweepSpec
 
 RESERVED = frozenset({"index", "run", "combination", "replication", "seed", "status", "error"})
@@ -259,3 +260,28 @@ def load_with_positions(path: str | Path) -> tuple[Scenario, dict, str]:
     filename = str(path)
     _, positions = parse_yaml(read_file(path), filename)
     return scenario, positions, filename
+
+
+def check_sweep_paths(scenario: Scenario) -> list[tuple[tuple, str]]:
+    """Every sweep factor names a field of the resolved scenario (values are checked by `gpusim validate`).
+
+    Registered with gpusim.scenario.registry, so `check_scenario` runs it without importing the sweep.
+    """
+    if scenario.sweep is None or not scenario.sweep.factors:
+        return []
+    base = resolved_dict(scenario)
+    out = []
+    for path in scenario.sweep.factors:
+        if path in RESERVED:
+            out.append(
+                (("sweep", "factors", path), f"sweep factor {path!r} cannot be swept (a column of the sweep table)")
+            )
+            continue
+        try:
+            resolve_path(base, path)
+        except InputError as e:
+            out.append((("sweep", "factors", path), str(e)))
+    return out
+
+
+register_scenario_check(check_sweep_paths)
