@@ -18,8 +18,6 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gpusim.experiments.lag import AutoscalerLag
-from gpusim.experiments.vendor import VendorComparison
 from gpusim.report.atomic import atomic_dir
 from gpusim.traces.schema import TraceSource
 
@@ -54,20 +52,6 @@ class FgdPacking(BaseModel):
     workers: int | None = Field(None, ge=1, description="Worker processes (default: all CPUs).")
 
 
-class ExperimentScenario(BaseModel):
-    """A scenario file that runs an experiment protocol."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, title="gpusim experiment")
-
-    name: str = Field(
-        pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", description="Experiment name; results go to results/<name>/."
-    )
-    description: str = Field("", description="Free text.")
-    experiment: FgdPacking | AutoscalerLag | VendorComparison = Field(
-        discriminator="kind", description="The protocol to run."
-    )
-
-
 def check_fgd(scenario, base_dir) -> list[tuple[tuple, str]]:
     """What `gpusim validate` finds wrong with an fgd-packing experiment: unknown policies, missing traces."""
     from gpusim.errors import InputError
@@ -90,7 +74,7 @@ def check_fgd(scenario, base_dir) -> list[tuple[tuple, str]]:
     return out
 
 
-def run_experiment(scenario: ExperimentScenario, out: Path) -> dict:
+def run_experiment(scenario, out: Path) -> dict:  # scenario: an experiment file (experiments.files)
     """Run the protocol, write allocation.csv, allocation.png and summary.json atomically to `out`."""
     from gpusim._version import __version__
     from gpusim.placement import POLICY_IDS
