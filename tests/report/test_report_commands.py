@@ -73,7 +73,6 @@ def test_plot_cli_regenerates_plots(runs, tmp_path, capsys):
     assert names == ["cost.png", "queueing_delay_cdf.png", "timeseries.png", "utilisation.png"]
 
 
-
 def test_plot_cli_never_writes_into_a_users_folder(runs, tmp_path, capsys):
     """plot --out follows run --out: a user's folder (here holding their own utilisation.png) is refused."""
     base, _, _ = runs
@@ -84,6 +83,7 @@ def test_plot_cli_never_writes_into_a_users_folder(runs, tmp_path, capsys):
     assert "left it untouched" in capsys.readouterr().err
     assert (mine / "utilisation.png").read_bytes() == b"my own figure"
     assert main(["plot", str(base / "a")]) == 0  # into the result folder itself, as before
+
 
 # ------------------------------------------------------------------ OpenMetrics
 _SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+) (\d+\.\d{3})$")
