@@ -124,7 +124,7 @@ class ClusterFile:
     """
 
     def __init__(self, path: str):
-        from gpusim.scenario.loader import parse_yaml, read_file
+        from gpusim.scenario.loader import _dict_paths, parse_yaml, read_file
 
         self.path = path
         data, positions = parse_yaml(read_file(path), path)  # bytes: any encoding problem is a clear error
@@ -150,7 +150,7 @@ class ClusterFile:
         from gpusim.scenario.loader import format_path
 
         self.where: dict[str, tuple[int, int]] = {}
-        for key in _paths(data):
+        for key in _dict_paths(data):  # every field path of the (small) cluster file
             pos = positions.get(key)
             if pos is None:
                 continue
@@ -158,17 +158,6 @@ class ClusterFile:
                 self.where[format_path(("cluster",) + key[len(self.prefix) :])] = (pos[2], pos[3])
             elif key[:1] == ("catalog",):
                 self.where[format_path(key)] = (pos[2], pos[3])
-
-
-def _paths(data, path: tuple = ()):
-    """Every field path in parsed YAML data (the cluster file is small)."""
-    yield path
-    if isinstance(data, dict):
-        for k, v in data.items():
-            yield from _paths(v, path + (k,))
-    elif isinstance(data, list):
-        for i, v in enumerate(data):
-            yield from _paths(v, path + (i,))
 
 
 # ---------------------------------------------------------------------------- text
