@@ -106,6 +106,21 @@ class SharingMode(ConfigModel):
                 out[cls.key] = body.get(cls.key) if cls is type(self) else cls.unset_value
         return out
 
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema, handler):
+        """The JSON Schema of this variant also takes the other modes' keys, unset (null, or
+        `fractional: false`), as the loader does.
+        """
+        from gpusim.sharing.registry import mode_classes
+
+        js = handler(core_schema)
+        props = handler.resolve_ref_schema(js).setdefault("properties", {})
+        for other in mode_classes():
+            if other.key is not None and other is not cls:
+                unset = {"const": other.unset_value} if other.unset_value is not None else {"type": "null"}
+                props[other.key] = {**unset, "description": "Unset here (one sharing mode per pool)."}
+        return js
+
     # ------------------------------------------------------------------ units
     def unit(self) -> str:
         """The kind of GPU unit a node of this pool advertises (value of UNIT_LABEL)."""

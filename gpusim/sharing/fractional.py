@@ -22,6 +22,7 @@ class FractionalGpu(SharingMode):
     fractional: bool = Field(
         description="GPU-share device plugin: pods may ask a share of one GPU in milli-GPU "
         f"({GPU_MILLI_RESOURCE}), as in Alibaba's GPU-sharing clusters.",
+        json_schema_extra={"const": True},
     )
 
     @field_validator("fractional")
