@@ -20,10 +20,12 @@ from gpusim.sharing import SharingMode, mode_classes, parse_sharing, register
 ROOT = Path(gpusim.__file__).parent.parent
 
 
-def test_registry_lists_every_built_in_mode():
-    modes = {c.tag: c.key for c in mode_classes()}
-    assert modes == {"whole": None, "gpu-share": "fractional", "time-slicing": "timeSlicing",
-                     "multi-instance": "mig", "amd-partition": "amdPartition", "intel-shared": "intel"}  # fmt: skip
+def test_registry_lists_every_built_in_mode_in_order():
+    # whole GPUs first, then the keys in the order messages and dumps have always listed them
+    assert [(c.tag, c.key) for c in mode_classes()] == [
+        ("whole", None), ("gpu-share", "fractional"), ("time-slicing", "timeSlicing"), ("multi-instance", "mig"),
+        ("amd-partition", "amdPartition"), ("intel-shared", "intel"),
+    ]  # fmt: skip
 
 
 def test_the_pool_schema_union_is_built_from_the_registry():
@@ -91,7 +93,7 @@ class PowerCappedGpu(SharingMode):
         return [] if gpu.vendor == "nvidia" else [((self.key,), f"power capping is modelled for NVIDIA; {gpu.id} is {gpu.vendor}")]
 '''
 
-TOY_RUN = '''
+TOY_RUN = """
 import json, sys
 sys.path.insert(0, sys.argv[1])
 import toy_mode  # the registration: before the scenario schema is built
@@ -121,7 +123,7 @@ for name, sc in (("bad_factor", scenario({"powerCap": {"factor": 2}})),
     except ScenarioError as e:
         out[name] = [(p.path, p.message) for p in e.problems]
 print(json.dumps(out))
-'''
+"""
 
 
 def test_a_new_mode_is_one_module_plus_its_registration(tmp_path):
@@ -139,7 +141,7 @@ def test_a_new_mode_is_one_module_plus_its_registration(tmp_path):
                                   "Input should be less than or equal to 1 (got 2)"]]  # fmt: skip
     assert out["bad_gpu"] == [["cluster.node_pools[0].sharing.powerCap",
                                "power capping is modelled for NVIDIA; amd-mi300x is amd"]]  # fmt: skip
-    (path, msg), = out["two_modes"]
+    ((path, msg),) = out["two_modes"]
     assert path == "cluster.node_pools[0].sharing" and "choose one sharing mode" in msg and "powerCap" in msg
 
 

@@ -11,8 +11,16 @@ on which key is set. A new mode is one new module with a `SharingMode` subclass 
 This package imports nothing from gpusim.scenario or gpusim.sim (tests/test_layering.py).
 """
 
-from gpusim.sharing import whole  # noqa: F401  (registration order: whole GPUs first)
-from gpusim.sharing import fractional, timeslicing, mig, amd, intel  # noqa: F401, I001
+# ruff: noqa: E402  (the built-in modes are imported first, in a fixed order, below)
+import importlib
+
+BUILT_IN = ("whole", "fractional", "timeslicing", "mig", "amd", "intel")
+"""The built-in modes' modules, imported (so registered) in this order: whole GPUs first, then the
+keys in the order the scenario language has always listed them (messages, dumps)."""
+
+for _name in BUILT_IN:
+    importlib.import_module(f"gpusim.sharing.{_name}")
+
 from gpusim.sharing.amd import AmdPartition, AmdPartitionedGpu, amd_profile
 from gpusim.sharing.base import GPU_MILLI_RESOURCE, MIG_PREFIX, UNIT_LABEL, LayoutError, Offer, SharingMode
 from gpusim.sharing.fractional import FractionalGpu
@@ -23,7 +31,7 @@ from gpusim.sharing.timeslicing import TimeSlicedGpu, TimeSlicing, TimeSlicingRe
 from gpusim.sharing.whole import WholeGpu
 
 __all__ = [
-    "GPU_MILLI_RESOURCE", "MIG_PREFIX", "UNIT_LABEL", "AmdPartition", "AmdPartitionedGpu", "FractionalGpu",
+    "BUILT_IN", "GPU_MILLI_RESOURCE", "MIG_PREFIX", "UNIT_LABEL", "AmdPartition", "AmdPartitionedGpu", "FractionalGpu",
     "IntelSharedDevices", "IntelSharedGpu", "LayoutError", "Mig", "MigGpu", "Offer", "SharingMode",
     "TimeSlicedGpu", "TimeSlicing", "TimeSlicingResource", "WholeGpu", "amd_profile", "default_mode",
     "mode_class", "mode_classes", "mig_layout", "offer_share", "parse_sharing", "register", "sharing_block",

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from gpusim.sharing.base import ConfigModel, LayoutError, Offer, SharingMode
+from gpusim.sharing.base import ConfigModel, LayoutError, Offer, SharingMode, gpu_fraction
 from gpusim.sharing.registry import register
 
 
@@ -82,8 +82,7 @@ class AmdPartitionedGpu(SharingMode):
         return {self._resource(gpu, prof): n * prof.count}
 
     def trace_request(self, gpus, gpu_milli, gpu, gpu_memory_mib=0):
-        f = min(max(gpu_milli, 1), 1000) / 1000.0
-        whole = gpu_milli >= 1000
+        f, whole = gpu_fraction(gpu_milli)
         if gpu.amd_partitions is None:
             raise ValueError(f"{gpu.id} has no AMD partitions")
         prof = gpu.amd_partitions.profile(self.amdPartition.profile)

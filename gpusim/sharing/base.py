@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, model_serializer
 
-from gpusim.cluster.state import SHARING_NONE
+from gpusim.cluster.state import MILLI, SHARING_NONE
 
 GPU_MILLI_RESOURCE = "alibabacloud.com/gpu-milli"
 """Alibaba's GPU-sharing resource (as in the openb trace and the FGD authors' simulator): a share
@@ -39,6 +39,11 @@ UNIT_LABEL = "gpusim.io/gpu-unit"
 time-slice, mig, amd-<profile>, intel-shared). Each GPU request selects the kind it was resolved
 for, so e.g. a plain amd.com/gpu pod never lands on a partitioned node that advertises the same
 resource name."""
+
+
+def gpu_fraction(gpu_milli: int) -> tuple[float, bool]:
+    """(share of one GPU in 0..1, whether it is a whole GPU) of a trace pod's milli-GPU."""
+    return min(max(gpu_milli, 1), MILLI) / MILLI, gpu_milli >= MILLI
 
 
 @dataclass(frozen=True)
@@ -219,9 +224,8 @@ class SharingMode(ConfigModel):
         """(resource, count, note) a trace pod of `gpus` x `gpu_milli` asks here (replay.SHARING_MAPPING)."""
         import math
 
-        f = min(max(gpu_milli, 1), 1000) / 1000.0
+        f, whole = gpu_fraction(gpu_milli)
         k = math.ceil(gpus * f - 1e-9)
-        whole = gpu_milli >= 1000
         return gpu.resource_name, k, "" if (whole and k == gpus) else f"{gpus} x {f:g} GPU -> {k} whole GPU(s)"
 
     def label(self) -> str:

@@ -6,6 +6,7 @@ from typing import ClassVar
 
 from pydantic import Field, field_validator
 
+from gpusim.cluster.state import MILLI
 from gpusim.sharing.base import GPU_MILLI_RESOURCE, Offer, SharingMode
 from gpusim.sharing.registry import register
 
@@ -44,13 +45,13 @@ class FractionalGpu(SharingMode):
         return self._offer(gpu, resource, count)
 
     def pod_units(self, req) -> int:
-        if req.gpus and req.gpu_milli < 1000:
+        if req.gpus and req.gpu_milli < MILLI:
             return 1  # a share of one GPU
         return req.gpus
 
     def pods_per_node(self, gpus: int, replicas: int, req) -> int:
-        if req.gpu_milli < 1000:
-            return gpus * (1000 // max(req.gpu_milli, 1)) // req.gpus
+        if req.gpu_milli < MILLI:
+            return gpus * (MILLI // max(req.gpu_milli, 1)) // req.gpus
         return gpus // req.gpus
 
     def check(self, gpu, catalog):
@@ -60,7 +61,7 @@ class FractionalGpu(SharingMode):
         return []
 
     def allocatable(self, gpu, n: int) -> dict[str, float]:
-        return {gpu.resource_name: n, GPU_MILLI_RESOURCE: 1000.0 * n}
+        return {gpu.resource_name: n, GPU_MILLI_RESOURCE: float(MILLI) * n}
 
     def trace_request(self, gpus, gpu_milli, gpu, gpu_memory_mib=0):
-        return ("gpu-milli" if gpu_milli < 1000 else gpu.resource_name), gpus, ""
+        return ("gpu-milli" if gpu_milli < MILLI else gpu.resource_name), gpus, ""

@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import Field
 
 from gpusim.cluster.state import MIG_COMPUTE_SLICES, MIG_MEMORY_SLICES, SHARING_MIG, mig_masks
-from gpusim.sharing.base import MIG_PREFIX, ConfigModel, LayoutError, Offer, SharingMode
+from gpusim.sharing.base import MIG_PREFIX, ConfigModel, LayoutError, Offer, SharingMode, gpu_fraction
 from gpusim.sharing.registry import register
 from gpusim.units import Duration
 
@@ -198,7 +198,9 @@ class MigGpu(SharingMode):
         except LayoutError as e:
             return [(("mig", "config"), str(e))]
         if self.mig.strategy == "single" and (layout is None or len({n for n, _ in layout}) != 1):
-            return [(("mig", "strategy"), "the single strategy needs a static layout of one profile (e.g. all-1g.10gb)")]
+            return [
+                (("mig", "strategy"), "the single strategy needs a static layout of one profile (e.g. all-1g.10gb)")
+            ]
         return []
 
     def allocatable(self, gpu, n: int) -> dict[str, float]:
@@ -219,8 +221,7 @@ class MigGpu(SharingMode):
         return out
 
     def trace_request(self, gpus, gpu_milli, gpu, gpu_memory_mib=0):
-        f = min(max(gpu_milli, 1), 1000) / 1000.0
-        whole = gpu_milli >= 1000
+        f, whole = gpu_fraction(gpu_milli)
         base = gpu.resource_name
         if gpu.mig is None:
             raise ValueError(f"{gpu.id} has no MIG profiles")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 
 from gpusim.cluster.state import SHARING_TIMESLICE
-from gpusim.sharing.base import SharingMode
+from gpusim.sharing.base import SharingMode, gpu_fraction
 
 
 class SharedDevices(SharingMode):
@@ -36,8 +36,7 @@ class SharedDevices(SharingMode):
         return {self.advertised_name(gpu): n * self.replicas()}
 
     def trace_request(self, gpus, gpu_milli, gpu, gpu_memory_mib=0):
-        f = min(max(gpu_milli, 1), 1000) / 1000.0
-        whole = gpu_milli >= 1000
+        f, whole = gpu_fraction(gpu_milli)
         reps = self.replicas()
         resource = self.advertised_name(gpu)
         k = gpus * reps if (whole or gpus > 1) else max(1, math.ceil(f * reps - 1e-9))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from gpusim._version import __version__
@@ -21,12 +21,12 @@ from gpusim.metrics.summary import cost_summary, summarize
 from gpusim.placement import TargetWorkload, fits_anywhere_empty
 from gpusim.scenario.loader import load_scenario
 from gpusim.scenario.models import InferenceWorkload, Scenario
+from gpusim.sharing import UNIT_LABEL, Offer, SharingMode, default_mode, offer_share
 from gpusim.sim.cluster_autoscaler import NodeManager
 from gpusim.sim.environment import SimEnvironment
 from gpusim.sim.inference import SERVICE_COLUMNS, InferenceService, ServiceContext
 from gpusim.sim.random import draw_seed
 from gpusim.sim.scheduler import Scheduler
-from gpusim.sharing import UNIT_LABEL, Offer, SharingMode, default_mode, offer_share
 from gpusim.sim.tenancy import DynamicMig, TimeSliceTenancy
 from gpusim.sim.workload import JobSpec, build_jobs
 
@@ -255,8 +255,7 @@ class TrainingRun:
                 starts = tuple(sorted(set(o.mig_starts) | set(prev[0].mig_starts if prev else ())))
                 models = (prev[1] if prev else []) + [pool.gpu_model]
                 groups[gkey] = (
-                    Offer(o.sharing, o.mig_profile, o.mig_compute, o.mig_memory, starts, o.compute_fraction, o.unit,
-                          o.mode),  # fmt: skip
+                    replace(o, mig_starts=starts),
                     models,
                     pool.sharing,
                 )

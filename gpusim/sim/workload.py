@@ -190,8 +190,6 @@ def workload_records(w: TrainingWorkload, scenario: Scenario, streams: RandomStr
     return training_frame(frame), reports
 
 
-
-
 def sharing_target(w: TrainingWorkload, scenario: Scenario, catalog: Catalog):
     """(sharing, GPU model) a trace-driven workload's pods are mapped onto, or None.
 
