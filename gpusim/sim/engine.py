@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from gpusim._version import __version__
@@ -48,7 +48,7 @@ class Alternative:
     offer: Offer
     ts_overhead: float = 0.0
     fail_gt_one: bool = False
-    mode: SharingMode | None = None  # the sharing mode of the (last) pool that made the offer
+    mode: SharingMode | None = field(default=None, compare=False)  # the mode of the (last) pool offering it
 
 
 class JobRun:
