@@ -203,3 +203,15 @@ def test_bad_sharing_blocks_keep_their_messages(tmp_path, sharing, expected):
     with pytest.raises(gpusim.ScenarioError) as e:
         gpusim.load_scenario(f)
     assert str(e.value).replace("\n", " | ") == f"{f}:{expected}"
+
+
+@pytest.mark.parametrize("block", [{"intel": {"sharedDevNum": 2}}, {"amdPartition": {"profile": "cpx_nps4"}},
+                                   {"timeSlicing": {"resources": [{"replicas": 2}]}}])  # fmt: skip
+def test_every_sharing_mode_needs_a_gpu_pool(block):
+    # each mode says it needs GPUs (before, AMD partitions and Intel sharing on a CPU pool passed silently)
+    from tests.conftest import small_scenario
+
+    s = small_scenario()
+    s["cluster"]["node_pools"].append({"name": "cpu", "count": 1, "vcpu": 8, "memory": "32Gi", "sharing": block})
+    with pytest.raises(gpusim.ScenarioError, match=r"node_pools\[1\]\.sharing: GPU sharing needs a gpu_model"):
+        gpusim.load_scenario(s)
