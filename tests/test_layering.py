@@ -16,16 +16,18 @@ import gpusim
 
 SCENARIO_DIR = Path(gpusim.__file__).parent / "scenario"
 FORBIDDEN = ("gpusim.experiments", "gpusim.sweep", "gpusim.sim")
-# Known exception, to be removed by the change that moves sharing modes below scenario:
-# gpusim/scenario/checks.py imports gpusim.sim.sharing (LayoutError, mig_layout, amd_profile,
-# offer, units_per_node) in function bodies. Nothing else under gpusim.sim is allowed.
-KNOWN_EXCEPTIONS = {("checks.py", "gpusim.sim.sharing")}
+KNOWN_EXCEPTIONS: set[tuple[str, str]] = set()  # (file, module) pairs allowed for now: none left
+
+SHARING_DIR = Path(gpusim.__file__).parent / "sharing"
+SHARING_MAY_IMPORT = ("gpusim.sharing", "gpusim.units", "gpusim.hardware", "gpusim.cluster", "gpusim.errors")
+"""The sharing modes sit below both the scenario and the simulator (issue 10, item 2): they may
+use the units, the hardware catalog and performance model, and the cluster state's constants."""
 
 
-def _imports(path: Path) -> list[tuple[str, int]]:
+def _imports(path: Path, package: tuple[str, ...] = ("gpusim", "scenario")) -> list[tuple[str, int]]:
     """Every module an import statement in `path` names (relative imports resolved), with its line."""
     tree = ast.parse(path.read_text(), filename=str(path))
-    package = ["gpusim", "scenario"]
+    package = list(package)
     out = []
     for node in ast.walk(tree):  # module level and function bodies alike
         if isinstance(node, ast.Import):
@@ -87,3 +89,41 @@ def test_experiment_kinds_are_registered_by_loading_experiments_lazily():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["vendor-comparison", "fgd-packing,autoscaler-lag,vendor-comparison,sizing"]
+
+
+def _sharing_may_import(mod: str) -> bool:
+    return not mod.startswith("gpusim") or any(mod == m or mod.startswith(m + ".") for m in SHARING_MAY_IMPORT)
+
+
+def test_sharing_modes_import_nothing_above_them():
+    files = sorted(SHARING_DIR.glob("*.py"))
+    assert {"registry.py", "base.py", "mig.py", "timeslicing.py"} <= {f.name for f in files}
+    bad = []
+    for f in files:
+        for mod, line in _imports(f, ("gpusim", "sharing")):
+            if not _sharing_may_import(mod):
+                bad.append(f"gpusim/sharing/{f.name}:{line}: imports {mod}")
+    assert not bad, "gpusim.sharing imports packages above it:\n" + "\n".join(bad)
+
+
+def test_sharing_checker_would_see_an_upward_import(tmp_path):
+    p = tmp_path / "x.py"
+    p.write_text("def f():\n    from gpusim.scenario.models import NodePool\n    from ..sim import engine\n")
+    mods = [m for m, _ in _imports(p, ("gpusim", "sharing"))]
+    assert "gpusim.scenario.models" in mods and "gpusim.sim" in mods
+    assert not _sharing_may_import("gpusim.scenario.models") and not _sharing_may_import("gpusim.sim")
+    assert _sharing_may_import("gpusim.cluster.state") and _sharing_may_import("pydantic")
+
+
+def test_sharing_package_loads_without_the_scenario_or_the_simulator():
+    root = Path(gpusim.__file__).parent.parent
+    code = (
+        "import sys\n"
+        "import gpusim.sharing as s\n"
+        "bad = [m for m in sys.modules if m.startswith(('gpusim.scenario', 'gpusim.sim', 'gpusim.traces'))]\n"
+        "assert not bad, bad\n"
+        "print(','.join(c.tag for c in s.mode_classes()))\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["whole,gpu-share,time-slicing,multi-instance,amd-partition,intel-shared"]

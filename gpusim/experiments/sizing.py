@@ -113,50 +113,45 @@ def candidate_label(c: Candidate) -> str:
     return c.node_type if mode == "whole" else f"{c.node_type}/{mode}"
 
 
+def _sharing(c: Candidate):
+    """The candidate's sharing mode (gpusim.sharing), or None when its block is not valid."""
+    from pydantic import ValidationError
+
+    from gpusim.sharing import parse_sharing
+
+    try:
+        return parse_sharing(c.sharing)
+    except ValidationError:
+        return None
+
+
 def sharing_mode(c: Candidate) -> str:
-    sh = c.sharing or {}
-    for key, label in (("mig", "mig"), ("timeSlicing", "time-slicing"), ("amdPartition", "amd-partition"),
-                       ("intel", "intel-shared"), ("fractional", "fractional")):  # fmt: skip
-        if sh.get(key):
-            if key == "mig":
-                cfg = sh["mig"].get("config", "all-balanced")
-                return f"mig:{cfg}" if isinstance(cfg, str) else "mig"
-            if key == "amdPartition":
-                return f"amd:{sh['amdPartition'].get('profile')}"
-            if key == "timeSlicing":
-                reps = sh["timeSlicing"].get("resources", [{}])[0].get("replicas")
-                return f"ts:{reps}"
-            return label
-    return "whole"
+    """The candidate's sharing mode in the tables: whole, mig:<config>, ts:<replicas>, amd:<profile>, ..."""
+    mode = _sharing(c)
+    return mode.label() if mode is not None else "invalid-sharing"
 
 
 def _units_per_node(c: Candidate, nt, gpu, exp_name: str) -> int:
     """Sharing units (whole GPUs, MIG instances, time-slice replicas, partitions) one node offers."""
     from gpusim.errors import InputError
+    from gpusim.sharing import LayoutError, parse_sharing
 
-    sh = c.sharing or {}
     if gpu is None:
         return 0
-    if sh.get("timeSlicing"):
-        return nt.gpus * int(sh["timeSlicing"]["resources"][0]["replicas"])
-    if sh.get("amdPartition"):
-        if gpu.amd_partitions is None:
-            raise InputError(f"{exp_name}: candidate {c.node_type}: {gpu.id} has no AMD partitions")
-        return nt.gpus * gpu.amd_partitions.profile(sh["amdPartition"]["profile"]).count
-    if sh.get("intel"):
-        return nt.gpus * int(sh["intel"]["sharedDevNum"])
-    if sh.get("mig"):
-        cfg = sh["mig"].get("config", "all-balanced")
-        if isinstance(cfg, str) and cfg.startswith("all-") and cfg != "all-balanced" and gpu.mig is not None:
-            return nt.gpus * gpu.mig.profile(cfg[4:]).max_count
-        if isinstance(cfg, dict) and c.resource:
-            prof = c.resource.split("mig-")[-1]
-            return nt.gpus * int(cfg.get(prof, 0))
+    try:
+        mode = parse_sharing(c.sharing)
+    except ValueError as e:  # pydantic's ValidationError is a ValueError
+        raise InputError(f"{exp_name}: candidate {c.node_type}: sharing: {e}") from None
+    try:
+        units = mode.sizing_units(nt.gpus, gpu, c.resource)
+    except LayoutError as e:
+        raise InputError(f"{exp_name}: candidate {c.node_type}: {e}") from None
+    if units is None:
         raise InputError(
-            f"experiment.candidates: {c.node_type}: give replicas_per_node for MIG config {cfg!r} "
+            f"experiment.candidates: {c.node_type}: give replicas_per_node for MIG config {mode.config.config!r} "
             "(derived only for all-<profile> layouts)"
         )
-    return nt.gpus
+    return units
 
 
 def _plan(c: Candidate, catalog, exp_name: str) -> dict:
@@ -172,9 +167,8 @@ def _plan(c: Candidate, catalog, exp_name: str) -> dict:
     else:
         units = _units_per_node(c, nt, gpu, exp_name) if c.replicas_per_node is None else None
         per_node = c.replicas_per_node or units // c.gpus_per_replica
-        resource = c.resource or gpu.resource_name
-        if c.sharing and c.sharing.get("timeSlicing") and c.sharing["timeSlicing"].get("renameByDefault"):
-            resource = c.resource or f"{gpu.resource_name}.shared"
+        mode = _sharing(c)
+        resource = c.resource or (mode.advertised_name(gpu) if mode is not None else gpu.resource_name)
         limits = {resource: c.gpus_per_replica}
     if per_node < 1:
         raise InputError(f"experiment.candidates: {c.node_type}: a node holds no replica of {c.gpus_per_replica} units")

@@ -239,42 +239,10 @@ def pool_allocatable(pool, catalog) -> dict[str, float]:
     as the device plugin names them (whole GPUs, time-slice replicas, MIG instances of the static
     layout or, in dynamic mode, the most of each profile, AMD partitions, milli-GPU).
     """
-    from gpusim.scenario.models import GPU_MILLI_RESOURCE
-
     out: dict[str, float] = {"cpu": float(pool.vcpu), "memory": float(pool.memory)}
     if pool.gpu_model is None or pool.gpus_per_node <= 0:
         return out
-    gpu = catalog.gpu(pool.gpu_model)
-    n = pool.gpus_per_node
-    sh = pool.sharing
-    if sh.timeSlicing is not None:
-        reps = sh.timeSlicing.resources[0].replicas
-        name = f"{gpu.resource_name}.shared" if sh.timeSlicing.renameByDefault else gpu.resource_name
-        out[name] = n * reps
-    elif sh.intel is not None:
-        out[gpu.resource_name] = n * sh.intel.sharedDevNum
-    elif sh.mig is not None and gpu.mig is not None:
-        from gpusim.sim.sharing import mig_layout
-
-        layout = mig_layout(gpu, sh.mig.config)
-        if layout is None:  # dynamic: any profile, up to its count per GPU
-            counts = {p.name: p.max_count for p in gpu.mig.profiles if p.resource_name}
-        else:
-            counts = {}
-            for name, _start in layout:
-                counts[name] = counts.get(name, 0) + 1
-        for name, k in counts.items():
-            p = gpu.mig.profile(name)
-            res = gpu.resource_name if sh.mig.strategy == "single" else p.resource_name
-            out[res] = out.get(res, 0) + n * k
-    elif sh.amdPartition is not None and gpu.amd_partitions is not None:
-        prof = gpu.amd_partitions.profile(sh.amdPartition.profile)
-        res = prof.resource_name if sh.amdPartition.strategy == "mixed" else gpu.resource_name
-        out[res] = n * prof.count
-    else:
-        out[gpu.resource_name] = n
-    if sh.fractional:
-        out[GPU_MILLI_RESOURCE] = 1000.0 * n
+    out.update(pool.sharing.allocatable(catalog.gpu(pool.gpu_model), pool.gpus_per_node))
     return out
 
 
@@ -297,7 +265,7 @@ def unschedulable_reason(request: dict, pod, scenario, catalog) -> str:
     the workload's pod template (selector, tolerations). N counts each pool's nodes at the start
     (or its autoscaling max, when larger).
     """
-    from gpusim.scenario.models import GPU_MILLI_RESOURCE
+    from gpusim.sharing import GPU_MILLI_RESOURCE
 
     counts: dict[str, int] = {}
     total = 0

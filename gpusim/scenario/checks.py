@@ -86,58 +86,16 @@ def _extended(name: str) -> bool:
 
 
 def check_pools(scenario: Scenario, catalog) -> list[tuple[tuple, str]]:
-    """Sharing configuration each pool's GPU model can actually do."""
-    from gpusim.sim.sharing import LayoutError, mig_layout
-
+    """Sharing configuration each pool's GPU model can actually do (each mode checks itself)."""
     out = []
     for i, pool in enumerate(scenario.cluster.node_pools):
         path = ("cluster", "node_pools", i, "sharing")
-        sh = pool.sharing
-        if (sh.timeSlicing or sh.mig or sh.fractional) and pool.gpu_model is None:
-            out.append((path, "GPU sharing needs a gpu_model and gpus_per_node > 0"))
-            continue
+        mode = pool.sharing
         if pool.gpu_model is None:
+            if mode.needs_gpu:
+                out.append((path, "GPU sharing needs a gpu_model and gpus_per_node > 0"))
             continue
-        gpu = catalog.gpu(pool.gpu_model)
-        if sh.amdPartition is not None:
-            from gpusim.sim.sharing import amd_profile
-
-            try:
-                amd_profile(gpu, sh.amdPartition.profile)
-            except LayoutError as e:
-                out.append((path + ("amdPartition", "profile"), str(e)))
-        if sh.intel is not None and gpu.vendor != "intel":
-            out.append((path + ("intel",), f"Intel device sharing needs an Intel GPU; {gpu.id} is {gpu.vendor}"))
-        if sh.fractional and gpu.vendor != "nvidia":
-            out.append(
-                (
-                    path + ("fractional",),
-                    f"milli-GPU sharing (Alibaba's GPU-share plugin) is modelled for NVIDIA GPUs; {gpu.id} is {gpu.vendor}",
-                )
-            )
-        if sh.timeSlicing is not None and gpu.vendor != "nvidia":
-            out.append(
-                (path + ("timeSlicing",), f"time-slicing is an NVIDIA device plugin feature; {gpu.id} is {gpu.vendor}")
-            )
-        if sh.mig is not None:
-            if gpu.mig is None:
-                capable = sorted(g.id for g in catalog.gpu_models.values() if g.mig is not None)
-                out.append(
-                    (path + ("mig",), f"GPU model {gpu.id} cannot do MIG; MIG-capable models: {', '.join(capable)}")
-                )
-                continue
-            try:
-                layout = mig_layout(gpu, sh.mig.config)
-            except LayoutError as e:
-                out.append((path + ("mig", "config"), str(e)))
-                continue
-            if sh.mig.strategy == "single" and (layout is None or len({n for n, _ in layout}) != 1):
-                out.append(
-                    (
-                        path + ("mig", "strategy"),
-                        "the single strategy needs a static layout of one profile (e.g. all-1g.10gb)",
-                    )
-                )
+        out += [(path + sub, msg) for sub, msg in mode.check(catalog.gpu(pool.gpu_model), catalog)]
     return out
 
 
@@ -277,8 +235,6 @@ def check_scenario(scenario: Scenario) -> list[tuple[tuple, str]]:
 
 
 def _fits_some_pool(scenario: Scenario, catalog, pod: PodTemplate, gpus: int) -> str | None:
-    from gpusim.sim.sharing import offer, units_per_node
-
     resource, _, milli = pod.resources.gpu_request()
     cpu, mem = pod.resources.cpu_milli(), pod.resources.memory_mib()
     reasons = []
@@ -293,13 +249,13 @@ def _fits_some_pool(scenario: Scenario, catalog, pod: PodTemplate, gpus: int) ->
             continue
         if gpus > 0:
             gpu = catalog.gpu(pool.gpu_model) if pool.gpu_model else None
-            o = offer(pool, gpu, resource, gpus)
+            o = _offer(pool, gpu, resource, gpus)
             if isinstance(o, str):
                 reasons.append(f"{pool.name}: {o}")
                 continue
-            if units_per_node(pool, gpu) < gpus:
-                unit = "shared-device replicas" if (pool.sharing.timeSlicing or pool.sharing.intel) else resource
-                reasons.append(f"{pool.name}: {units_per_node(pool, gpu)} {unit} per node")
+            units = pool.sharing.units_per_node(pool.gpus_per_node, gpu)
+            if units < gpus:
+                reasons.append(f"{pool.name}: {units} {pool.sharing.capacity_unit_name(resource)} per node")
                 continue
         if pool.vcpu < cpu or pool.memory < mem:
             reasons.append(f"{pool.name}: {pool.vcpu / 1000:g} vCPU and {pool.memory} MiB per node")
@@ -309,6 +265,11 @@ def _fits_some_pool(scenario: Scenario, catalog, pod: PodTemplate, gpus: int) ->
     if resource == GPU_MILLI_RESOURCE and gpus:
         want = f"{gpus} GPU(s) x {milli} milli-GPU, "
     return f"a pod asking for {want}{cpu / 1000:g} CPU and {mem} MiB memory fits no node pool ({'; '.join(reasons)})"
+
+
+def _offer(pool, gpu, resource: str, count: int):
+    """How the pool's sharing mode serves the request, or why not (a str)."""
+    return "no GPUs" if gpu is None else pool.sharing.offer(gpu, resource, count)
 
 
 def _tolerated(taint, pod: PodTemplate) -> bool:
@@ -336,8 +297,6 @@ def unschedulable_reason(total_nodes: int, reasons: dict[str, int]) -> str:
 
 def _node_fit_reasons(scenario: Scenario, catalog, pod: PodTemplate, gpus: int) -> tuple[int, dict[str, int], int]:
     """(nodes in the cluster at most, reasons per node that can never take the pod, nodes that can)."""
-    from gpusim.sim.sharing import offer, units_per_node
-
     resource, _, _ = pod.resources.gpu_request()
     cpu, mem = pod.resources.cpu_milli(), pod.resources.memory_mib()
     total = fits = 0
@@ -356,8 +315,8 @@ def _node_fit_reasons(scenario: Scenario, catalog, pod: PodTemplate, gpus: int) 
             else:
                 if gpus > 0:
                     gpu = catalog.gpu(pool.gpu_model) if pool.gpu_model else None
-                    o = offer(pool, gpu, resource, gpus)
-                    if isinstance(o, str) or units_per_node(pool, gpu) < gpus:
+                    o = _offer(pool, gpu, resource, gpus)
+                    if isinstance(o, str) or pool.sharing.units_per_node(pool.gpus_per_node, gpu) < gpus:
                         why.append(f"Insufficient {resource}")
                 if pool.vcpu < cpu:
                     why.append("Insufficient cpu")
@@ -431,8 +390,6 @@ def check_never_fits(scenario: Scenario, catalog) -> list[tuple[tuple, str]]:
 
 def _pods_per_node(scenario: Scenario, catalog, pod: PodTemplate, gpus: int) -> int:
     """Most pods of this shape the whole cluster (at its autoscaling maximum) can hold at once."""
-    from gpusim.sim.sharing import offer, units_per_node
-
     resource = pod.resources.gpu_request()[0]
     cpu, mem = pod.resources.cpu_milli(), pod.resources.memory_mib()
     cap = 0
@@ -445,9 +402,9 @@ def _pods_per_node(scenario: Scenario, catalog, pod: PodTemplate, gpus: int) -> 
         per = 10**9
         if gpus > 0:
             gpu = catalog.gpu(pool.gpu_model) if pool.gpu_model else None
-            if isinstance(offer(pool, gpu, resource, gpus), str):
+            if isinstance(_offer(pool, gpu, resource, gpus), str):
                 continue
-            per = units_per_node(pool, gpu) // gpus
+            per = pool.sharing.units_per_node(pool.gpus_per_node, gpu) // gpus
         if cpu:
             per = min(per, pool.vcpu // cpu)
         if mem:
@@ -491,21 +448,10 @@ def check_catalog_mig(scenario: Scenario) -> list[tuple[tuple, str]]:
 
 
 def check_mig_counts(scenario: Scenario) -> list[tuple[tuple, str]]:
+    """Each pool's sharing block on its own, before the catalog is read (e.g. MIG instance counts)."""
     out = []
     for i, pool in enumerate(scenario.cluster.node_pools):
-        mig = pool.sharing.mig
-        if mig is not None and isinstance(mig.config, dict):
-            if not mig.config:
-                out.append((("cluster", "node_pools", i, "sharing", "mig", "config"),
-                            "an empty MIG layout; give profile -> count (each 1..7) or a name such as all-balanced"))  # fmt: skip
-            for name, n in mig.config.items():
-                if not 1 <= n <= 7:
-                    out.append(
-                        (
-                            ("cluster", "node_pools", i, "sharing", "mig", "config", name),
-                            f"MIG instance count must be 1..7; got {n}",
-                        )
-                    )
+        out += [(("cluster", "node_pools", i, "sharing") + sub, msg) for sub, msg in pool.sharing.check_config()]
     return out
 
 
@@ -540,7 +486,7 @@ def check_models(scenario: Scenario, catalog) -> list[tuple[tuple, str]]:
             continue
         pools = []
         for pool in scenario.cluster.node_pools:
-            if pool.gpu_model is None or pool.sharing.timeSlicing or pool.sharing.mig or pool.sharing.amdPartition:
+            if pool.gpu_model is None or not pool.sharing.whole_device_units:
                 continue
             if any(pool.labels.get(k) != v for k, v in w.pod.node_selector.items()):
                 continue

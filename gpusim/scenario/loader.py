@@ -18,6 +18,8 @@ from pydantic import BaseModel, ValidationError
 
 from gpusim.errors import InputError, Problem, ScenarioError
 from gpusim.scenario.models import Scenario
+from gpusim.sharing import SharingMode
+from gpusim.sharing.registry import mode_keys
 
 Pos = tuple[int, int, int, int]  # key line, key column, value line, value column (1-based)
 
@@ -419,7 +421,8 @@ def _model_at(loc: tuple, root: type[BaseModel] = Scenario) -> type[BaseModel] |
         if isinstance(elem, int):
             continue
         nxt: list[type[BaseModel]] = []
-        tag_match = [c for c in candidates if any(_literal_default(f) == elem for f in c.model_fields.values())]
+        tag_match = [c for c in candidates if any(_literal_default(f) == elem for f in c.model_fields.values())
+                     or (issubclass(c, SharingMode) and c.tag == elem)]  # fmt: skip
         if tag_match:  # elem is a union tag, not a field name
             candidates = tag_match
             continue
@@ -439,6 +442,8 @@ def _literal_default(field) -> Any:
 
 
 def _allowed_fields(model: type[BaseModel]) -> str:
+    if issubclass(model, SharingMode):  # one variant of the sharing union: any one mode key is allowed
+        return ", ".join(mode_keys())
     return ", ".join(f.alias or n for n, f in model.model_fields.items())
 
 

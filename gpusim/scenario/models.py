@@ -31,6 +31,18 @@ from pydantic import (
 from gpusim.autoscale.schema import HPAConfig, KEDAConfig, KPAConfig
 from gpusim.hardware.schema import CatalogOverrides
 from gpusim.scenario.sweep import SweepSpec
+from gpusim.sharing import (  # noqa: F401  (the sharing blocks' models, re-exported for old import paths)
+    GPU_MILLI_RESOURCE,
+    AmdPartition,
+    IntelSharedDevices,
+    Mig,
+    SharingMode,
+    TimeSlicing,
+    TimeSlicingResource,
+    default_mode,
+    sharing_block,
+)
+from gpusim.sharing.registry import mode_keys
 from gpusim.traces.schema import ArrivalProcess, TraceSource
 from gpusim.units import CpuMilli, Duration, MemoryMiB, parse_quantity
 
@@ -51,7 +63,6 @@ keeps the two lists equal). Listed here so that loading a scenario does not comp
 GPU_RESOURCE_NAMES = ("nvidia.com/gpu", "amd.com/gpu", "gpu.intel.com/i915", "gpu.intel.com/xe", "habana.ai/gaudi")
 """Extended-resource names of whole accelerators, per vendor device plugin."""
 
-GPU_MILLI_RESOURCE = "alibabacloud.com/gpu-milli"
 GPU_COUNT_RESOURCE = "alibabacloud.com/gpu-count"
 """Alibaba's GPU-sharing resources (as in the openb trace and the FGD authors' simulator): a share
 of each GPU in 1/1000 and the number of GPUs; served by node pools with `sharing: {fractional: true}`."""
@@ -561,101 +572,11 @@ Workload = Annotated[
 
 
 # --------------------------------------------------------------------------- cluster
-class TimeSlicingResource(_Model):
-    """One resource the device plugin advertises as time-sliced replicas."""
-
-    name: Literal["nvidia.com/gpu"] = Field("nvidia.com/gpu", description="Resource to share (whole GPUs).")
-    replicas: int = Field(ge=2, description="Replicas advertised per GPU (pods that can share one GPU), count.")
-
-
-class TimeSlicing(_Model):
-    """NVIDIA device plugin `sharing.timeSlicing` configuration."""
-
-    renameByDefault: bool = Field(
-        False, description="Advertise the replicas as <name>.shared (e.g. nvidia.com/gpu.shared) instead of <name>."
-    )
-    failRequestsGreaterThanOne: bool = Field(
-        False,
-        description="A pod asking more than one replica fails admission (UnexpectedAdmissionError), as the plugin does.",
-    )
-    resources: list[TimeSlicingResource] = Field(min_length=1, max_length=1, description="The shared resource.")
-    context_switch_overhead: float = Field(
-        0.2,
-        ge=0,
-        lt=1,
-        description="Throughput lost to time-slice context switches once a GPU has 2+ active tenants (fraction). "
-        "Default 0.2: measured time-sliced throughput is 0.75-0.85x exclusive (hardware-facts 2.2, [S7] [S8]).",
-    )
-
-
-class Mig(_Model):
-    """NVIDIA GPU operator MIG configuration (mig-manager's `nvidia.com/mig.config`)."""
-
-    strategy: Literal["mixed", "single"] = Field(
-        "mixed",
-        description="Device plugin MIG strategy: mixed advertises nvidia.com/mig-<profile>; single advertises every "
-        "instance as nvidia.com/gpu (all instances must be one profile).",
-    )
-    config: str | dict[str, int] = Field(
-        "all-balanced",
-        description="Static layout per GPU: a mig-parted name (all-1g.10gb, all-2g.20gb, all-3g.40gb, all-balanced, "
-        "... with the GPU's profile names), a map profile -> count, or 'dynamic' (instances created on demand).",
-    )
-    reconfigure_time: Duration = Field(
-        60.0,
-        ge=0,
-        description="Dynamic mode: time to create a new instance before the pod can start (seconds). No published "
-        "measurement exists (hardware-facts 1.4); mig-manager sleeps 30 s when the mode changes.",
-    )
-
-
-class AmdPartition(_Model):
-    """AMD compute/memory partitioning (set out of band by the Device Config Manager; the AMD device
-    plugin reports the partitions as GPUs).
-    """
-
-    profile: str = Field(description="Partition profile <compute>_<memory> in lower case, e.g. cpx_nps4, dpx_nps1.")
-    strategy: Literal["single", "mixed"] = Field(
-        "single",
-        description="Device plugin resource_naming_strategy: single advertises partitions as amd.com/gpu, mixed "
-        "as amd.com/<profile>.",
-    )
-
-
-class IntelSharedDevices(_Model):
-    """Intel GPU device plugin sharing (-shared-dev-num)."""
-
-    sharedDevNum: int = Field(ge=2, description="Containers that can share one GPU device, count.")
-    context_switch_overhead: float = Field(
-        0.2,
-        ge=0,
-        lt=1,
-        description="Throughput lost once a device has 2+ active containers (fraction). Assumption: no Intel "
-        "measurement exists; the NVIDIA time-slicing figure is used (hardware-facts 2.2).",
-    )
-
-
-class Sharing(_Model):
-    """How the pool's GPUs are shared between pods (the device plugin's configuration). At most one of
-    `fractional`, `timeSlicing` and `mig`.
-    """
-
-    fractional: bool = Field(
-        False,
-        description="GPU-share device plugin: pods may ask a share of one GPU in milli-GPU "
-        f"({GPU_MILLI_RESOURCE}), as in Alibaba's GPU-sharing clusters.",
-    )
-    timeSlicing: TimeSlicing | None = Field(None, description="Time-slicing: each GPU advertised as replicas.")
-    mig: Mig | None = Field(None, description="Multi-Instance GPU partitioning (A100/H100/H200/B200 class).")
-    amdPartition: AmdPartition | None = Field(None, description="AMD Instinct compute partitions (MI300X class).")
-    intel: IntelSharedDevices | None = Field(None, description="Intel GPU device sharing between containers.")
-
-    @model_validator(mode="after")
-    def _one_mode(self):
-        modes = [self.fractional, self.timeSlicing, self.mig, self.amdPartition, self.intel]
-        if sum(bool(m) for m in modes) > 1:
-            raise ValueError("choose one sharing mode: fractional, timeSlicing, mig, amdPartition or intel")
-        return self
+# Each sharing mode's block lives with its mode class below this package (gpusim.sharing); the
+# pool's `sharing:` field is the discriminated union of the registered modes.
+SharingBlock = sharing_block()
+Sharing = SharingMode
+"""A pool's sharing block (any registered mode; see gpusim.sharing)."""
 
 
 class PoolAutoscaling(_Model):
@@ -693,7 +614,12 @@ class NodePool(_Model):
     taints: list[Annotated[Taint, BeforeValidator(_taint_from_string)]] = Field(
         default_factory=list, description="Node taints ({key, value, effect} or 'key=value:Effect')."
     )
-    sharing: Sharing = Field(default_factory=Sharing, description="GPU sharing configuration of the pool.")
+    sharing: SharingBlock = Field(
+        default_factory=default_mode,
+        description="GPU sharing configuration of the pool: at most one of "
+        + ", ".join(f"`{k}`" for k in mode_keys())
+        + " (none: whole GPUs).",
+    )
     node_type: str | None = Field(
         None, description="Catalog node type (price, provisioning time), e.g. aws-p5.48xlarge."
     )

@@ -31,13 +31,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from gpusim.cluster.state import (
-    MIG_COMPUTE_SLICES,
     NODE_GONE,
     NODE_PROVISIONING,
     NODE_READY,
-    SHARING_MIG,
     SHARING_NONE,
-    SHARING_TIMESLICE,
     ClusterState,
     PodRequest,
 )
@@ -76,6 +73,8 @@ class NodeManager:
         self.cfg = cluster_spec.autoscaler
         self.billing = cluster_spec.billing
         self.pools = {p.name: p for p in cluster_spec.node_pools}
+        # each pool's sharing mode, by the cluster's pool index: it sizes a new node's room
+        self._modes = [self.pools[name].sharing for name in self.cluster.pool_names]
         self.records: list[NodeRecord] = []
         self._prices: dict[str, float] = {}
         self.rng = streams.stream("cluster-autoscaler/expander")
@@ -133,8 +132,9 @@ class NodeManager:
         fit = self._template_fit.get(key)
         if fit is None:
             tmpl = self.templates[pool]
+            mode = self.pools[pool].sharing
             fit = self._template_fit[key] = self._static_ok(tmpl, req) and _take(
-                _capacity(self.cluster, tmpl, req), req
+                _capacity(self.cluster, tmpl, mode), req, mode
             )
         return fit
 
@@ -218,11 +218,12 @@ class NodeManager:
             trial = [list(b) for b in bins]
             limit = self.pools[pool].autoscaling.max - len(self.live[pool]) - _new_in(new, pool) + len(bins)
             ok = True
+            mode = self.pools[pool].sharing
             for req in reqs:
-                if any(_take(b, req) for b in trial):
+                if any(_take(b, req, mode) for b in trial):
                     continue
-                cap = _capacity(c, tmpl, req)
-                if len(trial) >= limit or not _take(cap, req):
+                cap = _capacity(c, tmpl, mode)
+                if len(trial) >= limit or not _take(cap, req, mode):
                     ok = False  # the whole group does not fit within the pool's max
                     break
                 trial.append(cap)
@@ -246,6 +247,7 @@ class NodeManager:
                 if not self._static_ok(node, req):
                     continue
                 key = (node, req.sharing)
+                mode = self._modes[int(pools[node])]
                 b = trial.get(key)
                 if b is None:
                     used = room.get(key)
@@ -253,14 +255,14 @@ class NodeManager:
                         pool = int(pools[node])
                         if pool in fresh_fails:
                             continue
-                        b = _capacity(self.cluster, node, req)
-                        if not _take(b, req):
+                        b = _capacity(self.cluster, node, mode)
+                        if not _take(b, req, mode):
                             fresh_fails.add(pool)
                             continue
                         trial[key] = b
                         break
                     b = list(used)
-                if _take(b, req):
+                if _take(b, req, mode):
                     trial[key] = b
                     break
             else:
@@ -449,30 +451,17 @@ def _new_in(new: dict, pool: str) -> int:
     return sum(len(bins) for (p, _), bins in new.items() if p == pool)
 
 
-def _units(req: PodRequest) -> int:
-    """GPU units one pod takes: GPUs, time-slice replicas, or MIG compute slices."""
-    if req.gpus == 0:
-        return 0
-    if req.sharing == SHARING_MIG:
-        return req.mig_compute
-    if req.sharing == SHARING_NONE and req.gpu_milli < 1000:
-        return 1
-    return req.gpus
+def _capacity(c: ClusterState, node: int, mode) -> list[int]:
+    """An empty node's room in its sharing mode's pod units (GPUs, time-slice replicas, MIG compute
+    slices): [gpu units, cpu, mem].
+    """
+    return [mode.node_units(int(c.node_gpu_count[node]), mode.replicas()), int(c.node_cpu_total[node]),
+            int(c.node_mem_total[node])]  # fmt: skip
 
 
-def _capacity(c: ClusterState, node: int, req: PodRequest) -> list[int]:
-    """An empty node's room in the request's units: [gpu units, cpu, mem]."""
-    gpus = int(c.node_gpu_count[node])
-    if req.sharing == SHARING_TIMESLICE and gpus:
-        gpus *= int(c.gpu_ts_capacity[c.node_gpu_start[node]])
-    elif req.sharing == SHARING_MIG:
-        gpus *= MIG_COMPUTE_SLICES  # a pod takes compute slices
-    return [gpus, int(c.node_cpu_total[node]), int(c.node_mem_total[node])]
-
-
-def _take(bin_: list[int], req: PodRequest) -> bool:
-    """Take one pod's GPU units, CPU and memory from a bin if they fit."""
-    g = _units(req)
+def _take(bin_: list[int], req: PodRequest, mode) -> bool:
+    """Take one pod's GPU units (as its sharing mode counts them), CPU and memory from a bin if they fit."""
+    g = mode.pod_units(req)
     if bin_[0] >= g and bin_[1] >= req.cpu_milli and bin_[2] >= req.memory_mib:
         bin_[0] -= g
         bin_[1] -= req.cpu_milli

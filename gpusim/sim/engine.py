@@ -12,21 +12,21 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from gpusim._version import __version__
-from gpusim.cluster.state import MIG_COMPUTE_SLICES, SHARING_MIG, SHARING_NONE, SHARING_TIMESLICE, Placement, PodRequest
+from gpusim.cluster.state import SHARING_MIG, SHARING_NONE, SHARING_TIMESLICE, Placement, PodRequest
 from gpusim.metrics.summary import cost_summary, summarize
 from gpusim.placement import TargetWorkload, fits_anywhere_empty
 from gpusim.scenario.loader import load_scenario
 from gpusim.scenario.models import InferenceWorkload, Scenario
+from gpusim.sharing import UNIT_LABEL, Offer, SharingMode, default_mode, offer_share
 from gpusim.sim.cluster_autoscaler import NodeManager
 from gpusim.sim.environment import SimEnvironment
 from gpusim.sim.inference import SERVICE_COLUMNS, InferenceService, ServiceContext
 from gpusim.sim.random import draw_seed
 from gpusim.sim.scheduler import Scheduler
-from gpusim.sim.sharing import UNIT_LABEL, Offer, offer, offer_share, switch_overhead
 from gpusim.sim.tenancy import DynamicMig, TimeSliceTenancy
 from gpusim.sim.workload import JobSpec, build_jobs
 
@@ -48,6 +48,7 @@ class Alternative:
     offer: Offer
     ts_overhead: float = 0.0
     fail_gt_one: bool = False
+    mode: SharingMode | None = field(default=None, compare=False)  # the mode of the (last) pool offering it
 
 
 class JobRun:
@@ -171,16 +172,8 @@ class TrainingRun:
             if not n or not self.nodes._static_ok(node, req):
                 continue
             per = 1 << 40
-            if req.gpus > 0:
-                g = int(c.node_gpu_count[node])
-                if req.sharing == SHARING_TIMESLICE:
-                    per = g * int(c.gpu_ts_capacity[c.node_gpu_start[node]]) // req.gpus
-                elif req.sharing == SHARING_MIG:
-                    per = g * MIG_COMPUTE_SLICES // max(req.mig_compute, 1)
-                elif req.gpu_milli < 1000:
-                    per = g * (1000 // max(req.gpu_milli, 1)) // req.gpus
-                else:
-                    per = g // req.gpus
+            if req.gpus > 0:  # the pool's sharing mode: pods of this shape on one empty node's devices
+                per = pool.sharing.pods_per_node(int(c.node_gpu_count[node]), pool.sharing.replicas(), req)
             if req.cpu_milli:
                 per = min(per, int(c.node_cpu_total[node]) // req.cpu_milli)
             if req.memory_mib:
@@ -248,13 +241,13 @@ class TrainingRun:
         alts = []
         if job.gpus == 0:
             req = self.cluster.make_request(**common, node_selector=selector)
-            alts.append(Alternative((req,) * job.num_pods, Offer(SHARING_NONE)))
+            alts.append(Alternative((req,) * job.num_pods, Offer(SHARING_NONE), mode=default_mode()))
         else:
-            groups: dict[tuple, tuple[Offer, list[str], float, bool]] = {}
+            groups: dict[tuple, tuple[Offer, list[str], SharingMode]] = {}
             for pool in self._pools.values():
                 if pool.gpu_model is None or (job.gpu_models and pool.gpu_model not in job.gpu_models):
                     continue
-                o = offer(pool, self.sim.catalog.gpu(pool.gpu_model), job.gpu_resource, job.gpus)
+                o = pool.sharing.offer(self.sim.catalog.gpu(pool.gpu_model), job.gpu_resource, job.gpus)
                 if isinstance(o, str):
                     continue
                 gkey = (o.sharing, o.mig_profile, o.unit)
@@ -262,12 +255,11 @@ class TrainingRun:
                 starts = tuple(sorted(set(o.mig_starts) | set(prev[0].mig_starts if prev else ())))
                 models = (prev[1] if prev else []) + [pool.gpu_model]
                 groups[gkey] = (
-                    Offer(o.sharing, o.mig_profile, o.mig_compute, o.mig_memory, starts, o.compute_fraction, o.unit),
+                    replace(o, mig_starts=starts),
                     models,
-                    switch_overhead(pool),
-                    bool(pool.sharing.timeSlicing and pool.sharing.timeSlicing.failRequestsGreaterThanOne),
+                    pool.sharing,
                 )
-            for (sharing, _, unit), (o, models, overhead, fail_gt_one) in groups.items():
+            for (sharing, _, unit), (o, models, mode) in groups.items():
                 req = self.cluster.make_request(
                     **common,
                     node_selector={**selector, UNIT_LABEL: unit},
@@ -280,7 +272,7 @@ class TrainingRun:
                     mig_starts=list(o.mig_starts) or None,
                     gpu_memory_mib=job.gpu_memory_mib,
                 )
-                alts.append(Alternative((req,) * job.num_pods, o, overhead, fail_gt_one))
+                alts.append(Alternative((req,) * job.num_pods, o, mode.switch_overhead, mode.fail_gt_one, mode))
         self._alternatives[key] = alts
         return alts
 
@@ -321,7 +313,7 @@ class TrainingRun:
                 for p in placements
             ),
         )
-        if alt.offer.sharing == SHARING_TIMESLICE and alt.fail_gt_one and job.gpus > 1:
+        if alt.fail_gt_one and job.gpus > 1:
             # kubelet admission of the NVIDIA device plugin rejects the pod
             self._release(job, alt, placements)
             self.failed[job.job_id] = (
@@ -396,10 +388,8 @@ class TrainingRun:
         if run.alt.offer.sharing != SHARING_TIMESLICE:
             return run.speed
         worst = run.speed
-        for g in run.gpus:
-            n = self.timeslice.n_tenants(g)
-            if n > 1:  # equal time slices, minus the context-switch overhead
-                worst = min(worst, run.speed * (1.0 - run.alt.ts_overhead) / n)
+        for g in run.gpus:  # the slowest of its GPUs, as the sharing mode slows co-tenants down
+            worst = min(worst, run.alt.mode.tenant_rate(run.speed, self.timeslice.n_tenants(g)))
         return worst
 
     def _retime(self, job_ids) -> None:

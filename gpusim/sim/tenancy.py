@@ -76,9 +76,9 @@ class DynamicMig:
         self.cluster.release_hooks.append(self.after_release)
 
     def config(self, node: int):
-        pool = self.pools[self.cluster.pool_names[self.cluster.node_pool[node]]]
-        mig = pool.sharing.mig
-        return mig if mig is not None and mig.config == "dynamic" else None
+        """The node's sharing mode if it re-partitions on demand (dynamic MIG), else None."""
+        mode = self.pools[self.cluster.pool_names[self.cluster.node_pool[node]]].sharing
+        return mode if mode.reconfigure_time is not None else None
 
     def needs_repartition(self, run) -> bool:
         """Dynamic MIG: a pod bound to slices where no instance of its profile exists waits while the

@@ -190,12 +190,6 @@ def workload_records(w: TrainingWorkload, scenario: Scenario, streams: RandomStr
     return training_frame(frame), reports
 
 
-SHARED_MODES = ("timeSlicing", "mig", "amdPartition", "intel")
-"""Sharing modes onto which trace requests are mapped (`gpusim.traces.replay.SHARING_MAPPING`);
-whole and fractional GPUs keep the trace's request as it is.
-"""
-
-
 def sharing_target(w: TrainingWorkload, scenario: Scenario, catalog: Catalog):
     """(sharing, GPU model) a trace-driven workload's pods are mapped onto, or None.
 
@@ -217,7 +211,7 @@ def sharing_target(w: TrainingWorkload, scenario: Scenario, catalog: Catalog):
     if len(keys) != 1:
         return None
     pool = pools[0]
-    if not any(getattr(pool.sharing, m) for m in SHARED_MODES):
+    if not pool.sharing.remaps_trace_pods:  # whole and fractional GPUs keep the trace's request
         return None
     gpu = catalog.gpu(pool.gpu_model)
     resource = w.pod.resources.gpu_request()[0]

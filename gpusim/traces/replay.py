@@ -181,58 +181,15 @@ pool whose GPUs are shared (`sharing_request`); ``f = gpu_milli / 1000``:
 
 def sharing_request(gpus: int, gpu_milli: int, sharing, gpu, *, gpu_memory_mib: int = 0) -> tuple[str, int, str]:
     """(resource, count, note) a trace pod asks on a pool with `sharing` (a scenario `Sharing`
-    block or its dict) and catalog GPU model `gpu`; see `SHARING_MAPPING`. CPU-only pods
+    mode or its dict) and catalog GPU model `gpu`; see `SHARING_MAPPING` (each mode's
+    `trace_request`). CPU-only pods
     (``gpus == 0``) give ``("", 0, "")``. ``note`` says what the mapping changed ('' if nothing).
     """
-    import math
+    from gpusim.sharing import parse_sharing
 
     if gpus <= 0:
         return "", 0, ""
-    sh = sharing.model_dump() if hasattr(sharing, "model_dump") else dict(sharing or {})
-    f = min(max(gpu_milli, 1), 1000) / 1000.0
-    whole = gpu_milli >= 1000
-    base = gpu.resource_name
-    if sh.get("fractional"):
-        return ("gpu-milli" if not whole else base), gpus, ""
-    ts = sh.get("timeSlicing")
-    intel = sh.get("intel")
-    if ts or intel:
-        reps = int(ts["resources"][0]["replicas"]) if ts else int(intel["sharedDevNum"])
-        resource = f"{base}.shared" if ts and ts.get("renameByDefault") else base
-        k = gpus * reps if (whole or gpus > 1) else max(1, math.ceil(f * reps - 1e-9))
-        note = f"{gpus} x {f:g} GPU -> {k} of {reps} replicas per GPU"
-        if ts and ts.get("failRequestsGreaterThanOne") and k > 1:
-            return resource, 1, note + "; capped at 1 (failRequestsGreaterThanOne)"
-        return resource, k, note
-    mig = sh.get("mig")
-    if mig:
-        if gpu.mig is None:
-            raise ValueError(f"{gpu.id} has no MIG profiles")
-        if mig.get("strategy", "mixed") == "single":
-            k = math.ceil(gpus * f - 1e-9)
-            return base, k, "" if k == gpus else f"{gpus} x {f:g} GPU -> {k} MIG instance(s) as {base}"
-        profiles = [p for p in gpu.mig.profiles if p.resource_name]
-        if gpus > 1 or whole:
-            full = max(profiles, key=lambda p: (p.compute_slices, p.memory_gib))
-            return full.resource_name, gpus, f"{gpus} whole GPU(s) -> {gpus} x {full.name} (MIG never spans GPUs)"
-        need_mem = gpu_memory_mib / 1024.0
-        fits = [p for p in profiles if p.compute_slices / 7.0 >= f - 1e-9 and p.memory_gib >= need_mem]
-        if not fits:
-            full = max(profiles, key=lambda p: (p.compute_slices, p.memory_gib))
-            return full.resource_name, 1, f"{f:g} GPU -> {full.name} (no smaller profile fits)"
-        best = min(fits, key=lambda p: (p.compute_slices, p.memory_gib))
-        return best.resource_name, 1, f"{f:g} GPU -> {best.name}"
-    amd = sh.get("amdPartition")
-    if amd:
-        if gpu.amd_partitions is None:
-            raise ValueError(f"{gpu.id} has no AMD partitions")
-        prof = gpu.amd_partitions.profile(amd["profile"])
-        c = prof.count
-        resource = prof.resource_name if amd.get("strategy") == "mixed" else base
-        k = gpus * c if (whole or gpus > 1) else max(1, math.ceil(f * c - 1e-9))
-        return resource, k, f"{gpus} x {f:g} GPU -> {k} of {c} partitions per GPU"
-    k = math.ceil(gpus * f - 1e-9)
-    return base, k, "" if (whole and k == gpus) else f"{gpus} x {f:g} GPU -> {k} whole GPU(s)"
+    return parse_sharing(sharing).trace_request(gpus, gpu_milli, gpu, gpu_memory_mib)
 
 
 def map_records_to_sharing(records: pd.DataFrame, sharing, gpu) -> pd.DataFrame:
