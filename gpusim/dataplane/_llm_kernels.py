@@ -5,8 +5,8 @@ State lives in the caller's arrays (dtypes fixed at allocation by `LlmReplica`);
     ist[I_QHEAD] ring-buffer head of the waiting queue     ist[I_QLEN]  waiting requests
     ist[I_NRUN]  sequences in decode                       ist[I_STEP]  decode iterations run so far
     ist[I_KV]    KV tokens held by the decode sequences     ist[I_RES]   KV tokens reserved by prefills
-    ist[I_HEAP]  entries in the finish-step heap            ist[I_OLD], ist[I_NEW] oldest / newest
-    ist[I_FREE]  free slots on the slot stack               decode sequence (admission-order list)
+    ist[I_HEAP]  entries in the finish-step heap            ist[I_OLD], ist[I_NEW] (unused)
+    ist[I_FREE]  free slots on the slot stack
     ist[I_PF*]   the request under chunked prefill (active, length, done, remaining output, total)
     fst[F_CLOCK] replica clock (end of the last iteration)   fst[F_PFARR], fst[F_PFFIRST]
 
@@ -15,7 +15,9 @@ finish step, output tokens, prev, next, heap position)``: a sequence joined at d
 ``join`` with ``ctx0`` tokens in the KV cache holds ``ctx0 + step - join`` tokens at ``step`` and
 finishes at ``finish`` -- so a decode iteration touches no per-sequence state, and a run of
 iterations with the same batch (until the next completion, arrival, preemption or window end) is
-advanced in closed form. The waiting queue holds ``q_f[k] = (arrival, first token or NaN)`` and
+advanced in closed form. ``prev, next`` link the decode sequences in admission order, a circular
+list through the sentinel row ``s_i[m]`` (``m = max_num_seqs``: its next is the oldest, its prev
+the newest; both ``m`` when none), so linking and unlinking never branch. The waiting queue holds ``q_f[k] = (arrival, first token or NaN)`` and
 ``q_i[k] = (prefill tokens, tokens still to generate, output tokens)``.
 """
 
@@ -64,6 +66,7 @@ def serve_window(
 ):  # fmt: skip
     """Run one replica over the window ending at ``t_end`` with the window's arrivals (sorted)."""
     qcap = q_f.shape[0]
+    sentinel = s_i.shape[0] - 1
     nb = edges.shape[0] - 1
     e_lo, e_hi = edges[0], edges[nb]
     cap = prm[P_CAP]
@@ -122,14 +125,11 @@ def serve_window(
         s_i[j, S_JOIN] = ist[I_STEP]
         s_i[j, S_FIN] = ist[I_STEP] + rem
         s_i[j, S_TOT] = tot
-        s_i[j, S_NEXT] = -1
-        old_new = ist[I_NEW]
-        s_i[j, S_PREV] = old_new
-        if old_new >= 0:
-            s_i[old_new, S_NEXT] = j
-        else:
-            ist[I_OLD] = j
-        ist[I_NEW] = j
+        newest = s_i[sentinel, S_PREV]  # append to the admission-order list (circular, sentinel row)
+        s_i[j, S_PREV] = newest
+        s_i[j, S_NEXT] = sentinel
+        s_i[newest, S_NEXT] = j
+        s_i[sentinel, S_PREV] = j
         n = ist[I_HEAP]
         h[n, 0] = s_i[j, S_FIN]
         h[n, 1] = j
@@ -144,14 +144,8 @@ def serve_window(
         ctx = s_i[j, S_CTX0] + ist[I_STEP] - s_i[j, S_JOIN]
         ist[I_KV] -= ctx
         p, q = s_i[j, S_PREV], s_i[j, S_NEXT]
-        if p >= 0:
-            s_i[p, S_NEXT] = q
-        else:
-            ist[I_OLD] = q
-        if q >= 0:
-            s_i[q, S_PREV] = p
-        else:
-            ist[I_NEW] = p
+        s_i[p, S_NEXT] = q
+        s_i[q, S_PREV] = p
         hremove(s_i[j, S_HPOS])
         ist[I_NRUN] -= 1
         free_stack[ist[I_FREE]] = j
@@ -251,7 +245,7 @@ def serve_window(
         while ist[I_NRUN] > 0:
             if ist[I_KV] + ist[I_RES] + ist[I_NRUN] <= cap:
                 break
-            j = ist[I_NEW]
+            j = s_i[sentinel, S_PREV]  # the newest
             tot = s_i[j, S_TOT]
             arr, first = s_f[j, 0], s_f[j, 1]
             remaining = s_i[j, S_FIN] - ist[I_STEP]  # decode iterations it still needed
