@@ -9,8 +9,10 @@ capacity, prompt and output lengths drawn (with replacement, seeded) from the Az
 conversation trace (../shared/traces/azure-llm-2023; a synthetic log-normal stand-in when the
 file is absent), round-robin routing (`LlmService`: one kernel call per window for all replicas), vLLM scheduling (prefill first, preemption by recompute).
 
-1. Speed: requests served per second of wall time (one core, single-threaded kernel), with the
-   window length as the only variable. Goal (issue 14): >= 1 M requests/s at 15 s windows.
+1. Speed: requests served per second of the kernel thread's CPU time (`time.thread_time`: one
+   core, single-threaded kernel, so time lost to other processes on a shared machine is not
+   counted) and, for comparison, per second of wall time; the window length is the only variable.
+   Goal (issue 14): >= 1 M requests/s per core at 15 s windows.
 2. Memory: N requests streamed through `serve` in 15 s windows, each size in a fresh subprocess;
    prints peak RSS and the tracemalloc peak. Memory should not grow with N.
 """
@@ -78,9 +80,9 @@ class Service:
         k = rng.integers(0, self.prompts.size, n)
         p, o = self.prompts[k], self.outputs[k]
         t_end = self.t + window_s
-        t0 = time.perf_counter()
+        c0, t0 = time.thread_time(), time.perf_counter()
         m = self.service.serve(t_end, a, p, o)
-        dt = time.perf_counter() - t0
+        dt, self.wall = time.thread_time() - c0, time.perf_counter() - t0
         self.t = t_end
         return n, dt, m
 
@@ -91,16 +93,17 @@ def speed(n_requests: int, window_s: float, prompts, outputs, repeats: int = 3) 
     best = None
     for r in range(repeats):
         s = Service(model, prompts, outputs, seed=r)
-        done, kernel_s, ttft, tpot, completed, preempt = 0, 0.0, None, None, 0, 0
+        done, kernel_s, wall_s, ttft, tpot, completed, preempt = 0, 0.0, 0.0, None, None, 0, 0
         while done < n_requests:
             n, dt, m = s.window(window_s)
             done += n
             kernel_s += dt
+            wall_s += s.wall
             ttft = m.ttft if ttft is None else ttft + m.ttft
             tpot = m.tpot if tpot is None else tpot + m.tpot
             completed += m.completed
             preempt += m.preemptions
-        out = {"requests": done, "kernel_s": kernel_s, "rps": done / kernel_s, "completed": completed,
+        out = {"requests": done, "kernel_s": kernel_s, "rps": done / kernel_s, "wall_rps": done / wall_s, "completed": completed,
                "preemptions": preempt, "ttft_p50": ttft.quantile(0.5), "ttft_p99": ttft.quantile(0.99),
                "tpot_p50": tpot.quantile(0.5), "tpot_p99": tpot.quantile(0.99), "lam": s.lam}  # fmt: skip
         if best is None or out["rps"] > best["rps"]:
@@ -155,8 +158,8 @@ def main() -> None:
     for window_s in (1.0, 15.0, 300.0):
         s = speed(args.requests, window_s, prompts, outputs)
         print(
-            f"  {window_s:>5g} s windows: {s['rps']:>12,.0f} requests/s per core ({s['requests']:,} requests, "
-            f"{s['kernel_s']:.2f} s; lambda {s['lam']:.1f}/s; TTFT p50/p99 {s['ttft_p50']:.2f}/{s['ttft_p99']:.2f} s, "
+            f"  {window_s:>5g} s windows: {s['rps']:>12,.0f} requests/s per core ({s['wall_rps']:,.0f} per wall s; "
+            f"{s['requests']:,} requests, {s['kernel_s']:.2f} s; lambda {s['lam']:.1f}/s; TTFT p50/p99 {s['ttft_p50']:.2f}/{s['ttft_p99']:.2f} s, "
             f"TPOT p50/p99 {s['tpot_p50'] * 1e3:.0f}/{s['tpot_p99'] * 1e3:.0f} ms, preemptions {s['preemptions']})"
         )
     sizes = [1_000_000, 10_000_000] + ([] if args.quick else [100_000_000])

@@ -5,8 +5,8 @@ State lives in the caller's arrays (dtypes fixed at allocation by `LlmReplica`);
     ist[I_QHEAD] ring-buffer head of the waiting queue     ist[I_QLEN]  waiting requests
     ist[I_NRUN]  sequences in decode                       ist[I_STEP]  decode iterations run so far
     ist[I_KV]    KV tokens held by the decode sequences     ist[I_RES]   KV tokens reserved by prefills
-    ist[I_HEAP]  entries in the finish-step heap            ist[I_OLD], ist[I_NEW] oldest / newest
-    ist[I_FREE]  free slots on the slot stack               decode sequence (admission-order list)
+    ist[I_HEAP]  entries in the finish-step heap            ist[I_OLD], ist[I_NEW] (unused)
+    ist[I_FREE]  free slots on the slot stack
     ist[I_PF*]   the request under chunked prefill (active, length, done, remaining output, total)
     fst[F_CLOCK] replica clock (end of the last iteration)   fst[F_PFARR], fst[F_PFFIRST]
 
@@ -15,7 +15,9 @@ finish step, output tokens, prev, next, heap position)``: a sequence joined at d
 ``join`` with ``ctx0`` tokens in the KV cache holds ``ctx0 + step - join`` tokens at ``step`` and
 finishes at ``finish`` -- so a decode iteration touches no per-sequence state, and a run of
 iterations with the same batch (until the next completion, arrival, preemption or window end) is
-advanced in closed form. The waiting queue holds ``q_f[k] = (arrival, first token or NaN)`` and
+advanced in closed form. ``prev, next`` link the decode sequences in admission order, a circular
+list through the sentinel row ``s_i[m]`` (``m = max_num_seqs``: its next is the oldest, its prev
+the newest; both ``m`` when none), so linking and unlinking never branch. The waiting queue holds ``q_f[k] = (arrival, first token or NaN)`` and
 ``q_i[k] = (prefill tokens, tokens still to generate, output tokens)``.
 """
 
@@ -25,7 +27,6 @@ import math
 
 import numpy as np
 
-from gpusim.dataplane._kernels import _record
 from gpusim.dataplane._numba import njit, njit_inline
 
 # ist layout
@@ -51,212 +52,11 @@ H_TTFT, H_TPOT, H_E2E = range(3)
 S_CTX0, S_JOIN, S_FIN, S_TOT, S_PREV, S_NEXT, S_HPOS = range(7)
 
 
-# --------------------------------------------------------------------------- finish-step heap
-
-
-@njit_inline
-def _hswap(h, s_i, a, b):
-    ka, sa = h[a, 0], h[a, 1]
-    h[a, 0], h[a, 1] = h[b, 0], h[b, 1]
-    h[b, 0], h[b, 1] = ka, sa
-    s_i[h[a, 1], S_HPOS] = a
-    s_i[h[b, 1], S_HPOS] = b
-
-
-@njit
-def _hup(h, s_i, i):
-    while i > 0:
-        p = (i - 1) >> 1
-        if h[i, 0] < h[p, 0]:
-            _hswap(h, s_i, i, p)
-            i = p
-        else:
-            break
-
-
-@njit
-def _hdown(h, s_i, i, n):
-    while True:
-        c = 2 * i + 1
-        if c >= n:
-            break
-        if c + 1 < n and h[c + 1, 0] < h[c, 0]:
-            c += 1
-        if h[c, 0] < h[i, 0]:
-            _hswap(h, s_i, i, c)
-            i = c
-        else:
-            break
-
-
-@njit_inline
-def _hremove(h, s_i, ist, pos):
-    n = ist[I_HEAP] - 1
-    ist[I_HEAP] = n
-    if pos != n:
-        _hswap(h, s_i, pos, n)
-        _hdown(h, s_i, pos, n)
-        _hup(h, s_i, pos)
-
-
-# --------------------------------------------------------------------------- decode sequences
-
-
-@njit_inline
-def _join(ist, s_f, s_i, h, free_stack, arr, first, ctx0, rem, tot):
-    """A sequence whose prefill just produced a token joins decode with ``rem`` iterations left."""
-    f = ist[I_FREE] - 1
-    ist[I_FREE] = f
-    j = free_stack[f]
-    s_f[j, 0] = arr
-    s_f[j, 1] = first
-    s_i[j, S_CTX0] = ctx0
-    s_i[j, S_JOIN] = ist[I_STEP]
-    s_i[j, S_FIN] = ist[I_STEP] + rem
-    s_i[j, S_TOT] = tot
-    s_i[j, S_NEXT] = -1
-    old_new = ist[I_NEW]
-    s_i[j, S_PREV] = old_new
-    if old_new >= 0:
-        s_i[old_new, S_NEXT] = j
-    else:
-        ist[I_OLD] = j
-    ist[I_NEW] = j
-    n = ist[I_HEAP]
-    h[n, 0] = s_i[j, S_FIN]
-    h[n, 1] = j
-    s_i[j, S_HPOS] = n
-    ist[I_HEAP] = n + 1
-    _hup(h, s_i, n)
-    ist[I_NRUN] += 1
-    ist[I_KV] += ctx0
-
-
-@njit_inline
-def _leave(ist, s_i, h, j, free_stack):
-    """Remove slot j from decode (list, heap, KV count); its slot goes back on the free stack."""
-    ctx = s_i[j, S_CTX0] + ist[I_STEP] - s_i[j, S_JOIN]
-    ist[I_KV] -= ctx
-    p, q = s_i[j, S_PREV], s_i[j, S_NEXT]
-    if p >= 0:
-        s_i[p, S_NEXT] = q
-    else:
-        ist[I_OLD] = q
-    if q >= 0:
-        s_i[q, S_PREV] = p
-    else:
-        ist[I_NEW] = p
-    _hremove(h, s_i, ist, s_i[j, S_HPOS])
-    ist[I_NRUN] -= 1
-    free_stack[ist[I_FREE]] = j
-    ist[I_FREE] += 1
-    return ctx
-
-
-# --------------------------------------------------------------------------- waiting queue
-
-
-@njit_inline
-def _qpush_back(ist, q_f, q_i, arr, first, pre, rem, tot):
-    cap = q_f.shape[0]
-    if ist[I_QLEN] >= cap:
-        return False
-    k = (ist[I_QHEAD] + ist[I_QLEN]) % cap
-    q_f[k, 0] = arr
-    q_f[k, 1] = first
-    q_i[k, 0] = pre
-    q_i[k, 1] = rem
-    q_i[k, 2] = tot
-    ist[I_QLEN] += 1
-    return True
-
-
-@njit_inline
-def _qpush_front(ist, q_f, q_i, arr, first, pre, rem, tot):
-    cap = q_f.shape[0]
-    if ist[I_QLEN] >= cap:
-        return False
-    k = (ist[I_QHEAD] - 1) % cap
-    ist[I_QHEAD] = k
-    q_f[k, 0] = arr
-    q_f[k, 1] = first
-    q_i[k, 0] = pre
-    q_i[k, 1] = rem
-    q_i[k, 2] = tot
-    ist[I_QLEN] += 1
-    return True
-
-
-@njit_inline
-def _qpop(ist, q_f):
-    k = ist[I_QHEAD]
-    ist[I_QHEAD] = (k + 1) % q_f.shape[0]
-    ist[I_QLEN] -= 1
-    return k
-
-
-# --------------------------------------------------------------------------- records
-
-
-@njit_inline
-def _first_token(t, arr, hist, edges, btab, acc_i, acc_f):
-    x = t - arr
-    _record(x, hist[H_TTFT], edges, btab)
-    acc_i[A_FIRST] += 1
-    acc_f[A_TTFT_SUM] += x
-
-
-@njit_inline
-def _complete(t, arr, first, tot, prm, hist, edges, btab, acc_i, acc_f, rec):
-    e2e = t - arr
-    _record(e2e, hist[H_E2E], edges, btab)
-    acc_f[A_E2E_SUM] += e2e
-    acc_i[A_DONE] += 1
-    acc_i[A_TOKENS] += tot
-    tpot = 0.0
-    if tot > 1:
-        tpot = (t - first) / (tot - 1)
-        _record(tpot, hist[H_TPOT], edges, btab)
-        acc_f[A_TPOT_SUM] += tpot
-        acc_i[A_TPOT_N] += 1
-    if first - arr <= prm[P_SLO_TTFT] and tpot <= prm[P_SLO_TPOT] and e2e <= prm[P_SLO_E2E]:
-        acc_i[A_SLO_OK] += 1
-    n = acc_i[A_DONE] - 1
-    if n < rec.shape[0]:
-        rec[n, 0] = arr
-        rec[n, 1] = first
-        rec[n, 2] = t
-
-
 # --------------------------------------------------------------------------- one window
-
-
-@njit_inline
-def _admissible(ist, prm, pre, n_new, kv_new):
-    return (
-        ist[I_NRUN] + ist[I_PFACT] + n_new < prm[P_MAXSEQ]
-        and prm[P_CAP] - ist[I_KV] - ist[I_RES] - kv_new - pre >= prm[P_WATERMARK]
-    )
-
-
-@njit_inline
-def _preempt_for_decode(ist, s_f, s_i, h, q_f, q_i, prm, acc_i, free_stack):
-    """Preempt as vLLM does: before a decode iteration every sequence needs one more KV slot.
-
-    While they do not all fit, the most recently admitted sequence is preempted (recompute: its KV
-    is freed and it goes back to the front of the waiting queue with prompt + generated tokens).
-    """
-    while ist[I_NRUN] > 0 and ist[I_KV] + ist[I_RES] + ist[I_NRUN] > prm[P_CAP]:
-        j = ist[I_NEW]
-        tot = s_i[j, S_TOT]
-        arr, first = s_f[j, 0], s_f[j, 1]
-        remaining = s_i[j, S_FIN] - ist[I_STEP]  # decode iterations it still needed
-        ctx = _leave(ist, s_i, h, j, free_stack)
-        # generated so far g = tot - remaining; the recompute prefill covers ctx + 1 = prompt + g
-        # tokens and produces the next one, leaving `remaining` tokens to generate
-        if not _qpush_front(ist, q_f, q_i, arr, first, ctx + 1, remaining, tot):
-            acc_i[A_DROPPED] += 1
-        acc_i[A_PREEMPT] += 1
+#
+# The helpers are closures over the state arrays, defined inside `serve_window`: Numba inlines them
+# and they take only scalars. (A helper taking arrays as arguments costs an atomic reference-count
+# increment and decrement per array per call, which made up most of the kernel's time.)
 
 
 @njit
@@ -265,21 +65,224 @@ def serve_window(
     hist, edges, btab, acc_i, acc_f, rec,
 ):  # fmt: skip
     """Run one replica over the window ending at ``t_end`` with the window's arrivals (sorted)."""
+    qcap = q_f.shape[0]
+    sentinel = s_i.shape[0] - 1
+    nb = edges.shape[0] - 1
+    e_lo, e_hi = edges[0], edges[nb]
+    cap = prm[P_CAP]
+    maxseq = prm[P_MAXSEQ]
+    wmark = prm[P_WATERMARK]
+    slo_ttft, slo_tpot, slo_e2e = prm[P_SLO_TTFT], prm[P_SLO_TPOT], prm[P_SLO_E2E]
+
+    # ---- finish-step heap: h[i] = (finish step, slot); s_i[slot, S_HPOS] = i
+    def hswap(a, b):
+        ka, sa = h[a, 0], h[a, 1]
+        h[a, 0], h[a, 1] = h[b, 0], h[b, 1]
+        h[b, 0], h[b, 1] = ka, sa
+        s_i[h[a, 1], S_HPOS] = a
+        s_i[h[b, 1], S_HPOS] = b
+
+    def hup(i):
+        while i > 0:
+            p = (i - 1) >> 1
+            if h[i, 0] < h[p, 0]:
+                hswap(i, p)
+                i = p
+            else:
+                break
+
+    def hdown(i, n):
+        while True:
+            c = 2 * i + 1
+            if c >= n:
+                break
+            if c + 1 < n:
+                if h[c + 1, 0] < h[c, 0]:
+                    c += 1
+            if h[c, 0] < h[i, 0]:
+                hswap(i, c)
+                i = c
+            else:
+                break
+
+    def hremove(pos):
+        n = ist[I_HEAP] - 1
+        ist[I_HEAP] = n
+        if pos != n:
+            hswap(pos, n)
+            hdown(pos, n)
+            hup(pos)
+
+    # ---- decode sequences
+    def join(arr, first, ctx0, rem, tot):
+        """A sequence whose prefill just produced a token joins decode with ``rem`` iterations left."""
+        f = ist[I_FREE] - 1
+        ist[I_FREE] = f
+        j = free_stack[f]
+        s_f[j, 0] = arr
+        s_f[j, 1] = first
+        s_i[j, S_CTX0] = ctx0
+        s_i[j, S_JOIN] = ist[I_STEP]
+        s_i[j, S_FIN] = ist[I_STEP] + rem
+        s_i[j, S_TOT] = tot
+        newest = s_i[sentinel, S_PREV]  # append to the admission-order list (circular, sentinel row)
+        s_i[j, S_PREV] = newest
+        s_i[j, S_NEXT] = sentinel
+        s_i[newest, S_NEXT] = j
+        s_i[sentinel, S_PREV] = j
+        n = ist[I_HEAP]
+        h[n, 0] = s_i[j, S_FIN]
+        h[n, 1] = j
+        s_i[j, S_HPOS] = n
+        ist[I_HEAP] = n + 1
+        hup(n)
+        ist[I_NRUN] += 1
+        ist[I_KV] += ctx0
+
+    def leave(j):
+        """Remove slot j from decode (list, heap, KV count); its slot goes back on the free stack."""
+        ctx = s_i[j, S_CTX0] + ist[I_STEP] - s_i[j, S_JOIN]
+        ist[I_KV] -= ctx
+        p, q = s_i[j, S_PREV], s_i[j, S_NEXT]
+        s_i[p, S_NEXT] = q
+        s_i[q, S_PREV] = p
+        hremove(s_i[j, S_HPOS])
+        ist[I_NRUN] -= 1
+        free_stack[ist[I_FREE]] = j
+        ist[I_FREE] += 1
+        return ctx
+
+    # ---- waiting queue (ring buffer)
+    def qput(k, arr, first, pre, rem, tot):
+        q_f[k, 0] = arr
+        q_f[k, 1] = first
+        q_i[k, 0] = pre
+        q_i[k, 1] = rem
+        q_i[k, 2] = tot
+        ist[I_QLEN] += 1
+
+    def qpush_back(arr, first, pre, rem, tot):
+        ok = ist[I_QLEN] < qcap
+        if ok:
+            qput((ist[I_QHEAD] + ist[I_QLEN]) % qcap, arr, first, pre, rem, tot)
+        return ok
+
+    def qpush_front(arr, first, pre, rem, tot):
+        ok = ist[I_QLEN] < qcap
+        if ok:
+            k = (ist[I_QHEAD] - 1) % qcap
+            ist[I_QHEAD] = k
+            qput(k, arr, first, pre, rem, tot)
+        return ok
+
+    def qpop():
+        k = ist[I_QHEAD]
+        ist[I_QHEAD] = (k + 1) % qcap
+        ist[I_QLEN] -= 1
+        return k
+
+    # ---- records
+    def bin_of(x):
+        """Counts-array index of x, as `gpusim.dataplane._kernels._record` finds it (no logarithm)."""
+        k = nb
+        if x < e_hi:
+            k = -1
+            if x >= e_lo:
+                m, ex = math.frexp(x)
+                k = btab[1 + (ex - btab[0]) * 256 + int((m - 0.5) * 512.0)]
+                # the guess is at most one bin low; the edges decide
+                while k < nb - 1:
+                    if x < edges[k + 1]:
+                        break
+                    k += 1
+                while k > 0:
+                    if x >= edges[k]:
+                        break
+                    k -= 1
+        return k + 1
+
+    def record(x, row):
+        hist[row, bin_of(x)] += 1
+
+    def first_token(t, arr):
+        x = t - arr
+        record(x, H_TTFT)
+        acc_i[A_FIRST] += 1
+        acc_f[A_TTFT_SUM] += x
+
+    def complete(t, arr, first, tot):
+        e2e = t - arr
+        record(e2e, H_E2E)
+        acc_f[A_E2E_SUM] += e2e
+        acc_i[A_DONE] += 1
+        acc_i[A_TOKENS] += tot
+        tpot = 0.0
+        if tot > 1:
+            tpot = (t - first) / (tot - 1)
+            record(tpot, H_TPOT)
+            acc_f[A_TPOT_SUM] += tpot
+            acc_i[A_TPOT_N] += 1
+        if first - arr <= slo_ttft and tpot <= slo_tpot and e2e <= slo_e2e:
+            acc_i[A_SLO_OK] += 1
+        n = acc_i[A_DONE] - 1
+        if n < rec.shape[0]:
+            rec[n, 0] = arr
+            rec[n, 1] = first
+            rec[n, 2] = t
+
+    # ---- scheduling
+    def admissible(pre, n_new, kv_new):
+        seqs_ok = ist[I_NRUN] + ist[I_PFACT] + n_new < maxseq
+        kv_ok = cap - ist[I_KV] - ist[I_RES] - kv_new - pre >= wmark
+        return seqs_ok & kv_ok
+
+    def preempt_for_decode():
+        """Preempt as vLLM does: before a decode iteration every sequence needs one more KV slot.
+
+        While they do not all fit, the most recently admitted sequence is preempted (recompute: its
+        KV is freed and it goes back to the front of the waiting queue with prompt + generated tokens).
+        """
+        while ist[I_NRUN] > 0:
+            if ist[I_KV] + ist[I_RES] + ist[I_NRUN] <= cap:
+                break
+            j = s_i[sentinel, S_PREV]  # the newest
+            tot = s_i[j, S_TOT]
+            arr, first = s_f[j, 0], s_f[j, 1]
+            remaining = s_i[j, S_FIN] - ist[I_STEP]  # decode iterations it still needed
+            ctx = leave(j)
+            # generated so far g = tot - remaining; the recompute prefill covers ctx + 1 = prompt + g
+            # tokens and produces the next one, leaving `remaining` tokens to generate
+            if not qpush_front(arr, first, ctx + 1, remaining, tot):
+                acc_i[A_DROPPED] += 1
+            acc_i[A_PREEMPT] += 1
+
+    def start_chunked_prefill(k):
+        """Queue entry k (popped) becomes the request under chunked prefill; its prompt's KV is reserved."""
+        ist[I_PFACT] = 1
+        ist[I_PFLEN] = q_i[k, 0]
+        ist[I_PFDONE] = 0
+        ist[I_PFREM] = q_i[k, 1]
+        ist[I_PFTOT] = q_i[k, 2]
+        fst[F_PFARR] = q_f[k, 0]
+        fst[F_PFFIRST] = q_f[k, 1]
+        ist[I_RES] += q_i[k, 0]
+
     n_arr = arr_t.shape[0]
     a = 0
     t = fst[F_CLOCK]
     fixed, per_tok, per_ctx, per_pair = prm[P_FIXED], prm[P_TOKEN], prm[P_CTX], prm[P_PAIR]
     chunked = prm[P_CHUNKED] > 0.5
     budget = int(prm[P_BUDGET])
+    icap = int(cap)
     while True:
         # arrivals that have happened by now join the waiting queue
         while a < n_arr and arr_t[a] <= t:
             acc_i[A_ARRIVED] += 1
             p = max(int(arr_p[a]), 1)
             o = max(int(arr_o[a]), 1)
-            if p + o > prm[P_CAP] - prm[P_WATERMARK]:
+            if p + o > cap - wmark:
                 acc_i[A_REJECTED] += 1  # can never fit the KV cache
-            elif not _qpush_back(ist, q_f, q_i, arr_t[a], math.nan, p, o, o):
+            elif not qpush_back(arr_t[a], math.nan, p, o, o):
                 acc_i[A_DROPPED] += 1
             a += 1
         if t >= t_end:
@@ -294,7 +297,7 @@ def serve_window(
         # ---- build one iteration (or a run of identical decode iterations)
         ist[I_PASSES] += 1
         if chunked:
-            _preempt_for_decode(ist, s_f, s_i, h, q_f, q_i, prm, acc_i, free_stack)
+            preempt_for_decode()
         D = ist[I_NRUN]
         n_new = 0
         kv_new = 0
@@ -305,16 +308,9 @@ def serve_window(
             left = budget - D
             if ist[I_PFACT] == 0 and left > 0 and ist[I_QLEN] > 0:
                 k = ist[I_QHEAD]
-                if _admissible(ist, prm, q_i[k, 0], 0, 0):
-                    _qpop(ist, q_f)
-                    ist[I_PFACT] = 1
-                    ist[I_PFLEN] = q_i[k, 0]
-                    ist[I_PFDONE] = 0
-                    ist[I_PFREM] = q_i[k, 1]
-                    ist[I_PFTOT] = q_i[k, 2]
-                    fst[F_PFARR] = q_f[k, 0]
-                    fst[F_PFFIRST] = q_f[k, 1]
-                    ist[I_RES] += q_i[k, 0]
+                if admissible(q_i[k, 0], 0, 0):
+                    qpop()
+                    start_chunked_prefill(k)
             # the request under prefill gets what the decodes leave of the token budget; when its
             # prompt ends, queued requests start theirs in the same iteration (FCFS)
             while ist[I_PFACT] == 1 and left > 0:
@@ -337,16 +333,9 @@ def serve_window(
                 pf_finish = True
                 if left > 0 and ist[I_QLEN] > 0:
                     k = ist[I_QHEAD]
-                    if _admissible(ist, prm, q_i[k, 0], n_new, 0):
-                        _qpop(ist, q_f)
-                        ist[I_PFACT] = 1
-                        ist[I_PFLEN] = q_i[k, 0]
-                        ist[I_PFDONE] = 0
-                        ist[I_PFREM] = q_i[k, 1]
-                        ist[I_PFTOT] = q_i[k, 2]
-                        fst[F_PFARR] = q_f[k, 0]
-                        fst[F_PFFIRST] = q_f[k, 1]
-                        ist[I_RES] += q_i[k, 0]
+                    if admissible(q_i[k, 0], n_new, 0):
+                        qpop()
+                        start_chunked_prefill(k)
         else:
             # vLLM's default scheduler: waiting prompts first, as many as fit (FCFS, token budget,
             # max_num_seqs, free KV above the watermark); decodes wait during a prefill iteration
@@ -355,9 +344,9 @@ def serve_window(
                 pre = q_i[k, 0]
                 if n_new > 0 and p_tok + pre > budget:
                     break
-                if not _admissible(ist, prm, pre, n_new, kv_new):
+                if not admissible(pre, n_new, kv_new):
                     break
-                _qpop(ist, q_f)
+                qpop()
                 tb_f[n_new, 0] = q_f[k, 0]
                 tb_f[n_new, 1] = q_f[k, 1]
                 tb_i[n_new, 0] = pre
@@ -371,7 +360,7 @@ def serve_window(
                 D = 0
                 pf_finish = True
             else:
-                _preempt_for_decode(ist, s_f, s_i, h, q_f, q_i, prm, acc_i, free_stack)
+                preempt_for_decode()
                 D = ist[I_NRUN]
         if D == 0 and p_tok == 0:
             # nothing can run: only possible if the queue head waits for KV that nothing will free
@@ -385,7 +374,7 @@ def serve_window(
         kk = 1
         if p_tok == 0 and ist[I_PFACT] == 0:
             k_done = h[0, 0] - ist[I_STEP]
-            k_kv = (int(prm[P_CAP]) - ist[I_KV] - ist[I_RES]) // D
+            k_kv = (icap - ist[I_KV] - ist[I_RES]) // D
             kk = min(k_done, k_kv)
             # stop at the iteration during which the next arrival happens (it may start a prefill)
             # and at the window end
@@ -411,8 +400,8 @@ def serve_window(
             while ist[I_HEAP] > 0 and h[0, 0] <= ist[I_STEP]:
                 j = h[0, 1]
                 arr, first, tot = s_f[j, 0], s_f[j, 1], s_i[j, S_TOT]
-                _leave(ist, s_i, h, j, free_stack)
-                _complete(t, arr, first, tot, prm, hist, edges, btab, acc_i, acc_f, rec)
+                leave(j)
+                complete(t, arr, first, tot)
         if pf_finish:
             for m in range(n_new):
                 arr, first = tb_f[m, 0], tb_f[m, 1]
@@ -421,11 +410,11 @@ def serve_window(
                     ist[I_RES] -= pre
                 if math.isnan(first):
                     first = t
-                    _first_token(t, arr, hist, edges, btab, acc_i, acc_f)
+                    first_token(t, arr)
                 if rem <= 1:
-                    _complete(t, arr, first, tot, prm, hist, edges, btab, acc_i, acc_f, rec)
+                    complete(t, arr, first, tot)
                 else:
-                    _join(ist, s_f, s_i, h, free_stack, arr, first, pre, rem - 1, tot)
+                    join(arr, first, pre, rem - 1, tot)
     fst[F_CLOCK] = t
     return a
 

@@ -121,14 +121,14 @@ class LlmReplica:
         prm[K.P_SLO_TTFT], prm[K.P_SLO_TPOT], prm[K.P_SLO_E2E] = slo_ttft_s, slo_tpot_s, slo_e2e_s
         self._prm = prm
         self._ist = np.zeros(K.N_IST, dtype=np.int64)
-        self._ist[K.I_OLD] = self._ist[K.I_NEW] = -1
         self._ist[K.I_FREE] = m
         self._fst = np.zeros(K.N_FST, dtype=np.float64)
         self._fst[K.F_CLOCK] = t0
         self._q_f = np.zeros((queue_capacity, 2), dtype=np.float64)
         self._q_i = np.zeros((queue_capacity, 3), dtype=np.int64)
         self._s_f = np.zeros((m, 2), dtype=np.float64)
-        self._s_i = np.zeros((m, 7), dtype=np.int64)
+        self._s_i = np.zeros((m + 1, 7), dtype=np.int64)  # row m: the list sentinel
+        self._s_i[m, K.S_PREV] = self._s_i[m, K.S_NEXT] = m
         self._h = np.zeros((m, 2), dtype=np.int64)
         self._free = np.arange(m - 1, -1, -1, dtype=np.int64)
         self._tb_f = np.zeros((m + 1, 2), dtype=np.float64)

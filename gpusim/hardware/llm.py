@@ -398,6 +398,82 @@ def server_point(r: ReplicaModel, w: Workload, settings: EngineSettings | None =
     return operating_point(r, w, lo)
 
 
+SERVER_MODELS = ("analytic", "replica", "replica-chunked")
+"""How `predict_system` finds the Server operating point: `server_point` (mean-field, the default)
+or `server_point_replica` (Poisson arrivals through the compiled replica; prefill first, or chunked)."""
+
+
+def replica_server_run(
+    r: ReplicaModel, w: Workload, rate: float, *, chunked_prefill: bool = False, requests: int = 6000, seed: int = 0
+) -> tuple[float, float, float, float]:
+    """Poisson arrivals at ``rate`` requests/s of requests of the workload's mean lengths through the
+    compiled replica (`gpusim.dataplane.llm.LlmReplica`), the first quarter discarded as warm-up.
+
+    Returns (p99 TTFT, p99 TPOT, first tokens/s, mean sequences held) after warm-up: quantiles from
+    the replica's histograms (1 % relative error); first tokens/s is the rate requests are admitted
+    and served (it equals ``rate`` when the replica keeps up).
+    """
+    import numpy as np
+
+    from gpusim.dataplane.llm import LlmReplica
+
+    rng = np.random.default_rng(seed)
+    span = requests / rate
+    n = int(rng.poisson(rate * span))
+    arr = np.sort(rng.random(n)) * span
+    p = np.full(n, max(1, round(w.prompt_tokens)), dtype=np.int64)
+    o = np.full(n, max(1, round(w.output_tokens)), dtype=np.int64)
+    rep = LlmReplica(r, chunked_prefill=chunked_prefill, queue_capacity=max(1 << 12, n + 1))
+    t_warm = 0.25 * span
+    k = int(np.searchsorted(arr, t_warm))
+    rep.serve(t_warm, arr[:k], p[:k], o[:k])
+    m = rep.serve(span, arr[k:], p[k:], o[k:])
+    if m.first_tokens == 0 or m.tpot.count == 0:
+        return math.inf, math.inf, 0.0, 0.0
+    return (
+        m.ttft.quantile(0.99),
+        m.tpot.quantile(0.99),
+        m.first_tokens / (span - t_warm),
+        m.seq_seconds / (span - t_warm),
+    )
+
+
+def server_point_replica(
+    r: ReplicaModel, w: Workload, *, chunked_prefill: bool = False, requests: int = 6000, seed: int = 0
+) -> OperatingPoint | None:
+    """Server as MLPerf measures it: the highest Poisson arrival rate whose p99 TTFT and p99 TPOT
+    meet the workload's limits, found by bisection over `replica_server_run` (deterministic for a
+    seed). The point's ``ttft_s`` / ``tpot_s`` are p99s, ``batch`` the mean sequences held.
+
+    None when the model does not fit or even 2 % of the Offline rate misses a limit.
+    """
+    off = offline_point(r, w)
+    if off is None:
+        return None
+    top = off.tokens_per_s / w.output_tokens
+
+    def run(rate):
+        return replica_server_run(r, w, rate, chunked_prefill=chunked_prefill, requests=requests, seed=seed)
+
+    def ok(res):
+        return res[0] <= w.ttft_limit_s and res[1] <= w.tpot_limit_s
+
+    lo = 0.02 * top
+    best = run(lo)
+    if not ok(best):
+        return None
+    hi = 1.05 * top
+    for _ in range(14):
+        mid = 0.5 * (lo + hi)
+        res = run(mid)
+        if ok(res):
+            lo, best = mid, res
+        else:
+            hi = mid
+    ttft, tpot, _, held = best
+    return OperatingPoint(max(1, round(held)), lo * w.output_tokens, ttft, tpot)
+
+
 @dataclass(frozen=True)
 class SystemPrediction:
     """A system of ``count`` accelerators: replicas of ``tp``, and the replica's operating point."""
@@ -426,13 +502,17 @@ def predict_system(
     stack: str | None = None,
     settings: EngineSettings | None = None,
     tp_choices: tuple[int, ...] = TP_CHOICES,
+    server_model: str = "analytic",
 ) -> SystemPrediction | None:
     """Output tokens/s of ``count`` ``gpu`` serving the model (MLPerf Llama-2-70B by default).
 
     None when no tensor-parallel degree up to ``count`` holds the model (or meets the Server limits).
+    ``server_model`` picks how the Server point is found (`SERVER_MODELS`).
     """
     if scenario not in SCENARIOS:
         raise InputError(f"unknown scenario {scenario!r}; allowed: {', '.join(SCENARIOS)}")
+    if server_model not in SERVER_MODELS:
+        raise InputError(f"unknown server model {server_model!r}; allowed: {', '.join(SERVER_MODELS)}")
     if count < 1:
         raise InputError(f"count must be >= 1, got {count}")
     default_model, default_w = mlperf_workload()
@@ -445,7 +525,12 @@ def predict_system(
         if tp > count:
             break
         r = replica_model(gpu, arch, precision, tp, efficiency=eff, settings=s)
-        op = offline_point(r, w) if scenario == "offline" else server_point(r, w, s)
+        if scenario == "offline":
+            op = offline_point(r, w)
+        elif server_model == "analytic":
+            op = server_point(r, w, s)
+        else:
+            op = server_point_replica(r, w, chunked_prefill=server_model == "replica-chunked")
         if op is None:
             continue
         per_acc = op.tokens_per_s / tp

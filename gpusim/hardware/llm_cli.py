@@ -2,13 +2,16 @@
 
   gpusim catalog predict --model llama-2-70b --gpu GPU_ID --count N [--precision P]
                          [--scenario offline|server] [--stack S] [--format table|csv]
+                         [--server-model analytic|replica|replica-chunked]
   gpusim catalog predict --list            the models it knows
   gpusim catalog predict --calibration     its fit against MLPerf Llama-2-70B (Offline, Server, ratios)
 
 Prints predicted output tokens/s of N accelerators (N // tp replicas of the best tensor-parallel
 degree), the batch each replica holds, and TTFT and TPOT at that load, so the model can be held
 against your own measurements. Offline is the largest batch memory allows; Server the largest
-batch that meets MLPerf's limits (TTFT 2 s, TPOT 200 ms). Requests are MLPerf's OpenOrca shape
+batch that meets MLPerf's limits (TTFT 2 s, TPOT 200 ms); with ``--server-model replica`` the
+highest Poisson rate whose p99 TTFT and TPOT meet them in the compiled replica (prefills first, or
+chunked: ``replica-chunked``; TTFT and TPOT are then p99s). Requests are MLPerf's OpenOrca shape
 (294 prompt and 292 output tokens on average); see gpusim.hardware.llm for the model.
 """
 
@@ -35,7 +38,7 @@ CSV_COLUMNS = (
 
 def register_predict(catalog_subparsers) -> None:
     """Add ``predict`` under ``gpusim catalog``."""
-    from gpusim.hardware.llm import BYTES_PER_VALUE, SCENARIOS
+    from gpusim.hardware.llm import BYTES_PER_VALUE, SCENARIOS, SERVER_MODELS
 
     p = catalog_subparsers.add_parser(
         "predict",
@@ -52,6 +55,12 @@ def register_predict(catalog_subparsers) -> None:
     )
     p.add_argument(
         "--stack", default=None, help="software stack of the efficiency factors (default: the vendor's newest)"
+    )
+    p.add_argument(
+        "--server-model",
+        choices=SERVER_MODELS,
+        default="analytic",
+        help="how the Server point is found: analytic (mean-field, default) or through the replica",
     )
     p.add_argument("--format", dest="llm_format", choices=("table", "csv"), default="table", help="output format")
     p.add_argument("--list", action="store_true", help="list the models the predictor knows")
@@ -90,8 +99,9 @@ def cmd_predict(args) -> int:
     preds = []
     for scenario in scenarios:
         p = llm.predict_system(
-            gpu, args.count, model_id=args.model, precision=args.precision, scenario=scenario, stack=args.stack
-        )
+            gpu, args.count, model_id=args.model, precision=args.precision, scenario=scenario, stack=args.stack,
+            server_model=args.server_model,
+        )  # fmt: skip
         if p is None:
             why = (
                 f"does not fit in {args.count} x {gpu.memory_gib:g} GiB"

@@ -61,3 +61,29 @@ def test_predict_usage_error_exit_2(capsys):
         main(["catalog", "predict", "--gpu", "nvidia-h100-80gb", "--scenario", "batch"])
     assert e.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_predict_server_through_the_replica(capsys):
+    """--server-model replica: the p99 limits met in the compiled replica, below the analytic point here
+    (bench_llm_server.py: 27,611 vs 31,915 tokens/s on 8 x H200)."""
+    argv = [
+        "catalog",
+        "predict",
+        "--gpu",
+        "nvidia-h200-141gb",
+        "--count",
+        "8",
+        "--scenario",
+        "server",
+        "--format",
+        "csv",
+    ]
+    assert main([*argv, "--server-model", "replica"]) == 0
+    rep = next(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert main(argv) == 0
+    ana = next(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert float(rep["tpot_s"]) <= 0.2 and float(rep["ttft_s"]) <= 2.0
+    assert 0 < float(rep["tokens_per_s"]) < float(ana["tokens_per_s"])
+    with pytest.raises(SystemExit) as e:  # argparse usage error, as for --scenario
+        main([*argv, "--server-model", "mlperf"])
+    assert e.value.code == 2 and "invalid choice" in capsys.readouterr().err
