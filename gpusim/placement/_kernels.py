@@ -457,8 +457,8 @@ def feasible_nodes(S, R, first_only, idx):
 
 
 # Score functions (reference.score_*): one per policy, ``score_<name>`` as the registry names it,
-# each writing the score of node ``idx[k]`` to ``s1[k]`` (and a tie-breaker to ``s2[k]`` where the
-# policy has one; `s2` starts at zero) for the `cnt` feasible nodes. Higher is better.
+# each writing the score of node ``idx[k]`` to ``s1[k]`` (and best-fit a tie-breaker to ``s2[k]``)
+# for the `cnt` feasible nodes. Higher is better.
 
 
 @njit
@@ -712,9 +712,8 @@ def place_one(policy, artifact, u1, u2, S, R, T, cache_val, cache_ver, max_g, ou
     elif policy == RANDOM:
         best = idx[min(int(u1 * cnt), cnt - 1)]
     else:
-        scores = np.zeros((2, cnt), dtype=np.float64)
-        s1 = scores[0]
-        s2 = scores[1]
+        s1 = np.empty(cnt, dtype=np.float64)
+        s2 = np.empty(cnt, dtype=np.float64) if policy == BEST_FIT else s1  # s1 as s2: ties stay ties
         if policy == BEST_FIT:
             score_best_fit(S, R, idx, cnt, s1, s2)
         elif policy == SPREAD:
