@@ -456,6 +456,17 @@ def feasible_nodes(S, R, first_only, idx):
     return cnt
 
 
+@njit
+def free_milli(gpu_free, s, c):
+    """Free milli-GPU summed over GPUs ``s .. s+c-1`` (one node's). Small enough that numba
+    inlines it without counting references per call, unlike a call passing the cluster arrays.
+    """
+    left = 0
+    for g in range(s, s + c):
+        left += gpu_free[g]
+    return left
+
+
 # Score functions (reference.score_*): one per policy, ``score_<name>`` as the registry names it,
 # each writing the score of node ``idx[k]`` to ``s1[k]`` (and best-fit a tie-breaker to ``s2[k]``)
 # for the `cnt` feasible nodes. Higher is better.
@@ -470,9 +481,7 @@ def score_best_fit(S, R, idx, cnt, s1, s2):
     for k in range(cnt):
         n = idx[k]
         if r_gpus > 0:
-            left = 0
-            for g in range(node_gpu_start[n], node_gpu_start[n] + node_gpu_count[n]):
-                left += gpu_free[g]
+            left = free_milli(gpu_free, node_gpu_start[n], node_gpu_count[n])
             s1[k] = -float(left - r_total)
             s2[k] = -float(node_cpu_free[n] - r_cpu)
         else:
@@ -505,9 +514,7 @@ def score_dot_product(S, R, artifact, idx, cnt, s1):
     r_cpu, r_total = R[0], R[2] * R[3]
     for k in range(cnt):
         n = idx[k]
-        left = 0
-        for g in range(node_gpu_start[n], node_gpu_start[n] + node_gpu_count[n]):
-            left += gpu_free[g]
+        left = free_milli(gpu_free, node_gpu_start[n], node_gpu_count[n])
         dot = (node_cpu_free[n] / MAX_SPEC_CPU) * (r_cpu / MAX_SPEC_CPU) + (left / MAX_SPEC_GPU) * (
             r_total / MAX_SPEC_GPU
         )
@@ -523,9 +530,7 @@ def score_weighted_best_fit(S, R, artifact, idx, cnt, s1):
     r_cpu, r_total = R[0], R[2] * R[3]
     for k in range(cnt):
         n = idx[k]
-        left = 0
-        for g in range(node_gpu_start[n], node_gpu_start[n] + node_gpu_count[n]):
-            left += gpu_free[g]
+        left = free_milli(gpu_free, node_gpu_start[n], node_gpu_count[n])
         v = (node_cpu_free[n] - r_cpu) / MAX_SPEC_CPU * 0.5 + (left - r_total) / MAX_SPEC_GPU * 0.5
         s1[k] = float(np.int64((1.0 - v) * 100.0)) if artifact else -v
 
@@ -609,9 +614,7 @@ def score_gpu_clustering(S, R, artifact, idx, cnt, s1):
             s1[k] = 0.0
             continue
         n = idx[k]
-        left = 0
-        for g in range(node_gpu_start[n], node_gpu_start[n] + node_gpu_count[n]):
-            left += gpu_free[g]
+        left = free_milli(gpu_free, node_gpu_start[n], node_gpu_count[n])
         mask = node_affinity[n]
         if mask == tag_bit:
             tier = 3
