@@ -9,10 +9,11 @@ in `reference.py`; the tests compare them on random clusters. Scores are "higher
 ties keep the lowest node index (and the lowest GPU index), so results never depend on
 iteration order.
 
-Every function here that loops over nodes takes the arrays once per placement, never once per
-node: numba reference-counts array arguments, and a call per node passing them costs more than
-the work (a split that scored node by node ran 6-30x slower, whether numba inlined the calls or
-not).
+Every function here that loops over nodes takes the cluster arrays once per placement, never
+once per node: a called function counts references to the arrays it uses, and numba prunes
+those counts only in small straight functions (such as `free_milli`), so a per-node call of a
+check or score with branches costs more than the work (a node-by-node split ran 6-30x slower,
+inlined with ``inline="always"`` or not; a per-node call of the GPU-room check alone, 4x).
 
 S = (node_state, node_labels, node_taints, node_model, node_sharing, node_cpu_free,
      node_mem_free, node_cpu_total, node_mem_total, node_gpu_start, node_gpu_count,
