@@ -1,23 +1,37 @@
 """Placement speed: compiled kernel vs plain-Python reference, and placements per second.
 
-Run: ``python benchmarks/bench_placement.py [--quick]``. Prints plain numbers (not a test).
+Run: ``python benchmarks/bench_placement.py [--quick] [--against REV]``. Prints plain numbers
+(not a test).
 
 1. Speed ratio reference / kernel for every policy on a 10,000-GPU cluster (1,250 nodes of
    8 GPUs, half full), per call of the public `place()` (so the kernel figure includes Python
    dispatch), and per call of the bare kernel.
 2. Placements per second of `place()` on 1,000, 10,000 and 60,000 GPUs per policy, with the
    cluster half full (random openb-like pods), placing without binding so the state is steady.
+3. With ``--against REV`` (a git revision, e.g. ``main``): the bare kernel of this tree against
+   `_kernels.py` as it is at REV, loaded side by side in this process, on the same clusters and
+   pods, exact and artifact fidelity: placements per second of each and the speed ratio
+   (this / REV, the median over ABBA-interleaved rounds of CPU time, so load from other
+   processes cancels). Both must place every pod alike (checked). Target: no policy and size
+   below ~0.9.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import itertools
+import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 
+from gpusim import placement
 from gpusim.cluster.state import ClusterState
 from gpusim.placement import (
     POLICY_IDS,
@@ -104,7 +118,116 @@ def main(quick: bool = False) -> None:
         print(f"{policy:18s} " + " ".join(f"{x:10,.0f}" for x in row))
 
 
+def kernels_at(rev: str, tmp: Path):
+    """`gpusim/placement/_kernels.py` as it is at git revision `rev`, imported as its own module."""
+    root = Path(__file__).resolve().parents[1]
+    src = subprocess.run(
+        ["git", "show", f"{rev}:gpusim/placement/_kernels.py"], cwd=root, check=True, capture_output=True, text=True
+    ).stdout
+    name = "_kernels_at_" + "".join(c if c.isalnum() else "_" for c in rev)
+    path = tmp / f"{name}.py"
+    path.write_text(src)
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod  # numba's cache looks the module up by name
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def kernel_calls(pid: int, st: ClusterState, reqs: list) -> list[tuple]:
+    calls = []
+    for req in reqs:
+        if pid == POLICY_IDS["fgd"]:
+            t, cv, cr = fgd_inputs(st, req)
+        else:
+            t, cv, cr = (np.zeros((0, 5), np.int64), np.zeros(0)), np.zeros(0, np.int64), np.zeros(0, np.int64)
+        calls.append((request_tuple(req), t, cv, cr))
+    return calls
+
+
+def cpu_per_call(mod, pid: int, artifact: bool, S: tuple, calls: list, reps: int, out: np.ndarray) -> float:
+    t = time.process_time()
+    for _ in range(reps):
+        for R, tt, cv, cr in calls:
+            mod.place_one(pid, artifact, 0.3, 0.6, S, R, tt, cv, cr, 8, out)
+    return (time.process_time() - t) / (reps * len(calls))
+
+
+def place_cpu_per_call(mod, st: ClusterState, reqs: list, policy: str, reps: int) -> float:
+    """CPU seconds per `place()` call with `mod` as the kernel module `place` dispatches to."""
+    saved, placement.K = placement.K, mod
+    try:
+        rng = np.random.default_rng(0)
+        t = time.process_time()
+        for _ in range(reps):
+            for req in reqs:
+                place(st, req, policy, rng)
+        return (time.process_time() - t) / (reps * len(reqs))
+    finally:
+        placement.K = saved
+
+
+def abba(time_old, time_new, rounds: int) -> tuple[float, float, float]:
+    """(best old s/call, best new s/call, median speed ratio old/new) over ABBA rounds."""
+    t_old, t_new, ratios = [], [], []
+    for _ in range(rounds):  # drift in the machine's load cancels within a round
+        a1, b1, b2, a2 = time_old(), time_new(), time_new(), time_old()
+        t_old += [a1, a2]
+        t_new += [b1, b2]
+        ratios.append((a1 + a2) / (b1 + b2))
+    return min(t_old), min(t_new), statistics.median(ratios)
+
+
+def against(rev: str, quick: bool) -> None:
+    sizes = [1_000, 10_000] if quick else [1_000, 10_000, 60_000]
+    rounds = 3 if quick else 9
+    states = {s: build(s, np.random.default_rng(s)) for s in sizes}
+    with tempfile.TemporaryDirectory() as tmp:
+        old = kernels_at(rev, Path(tmp))
+        for mode in ("exact", "artifact", "place()"):
+            artifact = mode == "artifact"
+            what = "place(), exact fidelity" if mode == "place()" else f"bare kernel, {mode} fidelity"
+            print(f"\n== this tree vs {rev}: {what}, placements per second (CPU time) ==")
+            print(f"{'policy':18s} {'GPUs':>7s} {rev + ' pl/s':>12s} {'this pl/s':>12s} {'ratio':>6s}")
+            worst = None
+            for policy in policy_names():
+                pid = POLICY_IDS[policy]
+                for s in sizes:
+                    st, reqs = states[s]
+                    S = state_arrays(st)
+                    calls = kernel_calls(pid, st, reqs)
+                    for R, tt, cv, cr in calls:  # compile, and check both place alike
+                        out_a, out_b = np.full(8, -1, np.int64), np.full(8, -1, np.int64)
+                        a = old.place_one(pid, artifact, 0.3, 0.6, S, R, tt, cv, cr, 8, out_a)
+                        b = _kernels.place_one(pid, artifact, 0.3, 0.6, S, R, tt, cv, cr, 8, out_b)
+                        if a != b or (a[0] >= 0 and not np.array_equal(out_a[: R[2]], out_b[: R[2]])):
+                            raise SystemExit(f"{policy} at {s} GPUs: {rev} places {a} {out_a}, this tree {b} {out_b}")
+                    reps = max(2, int(40_000 / s))
+                    out = np.empty(8, np.int64)
+                    if mode == "place()":
+                        t_old, t_new, r = abba(
+                            partial(place_cpu_per_call, old, st, reqs, policy, reps),
+                            partial(place_cpu_per_call, _kernels, st, reqs, policy, reps),
+                            rounds,
+                        )
+                    else:
+                        t_old, t_new, r = abba(
+                            partial(cpu_per_call, old, pid, artifact, S, calls, reps, out),
+                            partial(cpu_per_call, _kernels, pid, artifact, S, calls, reps, out),
+                            rounds,
+                        )
+                    worst = r if worst is None else min(worst, r)
+                    print(f"{policy:18s} {s:7,d} {1 / t_old:12,.0f} {1 / t_new:12,.0f} {r:6.2f}", flush=True)
+            print(f"lowest ratio: {worst:.2f} (target >= ~0.9)")
+
+
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true")
-    main(ap.parse_args().quick)
+    ap.add_argument(
+        "--against", metavar="REV", help="also compare the bare kernel with _kernels.py at git revision REV"
+    )
+    args = ap.parse_args()
+    main(args.quick)
+    if args.against:
+        against(args.against, args.quick)

@@ -4,7 +4,7 @@ One entry point, `place(state, request, policy, rng)`, is what the engine calls.
 declared once in `registry.POLICY_REGISTRY` (name, kernel id, reference twin, paper name) and
 dispatched by name through `POLICIES`; each is a function
 ``(state: ClusterState, req: PodRequest, rng: numpy.random.Generator) -> Placement | None``
-running a compiled kernel (`_kernels.py`) that filters and scores every node in one pass.
+running a compiled kernel (`_kernels.py`): one feasibility pass, then the policy's score pass.
 Ties always break on the lowest node index, then the lowest GPU index, so results never depend
 on iteration order or threads. `reference.REFERENCE_POLICIES` holds the plain-Python twin of
 every policy; see `reference.py` for what each policy prefers.

@@ -1,10 +1,19 @@
-"""Private placement kernels: filter and score every node in one pass over the cluster arrays.
+"""Private placement kernels: one feasibility pass over the nodes, then the policy's score pass.
 
 Called only through `gpusim.placement.place` (and the FGD experiment's batch loop), which pack
 the `ClusterState` arrays into the tuple ``S`` and the request into the tuple ``R`` with fixed
-dtypes. Each kernel has an obviously-correct plain-Python twin in `reference.py`; the tests
-compare them on random clusters. Scores are "higher is better"; ties keep the lowest node index
-(and the lowest GPU index), so results never depend on iteration order.
+dtypes. `place_one` lists the feasible nodes with `feasible_nodes` (reference.fits), scores
+them with the policy's ``score_<name>`` (reference.score_*) and keeps the best with
+`best_node`; `select_gpus` then picks the GPUs. Each has an obviously-correct plain-Python twin
+in `reference.py`; the tests compare them on random clusters. Scores are "higher is better";
+ties keep the lowest node index (and the lowest GPU index), so results never depend on
+iteration order.
+
+Every function here that loops over nodes takes the cluster arrays once per placement, never
+once per node: a called function counts references to the arrays it uses, and numba prunes
+those counts only in small straight functions (such as `free_milli`), so a per-node call of a
+check or score with branches costs more than the work (a node-by-node split ran 6-30x slower,
+inlined with ``inline="always"`` or not; a per-node call of the GPU-room check alone, 4x).
 
 S = (node_state, node_labels, node_taints, node_model, node_sharing, node_cpu_free,
      node_mem_free, node_cpu_total, node_mem_total, node_gpu_start, node_gpu_count,
@@ -19,7 +28,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from gpusim.cluster.state import MIG_COMPUTE_SLICES, MIG_MEMORY_SLICES, MIG_SLICE_MILLI, SHARING_NONE, SHARING_TIMESLICE
+from gpusim.cluster.state import (
+    MIG_COMPUTE_SLICES,
+    MIG_MEMORY_SLICES,
+    MIG_SLICE_MILLI,
+    NODE_READY,
+    SHARING_NONE,
+    SHARING_TIMESLICE,
+)
 from gpusim.placement._numba import njit
 from gpusim.placement.registry import KERNEL_ID
 
@@ -354,16 +370,19 @@ def fgd_node(n, S, R, T, cache_val, cache_ver, buf):
     return float(before - frag_amount(cpu_after, buf, c, model, t_int)), -1
 
 
+# ---- feasibility and scores: each one pass over the nodes, called once per placement (see the
+# module docstring for why not once per node).
+
+
 @njit
-def place_one(policy, artifact, u1, u2, S, R, T, cache_val, cache_ver, max_g, out):
-    """Choose the node (and GPUs, MIG start) for one pod: returns (node, mig_start), node -1 if none.
+def feasible_nodes(S, R, first_only, idx):
+    """Write the nodes that can take the pod now to `idx`, in index order; return their count.
 
-    ``artifact`` (FGD-paper policies only) rounds scores to the Kubernetes 0-100 integers as the
-    FGD artifact does and picks uniformly (with `u1`) among the nodes sharing the best score,
-    like kube-scheduler's selectHost, instead of exact scores with lowest-index ties.
-
-    Filter and score are written out in this one loop on purpose: a call passing the cluster
-    arrays costs more than the work (numba reference-counts every array argument).
+    reference.fits: ready, selector and taints (bitmasks), CPU and memory free, and for a GPU
+    pod its GPU model and sharing mode (`ClusterState.static_fit`) and room on the node's GPUs
+    (enough idle GPUs for whole ones, one GPU with the share free, enough free time-slice
+    replicas, or a free MIG placement). The node's numbers are checked before its GPUs.
+    ``first_only`` stops at the first feasible node.
     """
     (
         node_state,
@@ -386,38 +405,23 @@ def place_one(policy, artifact, u1, u2, S, R, T, cache_val, cache_ver, max_g, ou
         gpu_mig_comp,
     ) = S
     (r_cpu, r_mem, r_gpus, r_milli, r_model_mask, r_sel, r_tol, r_sharing, r_mig_c, r_mig_m, r_mig_starts, r_tag) = R
-    n_nodes = node_state.shape[0]
-    buf = np.empty(max(max_g, 1), dtype=np.int64)
-    order = np.empty(max(max_g, 1), dtype=np.int64)
-    feasible = np.empty(n_nodes if (policy == RANDOM or artifact) else 1, dtype=np.int64)
-    qw = 0.0
-    if artifact and policy == FGD:
-        for t in range(T[0].shape[0]):
-            qw += T[0][t, 4]
-    r_total = r_gpus * r_milli
     whole = r_milli >= MILLI
-    pack_milli = r_milli if r_sharing == SHARING_NONE else 1
-    tag_bit = U1 << np.uint64(max(r_tag, 0))
-    best = -1
     cnt = 0
-    b1 = 0.0
-    b2 = 0.0
-    for n in range(n_nodes):
-        # ---- filter (reference.fits)
-        if node_state[n] != 1:
+    for n in range(node_state.shape[0]):
+        if node_state[n] != NODE_READY:
             continue
         if (node_labels[n] & r_sel) != r_sel or (node_taints[n] & ~r_tol) != 0:
             continue
         if node_cpu_free[n] < r_cpu or node_mem_free[n] < r_mem:
             continue
-        s = node_gpu_start[n]
-        c = node_gpu_count[n]
         if r_gpus > 0:
             model = node_model[n]
             if model < 0 or node_sharing[n] != r_sharing:
                 continue
             if r_model_mask != 0 and ((r_model_mask >> np.uint64(model)) & U1) == 0:
                 continue
+            s = node_gpu_start[n]
+            c = node_gpu_count[n]
             ok = False
             if r_sharing == SHARING_NONE:
                 if whole:
@@ -446,114 +450,202 @@ def place_one(policy, artifact, u1, u2, S, R, T, cache_val, cache_ver, max_g, ou
                         break
             if not ok:
                 continue
-        # ---- score (reference.score_*)
-        if policy == FIRST_FIT:
-            best = n
+        idx[cnt] = n
+        cnt += 1
+        if first_only:
             break
-        if policy == RANDOM:
-            feasible[cnt] = n
-            cnt += 1
-            continue
-        left = 0
-        for g in range(s, s + c):
-            left += gpu_free[g]
-        s2 = 0.0
-        if policy == BEST_FIT:
-            if r_gpus > 0:
-                s1 = -float(left - r_total)
-                s2 = -float(node_cpu_free[n] - r_cpu)
-            else:
-                s1 = -float(node_cpu_free[n] - r_cpu)
-                s2 = -float(node_mem_free[n] - r_mem)
-        elif policy == SPREAD:
-            a = 0.0
-            if node_cpu_total[n] > 0:
-                a = (node_cpu_free[n] - r_cpu) / node_cpu_total[n]
-            b = 0.0
-            if node_mem_total[n] > 0:
-                b = (node_mem_free[n] - r_mem) / node_mem_total[n]
-            s1 = 0.5 * a + 0.5 * b
-        elif policy == DOT_PRODUCT:
-            dot = (node_cpu_free[n] / MAX_SPEC_CPU) * (r_cpu / MAX_SPEC_CPU) + (left / MAX_SPEC_GPU) * (
-                r_total / MAX_SPEC_GPU
-            )
-            s1 = float(np.int64(100.0 * (1.0 - dot / 2.0))) if artifact else -dot
-        elif policy == WEIGHTED_BEST_FIT:
-            v = (node_cpu_free[n] - r_cpu) / MAX_SPEC_CPU * 0.5 + (left - r_total) / MAX_SPEC_GPU * 0.5
-            s1 = float(np.int64((1.0 - v) * 100.0)) if artifact else -v
-        elif policy == GPU_PACKING:  # the FGD artifact's GpuPacking score (reference.gpu_packing), inline
-            if r_gpus == 0:
-                q = 0
-            else:
-                ff = 0
+    return cnt
+
+
+@njit
+def free_milli(gpu_free, s, c):
+    """Free milli-GPU summed over GPUs ``s .. s+c-1`` (one node's). Small enough that numba
+    inlines it without counting references per call, unlike a call passing the cluster arrays.
+    """
+    left = 0
+    for g in range(s, s + c):
+        left += gpu_free[g]
+    return left
+
+
+# Score functions (reference.score_*): one per policy, ``score_<name>`` as the registry names it,
+# each writing the score of node ``idx[k]`` to ``s1[k]`` (and best-fit a tie-breaker to ``s2[k]``)
+# for the `cnt` feasible nodes. Higher is better.
+
+
+@njit
+def score_best_fit(S, R, idx, cnt, s1, s2):
+    """Least free milli-GPU left, then least CPU left (CPU, then memory, for CPU-only pods)."""
+    node_cpu_free, node_mem_free, node_gpu_start, node_gpu_count, gpu_free = S[5], S[6], S[9], S[10], S[13]
+    r_cpu, r_mem, r_gpus, r_milli = R[0], R[1], R[2], R[3]
+    r_total = r_gpus * r_milli
+    for k in range(cnt):
+        n = idx[k]
+        if r_gpus > 0:
+            left = free_milli(gpu_free, node_gpu_start[n], node_gpu_count[n])
+            s1[k] = -float(left - r_total)
+            s2[k] = -float(node_cpu_free[n] - r_cpu)
+        else:
+            s1[k] = -float(node_cpu_free[n] - r_cpu)
+            s2[k] = -float(node_mem_free[n] - r_mem)
+
+
+@njit
+def score_spread(S, R, idx, cnt, s1):
+    """Most CPU and memory left, as fractions of the node's (Kubernetes' LeastAllocated)."""
+    node_cpu_free, node_mem_free, node_cpu_total, node_mem_total = S[5], S[6], S[7], S[8]
+    r_cpu, r_mem = R[0], R[1]
+    for k in range(cnt):
+        n = idx[k]
+        a = 0.0
+        if node_cpu_total[n] > 0:
+            a = (node_cpu_free[n] - r_cpu) / node_cpu_total[n]
+        b = 0.0
+        if node_mem_total[n] > 0:
+            b = (node_mem_free[n] - r_mem) / node_mem_total[n]
+        s1[k] = 0.5 * a + 0.5 * b
+
+
+@njit
+def score_dot_product(S, R, artifact, idx, cnt, s1):
+    """Least dot product of free and asked CPU and GPU (Tetris), normalised as the FGD artifact;
+    ``artifact``: its integer ``int64(100 (1 - dot / 2))``.
+    """
+    node_cpu_free, node_gpu_start, node_gpu_count, gpu_free = S[5], S[9], S[10], S[13]
+    r_cpu, r_total = R[0], R[2] * R[3]
+    for k in range(cnt):
+        n = idx[k]
+        left = free_milli(gpu_free, node_gpu_start[n], node_gpu_count[n])
+        dot = (node_cpu_free[n] / MAX_SPEC_CPU) * (r_cpu / MAX_SPEC_CPU) + (left / MAX_SPEC_GPU) * (
+            r_total / MAX_SPEC_GPU
+        )
+        s1[k] = float(np.int64(100.0 * (1.0 - dot / 2.0))) if artifact else -dot
+
+
+@njit
+def score_weighted_best_fit(S, R, artifact, idx, cnt, s1):
+    """Least CPU and GPU left, weighted half and half (the FGD artifact's BestFit); ``artifact``:
+    its integer ``int64(100 (1 - leftover))``.
+    """
+    node_cpu_free, node_gpu_start, node_gpu_count, gpu_free = S[5], S[9], S[10], S[13]
+    r_cpu, r_total = R[0], R[2] * R[3]
+    for k in range(cnt):
+        n = idx[k]
+        left = free_milli(gpu_free, node_gpu_start[n], node_gpu_count[n])
+        v = (node_cpu_free[n] - r_cpu) / MAX_SPEC_CPU * 0.5 + (left - r_total) / MAX_SPEC_GPU * 0.5
+        s1[k] = float(np.int64((1.0 - v) * 100.0)) if artifact else -v
+
+
+@njit
+def score_gpu_packing(S, R, idx, cnt, order, s1):
+    """The FGD artifact's GpuPacking (reference.score_gpu_packing), integer: shared GPUs first,
+    then idle GPUs of used nodes, then idle nodes with few GPUs. `order`: scratch for one node.
+    """
+    node_gpu_start, node_gpu_count, gpu_free = S[9], S[10], S[13]
+    r_gpus = R[2]
+    pack_milli = R[3] if R[7] == SHARING_NONE else 1
+    for k in range(cnt):
+        n = idx[k]
+        s = node_gpu_start[n]
+        c = node_gpu_count[n]
+        if r_gpus == 0:
+            q = 0
+        else:
+            ff = 0
+            for g in range(s, s + c):
+                if gpu_free[g] == MILLI:
+                    ff += 1
+            if ff == c:
+                q = max(33 - ff, ff)
+            elif r_gpus == 1:  # the fullest GPU that fits: no sort needed
+                bg = -1
                 for g in range(s, s + c):
-                    if gpu_free[g] == MILLI:
-                        ff += 1
-                if ff == c:
-                    q = max(33 - ff, ff)
-                elif r_gpus == 1:  # the fullest GPU that fits: no sort needed
-                    bg = -1
-                    for g in range(s, s + c):
-                        if gpu_free[g] >= pack_milli and (bg < 0 or gpu_free[g] < gpu_free[bg]):
-                            bg = g
-                    if bg < 0:
-                        q = 0
-                    elif gpu_free[bg] == MILLI:
-                        q = 49
-                    else:
-                        q = max(100 - (gpu_free[bg] * 100 // MILLI) // 10, 50)
-                elif pack_milli >= MILLI:  # several whole GPUs: all idle ones
-                    q = max(50 - r_gpus, 33) if ff >= r_gpus else 0
+                    if gpu_free[g] >= pack_milli and (bg < 0 or gpu_free[g] < gpu_free[bg]):
+                        bg = g
+                if bg < 0:
+                    q = 0
+                elif gpu_free[bg] == MILLI:
+                    q = 49
                 else:
-                    for i in range(c):
-                        order[i] = i
-                    for i in range(1, c):
-                        v = order[i]
-                        j = i - 1
-                        while j >= 0 and gpu_free[s + order[j]] > gpu_free[s + v]:
-                            order[j + 1] = order[j]
-                            j -= 1
-                        order[j + 1] = v
-                    need = r_gpus
-                    ff_use = 0
-                    pct = 0
-                    for i in range(c):
-                        if need == 0:
-                            break
-                        f = gpu_free[s + order[i]]
-                        if pack_milli <= f:
-                            need -= 1
-                            if f == MILLI:
-                                ff_use += 1
-                            pct += f * 100 // MILLI
-                    if need != 0:
-                        q = 0
-                    elif ff_use > 0:
-                        q = max(50 - ff_use, 33)
-                    else:
-                        q = max(100 - pct // 10, 50)
-            s1 = float(q)
-        elif policy == GPU_CLUSTERING:
-            if r_tag < 0:
-                s1 = 0.0
+                    q = max(100 - (gpu_free[bg] * 100 // MILLI) // 10, 50)
+            elif pack_milli >= MILLI:  # several whole GPUs: all idle ones
+                q = max(50 - r_gpus, 33) if ff >= r_gpus else 0
             else:
-                mask = node_affinity[n]
-                if mask == tag_bit:
-                    tier = 3
-                elif (mask & tag_bit) != 0:
-                    tier = 2
-                elif mask == 0:
-                    tier = 1
+                for i in range(c):
+                    order[i] = i
+                for i in range(1, c):
+                    v = order[i]
+                    j = i - 1
+                    while j >= 0 and gpu_free[s + order[j]] > gpu_free[s + v]:
+                        order[j + 1] = order[j]
+                        j -= 1
+                    order[j + 1] = v
+                need = r_gpus
+                ff_use = 0
+                pct = 0
+                for i in range(c):
+                    if need == 0:
+                        break
+                    f = gpu_free[s + order[i]]
+                    if pack_milli <= f:
+                        need -= 1
+                        if f == MILLI:
+                            ff_use += 1
+                        pct += f * 100 // MILLI
+                if need != 0:
+                    q = 0
+                elif ff_use > 0:
+                    q = max(50 - ff_use, 33)
                 else:
-                    tier = 0
-                if artifact:  # Go integer arithmetic, truncating toward zero
-                    num = 25 * (8000 - left)
-                    q = num // 8000 if num >= 0 else -((-num) // 8000)
-                    s1 = float(q + 25 * tier)
-                else:
-                    s1 = float(tier * 8000 + 8000 - left)
-        elif r_sharing == SHARING_NONE:  # FGD
-            s1, _g = fgd_plain(
+                    q = max(100 - pct // 10, 50)
+        s1[k] = float(q)
+
+
+@njit
+def score_gpu_clustering(S, R, artifact, idx, cnt, s1):
+    """Nodes running only the pod's GPU shape first, then mixed ones with it, then empty, then
+    others; within a tier the least free milli-GPU (the FGD artifact's GpuClustering;
+    ``artifact``: its Go integer arithmetic).
+    """
+    node_gpu_start, node_gpu_count, node_affinity, gpu_free = S[9], S[10], S[11], S[13]
+    r_tag = R[11]
+    tag_bit = U1 << np.uint64(max(r_tag, 0))
+    for k in range(cnt):
+        if r_tag < 0:
+            s1[k] = 0.0
+            continue
+        n = idx[k]
+        left = free_milli(gpu_free, node_gpu_start[n], node_gpu_count[n])
+        mask = node_affinity[n]
+        if mask == tag_bit:
+            tier = 3
+        elif (mask & tag_bit) != 0:
+            tier = 2
+        elif mask == 0:
+            tier = 1
+        else:
+            tier = 0
+        if artifact:  # Go integer arithmetic, truncating toward zero
+            num = 25 * (8000 - left)
+            q = num // 8000 if num >= 0 else -((-num) // 8000)
+            s1[k] = float(q + 25 * tier)
+        else:
+            s1[k] = float(tier * 8000 + 8000 - left)
+
+
+@njit
+def score_fgd(S, R, T, cache_val, cache_ver, qw, idx, cnt, buf, s1):
+    """FGD: the decrease of each node's fragmentation against the target workload `T`
+    (`fgd_plain` for whole, fractional and CPU-only pods, `fgd_node` for replicas and MIG).
+    """
+    node_model, node_cpu_free, node_gpu_start, node_gpu_count = S[3], S[5], S[9], S[10]
+    node_version, gpu_free = S[12], S[13]
+    r_cpu, r_gpus, r_milli, r_sharing = R[0], R[2], R[3], R[7]
+    t_int = T[0]
+    for k in range(cnt):
+        n = idx[k]
+        if r_sharing == SHARING_NONE:
+            sc, _g = fgd_plain(
                 n,
                 node_cpu_free,
                 node_gpu_start,
@@ -561,7 +653,7 @@ def place_one(policy, artifact, u1, u2, S, R, T, cache_val, cache_ver, max_g, ou
                 node_model,
                 node_version,
                 gpu_free,
-                T[0],
+                t_int,
                 cache_val,
                 cache_ver,
                 buf,
@@ -570,44 +662,83 @@ def place_one(policy, artifact, u1, u2, S, R, T, cache_val, cache_ver, max_g, ou
                 r_milli,
                 qw,
             )
-        else:  # FGD for time-slice replicas and MIG instances
-            s1, _g = fgd_node(n, S, R, T, cache_val, cache_ver, buf)
-        if artifact:  # keep every node with the best integer score; pick one at random below
-            if best < 0 or s1 > b1:
-                best = n
-                b1 = s1
-                cnt = 0
-            if s1 == b1:
-                feasible[cnt] = n
-                cnt += 1
-        elif best < 0 or s1 > b1 or (s1 == b1 and s2 > b2):
-            best = n
-            b1 = s1
-            b2 = s2
-    if (policy == RANDOM or artifact) and cnt > 0:
-        k = int(u1 * cnt)
-        if k >= cnt:
-            k = cnt - 1
-        best = feasible[k]
-    if best < 0:
+        else:
+            sc, _g = fgd_node(n, S, R, T, cache_val, cache_ver, buf)
+        s1[k] = sc
+
+
+@njit
+def best_node(idx, cnt, s1, s2, draw, u1):
+    """The node with the best score: the first with the highest ``(s1, s2)``; with ``draw``, one
+    of the nodes with the highest `s1`, drawn uniformly with `u1` (kube-scheduler's selectHost).
+    """
+    best = 0
+    for k in range(1, cnt):
+        if s1[k] > s1[best] or (not draw and s1[k] == s1[best] and s2[k] > s2[best]):
+            best = k
+    if not draw:
+        return idx[best]
+    top = s1[best]
+    ties = 0
+    for k in range(cnt):
+        if s1[k] == top:
+            ties += 1
+    j = min(int(u1 * ties), ties - 1)
+    for k in range(cnt):
+        if s1[k] == top:
+            if j == 0:
+                return idx[k]
+            j -= 1
+    return idx[best]
+
+
+@njit
+def place_one(policy, artifact, u1, u2, S, R, T, cache_val, cache_ver, max_g, out):
+    """Choose the node (and GPUs, MIG start) for one pod: returns (node, mig_start), node -1 if none.
+
+    `feasible_nodes` lists the nodes that can take the pod, the policy's score function
+    (dispatched on the kernel id `registry.POLICY_REGISTRY` declares) scores them, and
+    `best_node` keeps the first best. ``artifact`` (FGD-paper policies only) rounds scores to
+    the Kubernetes 0-100 integers as the FGD artifact does and picks uniformly (with `u1`) among
+    the nodes sharing the best score, like kube-scheduler's selectHost, instead of exact scores
+    with lowest-index ties. `random` picks uniformly among all feasible nodes; `first-fit` takes
+    the first.
+    """
+    r_gpus, r_milli, r_sharing = R[2], R[3], R[7]
+    idx = np.empty(1 if policy == FIRST_FIT else S[0].shape[0], dtype=np.int64)
+    cnt = feasible_nodes(S, R, policy == FIRST_FIT, idx)
+    if cnt == 0:
         return -1, -1
+    buf = np.empty(max(max_g, 1), dtype=np.int64)
+    qw = 0.0
+    if policy == FIRST_FIT:
+        best = idx[0]
+    elif policy == RANDOM:
+        best = idx[min(int(u1 * cnt), cnt - 1)]
+    else:
+        s1 = np.empty(cnt, dtype=np.float64)
+        s2 = np.empty(cnt, dtype=np.float64) if policy == BEST_FIT else s1  # s1 as s2: ties stay ties
+        if policy == BEST_FIT:
+            score_best_fit(S, R, idx, cnt, s1, s2)
+        elif policy == SPREAD:
+            score_spread(S, R, idx, cnt, s1)
+        elif policy == DOT_PRODUCT:
+            score_dot_product(S, R, artifact, idx, cnt, s1)
+        elif policy == WEIGHTED_BEST_FIT:
+            score_weighted_best_fit(S, R, artifact, idx, cnt, s1)
+        elif policy == GPU_PACKING:
+            score_gpu_packing(S, R, idx, cnt, buf, s1)
+        elif policy == GPU_CLUSTERING:
+            score_gpu_clustering(S, R, artifact, idx, cnt, s1)
+        else:
+            if artifact:
+                for t in range(T[0].shape[0]):
+                    qw += T[0][t, 4]
+            score_fgd(S, R, T, cache_val, cache_ver, qw, idx, cnt, buf, s1)
+        best = best_node(idx, cnt, s1, s2, artifact, u1)
     if policy == FGD and r_gpus == 1 and r_sharing == SHARING_NONE and r_milli < MILLI:
         sc, g = fgd_plain(
-            best,
-            node_cpu_free,
-            node_gpu_start,
-            node_gpu_count,
-            node_model,
-            node_version,
-            gpu_free,
-            T[0],
-            cache_val,
-            cache_ver,
-            buf,
-            r_cpu,
-            r_gpus,
-            r_milli,
-            qw,
+            best, S[5], S[9], S[10], S[3], S[12], S[13], T[0], cache_val, cache_ver, buf, R[0], r_gpus, r_milli, qw
         )
         out[0] = g
         return best, -1

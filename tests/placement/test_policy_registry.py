@@ -1,5 +1,7 @@
 """The placement-policy registry is the one declaration every other list agrees with."""
 
+import inspect
+
 from gpusim.placement import POLICIES, POLICY_IDS, paper_policies, policy_names
 from gpusim.placement import _kernels as K
 from gpusim.placement.fgd_experiment import PAPER_POLICIES
@@ -24,3 +26,16 @@ def test_kernel_ids_are_unique_and_the_kernels_use_them():
     for name, p in POLICY_REGISTRY.items():
         assert POLICY_IDS[name] == p.kernel_id
         assert REFERENCE_POLICIES[name].__name__ == p.reference  # the twin the registry names
+
+
+def test_every_scored_policy_has_its_score_function_in_the_kernel_dispatch():
+    dispatch = inspect.getsource(getattr(K.place_one, "py_func", K.place_one))  # compiled or NUMBA_DISABLE_JIT
+    unscored = {name for name, p in POLICY_REGISTRY.items() if p.score is None}
+    assert unscored == {"first-fit", "random"}
+    for name, p in POLICY_REGISTRY.items():
+        if p.score is None:
+            continue
+        assert p.score == "score_" + name.replace("-", "_")
+        fn = getattr(K, p.score)
+        assert callable(fn) and fn.__doc__
+        assert f"{p.score}(" in dispatch, f"place_one does not dispatch {name} to {p.score}"
