@@ -380,9 +380,71 @@ class ServiceSample:
     ready_pods: int = 0
 
 
+@dataclass(frozen=True)
+class GroupedSample:
+    """A Resource or Pods metric's observation already grouped as groupPods groups it with the CPU
+    rule off (every running pod that reports a value counts, ready or not), all pods with one
+    request: the milli-values of the pods that report one, how many running pods report none
+    (missing) and how many are Pending (unready for every metric). It gives the same proposal as the
+    `PodsSample` of those pods (`tests/autoscale/test_grouped_sample.py` checks it), without
+    building a `Pod` per replica: the engine hands one to the HPA every sync.
+    """
+
+    values_milli: Sequence[int]
+    n_missing: int = 0
+    n_unready: int = 0
+    request_milli: int | None = None
+
+
+def grouped_replicas(current: int, metric: HPAMetric, s: GroupedSample, tol: Tolerances) -> int:
+    """`resource_replicas` / `pods_metric_replicas` over a `GroupedSample` (raises MetricsError as they do)."""
+    values = s.values_milli
+    n = len(values)
+    utilization = metric.target_type == "Utilization"
+    if utilization and n == 0:
+        raise MetricsError("unable to get metrics for resource: no metrics returned from resource metrics API")
+    if n + s.n_missing + s.n_unready == 0:
+        raise MetricsError("no pods returned by selector while calculating replica count")
+    if n == 0:
+        raise MetricsError("did not receive metrics for targeted pods (pods might be unready)")
+    total = sum(values)
+    if utilization:
+        req = s.request_milli
+        if req is None:
+            raise MetricsError("missing request for the resource in the pods' containers")
+        target = int(metric.target)
+        if req * n == 0:
+            raise MetricsError("no metrics returned matched known pods")
+        ratio = ((total * 100) // (req * n)) / target
+        fill_down = req * max(100, target) // 100
+    else:
+        target = _milli(metric.target)
+        ratio = (total // n) / target
+        fill_down = target
+    scale_up_with_unready = s.n_unready > 0 and ratio > 1.0
+    if not scale_up_with_unready and not s.n_missing:
+        if tol.is_within(ratio):
+            return current
+        return int(math.ceil(ratio * n))
+    n_filled, total_filled = n, total
+    if s.n_missing:
+        if ratio < 1.0:
+            n_filled += s.n_missing
+            total_filled += fill_down * s.n_missing
+        elif ratio > 1.0:
+            n_filled += s.n_missing
+    if scale_up_with_unready:
+        n_filled += s.n_unready
+    if utilization:
+        new_ratio = ((total_filled * 100) // (req * n_filled)) / target
+    else:
+        new_ratio = (total_filled // n_filled) / target
+    return _guarded(current, ratio, new_ratio, n_filled, tol)
+
+
 def replicas_for_metric(
     current_replicas: int,
-    sample: MetricSample | PodsSample | ServiceSample,
+    sample: MetricSample | PodsSample | ServiceSample | GroupedSample,
     metric: HPAMetric,
     tolerance: float | Tolerances,
 ) -> int | None:
@@ -406,6 +468,8 @@ def replicas_for_metric(
             if current_replicas == 0:
                 return None
             return external_per_pod_metric_replicas(current_replicas, target, values, tol)[0]
+        if isinstance(sample, GroupedSample):
+            return grouped_replicas(current_replicas, metric, sample, tol)
         pods, metrics = sample.pods()
         now = sample.now_s
         if metric.target_type == "Utilization":
