@@ -194,7 +194,8 @@ class SignalWindow:
 
     def pod_values(self, signal: str, ready_dp, n_ready: int, request_milli: int) -> tuple[list[int], int]:
         """`pod_sample`'s milli-values of the ready replicas in slots `ready_dp` (the same numbers,
-        computed for all at once), and how many of them have no data since the reset (missing)."""
+        computed for all at once), and how many of them have no data since the reset (missing).
+        """
         acc = self.acc
         if acc is None or len(ready_dp) == 0:
             return [], len(ready_dp)
@@ -389,7 +390,8 @@ def grouped_sample(metric: HPAMetric, replicas: Sequence, window: SignalWindow, 
 def hpa_samples_grouped(metrics: Sequence[HPAMetric], replicas: Sequence, window: SignalWindow, now_s: float,
                         request_milli: int, cpu_replica: bool) -> list:  # fmt: skip
     """`hpa_samples`, with a `GroupedSample` for each Resource or Pods metric the CPU rule does not
-    apply to (the same proposals, without a `Pod` per replica); what the engine calls every sync."""
+    apply to (the same proposals, without a `Pod` per replica); what the engine calls every sync.
+    """
     out = []
     for m in metrics:
         if m.source in ("Object", "External"):

@@ -389,7 +389,9 @@ class InferenceService:
                 return
             self._next_hpa = now + self.hpa.sync_period_s
             req = self.job.gpus * self.job.gpu_milli or max(1, self.job.cpu_milli)  # the pod's request of its device
-            samples = observe.hpa_samples_grouped(self.hpa.config.metrics, live, self.signals, now, req, self.job.gpus == 0)
+            samples = observe.hpa_samples_grouped(
+                self.hpa.config.metrics, live, self.signals, now, req, self.job.gpus == 0
+            )
             self._scale_to(self.hpa.reconcile(now, len(live), samples).desired_replicas)
         elif self.keda is not None:
             values = self.keda.values(lambda sig: self.signals.series(sig, [r.dp_index for r in ready]))

@@ -87,7 +87,9 @@ def test_grouped_proposals_equal_the_pod_by_pod_calculator(metric):
 def test_grouped_samples_replace_only_the_pod_metrics():
     reps = [R(0, "ready", 0, 0.0, 5.0), R(1, "starting", running_s=8.0), R(2, "pending")]
     w = SignalWindow()
-    w.add_arrays(np.array([True, False]), np.array([2.0, 0.0]), np.array([1.0, 0.0]), np.array([1.0, 0.0]), 10.0, 0.0, 6)
+    w.add_arrays(
+        np.array([True, False]), np.array([2.0, 0.0]), np.array([1.0, 0.0]), np.array([1.0, 0.0]), 10.0, 0.0, 6
+    )
     metrics = [HPAMetric(name="queue_length", type="External", target=1), HPAMetric(name="concurrency", target=2),
                HPAMetric(name="utilization", target_type="Utilization", target=50)]  # fmt: skip
     fast = hpa_samples_grouped(metrics, reps, w, 10.0, 1000, cpu_replica=False)
