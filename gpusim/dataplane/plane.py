@@ -190,6 +190,13 @@ class DataPlane:
         self._ist[2] = R - 1  # round-robin starts at replica 0
         self._pending_dropped = 0
         self.totals = {"arrived": 0, "served": 0, "timed_out": 0, "dropped": 0}
+        # per-window outputs, preallocated and zeroed at each window (views of two buffers)
+        self._wf = np.zeros(2 + (R + 1) + R, dtype=np.float64)
+        self._wi = np.zeros(4 + R + (R + 1), dtype=np.int64)
+        self.acc_f, self.q_area, self.s_area = self._wf[:2], self._wf[2 : R + 3], self._wf[R + 3 :]
+        self.acc_i, self.in_service_end, self.queued_end = self._wi[:4], self._wi[4 : R + 4], self._wi[R + 4 :]
+        self._u_f = np.zeros((_INITIAL_CAPACITY, 2), dtype=np.float64)  # re-dispatch scratch (written before read)
+        self._u_i = np.zeros((_INITIAL_CAPACITY, 2), dtype=np.int64)
 
     # ---- replica changes (between windows, at now_s) ----------------------------------------
 
@@ -291,6 +298,41 @@ class DataPlane:
 
     def serve(self, arrival_s, work, t_end: float) -> WindowMetrics:
         """Serve the requests arriving in ``[now_s, t_end)`` (sorted) and advance the clock to t_end."""
+        lat_hist = np.zeros(self._hist_size, dtype=np.int64)
+        wait_hist = np.zeros(self._hist_size, dtype=np.int64)
+        t0 = self.now_s
+        dropped = self.serve_into(arrival_s, work, t_end, lat_hist, wait_hist)
+        t1 = self.now_s
+        R = self.max_replicas
+        acc_i, acc_f = self.acc_i, self.acc_f
+        in_service_avg, queued_avg, lb_avg, util = self.window_averages(t1 - t0)
+        return WindowMetrics(
+            t_start_s=t0,
+            t_end_s=t1,
+            arrived=int(acc_i[K.ARRIVED]),
+            served=int(acc_i[K.SERVED]),
+            timed_out=int(acc_i[K.TIMED_OUT]),
+            dropped=dropped,
+            in_flight=self.in_flight,
+            replica_state=self.state.copy(),
+            in_service_avg=in_service_avg,
+            in_service_end=self.in_service_end.copy(),
+            queued_avg=queued_avg,
+            queued_end=self.queued_end[:R].copy(),
+            utilisation=util,
+            lb_queue_avg=lb_avg,
+            lb_queue_end=int(self.queued_end[R]),
+            latency=Histogram(self.hist_config, lat_hist, float(acc_f[K.LATENCY_SUM])),
+            wait=Histogram(self.hist_config, wait_hist, float(acc_f[K.WAIT_SUM])),
+        )
+
+    def serve_into(self, arrival_s, work, t_end: float, lat_hist: np.ndarray, wait_hist: np.ndarray) -> int:
+        """`serve` without building its `WindowMetrics`: the window's latencies and waits are *added*
+        to the counts arrays `lat_hist` and `wait_hist` (int64, `hist_config.size`), its other outputs
+        are left in `acc_i`, `acc_f`, `q_area`, `s_area`, `in_service_end` and `queued_end` (valid until
+        the next window; `window_averages` turns them into `serve`'s averages). Returns the window's
+        dropped requests (those of replicas removed since the last window included).
+        """
         arrival_s = np.ascontiguousarray(arrival_s, dtype=np.float64)
         work = np.ascontiguousarray(work, dtype=np.float64)
         t0, t1 = self.now_s, float(t_end)
@@ -307,26 +349,21 @@ class DataPlane:
                         bad, "work must be finite and >= 0"
                     )
                 )
-        R = self.max_replicas
         ist = self._ist
         n_ready = int(np.count_nonzero(self.state == READY))
         ist[5] = 1 if n_ready else 0
         ist[6] = n_ready
 
-        acc_i = np.zeros(4, dtype=np.int64)
-        acc_f = np.zeros(2, dtype=np.float64)
-        q_area = np.zeros(R + 1, dtype=np.float64)
-        s_area = np.zeros(R, dtype=np.float64)
-        lat_hist = np.zeros(self._hist_size, dtype=np.int64)
-        wait_hist = np.zeros(self._hist_size, dtype=np.int64)
-        in_service_end = np.zeros(R, dtype=np.int64)
-        queued_end = np.zeros(R + 1, dtype=np.int64)
-
+        self._wf.fill(0.0)
+        self._wi.fill(0)
+        acc_i, acc_f = self.acc_i, self.acc_f
         pending = int(ist[0] + ist[1])
         self._grow_heap(pending + 1)
         self._grow_held(pending + 1)
-        u_f = np.zeros((pending + 1, 2), dtype=np.float64)
-        u_i = np.zeros((pending + 1, 2), dtype=np.int64)
+        if self._u_f.shape[0] < pending + 1:
+            cap = max(pending + 1, 2 * self._u_f.shape[0])
+            self._u_f = np.zeros((cap, 2), dtype=np.float64)
+            self._u_i = np.zeros((cap, 2), dtype=np.int64)
         i = 0
         resume = False
         while True:
@@ -351,18 +388,18 @@ class DataPlane:
                     ist,
                     self._sh_t,
                     self._sh_slot,
-                    u_f,
-                    u_i,
+                    self._u_f,
+                    self._u_i,
                     acc_i,
                     acc_f,
-                    q_area,
-                    s_area,
+                    self.q_area,
+                    self.s_area,
                     lat_hist,
                     wait_hist,
                     self._edges,
                     self._btab,
-                    in_service_end,
-                    queued_end,
+                    self.in_service_end,
+                    self.queued_end,
                 )
             )
             if i >= n:
@@ -375,43 +412,31 @@ class DataPlane:
             resume = True
 
         dropped = int(acc_i[K.DROPPED]) + self._pending_dropped
-        self.totals["arrived"] += int(acc_i[K.ARRIVED])
-        self.totals["served"] += int(acc_i[K.SERVED])
-        self.totals["timed_out"] += int(acc_i[K.TIMED_OUT])
-        self.totals["dropped"] += int(acc_i[K.DROPPED])
+        tot = self.totals
+        tot["arrived"] += int(acc_i[K.ARRIVED])
+        tot["served"] += int(acc_i[K.SERVED])
+        tot["timed_out"] += int(acc_i[K.TIMED_OUT])
+        tot["dropped"] += int(acc_i[K.DROPPED])
         self._pending_dropped = 0
         self.now_s = t1
-        dt = t1 - t0
-        C = self.concurrency
+        return dropped
+
+    def window_averages(self, dt: float) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
+        """(in_service_avg, queued_avg, lb_queue_avg, utilisation) of the last window of length `dt`,
+        as `WindowMetrics` carries them (new arrays; the values at the end when `dt` is 0).
+        """
+        R = self.max_replicas
         if dt > 0:
-            in_service_avg = s_area / dt
-            queued_avg = q_area[:R] / dt
-            lb_avg = float(q_area[R] / dt)
-            util = s_area / (C * dt)
+            in_service_avg = self.s_area / dt
+            queued_avg = self.q_area[:R] / dt
+            lb_avg = float(self.q_area[R] / dt)
+            util = self.s_area / (self.concurrency * dt)
         else:
-            in_service_avg = in_service_end.astype(np.float64)
-            queued_avg = queued_end[:R].astype(np.float64)
-            lb_avg = float(queued_end[R])
-            util = in_service_end / C
-        return WindowMetrics(
-            t_start_s=t0,
-            t_end_s=t1,
-            arrived=int(acc_i[K.ARRIVED]),
-            served=int(acc_i[K.SERVED]),
-            timed_out=int(acc_i[K.TIMED_OUT]),
-            dropped=dropped,
-            in_flight=self.in_flight,
-            replica_state=self.state.copy(),
-            in_service_avg=in_service_avg,
-            in_service_end=in_service_end,
-            queued_avg=queued_avg,
-            queued_end=queued_end[:R].copy(),
-            utilisation=util,
-            lb_queue_avg=lb_avg,
-            lb_queue_end=int(queued_end[R]),
-            latency=Histogram(self.hist_config, lat_hist, float(acc_f[K.LATENCY_SUM])),
-            wait=Histogram(self.hist_config, wait_hist, float(acc_f[K.WAIT_SUM])),
-        )
+            in_service_avg = self.in_service_end.astype(np.float64)
+            queued_avg = self.queued_end[:R].astype(np.float64)
+            lb_avg = float(self.queued_end[R])
+            util = self.in_service_end / self.concurrency
+        return in_service_avg, queued_avg, lb_avg, util
 
     def conservation_gap(self) -> int:
         """Arrived - (served + timed_out + dropped + in_flight), cumulative; 0 when nothing is lost."""

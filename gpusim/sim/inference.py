@@ -41,6 +41,7 @@ from gpusim.autoscale.keda import KEDAScaledObject
 from gpusim.autoscale.kpa import KnativePodAutoscaler, WindowAverage
 from gpusim.cluster.state import SHARING_TIMESLICE, Placement
 from gpusim.dataplane import DataPlane, Histogram
+from gpusim.dataplane._kernels import ARRIVED, LATENCY_SUM, READY, SERVED, TIMED_OUT
 from gpusim.errors import InputError
 from gpusim.scenario.models import InferenceWorkload
 from gpusim.sim.sharing import offer_share
@@ -156,6 +157,10 @@ class InferenceService:
         self.cold_starts = 0
         self.latency = Histogram(self.dp.hist_config)
         self.interval = _Interval(latency=Histogram(self.dp.hist_config))
+        self._wait_counts = self.dp.hist_config.empty()  # the kernel's wait histogram (not reported)
+        cfg = self.dp.hist_config
+        self._hist_geometry = (cfg, _edges(cfg), cfg.n_bins)
+        self._queue_end = 0  # requests queued at the end of the last window
         self._rows = _Rows()
         self.replica_seconds = 0.0
         self.hpa = self.kpa = self.keda = None
@@ -169,7 +174,6 @@ class InferenceService:
             self.kpa_avg = WindowAverage(max_window_s=a.kpa.stable_window_s)
         self.signals = observe.SignalWindow()  # data-plane integrals since the last autoscaler decision
         self._next_hpa = 0.0
-        self._last = None  # the last window's metrics
         self._last_row_s = 0.0  # end of the last recorded interval
         self._excess_burst = math.nan  # the KPA's last valid decision's excess burst capacity
 
@@ -339,27 +343,40 @@ class InferenceService:
         return 0.0 if self.output_tokens is None else float(self.output_tokens[i:j].sum())
 
     def advance(self, now: float) -> None:
-        """Serve every request that arrived in [data-plane clock, now)."""
-        if now <= self.dp.now_s:
+        """Serve every request that arrived in [data-plane clock, now).
+
+        The kernel adds the window's latencies to the interval's counts in place; its other outputs
+        are read from the data plane's window arrays (no per-window objects).
+        """
+        dp = self.dp
+        t0 = dp.now_s
+        if now <= t0:
             return
         t, work, tokens = self._take(now)
-        m = self.dp.serve(t, work, now)
         iv = self.interval
-        iv.arrived += m.arrived
-        iv.served += m.served
-        iv.timed_out += m.timed_out
-        iv.dropped += m.dropped
-        iv.latency += m.latency
-        self.latency += m.latency
-        dt = m.duration_s
-        ready = np.flatnonzero(m.ready)
-        self.replica_seconds += dt * ready.size
-        self.signals.add(m, tokens)
+        dropped = dp.serve_into(t, work, now, iv.latency.counts, self._wait_counts)
+        acc_i = dp.acc_i
+        arrived = int(acc_i[ARRIVED])
+        iv.arrived += arrived
+        iv.served += int(acc_i[SERVED])
+        iv.timed_out += int(acc_i[TIMED_OUT])
+        iv.dropped += dropped
+        lat_sum = float(dp.acc_f[LATENCY_SUM])
+        iv.latency.sum_s += lat_sum
+        self.latency.sum_s += lat_sum  # its counts take the interval's at each row
+        dt = now - t0
+        ready = dp.state == READY
+        n_ready = int(dp._ist[6])  # replicas ready during the window
+        self.replica_seconds += dt * n_ready
+        in_service_avg, queued_avg, lb_avg, util = dp.window_averages(dt)
+        conc = in_service_avg + queued_avg
+        self.signals.add_arrays(ready, conc, queued_avg, util, dt, lb_avg, arrived, tokens)
         if self.kpa is not None:
-            total = float(m.concurrency_avg[ready].sum() + m.lb_queue_avg)
-            value = total if self.kpa.config.metric == "concurrency" else m.arrival_rate_rps
-            self.kpa_avg.add(m.t_start_s, m.t_end_s, value)
-        self._last = m
+            total = float(conc[ready].sum() + lb_avg)
+            value = total if self.kpa.config.metric == "concurrency" else (arrived / dt if dt > 0 else 0.0)
+            self.kpa_avg.add(t0, now, value)
+        qe = dp.queued_end
+        self._queue_end = int(qe[: dp.max_replicas].sum() + int(qe[dp.max_replicas]))
 
     # ------------------------------------------------------------------ control loop
     def _loop(self):
@@ -504,19 +521,42 @@ class InferenceService:
     def _record(self, now: float) -> None:
         iv = self.interval
         states = [r.state for r in self.live]
-        m = self._last
-        queue = 0
-        if m is not None:
-            queue = int(m.queued_end.sum() + m.lb_queue_end)
-        p50, p99 = _quantiles(iv.latency, (0.5, 0.99))
+        p50, p99 = self._quantiles(iv.latency.counts)
         length = now - self._last_row_s
         rate = iv.arrived / length if length > 0 else math.nan
         self._rows.append(
             now, iv.arrived, iv.served, iv.timed_out, iv.dropped, rate, states.count("ready"), self.desired,
-            states.count("pending"), states.count("starting"), queue, p50, p99, self._excess_burst,
+            states.count("pending"), states.count("starting"), self._queue_end, p50, p99, self._excess_burst,
         )  # fmt: skip
         self._last_row_s = now
-        self.interval = _Interval(latency=Histogram(self.dp.hist_config))
+        self._close_interval()
+
+    def _close_interval(self) -> None:
+        """Add the interval's latency counts to the run's and start an empty interval."""
+        iv = self.interval
+        self.latency.counts += iv.latency.counts
+        iv.latency.counts.fill(0)
+        iv.latency.sum_s = 0.0
+        iv.arrived = iv.served = iv.timed_out = iv.dropped = 0
+
+    def _quantiles(self, counts: np.ndarray) -> tuple[float, float]:
+        """p50 and p99 of an interval's counts, from one cumulative sum (as `_quantiles`)."""
+        cum = np.cumsum(counts)
+        n = int(cum[-1])
+        if n == 0:
+            return math.nan, math.nan
+        cfg, edges, n_bins = self._hist_geometry
+        out = []
+        for q in (0.5, 0.99):
+            rank = max(1, int(math.ceil(q * n - 1e-9)))
+            idx = int(np.searchsorted(cum, rank, side="left"))
+            if idx == 0:
+                out.append(cfg.lo_s)
+            elif idx == n_bins + 1:
+                out.append(cfg.hi_s)
+            else:
+                out.append(float(math.sqrt(edges[idx - 1] * edges[idx])))
+        return out[0], out[1]
 
     def frame(self):
         """The service's rows of the `services` table (SERVICE_COLUMNS)."""
@@ -534,6 +574,7 @@ class InferenceService:
         self.advance(end_s)
         if end_s > self._last_row_s + 1e-9:  # the loop never runs at the horizon itself
             self._record(end_s)
+        self._close_interval()  # a window shorter than 1e-9 s after the last row
         t = self.dp.totals
         arrived = t["arrived"]
         in_flight = self.dp.in_flight
