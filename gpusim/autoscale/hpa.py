@@ -541,14 +541,15 @@ def stabilize_recommendation_with_behaviors(
     `recommendations` (in place), reusing the slot of a sample older than both windows.
     """
     up_cutoff, down_cutoff = now_s - up_window_s, now_s - down_window_s
+    both = min(up_cutoff, down_cutoff)
     up_rec = down_rec = desired
     old = None
     for i, (t, rec) in enumerate(recommendations):
-        if t > up_cutoff:
-            up_rec = min(rec, up_rec)
-        if t > down_cutoff:
-            down_rec = max(rec, down_rec)
-        if t < up_cutoff and t < down_cutoff:
+        if t > up_cutoff and rec < up_rec:
+            up_rec = rec
+        if t > down_cutoff and rec > down_rec:
+            down_rec = rec
+        if t < both:
             old = i
     if old is not None:
         recommendations[old] = (now_s, desired)
@@ -660,6 +661,11 @@ class HorizontalPodAutoscaler:
     scale_up_events: list[tuple[float, int]] = field(default_factory=list)
     scale_down_events: list[tuple[float, int]] = field(default_factory=list)
 
+    def __post_init__(self):
+        # derived once from the (frozen) config: read at every reconcile
+        self._tolerances = self.config.tolerances
+        self._down_window_s = self.config.scale_down_window_s
+
     @property
     def sync_period_s(self) -> float:
         return self.config.sync_period_s
@@ -686,7 +692,7 @@ class HorizontalPodAutoscaler:
             proposals = []
             for i, metric in enumerate(cfg.metrics):
                 sample = samples[metric.name] if isinstance(samples, Mapping) else samples[i]
-                p = replicas_for_metric(current_replicas, sample, metric, cfg.tolerances)
+                p = replicas_for_metric(current_replicas, sample, metric, self._tolerances)
                 if p is not None:
                     proposals.append(p)
             if not proposals:
@@ -716,7 +722,7 @@ class HorizontalPodAutoscaler:
             current,
             desired,
             up_rules.stabilization_window_seconds,
-            cfg.scale_down_window_s,
+            self._down_window_s,
         )
         result, _ = convert_desired_replicas_with_behavior_rate(
             current, stabilized, cfg.min_replicas, cfg.max_replicas, up_rules, down_rules,

@@ -141,7 +141,8 @@ class SignalWindow:
     output_tokens: float = 0.0
     acc: np.ndarray | None = field(default=None, repr=False)
 
-    def _slots(self, n: int) -> np.ndarray:
+    def slots(self, n: int) -> np.ndarray:
+        """The per-slot integrals array, grown to at least `n` slots (a caller may add to it in place)."""
         acc = self.acc
         if acc is None or acc.shape[1] < n:
             grown = np.zeros((4, n), dtype=np.float64)
@@ -159,13 +160,17 @@ class SignalWindow:
     def add_arrays(self, ready, concurrency_avg, queued_avg, utilisation, dt, lb_queue_avg, arrived,
                    output_tokens=0.0) -> None:  # fmt: skip
         """`add` from the window's arrays (ready mask, per-slot time averages) and scalars."""
-        acc = self._slots(ready.shape[0])
+        acc = self.slots(ready.shape[0])
         n = ready.shape[0]
         for k, v in enumerate((concurrency_avg, queued_avg, utilisation)):
             row = acc[k, :n]
             np.add(row, v * dt, out=row, where=ready)
         row = acc[3, :n]
         np.add(row, dt, out=row, where=ready)
+        self.add_totals(dt, lb_queue_avg, arrived, output_tokens)
+
+    def add_totals(self, dt: float, lb_queue_avg: float, arrived: int, output_tokens: float = 0.0) -> None:
+        """The service-wide part of `add_arrays` (for a caller that adds the per-slot part to `acc`)."""
         self.lb_queue_dt += lb_queue_avg * dt
         self.dt += dt
         self.arrivals += int(arrived)

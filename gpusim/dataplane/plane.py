@@ -166,27 +166,29 @@ class DataPlane:
         self.hist_config = hist_config or HistogramConfig()
         self.now_s = float(start_s)
 
+        # fixed-size state in two packed buffers (see `_kernels.service_window`); the names are views
+        edges, btab = self.hist_config.edges(), self.hist_config.lookup()
+        self._fs = np.zeros(2 + R + 2 * R * C + edges.size, dtype=np.float64)
+        self._js = np.zeros(5 + (R + 1) + 8 + R * C + btab.size, dtype=np.int64)
+        fs, js = self._fs, self._js
+        self._pf, self.speed = fs[0:2], fs[2 : 2 + R]
+        self._busy, self._sh_t = fs[2 + R : 2 + R + R * C], fs[2 + R + R * C : 2 + R + 2 * R * C]
+        self._edges = fs[2 + R + 2 * R * C :]
+        self._pi, self._outstanding, self._ist = js[0:5], js[5 : 6 + R], js[6 + R : 14 + R]
+        self._sh_slot, self._btab = js[14 + R : 14 + R + R * C], js[14 + R + R * C :]
         # pi[4]: no max_queue, so the hot loop needs no scan of the waiting requests
         fast = max_queue is None
-        self._pi = np.array(
-            [ROUTING[routing], C, R, -1 if max_queue is None else int(max_queue), int(fast)], dtype=np.int64
-        )
-        self._pf = np.array([self.timeout_s, self.batch_slowdown], dtype=np.float64)
-        self._edges = self.hist_config.edges()
+        self._pi[:] = [ROUTING[routing], C, R, -1 if max_queue is None else int(max_queue), int(fast)]
+        self._pf[:] = [self.timeout_s, self.batch_slowdown]
+        self._edges[:] = edges
         self._hist_size = self.hist_config.size
-        self._btab = self.hist_config.lookup()  # bin-guess table for the kernels' histogram updates
+        self._btab[:] = btab  # bin-guess table for the kernels' histogram updates
 
         self.state = np.zeros(R, dtype=np.int8)
-        self.speed = np.zeros(R, dtype=np.float64)
-        self._busy = np.zeros(R * C, dtype=np.float64)
-        self._outstanding = np.zeros(R + 1, dtype=np.int64)
         self._hf = np.zeros((_INITIAL_CAPACITY, 4), dtype=np.float64)
         self._hi = np.zeros((_INITIAL_CAPACITY, 3), dtype=np.int64)
         self._held_f = np.zeros((_INITIAL_CAPACITY, 2), dtype=np.float64)
         self._held_id = np.zeros(_INITIAL_CAPACITY, dtype=np.int64)
-        self._sh_t = np.zeros(R * C, dtype=np.float64)
-        self._sh_slot = np.zeros(R * C, dtype=np.int64)
-        self._ist = np.zeros(8, dtype=np.int64)
         self._ist[2] = R - 1  # round-robin starts at replica 0
         self._pending_dropped = 0
         self.totals = {"arrived": 0, "served": 0, "timed_out": 0, "dropped": 0}
@@ -197,6 +199,7 @@ class DataPlane:
         self.acc_i, self.in_service_end, self.queued_end = self._wi[:4], self._wi[4 : R + 4], self._wi[R + 4 :]
         self._u_f = np.zeros((_INITIAL_CAPACITY, 2), dtype=np.float64)  # re-dispatch scratch (written before read)
         self._u_i = np.zeros((_INITIAL_CAPACITY, 2), dtype=np.int64)
+        self._no_signals = np.zeros((4, R), dtype=np.float64)  # `sig` when the caller keeps none
 
     # ---- replica changes (between windows, at now_s) ----------------------------------------
 
@@ -326,13 +329,18 @@ class DataPlane:
             wait=Histogram(self.hist_config, wait_hist, float(acc_f[K.WAIT_SUM])),
         )
 
-    def serve_into(self, arrival_s, work, t_end: float, lat_hist: np.ndarray, wait_hist: np.ndarray) -> int:
+    def serve_into(
+        self, arrival_s, work, t_end: float, lat_hist: np.ndarray, wait_hist: np.ndarray, signals=None
+    ) -> int:
         """`serve` without building its `WindowMetrics`: the window's latencies and waits are *added*
         to the counts arrays `lat_hist` and `wait_hist` (int64, `hist_config.size`), its other outputs
         are left in `acc_i`, `acc_f`, `q_area`, `s_area`, `in_service_end` and `queued_end` (valid until
-        the next window; `window_averages` turns them into `serve`'s averages). Returns the window's
-        dropped requests (those of replicas removed since the last window included).
+        the next window; `window_averages` turns them into `serve`'s averages). `signals`, a float64
+        array of shape (4, max_replicas), gets each ready slot's (concurrency x dt, queued x dt,
+        utilisation x dt, dt) added (`observe.SignalWindow.acc`). Returns the window's dropped
+        requests (those of replicas removed since the last window included).
         """
+        sig = self._no_signals if signals is None else signals
         arrival_s = np.ascontiguousarray(arrival_s, dtype=np.float64)
         work = np.ascontiguousarray(work, dtype=np.float64)
         t0, t1 = self.now_s, float(t_end)
@@ -368,39 +376,28 @@ class DataPlane:
         resume = False
         while True:
             i = int(
-                K.serve_window(
+                K.service_window(
                     arrival_s,
                     work,
                     i,
                     resume,
                     t0,
                     t1,
-                    self._pi,
-                    self._pf,
+                    self._fs,
+                    self._js,
                     self.state,
-                    self.speed,
-                    self._busy,
-                    self._outstanding,
                     self._hf,
                     self._hi,
                     self._held_f,
                     self._held_id,
-                    ist,
-                    self._sh_t,
-                    self._sh_slot,
                     self._u_f,
                     self._u_i,
-                    acc_i,
-                    acc_f,
-                    self.q_area,
-                    self.s_area,
+                    self._wf,
+                    self._wi,
                     lat_hist,
                     wait_hist,
-                    self._edges,
-                    self._btab,
-                    self.in_service_end,
-                    self.queued_end,
-                )
+                    sig,
+                )  # fmt: skip
             )
             if i >= n:
                 break

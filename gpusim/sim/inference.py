@@ -41,7 +41,7 @@ from gpusim.autoscale.keda import KEDAScaledObject
 from gpusim.autoscale.kpa import KnativePodAutoscaler, WindowAverage
 from gpusim.cluster.state import SHARING_TIMESLICE, Placement
 from gpusim.dataplane import DataPlane, Histogram
-from gpusim.dataplane._kernels import ARRIVED, LATENCY_SUM, READY, SERVED, TIMED_OUT
+from gpusim.dataplane._kernels import ARRIVED, LATENCY_SUM, READY, SERVED, TIMED_OUT, close_interval
 from gpusim.errors import InputError
 from gpusim.scenario.models import InferenceWorkload
 from gpusim.sim.sharing import offer_share
@@ -59,6 +59,8 @@ replicas and queue length at its end, latency percentiles of the requests comple
 the activator stays in the request path; -1 also when the target burst capacity is unlimited), NaN
 for services without a KPA or before its first decision."""
 
+
+_QS = np.array([0.5, 0.99])  # the quantiles of each row
 
 ARRIVAL_CHUNK_S = 6 * 3600.0
 """Synthetic request arrivals are drawn this many simulated seconds at a time."""
@@ -152,6 +154,7 @@ class InferenceService:
             batch_slowdown=w.batch_slowdown,
         )
         self.live: list[Replica] = []  # replicas not gone, in creation order
+        self.n_state = dict.fromkeys(("pending", "starting", "ready", "draining"), 0)  # live replicas per state
         self._created = 0
         self.desired = w.replicas
         self.cold_starts = 0
@@ -161,6 +164,7 @@ class InferenceService:
         cfg = self.dp.hist_config
         self._hist_geometry = (cfg, _edges(cfg), cfg.n_bins)
         self._queue_end = 0  # requests queued at the end of the last window
+        self._q_out = np.zeros(3, dtype=np.int64)  # close_interval's (count, p50 index, p99 index)
         self._rows = _Rows()
         self.replica_seconds = 0.0
         self.hpa = self.kpa = self.keda = None
@@ -173,6 +177,7 @@ class InferenceService:
             self.kpa = KnativePodAutoscaler(a.kpa, ready_pods_at_start=w.replicas, start_s=0.0)
             self.kpa_avg = WindowAverage(max_window_s=a.kpa.stable_window_s)
         self.signals = observe.SignalWindow()  # data-plane integrals since the last autoscaler decision
+        self._signal_acc = self.signals.slots(self.dp.max_replicas)  # the kernel adds to it in place
         self._next_hpa = 0.0
         self._last_row_s = 0.0  # end of the last recorded interval
         self._excess_burst = math.nan  # the KPA's last valid decision's excess burst capacity
@@ -354,7 +359,7 @@ class InferenceService:
             return
         t, work, tokens = self._take(now)
         iv = self.interval
-        dropped = dp.serve_into(t, work, now, iv.latency.counts, self._wait_counts)
+        dropped = dp.serve_into(t, work, now, iv.latency.counts, self._wait_counts, self._signal_acc)
         acc_i = dp.acc_i
         arrived = int(acc_i[ARRIVED])
         iv.arrived += arrived
@@ -365,18 +370,17 @@ class InferenceService:
         iv.latency.sum_s += lat_sum
         self.latency.sum_s += lat_sum  # its counts take the interval's at each row
         dt = now - t0
-        ready = dp.state == READY
         n_ready = int(dp._ist[6])  # replicas ready during the window
         self.replica_seconds += dt * n_ready
-        in_service_avg, queued_avg, lb_avg, util = dp.window_averages(dt)
-        conc = in_service_avg + queued_avg
-        self.signals.add_arrays(ready, conc, queued_avg, util, dt, lb_avg, arrived, tokens)
+        R = dp.max_replicas
+        lb_avg = float(dp.q_area[R] / dt) if dt > 0 else float(dp.queued_end[R])
+        self.signals.add_totals(dt, lb_avg, arrived, tokens)  # the per-slot integrals: added by the kernel
         if self.kpa is not None:
-            total = float(conc[ready].sum() + lb_avg)
+            in_service_avg, queued_avg, lb_avg, _ = dp.window_averages(dt)
+            total = float((in_service_avg + queued_avg)[dp.state == READY].sum() + lb_avg)
             value = total if self.kpa.config.metric == "concurrency" else (arrived / dt if dt > 0 else 0.0)
             self.kpa_avg.add(t0, now, value)
-        qe = dp.queued_end
-        self._queue_end = int(qe[: dp.max_replicas].sum() + int(qe[dp.max_replicas]))
+        self._queue_end = int(dp.queued_end.sum())  # at the replicas and the balancer
 
     # ------------------------------------------------------------------ control loop
     def _loop(self):
@@ -398,38 +402,53 @@ class InferenceService:
                 self._record(now)
                 next_row += self.w.interval
 
+    def _n_live(self) -> int:
+        """Replicas that count for the autoscaler: pending, starting and ready (not draining)."""
+        n = self.n_state
+        return n["pending"] + n["starting"] + n["ready"]
+
+    def _set_state(self, r: Replica, state: str) -> None:
+        if r.state != "gone":
+            self.n_state[r.state] -= 1
+        if state != "gone":
+            self.n_state[state] += 1
+        r.state = state
+
     def _autoscale(self, now: float) -> None:
-        live = [r for r in self.live if r.state in ("pending", "starting", "ready")]
-        ready = [r for r in live if r.state == "ready"]
         if self.hpa is not None:
             if now + 1e-9 < self._next_hpa:
                 return
             self._next_hpa = now + self.hpa.sync_period_s
             req = self.job.gpus * self.job.gpu_milli or max(1, self.job.cpu_milli)  # the pod's request of its device
+            # the samples skip draining replicas themselves
             samples = observe.hpa_samples_grouped(
-                self.hpa.config.metrics, live, self.signals, now, req, self.job.gpus == 0
+                self.hpa.config.metrics, self.live, self.signals, now, req, self.job.gpus == 0
             )
-            self._scale_to(self.hpa.reconcile(now, len(live), samples).desired_replicas)
+            self._scale_to(self.hpa.reconcile(now, self._n_live(), samples).desired_replicas)
         elif self.keda is not None:
-            values = self.keda.values(lambda sig: self.signals.series(sig, [r.dp_index for r in ready]))
-            self._scale_to(self.keda.reconcile(now, len(live), values, len(ready)).desired_replicas)
+            ready_dp = [r.dp_index for r in self.live if r.state == "ready"]
+            values = self.keda.values(lambda sig: self.signals.series(sig, ready_dp))
+            self._scale_to(self.keda.reconcile(now, self._n_live(), values, len(ready_dp)).desired_replicas)
         elif self.kpa is not None:
             cfg = self.kpa.config
             stable = self.kpa_avg.average(now, cfg.stable_window_s)  # None: no data yet (Knative: no decision)
             panic = self.kpa_avg.average(now, cfg.stable_window_s * cfg.panic_window_percentage / 100)
-            d = self.kpa.scale(now, len(ready), stable, panic)
+            d = self.kpa.scale(now, self.n_state["ready"], stable, panic)
             if d.valid:
                 self._excess_burst = float(d.excess_burst_capacity)
                 self._scale_to(d.desired_pods)
         self.signals.reset()
 
     def _scale_to(self, n: int) -> None:
-        live = [r for r in self.live if r.state != "draining"]
         self.desired = n
-        if n > len(live):
-            for _ in range(n - len(live)):
+        n_live = self._n_live()
+        if n > n_live:
+            for _ in range(n - n_live):
                 self._create_replica()
             return
+        if n == n_live:
+            return
+        live = [r for r in self.live if r.state != "draining"]
         surplus = len(live) - n
         for state in ("pending", "starting", "ready"):
             victims = [r for r in live if r.state == state]
@@ -444,6 +463,7 @@ class InferenceService:
         r = Replica(index=self._created, created_s=self.env.now)
         self._created += 1
         self.live.append(r)
+        self.n_state["pending"] += 1
         self.ctx.scheduler.submit(
             [a.requests for a in self.alternatives],
             self.job.priority,
@@ -452,7 +472,8 @@ class InferenceService:
         r.ticket = self.ctx.scheduler.last_ticket
 
     def _bound(self, r: Replica, alt, placements: list[Placement]) -> None:
-        r.state, r.alt, r.placements = "starting", alt, placements
+        self._set_state(r, "starting")
+        r.alt, r.placements = alt, placements
         if alt.offer.sharing == SHARING_TIMESLICE:  # co-tenant of training jobs (slows them, uses memory)
             self.ctx.add_ts_tenant(("replica", self.name, r.index), placements, self.job.gpu_memory_mib)
         if r.warm and self.env.now == 0.0:  # warm start: already running when the window opens
@@ -487,21 +508,24 @@ class InferenceService:
             return  # removed while starting
         self.advance(self.env.now)
         r.dp_index = self.dp.add_replica(self.env.now, speed=self._speed(r.alt, r.placements))
-        r.state, r.ready_s = "ready", self.env.now
+        self._set_state(r, "ready")
+        r.ready_s = self.env.now
 
     def _remove(self, r: Replica) -> None:
         if r.state == "pending":
             self.ctx.scheduler.cancel(r.ticket)
-            r.state = "gone"
+            self._set_state(r, "gone")
             self.live.remove(r)
         elif r.state == "starting":
             self._release(r)
         elif r.state == "ready":
             self.advance(self.env.now)
             self.dp.drain_replica(r.dp_index)
-            r.state = "draining"
+            self._set_state(r, "draining")
 
     def _finish_drains(self) -> None:
+        if not self.n_state["draining"]:
+            return
         for r in [r for r in self.live if r.state == "draining"]:
             if self.dp.is_drained(r.dp_index):
                 self.dp.remove_replica(r.dp_index)
@@ -512,7 +536,7 @@ class InferenceService:
             self.ctx.remove_ts_tenant(("replica", self.name, r.index), r.placements, self.job.gpu_memory_mib)
         for req, p in zip(r.alt.requests, r.placements, strict=True):
             self.ctx.cluster.release(req, p)
-        r.state = "gone"
+        self._set_state(r, "gone")
         self.live.remove(r)
         self.ctx.on_change()
         self.ctx.scheduler.kick()
@@ -520,43 +544,36 @@ class InferenceService:
     # ------------------------------------------------------------------ results
     def _record(self, now: float) -> None:
         iv = self.interval
-        states = [r.state for r in self.live]
-        p50, p99 = self._quantiles(iv.latency.counts)
+        ns = self.n_state
+        p50, p99 = self._close_interval()
         length = now - self._last_row_s
         rate = iv.arrived / length if length > 0 else math.nan
         self._rows.append(
-            now, iv.arrived, iv.served, iv.timed_out, iv.dropped, rate, states.count("ready"), self.desired,
-            states.count("pending"), states.count("starting"), self._queue_end, p50, p99, self._excess_burst,
+            now, iv.arrived, iv.served, iv.timed_out, iv.dropped, rate, ns["ready"], self.desired,
+            ns["pending"], ns["starting"], self._queue_end, p50, p99, self._excess_burst,
         )  # fmt: skip
         self._last_row_s = now
-        self._close_interval()
-
-    def _close_interval(self) -> None:
-        """Add the interval's latency counts to the run's and start an empty interval."""
-        iv = self.interval
-        self.latency.counts += iv.latency.counts
-        iv.latency.counts.fill(0)
-        iv.latency.sum_s = 0.0
         iv.arrived = iv.served = iv.timed_out = iv.dropped = 0
 
-    def _quantiles(self, counts: np.ndarray) -> tuple[float, float]:
-        """p50 and p99 of an interval's counts, from one cumulative sum (as `_quantiles`)."""
-        cum = np.cumsum(counts)
-        n = int(cum[-1])
-        if n == 0:
+    def _close_interval(self) -> tuple[float, float]:
+        """The interval's latency p50 and p99 (nearest rank, as `Histogram.quantile`; NaN if none);
+        its counts go to the run's and are zeroed.
+        """
+        iv, out = self.interval, self._q_out
+        close_interval(iv.latency.counts, self.latency.counts, _QS, out)
+        iv.latency.sum_s = 0.0
+        if out[0] == 0:
             return math.nan, math.nan
         cfg, edges, n_bins = self._hist_geometry
-        out = []
-        for q in (0.5, 0.99):
-            rank = max(1, int(math.ceil(q * n - 1e-9)))
-            idx = int(np.searchsorted(cum, rank, side="left"))
+        q = []
+        for idx in (int(out[1]), int(out[2])):
             if idx == 0:
-                out.append(cfg.lo_s)
+                q.append(cfg.lo_s)
             elif idx == n_bins + 1:
-                out.append(cfg.hi_s)
+                q.append(cfg.hi_s)
             else:
-                out.append(float(math.sqrt(edges[idx - 1] * edges[idx])))
-        return out[0], out[1]
+                q.append(float(math.sqrt(edges[idx - 1] * edges[idx])))
+        return q[0], q[1]
 
     def frame(self):
         """The service's rows of the `services` table (SERVICE_COLUMNS)."""
