@@ -364,7 +364,7 @@ class DataPlane:
 
         self._wf.fill(0.0)
         self._wi.fill(0)
-        acc_i, acc_f = self.acc_i, self.acc_f
+        acc_i = self.acc_i
         pending = int(ist[0] + ist[1])
         self._grow_heap(pending + 1)
         self._grow_held(pending + 1)
