@@ -390,16 +390,22 @@ class GroupedSample:
     building a `Pod` per replica: the engine hands one to the HPA every sync.
     """
 
-    values_milli: Sequence[int]
+    values_milli: Sequence[int] = ()
     n_missing: int = 0
     n_unready: int = 0
     request_milli: int | None = None
+    total_milli: int | None = None  # with n_values: the values' sum and count, in place of the values
+    n_values: int = 0
+
+    def sum_count(self) -> tuple[int, int]:
+        if self.total_milli is not None:
+            return self.total_milli, self.n_values
+        return sum(self.values_milli), len(self.values_milli)
 
 
 def grouped_replicas(current: int, metric: HPAMetric, s: GroupedSample, tol: Tolerances) -> int:
     """`resource_replicas` / `pods_metric_replicas` over a `GroupedSample` (raises MetricsError as they do)."""
-    values = s.values_milli
-    n = len(values)
+    total, n = s.sum_count()
     utilization = metric.target_type == "Utilization"
     if utilization and n == 0:
         raise MetricsError("unable to get metrics for resource: no metrics returned from resource metrics API")
@@ -407,7 +413,6 @@ def grouped_replicas(current: int, metric: HPAMetric, s: GroupedSample, tol: Tol
         raise MetricsError("no pods returned by selector while calculating replica count")
     if n == 0:
         raise MetricsError("did not receive metrics for targeted pods (pods might be unready)")
-    total = sum(values)
     if utilization:
         req = s.request_milli
         if req is None:

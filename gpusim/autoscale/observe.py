@@ -21,6 +21,7 @@ import numpy as np
 
 from gpusim.autoscale.hpa import GroupedSample, MetricSample, Pod, PodMetric, PodsSample, ServiceSample
 from gpusim.autoscale.schema import SERVICE_SIGNALS, HPAMetric
+from gpusim.dataplane import _kernels as K
 from gpusim.dataplane.plane import WindowMetrics
 
 
@@ -392,10 +393,64 @@ def grouped_sample(metric: HPAMetric, replicas: Sequence, window: SignalWindow, 
     return GroupedSample(values, n_missing=missing, n_unready=n_pending, request_milli=request_milli)
 
 
+_SIGNAL_CODE = {
+    "concurrency": K.SIG_CONCURRENCY,
+    "queue_length": K.SIG_QUEUE_LENGTH,
+    "requests_running": K.SIG_REQUESTS_RUNNING,
+    "gpu_util": K.SIG_GPU_UTIL,
+    "utilization": K.SIG_UTILIZATION,
+    "rps": K.SIG_SHARED,
+    "tokens_per_s": K.SIG_SHARED,
+}
+
+
+@dataclass(frozen=True)
+class SlotView:
+    """The live replicas as a data plane's slots and counts (what `grouped_sample_slots` reads):
+    `state` the slots' states (a slot is READY exactly when its replica is ready), `n_ready` the
+    ready replicas, `n_pending` the Pending pods (waiting for a node, or pulling the image) and
+    `n_loading` the replicas loading the model.
+    """
+
+    state: np.ndarray
+    n_ready: int
+    n_pending: int
+    n_loading: int
+
+
+def grouped_sample_slots(metric: HPAMetric, window: SignalWindow, view: SlotView, request_milli: int,
+                         out: np.ndarray | None = None) -> GroupedSample:  # fmt: skip
+    """`grouped_sample` from the slots (one compiled pass, no per-replica Python): the same sample,
+    with the values' sum and count in place of the values.
+    """
+    n_ready = max(1, view.n_ready)
+    name = metric.name
+    if name in ("concurrency", "queue_length"):
+        share = window.lb_queue / n_ready
+    elif name == "rps":
+        share = (window.arrivals / window.dt if window.dt > 0 else 0.0) / n_ready
+    elif name == "tokens_per_s":
+        share = (window.output_tokens / window.dt if window.dt > 0 else 0.0) / n_ready
+    else:
+        share = 0.0
+    out = np.zeros(3, dtype=np.int64) if out is None else out
+    acc = window.slots(view.state.shape[0])
+    K.pod_values(acc, view.state, _SIGNAL_CODE[name], share, request_milli, out)
+    total, n, missing = int(out[0]), int(out[1]), int(out[2])
+    if name in ("utilization", "gpu_util"):
+        n += view.n_loading  # an idle GPU while the model loads: value 0
+    else:
+        missing += view.n_loading
+    return GroupedSample(
+        n_missing=missing, n_unready=view.n_pending, request_milli=request_milli, total_milli=total, n_values=n
+    )
+
+
 def hpa_samples_grouped(metrics: Sequence[HPAMetric], replicas: Sequence, window: SignalWindow, now_s: float,
-                        request_milli: int, cpu_replica: bool) -> list:  # fmt: skip
+                        request_milli: int, cpu_replica: bool, slots: SlotView | None = None) -> list:  # fmt: skip
     """`hpa_samples`, with a `GroupedSample` for each Resource or Pods metric the CPU rule does not
     apply to (the same proposals, without a `Pod` per replica); what the engine calls every sync.
+    With `slots` (the same replicas as a data plane's slots) the grouped samples come from them.
     """
     out = []
     for m in metrics:
@@ -403,6 +458,8 @@ def hpa_samples_grouped(metrics: Sequence[HPAMetric], replicas: Sequence, window
             out.append(ServiceSample(service_value(m, replicas, window), ready_pods=ready_count(replicas)))
         elif m.source == "Resource" and cpu_replica:
             out.append(PodsSample(*pod_sample(m, replicas, window, now_s, request_milli, cpu_replica), now_s=now_s))
+        elif slots is not None:
+            out.append(grouped_sample_slots(m, window, slots, request_milli))
         else:
             out.append(grouped_sample(m, replicas, window, now_s, request_milli))
     return out

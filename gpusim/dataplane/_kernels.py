@@ -1105,3 +1105,49 @@ def close_interval(counts, total, qs, out):
         if counts[k]:
             total[k] += counts[k]
             counts[k] = 0
+
+
+# pod_values signal codes
+SIG_CONCURRENCY = 0
+SIG_QUEUE_LENGTH = 1
+SIG_REQUESTS_RUNNING = 2
+SIG_GPU_UTIL = 3
+SIG_UTILIZATION = 4
+SIG_SHARED = 5  # rps, tokens_per_s: the same share for every pod
+
+
+@njit
+def pod_values(sig, rstate, code, share, request_milli, out):
+    """Sum and count of the ready slots' per-pod milli-values of a Pods/Resource signal over the
+    integrals ``sig`` (`window_signals`), as `observe.pod_sample` computes each one (rounded half to
+    even, as Python's round), and the ready slots without data: ``out = (sum, count, missing)``.
+    `share`: the load balancer's queue per ready pod (concurrency, queue_length) or the pod's share
+    (rps, tokens_per_s).
+    """
+    total = 0
+    n = 0
+    missing = 0
+    for r in range(rstate.shape[0]):
+        if rstate[r] != READY:
+            continue
+        dt = sig[3, r]
+        if not dt > 0:
+            missing += 1
+            continue
+        if code == SIG_CONCURRENCY:
+            v = 1000.0 * (sig[0, r] / dt + share)
+        elif code == SIG_QUEUE_LENGTH:
+            v = 1000.0 * (sig[1, r] / dt + share)
+        elif code == SIG_REQUESTS_RUNNING:
+            v = 1000.0 * (sig[0, r] / dt - sig[1, r] / dt)
+        elif code == SIG_GPU_UTIL:
+            v = 1000.0 * (100.0 * (sig[2, r] / dt))
+        elif code == SIG_UTILIZATION:
+            v = sig[2, r] / dt * request_milli
+        else:
+            v = 1000.0 * share
+        total += int(np.rint(v))
+        n += 1
+    out[0] = total
+    out[1] = n
+    out[2] = missing

@@ -328,10 +328,11 @@ class InferenceService:
     def _take(self, now: float) -> tuple[np.ndarray, np.ndarray]:
         """The requests arriving in [last taken, now), drawing further chunks as the clock reaches them."""
         i = self.next_i
-        j = int(np.searchsorted(self.arrival_s, now, side="left"))
+        j = int(self.arrival_s.searchsorted(now, side="left"))
         self.next_i = j
         if now <= self._chunk_end or self._chunk_end >= self.ctx.horizon_s:
-            return self.arrival_s[i:j], self.work[i:j], self._tokens(i, j)
+            tokens = 0.0 if self.output_tokens is None else self._tokens(i, j)
+            return self.arrival_s[i:j], self.work[i:j], tokens
         parts_t, parts_w = [self.arrival_s[i:j]], [self.work[i:j]]
         tokens = self._tokens(i, j)  # before the next chunk replaces output_tokens
         while now > self._chunk_end and self._chunk_end < self.ctx.horizon_s:
@@ -420,9 +421,19 @@ class InferenceService:
                 return
             self._next_hpa = now + self.hpa.sync_period_s
             req = self.job.gpus * self.job.gpu_milli or max(1, self.job.cpu_milli)  # the pod's request of its device
+            ns = self.n_state
+            n_pending, n_loading = ns["pending"], 0
+            if ns["starting"]:  # pulling the image (a Pending pod) or loading the model (Running, not ready)
+                for r in self.live:
+                    if r.state == "starting":
+                        if now >= r.running_s:
+                            n_loading += 1
+                        else:
+                            n_pending += 1
+            slots = observe.SlotView(self.dp.state, ns["ready"], n_pending, n_loading)
             # the samples skip draining replicas themselves
             samples = observe.hpa_samples_grouped(
-                self.hpa.config.metrics, self.live, self.signals, now, req, self.job.gpus == 0
+                self.hpa.config.metrics, self.live, self.signals, now, req, self.job.gpus == 0, slots
             )
             self._scale_to(self.hpa.reconcile(now, self._n_live(), samples).desired_replicas)
         elif self.keda is not None:
@@ -619,29 +630,35 @@ class InferenceService:
 
 
 class _Rows:
-    """The services time series of one service, as typed columns (8 bytes a value, not a dict a row)."""
+    """The services time series of one service, row after row in one typed buffer (8 bytes a value,
+    not a dict a row); the count columns are integers below 2**53, so they are exact as doubles.
+    """
 
     _FLOAT = ("time_s", "arrival_rps", "latency_p50_s", "latency_p99_s", "excess_burst_capacity")
+    _COLS = [c for c in SERVICE_COLUMNS if c != "service"]
 
     def __init__(self):
         from array import array
 
-        self.cols = {c: array("d" if c in self._FLOAT else "q") for c in SERVICE_COLUMNS if c != "service"}
-        self._append = [self.cols[c].append for c in SERVICE_COLUMNS if c != "service"]
+        self.buf = array("d")
 
     def append(self, *values) -> None:
-        for add, v in zip(self._append, values, strict=True):
-            add(v)
+        if len(values) != len(self._COLS):
+            raise ValueError(f"a services row has {len(self._COLS)} values, got {len(values)}")
+        self.buf.extend(values)
 
     def __len__(self) -> int:
-        return len(self.cols["time_s"])
+        return len(self.buf) // len(self._COLS)
 
     def frame(self, service: str):
         import pandas as pd
 
-        n = len(self)
-        data = {c: np.array(a, dtype=np.float64 if c in self._FLOAT else np.int64) for c, a in self.cols.items()}
-        data["service"] = np.full(n, service, dtype=object)
+        rows = np.frombuffer(self.buf, dtype=np.float64).reshape(len(self), len(self._COLS)) if len(self) else None
+        data = {}
+        for k, c in enumerate(self._COLS):
+            col = np.empty(0) if rows is None else rows[:, k]
+            data[c] = col.astype(np.float64 if c in self._FLOAT else np.int64)
+        data["service"] = np.full(len(self), service, dtype=object)
         return pd.DataFrame(data, columns=SERVICE_COLUMNS)
 
 

@@ -16,8 +16,17 @@ import numpy as np
 import pytest
 
 from gpusim.autoscale.hpa import GroupedSample, PodsSample, Tolerances, replicas_for_metric
-from gpusim.autoscale.observe import SignalWindow, grouped_sample, hpa_samples, hpa_samples_grouped, pod_sample
+from gpusim.autoscale.observe import (
+    SignalWindow,
+    SlotView,
+    grouped_sample,
+    grouped_sample_slots,
+    hpa_samples,
+    hpa_samples_grouped,
+    pod_sample,
+)
 from gpusim.autoscale.schema import HPAMetric
+from gpusim.dataplane.plane import DRAINING, READY
 
 
 @dataclass
@@ -55,12 +64,25 @@ def _case(rng):
         w.add_arrays(ready, ins + q, q, ins / 2, float(rng.choice([0.0, 5.0, 15.0])), float(rng.random() * 3),
                      int(rng.integers(0, 50)), float(rng.integers(0, 5000)))  # fmt: skip
     reps, now = [], 100.0
+    free = list(rng.permutation(slots))  # a data-plane slot holds one replica at a time
     for i in range(int(rng.integers(0, 10))):
         st = str(rng.choice(["pending", "starting", "ready", "ready", "ready", "draining"]))
         running = float(rng.choice([math.nan, 90.0, 110.0])) if st == "starting" else 50.0
-        dp = int(rng.integers(0, slots)) if st in ("ready", "draining") else -1
+        dp = int(free.pop()) if st in ("ready", "draining") else -1
         reps.append(R(i, st, dp, running, 60.0 if st == "ready" else math.nan))
     return reps, w, now
+
+
+def _slots(reps, now, n_slots=12):
+    """The replicas as the engine hands them over: slot states and counts."""
+    state = np.zeros(n_slots, dtype=np.int8)
+    for r in reps:
+        if r.state in ("ready", "draining"):
+            state[r.dp_index] = READY if r.state == "ready" else DRAINING
+    starting = [r for r in reps if r.state == "starting"]
+    loading = sum(1 for r in starting if now >= r.running_s)
+    pending = sum(1 for r in reps if r.state == "pending") + len(starting) - loading
+    return SlotView(state, sum(1 for r in reps if r.state == "ready"), pending, loading)
 
 
 @pytest.mark.parametrize("metric", METRICS, ids=lambda m: m.name)
@@ -73,11 +95,15 @@ def test_grouped_proposals_equal_the_pod_by_pod_calculator(metric):
         live = [r for r in reps if r.state in ("pending", "starting", "ready")]
         slow = PodsSample(*pod_sample(metric, live, w, now, req, cpu_replica=False), now_s=now)
         fast = grouped_sample(metric, live, w, now, req)
+        from_slots = grouped_sample_slots(metric, w, _slots(reps, now), req)
+        assert fast.sum_count() == from_slots.sum_count()
+        assert (fast.n_missing, fast.n_unready) == (from_slots.n_missing, from_slots.n_unready)
         for current in {len(live), max(0, len(live) - 2), len(live) + 3}:
             tol = Tolerances(*rng.choice([0.0, 0.1, 0.25], 2))
             a = replicas_for_metric(current, slow, metric, tol)
             b = replicas_for_metric(current, fast, metric, tol)
             assert a == b, (metric.name, current, tol, live, fast)
+            assert replicas_for_metric(current, from_slots, metric, tol) == a
             branches.add((a is None, a == current, bool(fast.n_missing), bool(fast.n_unready)))
     # every branch was reached: no proposal, no change, a change; with and without missing/Pending pods
     assert {(True,), (False, True), (False, False)} <= {k[:1] if k[0] else k[:2] for k in branches}
