@@ -1024,7 +1024,9 @@ def service_window(arrival_s, work, i0, resume, t0, t1, fs, js, rstate, hf, hi, 
                    lat_hist, wait_hist, sig):  # fmt: skip
     """`serve_window` over `DataPlane`'s packed buffers (fewer arguments to pass from Python), then,
     once the window is complete, its ready slots' signal integrals added to ``sig`` (see
-    `window_signals`). Layouts (``R`` replicas, ``C`` slots each):
+    `window_signals`). A new window (not `resume`) first checks its input (`check_window`; a bad
+    one returns minus its code and changes nothing), counts the ready replicas (``ist[5]``,
+    ``ist[6]``) and zeroes ``wf`` and ``wi``. Layouts (``R`` replicas, ``C`` slots each):
 
         fs = pf[2] speed[R] busy[R*C] sh_t[R*C] edges[...]      (float64)
         js = pi[5] outstanding[R+1] ist[8] sh_slot[R*C] btab[...] (int64)
@@ -1049,6 +1051,19 @@ def service_window(arrival_s, work, i0, resume, t0, t1, fs, js, rstate, hf, hi, 
     acc_i = wi[0:4]
     in_service_end = wi[4 : R + 4]
     queued_end = wi[R + 4 : 2 * R + 5]
+    if not resume:  # check the input (nothing changed on bad input), count the ready, zero the outputs
+        if arrival_s.shape[0]:
+            bad = check_window(arrival_s, work, t0, t1)
+            if bad:
+                return -bad
+        n_ready = 0
+        for r in range(R):
+            if rstate[r] == READY:
+                n_ready += 1
+        ist[5] = 1 if n_ready else 0
+        ist[6] = n_ready
+        wf[:] = 0.0
+        wi[:] = 0
     i = serve_window(arrival_s, work, i0, resume, t0, t1, pi, pf, rstate, speed, busy, outstanding, hf, hi, held_f,
                      held_id, ist, sh_t, sh_slot, u_f, u_i, acc_i, acc_f, q_area, s_area, lat_hist, wait_hist, edges,
                      btab, in_service_end, queued_end)  # fmt: skip

@@ -349,21 +349,7 @@ class DataPlane:
         if not t1 >= t0:
             raise ValueError(f"t_end {t1} is before the window start {t0}")
         n = arrival_s.shape[0]
-        if n:
-            bad = K.check_window(arrival_s, work, t0, t1)
-            if bad:
-                raise ValueError(
-                    {1: f"arrivals must lie in [{t0}, {t1})", 2: "arrival_s must be sorted"}.get(
-                        bad, "work must be finite and >= 0"
-                    )
-                )
         ist = self._ist
-        n_ready = int(np.count_nonzero(self.state == READY))
-        ist[5] = 1 if n_ready else 0
-        ist[6] = n_ready
-
-        self._wf.fill(0.0)
-        self._wi.fill(0)
         acc_i = self.acc_i
         pending = int(ist[0] + ist[1])
         self._grow_heap(pending + 1)
@@ -399,6 +385,12 @@ class DataPlane:
                     sig,
                 )  # fmt: skip
             )
+            if i < 0:  # bad input (the kernel's check_window): nothing was changed
+                raise ValueError(
+                    {1: f"arrivals must lie in [{t0}, {t1})", 2: "arrival_s must be sorted"}.get(
+                        -i, "work must be finite and >= 0"
+                    )
+                )
             if i >= n:
                 break
             # a buffer filled up mid-window: grow it and resume at arrival i

@@ -169,6 +169,10 @@ class InferenceService:
         self.replica_seconds = 0.0
         self.hpa = self.kpa = self.keda = None
         a = w.autoscaling
+        # only the tokens_per_s signal reads output tokens (a KEDA query may name it too)
+        self._reads_tokens = a is not None and (
+            a.keda is not None or (a.hpa is not None and any(m.name == "tokens_per_s" for m in a.hpa.metrics))
+        )
         if a is not None and a.keda is not None:
             self.keda = KEDAScaledObject(a.keda)
         elif a is not None and a.hpa is not None:
@@ -331,7 +335,7 @@ class InferenceService:
         j = int(self.arrival_s.searchsorted(now, side="left"))
         self.next_i = j
         if now <= self._chunk_end or self._chunk_end >= self.ctx.horizon_s:
-            tokens = 0.0 if self.output_tokens is None else self._tokens(i, j)
+            tokens = self._tokens(i, j) if self._reads_tokens else 0.0
             return self.arrival_s[i:j], self.work[i:j], tokens
         parts_t, parts_w = [self.arrival_s[i:j]], [self.work[i:j]]
         tokens = self._tokens(i, j)  # before the next chunk replaces output_tokens
@@ -345,8 +349,12 @@ class InferenceService:
         return np.concatenate(parts_t), np.concatenate(parts_w), tokens
 
     def _tokens(self, i: int, j: int) -> float:
-        """Output tokens of requests i..j of the current chunk (the tokens/s signal)."""
-        return 0.0 if self.output_tokens is None else float(self.output_tokens[i:j].sum())
+        """Output tokens of requests i..j of the current chunk (the tokens/s signal; 0 when no
+        autoscaler reads it: nothing else does).
+        """
+        if self.output_tokens is None or not self._reads_tokens:
+            return 0.0
+        return float(self.output_tokens[i:j].sum())
 
     def advance(self, now: float) -> None:
         """Serve every request that arrived in [data-plane clock, now).
