@@ -695,8 +695,9 @@ class HorizontalPodAutoscaler:
             desired, reason = min_r, "Current number of replicas below Spec.MinReplicas"
         else:
             proposals = []
+            by_name = isinstance(samples, Mapping)
             for i, metric in enumerate(cfg.metrics):
-                sample = samples[metric.name] if isinstance(samples, Mapping) else samples[i]
+                sample = samples[metric.name] if by_name else samples[i]
                 p = replicas_for_metric(current_replicas, sample, metric, self._tolerances)
                 if p is not None:
                     proposals.append(p)
