@@ -380,9 +380,76 @@ class ServiceSample:
     ready_pods: int = 0
 
 
+@dataclass(frozen=True)
+class GroupedSample:
+    """A Resource or Pods metric's observation already grouped as groupPods groups it with the CPU
+    rule off (every running pod that reports a value counts, ready or not), all pods with one
+    request: the milli-values of the pods that report one, how many running pods report none
+    (missing) and how many are Pending (unready for every metric). It gives the same proposal as the
+    `PodsSample` of those pods (`tests/autoscale/test_grouped_sample.py` checks it), without
+    building a `Pod` per replica: the engine hands one to the HPA every sync.
+    """
+
+    values_milli: Sequence[int] = ()
+    n_missing: int = 0
+    n_unready: int = 0
+    request_milli: int | None = None
+    total_milli: int | None = None  # with n_values: the values' sum and count, in place of the values
+    n_values: int = 0
+
+    def sum_count(self) -> tuple[int, int]:
+        if self.total_milli is not None:
+            return self.total_milli, self.n_values
+        return sum(self.values_milli), len(self.values_milli)
+
+
+def grouped_replicas(current: int, metric: HPAMetric, s: GroupedSample, tol: Tolerances) -> int:
+    """`resource_replicas` / `pods_metric_replicas` over a `GroupedSample` (raises MetricsError as they do)."""
+    total, n = s.sum_count()
+    utilization = metric.target_type == "Utilization"
+    if utilization and n == 0:
+        raise MetricsError("unable to get metrics for resource: no metrics returned from resource metrics API")
+    if n + s.n_missing + s.n_unready == 0:
+        raise MetricsError("no pods returned by selector while calculating replica count")
+    if n == 0:
+        raise MetricsError("did not receive metrics for targeted pods (pods might be unready)")
+    if utilization:
+        req = s.request_milli
+        if req is None:
+            raise MetricsError("missing request for the resource in the pods' containers")
+        target = int(metric.target)
+        if req * n == 0:
+            raise MetricsError("no metrics returned matched known pods")
+        ratio = ((total * 100) // (req * n)) / target
+        fill_down = req * max(100, target) // 100
+    else:
+        target = _milli(metric.target)
+        ratio = (total // n) / target
+        fill_down = target
+    scale_up_with_unready = s.n_unready > 0 and ratio > 1.0
+    if not scale_up_with_unready and not s.n_missing:
+        if tol.is_within(ratio):
+            return current
+        return int(math.ceil(ratio * n))
+    n_filled, total_filled = n, total
+    if s.n_missing:
+        if ratio < 1.0:
+            n_filled += s.n_missing
+            total_filled += fill_down * s.n_missing
+        elif ratio > 1.0:
+            n_filled += s.n_missing
+    if scale_up_with_unready:
+        n_filled += s.n_unready
+    if utilization:
+        new_ratio = ((total_filled * 100) // (req * n_filled)) / target
+    else:
+        new_ratio = (total_filled // n_filled) / target
+    return _guarded(current, ratio, new_ratio, n_filled, tol)
+
+
 def replicas_for_metric(
     current_replicas: int,
-    sample: MetricSample | PodsSample | ServiceSample,
+    sample: MetricSample | PodsSample | ServiceSample | GroupedSample,
     metric: HPAMetric,
     tolerance: float | Tolerances,
 ) -> int | None:
@@ -406,6 +473,8 @@ def replicas_for_metric(
             if current_replicas == 0:
                 return None
             return external_per_pod_metric_replicas(current_replicas, target, values, tol)[0]
+        if isinstance(sample, GroupedSample):
+            return grouped_replicas(current_replicas, metric, sample, tol)
         pods, metrics = sample.pods()
         now = sample.now_s
         if metric.target_type == "Utilization":
@@ -477,14 +546,15 @@ def stabilize_recommendation_with_behaviors(
     `recommendations` (in place), reusing the slot of a sample older than both windows.
     """
     up_cutoff, down_cutoff = now_s - up_window_s, now_s - down_window_s
+    both = min(up_cutoff, down_cutoff)
     up_rec = down_rec = desired
     old = None
     for i, (t, rec) in enumerate(recommendations):
-        if t > up_cutoff:
-            up_rec = min(rec, up_rec)
-        if t > down_cutoff:
-            down_rec = max(rec, down_rec)
-        if t < up_cutoff and t < down_cutoff:
+        if t > up_cutoff and rec < up_rec:
+            up_rec = rec
+        if t > down_cutoff and rec > down_rec:
+            down_rec = rec
+        if t < both:
             old = i
     if old is not None:
         recommendations[old] = (now_s, desired)
@@ -596,6 +666,11 @@ class HorizontalPodAutoscaler:
     scale_up_events: list[tuple[float, int]] = field(default_factory=list)
     scale_down_events: list[tuple[float, int]] = field(default_factory=list)
 
+    def __post_init__(self):
+        # derived once from the (frozen) config: read at every reconcile
+        self._tolerances = self.config.tolerances
+        self._down_window_s = self.config.scale_down_window_s
+
     @property
     def sync_period_s(self) -> float:
         return self.config.sync_period_s
@@ -620,9 +695,10 @@ class HorizontalPodAutoscaler:
             desired, reason = min_r, "Current number of replicas below Spec.MinReplicas"
         else:
             proposals = []
+            by_name = isinstance(samples, Mapping)
             for i, metric in enumerate(cfg.metrics):
-                sample = samples[metric.name] if isinstance(samples, Mapping) else samples[i]
-                p = replicas_for_metric(current_replicas, sample, metric, cfg.tolerances)
+                sample = samples[metric.name] if by_name else samples[i]
+                p = replicas_for_metric(current_replicas, sample, metric, self._tolerances)
                 if p is not None:
                     proposals.append(p)
             if not proposals:
@@ -652,7 +728,7 @@ class HorizontalPodAutoscaler:
             current,
             desired,
             up_rules.stabilization_window_seconds,
-            cfg.scale_down_window_s,
+            self._down_window_s,
         )
         result, _ = convert_desired_replicas_with_behavior_rate(
             current, stabilized, cfg.min_replicas, cfg.max_replicas, up_rules, down_rules,

@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from gpusim.autoscale.hpa import MetricSample, Pod, PodMetric, PodsSample, ServiceSample
+from gpusim.autoscale.hpa import GroupedSample, MetricSample, Pod, PodMetric, PodsSample, ServiceSample
 from gpusim.autoscale.schema import SERVICE_SIGNALS, HPAMetric
+from gpusim.dataplane import _kernels as K
 from gpusim.dataplane.plane import WindowMetrics
 
 
@@ -129,39 +130,105 @@ class SignalWindow:
 
     The engine `add`s every data-plane window and calls `reset` after each decision; the
     autoscalers read averages over the period in between (the scrape interval of a metrics
-    pipeline that reports period averages).
+    pipeline that reports period averages). Per replica slot the integrals are kept in one
+    preallocated array, ``acc[:, slot] = (concurrency x dt, queued x dt, utilisation x dt, dt)``
+    summed over the windows in which the slot was ready (a slot never ready since the reset has
+    dt 0 and reports nothing).
     """
 
-    per_replica: dict[int, list[float]] = field(default_factory=dict)  # dp index -> [conc, queued, util, dt]
     lb_queue_dt: float = 0.0
     dt: float = 0.0
     arrivals: int = 0
     output_tokens: float = 0.0
+    acc: np.ndarray | None = field(default=None, repr=False)
+
+    def slots(self, n: int) -> np.ndarray:
+        """The per-slot integrals array, grown to at least `n` slots (a caller may add to it in place)."""
+        acc = self.acc
+        if acc is None or acc.shape[1] < n:
+            grown = np.zeros((4, n), dtype=np.float64)
+            if acc is not None:
+                grown[:, : acc.shape[1]] = acc
+            self.acc = acc = grown
+        return acc
 
     def add(self, m: WindowMetrics, output_tokens: float = 0.0) -> None:
-        dt = m.duration_s
-        for r in np.flatnonzero(m.ready):
-            acc = self.per_replica.setdefault(int(r), [0.0, 0.0, 0.0, 0.0])
-            acc[0] += m.concurrency_avg[r] * dt
-            acc[1] += m.queued_avg[r] * dt
-            acc[2] += m.utilisation[r] * dt
-            acc[3] += dt
-        self.lb_queue_dt += m.lb_queue_avg * dt
+        self.add_arrays(
+            m.ready, m.concurrency_avg, m.queued_avg, m.utilisation, m.duration_s, m.lb_queue_avg, m.arrived,
+            output_tokens,
+        )  # fmt: skip
+
+    def add_arrays(self, ready, concurrency_avg, queued_avg, utilisation, dt, lb_queue_avg, arrived,
+                   output_tokens=0.0) -> None:  # fmt: skip
+        """`add` from the window's arrays (ready mask, per-slot time averages) and scalars."""
+        acc = self.slots(ready.shape[0])
+        n = ready.shape[0]
+        for k, v in enumerate((concurrency_avg, queued_avg, utilisation)):
+            row = acc[k, :n]
+            np.add(row, v * dt, out=row, where=ready)
+        row = acc[3, :n]
+        np.add(row, dt, out=row, where=ready)
+        self.add_totals(dt, lb_queue_avg, arrived, output_tokens)
+
+    def add_totals(self, dt: float, lb_queue_avg: float, arrived: int, output_tokens: float = 0.0) -> None:
+        """The service-wide part of `add_arrays` (for a caller that adds the per-slot part to `acc`)."""
+        self.lb_queue_dt += lb_queue_avg * dt
         self.dt += dt
-        self.arrivals += int(m.arrived)
+        self.arrivals += int(arrived)
         self.output_tokens += float(output_tokens)
 
     def reset(self) -> None:
-        self.per_replica.clear()
+        if self.acc is not None:
+            self.acc.fill(0.0)
         self.lb_queue_dt = self.dt = 0.0
         self.arrivals = 0
         self.output_tokens = 0.0
 
+    @property
+    def per_replica(self) -> dict[int, list[float]]:
+        """Slot -> [concurrency x dt, queued x dt, utilisation x dt, dt] of the slots ready since the reset."""
+        if self.acc is None:
+            return {}
+        return {int(i): [float(x) for x in self.acc[:, i]] for i in np.flatnonzero(self.acc[3] > 0)}
+
     def _replica(self, dp_index: int) -> tuple[float, float, float] | None:
-        acc = self.per_replica.get(dp_index)
-        if not acc or acc[3] <= 0:
+        acc = self.acc
+        if acc is None or not (0 <= dp_index < acc.shape[1]) or acc[3, dp_index] <= 0:
             return None
-        return acc[0] / acc[3], acc[1] / acc[3], acc[2] / acc[3]
+        a = acc[:, dp_index]
+        return a[0] / a[3], a[1] / a[3], a[2] / a[3]
+
+    def pod_values(self, signal: str, ready_dp, n_ready: int, request_milli: int) -> tuple[list[int], int]:
+        """`pod_sample`'s milli-values of the ready replicas in slots `ready_dp` (the same numbers,
+        computed for all at once), and how many of them have no data since the reset (missing).
+        """
+        acc = self.acc
+        if acc is None or len(ready_dp) == 0:
+            return [], len(ready_dp)
+        idx = np.asarray(ready_dp, dtype=np.intp)
+        dt = acc[3, idx]
+        have = dt > 0
+        if not have.all():
+            idx, dt = idx[have], dt[have]
+        if signal == "utilization":
+            value = acc[2, idx] / dt * request_milli  # already milli
+        elif signal == "concurrency":
+            value = 1000.0 * (acc[0, idx] / dt + self.lb_queue / n_ready)
+        elif signal == "queue_length":
+            value = 1000.0 * (acc[1, idx] / dt + self.lb_queue / n_ready)
+        elif signal == "requests_running":
+            value = 1000.0 * (acc[0, idx] / dt - acc[1, idx] / dt)
+        elif signal == "gpu_util":
+            value = 1000.0 * (100.0 * (acc[2, idx] / dt))
+        elif signal == "rps":
+            rate = self.arrivals / self.dt if self.dt > 0 else 0.0
+            value = np.full(idx.size, 1000.0 * (rate / n_ready))
+        elif signal == "tokens_per_s":
+            tps = self.output_tokens / self.dt if self.dt > 0 else 0.0
+            value = np.full(idx.size, 1000.0 * (tps / n_ready))
+        else:
+            raise ValueError(f"unknown pod signal {signal!r}")
+        return np.rint(value).astype(np.int64).tolist(), len(ready_dp) - int(idx.size)
 
     @property
     def lb_queue(self) -> float:
@@ -295,4 +362,104 @@ def hpa_samples(metrics: Sequence[HPAMetric], replicas: Sequence, window: Signal
             out.append(ServiceSample(service_value(m, replicas, window), ready_pods=ready_count(replicas)))
         else:
             out.append(PodsSample(*pod_sample(m, replicas, window, now_s, request_milli, cpu_replica), now_s=now_s))
+    return out
+
+
+def grouped_sample(metric: HPAMetric, replicas: Sequence, window: SignalWindow, now_s: float,
+                   request_milli: int) -> GroupedSample:  # fmt: skip
+    """`pod_sample`'s pods and samples as groupPods groups them with the CPU rule off (a Pods metric,
+    or a Resource metric on GPU replicas): the values of the ready replicas with data (and 0 for
+    each replica loading its model, for utilization and gpu_util), the missing (ready without data;
+    loading, for the server's own metrics) and the Pending (waiting for a node or the image).
+    """
+    n_pending = n_loading = 0
+    ready_dp = []
+    for r in replicas:
+        st = r.state
+        if st == "ready":
+            ready_dp.append(r.dp_index)
+        elif st == "starting":
+            if now_s >= r.running_s:
+                n_loading += 1
+            else:
+                n_pending += 1
+        elif st == "pending":
+            n_pending += 1
+    values, missing = window.pod_values(metric.name, ready_dp, max(1, len(ready_dp)), request_milli)
+    if metric.name in ("utilization", "gpu_util"):
+        values.extend([0] * n_loading)  # an idle GPU while the model loads
+    else:
+        missing += n_loading  # the server's endpoint is not up yet
+    return GroupedSample(values, n_missing=missing, n_unready=n_pending, request_milli=request_milli)
+
+
+_SIGNAL_CODE = {
+    "concurrency": K.SIG_CONCURRENCY,
+    "queue_length": K.SIG_QUEUE_LENGTH,
+    "requests_running": K.SIG_REQUESTS_RUNNING,
+    "gpu_util": K.SIG_GPU_UTIL,
+    "utilization": K.SIG_UTILIZATION,
+    "rps": K.SIG_SHARED,
+    "tokens_per_s": K.SIG_SHARED,
+}
+
+
+@dataclass(frozen=True)
+class SlotView:
+    """The live replicas as a data plane's slots and counts (what `grouped_sample_slots` reads):
+    `state` the slots' states (a slot is READY exactly when its replica is ready), `n_ready` the
+    ready replicas, `n_pending` the Pending pods (waiting for a node, or pulling the image) and
+    `n_loading` the replicas loading the model.
+    """
+
+    state: np.ndarray
+    n_ready: int
+    n_pending: int
+    n_loading: int
+
+
+def grouped_sample_slots(metric: HPAMetric, window: SignalWindow, view: SlotView, request_milli: int,
+                         out: np.ndarray | None = None) -> GroupedSample:  # fmt: skip
+    """`grouped_sample` from the slots (one compiled pass, no per-replica Python): the same sample,
+    with the values' sum and count in place of the values.
+    """
+    n_ready = max(1, view.n_ready)
+    name = metric.name
+    if name in ("concurrency", "queue_length"):
+        share = window.lb_queue / n_ready
+    elif name == "rps":
+        share = (window.arrivals / window.dt if window.dt > 0 else 0.0) / n_ready
+    elif name == "tokens_per_s":
+        share = (window.output_tokens / window.dt if window.dt > 0 else 0.0) / n_ready
+    else:
+        share = 0.0
+    out = np.zeros(3, dtype=np.int64) if out is None else out
+    acc = window.slots(view.state.shape[0])
+    K.pod_values(acc, view.state, _SIGNAL_CODE[name], share, request_milli, out)
+    total, n, missing = int(out[0]), int(out[1]), int(out[2])
+    if name in ("utilization", "gpu_util"):
+        n += view.n_loading  # an idle GPU while the model loads: value 0
+    else:
+        missing += view.n_loading
+    return GroupedSample(
+        n_missing=missing, n_unready=view.n_pending, request_milli=request_milli, total_milli=total, n_values=n
+    )
+
+
+def hpa_samples_grouped(metrics: Sequence[HPAMetric], replicas: Sequence, window: SignalWindow, now_s: float,
+                        request_milli: int, cpu_replica: bool, slots: SlotView | None = None) -> list:  # fmt: skip
+    """`hpa_samples`, with a `GroupedSample` for each Resource or Pods metric the CPU rule does not
+    apply to (the same proposals, without a `Pod` per replica); what the engine calls every sync.
+    With `slots` (the same replicas as a data plane's slots) the grouped samples come from them.
+    """
+    out = []
+    for m in metrics:
+        if m.source in ("Object", "External"):
+            out.append(ServiceSample(service_value(m, replicas, window), ready_pods=ready_count(replicas)))
+        elif m.source == "Resource" and cpu_replica:
+            out.append(PodsSample(*pod_sample(m, replicas, window, now_s, request_milli, cpu_replica), now_s=now_s))
+        elif slots is not None:
+            out.append(grouped_sample_slots(m, window, slots, request_milli))
+        else:
+            out.append(grouped_sample(m, replicas, window, now_s, request_milli))
     return out

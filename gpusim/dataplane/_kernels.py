@@ -1017,3 +1017,152 @@ def check_window(arrival_s, work, t0, t1):
         if not (w >= 0.0 and w < np.inf):
             return 3
     return 0
+
+
+@njit
+def service_window(arrival_s, work, i0, resume, t0, t1, fs, js, rstate, hf, hi, held_f, held_id, u_f, u_i, wf, wi,
+                   lat_hist, wait_hist, sig):  # fmt: skip
+    """`serve_window` over `DataPlane`'s packed buffers (fewer arguments to pass from Python), then,
+    once the window is complete, its ready slots' signal integrals added to ``sig`` (see
+    `window_signals`). A new window (not `resume`) first checks its input (`check_window`; a bad
+    one returns minus its code and changes nothing), counts the ready replicas (``ist[5]``,
+    ``ist[6]``) and zeroes ``wf`` and ``wi``. Layouts (``R`` replicas, ``C`` slots each):
+
+        fs = pf[2] speed[R] busy[R*C] sh_t[R*C] edges[...]      (float64)
+        js = pi[5] outstanding[R+1] ist[8] sh_slot[R*C] btab[...] (int64)
+        wf = acc_f[2] q_area[R+1] s_area[R]                      (float64, zeroed per window)
+        wi = acc_i[4] in_service_end[R] queued_end[R+1]          (int64, zeroed per window)
+    """
+    R = js[2]
+    RC = R * js[1]
+    pf = fs[0:2]
+    speed = fs[2 : 2 + R]
+    busy = fs[2 + R : 2 + R + RC]
+    sh_t = fs[2 + R + RC : 2 + R + 2 * RC]
+    edges = fs[2 + R + 2 * RC :]
+    pi = js[0:5]
+    outstanding = js[5 : 6 + R]
+    ist = js[6 + R : 14 + R]
+    sh_slot = js[14 + R : 14 + R + RC]
+    btab = js[14 + R + RC :]
+    acc_f = wf[0:2]
+    q_area = wf[2 : R + 3]
+    s_area = wf[R + 3 : 2 * R + 3]
+    acc_i = wi[0:4]
+    in_service_end = wi[4 : R + 4]
+    queued_end = wi[R + 4 : 2 * R + 5]
+    if not resume:  # check the input (nothing changed on bad input), count the ready, zero the outputs
+        if arrival_s.shape[0]:
+            bad = check_window(arrival_s, work, t0, t1)
+            if bad:
+                return -bad
+        n_ready = 0
+        for r in range(R):
+            if rstate[r] == READY:
+                n_ready += 1
+        ist[5] = 1 if n_ready else 0
+        ist[6] = n_ready
+        wf[:] = 0.0
+        wi[:] = 0
+    i = serve_window(arrival_s, work, i0, resume, t0, t1, pi, pf, rstate, speed, busy, outstanding, hf, hi, held_f,
+                     held_id, ist, sh_t, sh_slot, u_f, u_i, acc_i, acc_f, q_area, s_area, lat_hist, wait_hist, edges,
+                     btab, in_service_end, queued_end)  # fmt: skip
+    if i == arrival_s.shape[0]:
+        window_signals(t1 - t0, js[1], rstate, q_area, s_area, in_service_end, queued_end, sig)
+    return i
+
+
+@njit
+def window_signals(dt, C, rstate, q_area, s_area, in_service_end, queued_end, sig):
+    """Add a window's per-slot integrals to ``sig[:, r]`` for each ready slot r: (concurrency x dt,
+    queued x dt, utilisation x dt, dt), the averages computed exactly as `DataPlane.window_averages`
+    computes them (the values at the end when dt is 0).
+    """
+    for r in range(rstate.shape[0]):
+        if rstate[r] != READY:
+            continue
+        if dt > 0:
+            in_service = s_area[r] / dt
+            queued = q_area[r] / dt
+            util = s_area[r] / (C * dt)
+        else:
+            in_service = float(in_service_end[r])
+            queued = float(queued_end[r])
+            util = in_service_end[r] / C
+        sig[0, r] += (in_service + queued) * dt
+        sig[1, r] += queued * dt
+        sig[2, r] += util * dt
+        sig[3, r] += dt
+
+
+@njit
+def close_interval(counts, total, qs, out):
+    """Nearest-rank quantiles `qs` of the counts array `counts` (as `histogram.quantile`: the counts
+    index holding each rank, written to ``out[1:]``; ``out[0]`` the number counted, 0: none), then
+    add `counts` to `total` and zero it.
+    """
+    n = 0
+    for k in range(counts.shape[0]):
+        n += counts[k]
+    out[0] = n
+    if n > 0:
+        for j in range(qs.shape[0]):
+            rank = max(1, int(math.ceil(qs[j] * n - 1e-9)))
+            cum = 0
+            idx = counts.shape[0]
+            for k in range(counts.shape[0]):
+                cum += counts[k]
+                if cum >= rank:
+                    idx = k
+                    break
+            out[1 + j] = idx
+    for k in range(counts.shape[0]):
+        if counts[k]:
+            total[k] += counts[k]
+            counts[k] = 0
+
+
+# pod_values signal codes
+SIG_CONCURRENCY = 0
+SIG_QUEUE_LENGTH = 1
+SIG_REQUESTS_RUNNING = 2
+SIG_GPU_UTIL = 3
+SIG_UTILIZATION = 4
+SIG_SHARED = 5  # rps, tokens_per_s: the same share for every pod
+
+
+@njit
+def pod_values(sig, rstate, code, share, request_milli, out):
+    """Sum and count of the ready slots' per-pod milli-values of a Pods/Resource signal over the
+    integrals ``sig`` (`window_signals`), as `observe.pod_sample` computes each one (rounded half to
+    even, as Python's round), and the ready slots without data: ``out = (sum, count, missing)``.
+    `share`: the load balancer's queue per ready pod (concurrency, queue_length) or the pod's share
+    (rps, tokens_per_s).
+    """
+    total = 0
+    n = 0
+    missing = 0
+    for r in range(rstate.shape[0]):
+        if rstate[r] != READY:
+            continue
+        dt = sig[3, r]
+        if not dt > 0:
+            missing += 1
+            continue
+        if code == SIG_CONCURRENCY:
+            v = 1000.0 * (sig[0, r] / dt + share)
+        elif code == SIG_QUEUE_LENGTH:
+            v = 1000.0 * (sig[1, r] / dt + share)
+        elif code == SIG_REQUESTS_RUNNING:
+            v = 1000.0 * (sig[0, r] / dt - sig[1, r] / dt)
+        elif code == SIG_GPU_UTIL:
+            v = 1000.0 * (100.0 * (sig[2, r] / dt))
+        elif code == SIG_UTILIZATION:
+            v = sig[2, r] / dt * request_milli
+        else:
+            v = 1000.0 * share
+        total += int(np.rint(v))
+        n += 1
+    out[0] = total
+    out[1] = n
+    out[2] = missing

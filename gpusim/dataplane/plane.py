@@ -166,30 +166,40 @@ class DataPlane:
         self.hist_config = hist_config or HistogramConfig()
         self.now_s = float(start_s)
 
+        # fixed-size state in two packed buffers (see `_kernels.service_window`); the names are views
+        edges, btab = self.hist_config.edges(), self.hist_config.lookup()
+        self._fs = np.zeros(2 + R + 2 * R * C + edges.size, dtype=np.float64)
+        self._js = np.zeros(5 + (R + 1) + 8 + R * C + btab.size, dtype=np.int64)
+        fs, js = self._fs, self._js
+        self._pf, self.speed = fs[0:2], fs[2 : 2 + R]
+        self._busy, self._sh_t = fs[2 + R : 2 + R + R * C], fs[2 + R + R * C : 2 + R + 2 * R * C]
+        self._edges = fs[2 + R + 2 * R * C :]
+        self._pi, self._outstanding, self._ist = js[0:5], js[5 : 6 + R], js[6 + R : 14 + R]
+        self._sh_slot, self._btab = js[14 + R : 14 + R + R * C], js[14 + R + R * C :]
         # pi[4]: no max_queue, so the hot loop needs no scan of the waiting requests
         fast = max_queue is None
-        self._pi = np.array(
-            [ROUTING[routing], C, R, -1 if max_queue is None else int(max_queue), int(fast)], dtype=np.int64
-        )
-        self._pf = np.array([self.timeout_s, self.batch_slowdown], dtype=np.float64)
-        self._edges = self.hist_config.edges()
+        self._pi[:] = [ROUTING[routing], C, R, -1 if max_queue is None else int(max_queue), int(fast)]
+        self._pf[:] = [self.timeout_s, self.batch_slowdown]
+        self._edges[:] = edges
         self._hist_size = self.hist_config.size
-        self._btab = self.hist_config.lookup()  # bin-guess table for the kernels' histogram updates
+        self._btab[:] = btab  # bin-guess table for the kernels' histogram updates
 
         self.state = np.zeros(R, dtype=np.int8)
-        self.speed = np.zeros(R, dtype=np.float64)
-        self._busy = np.zeros(R * C, dtype=np.float64)
-        self._outstanding = np.zeros(R + 1, dtype=np.int64)
         self._hf = np.zeros((_INITIAL_CAPACITY, 4), dtype=np.float64)
         self._hi = np.zeros((_INITIAL_CAPACITY, 3), dtype=np.int64)
         self._held_f = np.zeros((_INITIAL_CAPACITY, 2), dtype=np.float64)
         self._held_id = np.zeros(_INITIAL_CAPACITY, dtype=np.int64)
-        self._sh_t = np.zeros(R * C, dtype=np.float64)
-        self._sh_slot = np.zeros(R * C, dtype=np.int64)
-        self._ist = np.zeros(8, dtype=np.int64)
         self._ist[2] = R - 1  # round-robin starts at replica 0
         self._pending_dropped = 0
         self.totals = {"arrived": 0, "served": 0, "timed_out": 0, "dropped": 0}
+        # per-window outputs, preallocated and zeroed at each window (views of two buffers)
+        self._wf = np.zeros(2 + (R + 1) + R, dtype=np.float64)
+        self._wi = np.zeros(4 + R + (R + 1), dtype=np.int64)
+        self.acc_f, self.q_area, self.s_area = self._wf[:2], self._wf[2 : R + 3], self._wf[R + 3 :]
+        self.acc_i, self.in_service_end, self.queued_end = self._wi[:4], self._wi[4 : R + 4], self._wi[R + 4 :]
+        self._u_f = np.zeros((_INITIAL_CAPACITY, 2), dtype=np.float64)  # re-dispatch scratch (written before read)
+        self._u_i = np.zeros((_INITIAL_CAPACITY, 2), dtype=np.int64)
+        self._no_signals = np.zeros((4, R), dtype=np.float64)  # `sig` when the caller keeps none
 
     # ---- replica changes (between windows, at now_s) ----------------------------------------
 
@@ -291,108 +301,14 @@ class DataPlane:
 
     def serve(self, arrival_s, work, t_end: float) -> WindowMetrics:
         """Serve the requests arriving in ``[now_s, t_end)`` (sorted) and advance the clock to t_end."""
-        arrival_s = np.ascontiguousarray(arrival_s, dtype=np.float64)
-        work = np.ascontiguousarray(work, dtype=np.float64)
-        t0, t1 = self.now_s, float(t_end)
-        if arrival_s.ndim != 1 or arrival_s.shape != work.shape:
-            raise ValueError("arrival_s and work must be 1-D arrays of the same length")
-        if not t1 >= t0:
-            raise ValueError(f"t_end {t1} is before the window start {t0}")
-        n = arrival_s.shape[0]
-        if n:
-            bad = K.check_window(arrival_s, work, t0, t1)
-            if bad:
-                raise ValueError(
-                    {1: f"arrivals must lie in [{t0}, {t1})", 2: "arrival_s must be sorted"}.get(
-                        bad, "work must be finite and >= 0"
-                    )
-                )
-        R = self.max_replicas
-        ist = self._ist
-        n_ready = int(np.count_nonzero(self.state == READY))
-        ist[5] = 1 if n_ready else 0
-        ist[6] = n_ready
-
-        acc_i = np.zeros(4, dtype=np.int64)
-        acc_f = np.zeros(2, dtype=np.float64)
-        q_area = np.zeros(R + 1, dtype=np.float64)
-        s_area = np.zeros(R, dtype=np.float64)
         lat_hist = np.zeros(self._hist_size, dtype=np.int64)
         wait_hist = np.zeros(self._hist_size, dtype=np.int64)
-        in_service_end = np.zeros(R, dtype=np.int64)
-        queued_end = np.zeros(R + 1, dtype=np.int64)
-
-        pending = int(ist[0] + ist[1])
-        self._grow_heap(pending + 1)
-        self._grow_held(pending + 1)
-        u_f = np.zeros((pending + 1, 2), dtype=np.float64)
-        u_i = np.zeros((pending + 1, 2), dtype=np.int64)
-        i = 0
-        resume = False
-        while True:
-            i = int(
-                K.serve_window(
-                    arrival_s,
-                    work,
-                    i,
-                    resume,
-                    t0,
-                    t1,
-                    self._pi,
-                    self._pf,
-                    self.state,
-                    self.speed,
-                    self._busy,
-                    self._outstanding,
-                    self._hf,
-                    self._hi,
-                    self._held_f,
-                    self._held_id,
-                    ist,
-                    self._sh_t,
-                    self._sh_slot,
-                    u_f,
-                    u_i,
-                    acc_i,
-                    acc_f,
-                    q_area,
-                    s_area,
-                    lat_hist,
-                    wait_hist,
-                    self._edges,
-                    self._btab,
-                    in_service_end,
-                    queued_end,
-                )
-            )
-            if i >= n:
-                break
-            # a buffer filled up mid-window: grow it and resume at arrival i
-            if ist[0] >= self._hf.shape[0]:
-                self._grow_heap(2 * self._hf.shape[0])
-            if ist[1] >= self._held_f.shape[0]:
-                self._grow_held(2 * self._held_f.shape[0])
-            resume = True
-
-        dropped = int(acc_i[K.DROPPED]) + self._pending_dropped
-        self.totals["arrived"] += int(acc_i[K.ARRIVED])
-        self.totals["served"] += int(acc_i[K.SERVED])
-        self.totals["timed_out"] += int(acc_i[K.TIMED_OUT])
-        self.totals["dropped"] += int(acc_i[K.DROPPED])
-        self._pending_dropped = 0
-        self.now_s = t1
-        dt = t1 - t0
-        C = self.concurrency
-        if dt > 0:
-            in_service_avg = s_area / dt
-            queued_avg = q_area[:R] / dt
-            lb_avg = float(q_area[R] / dt)
-            util = s_area / (C * dt)
-        else:
-            in_service_avg = in_service_end.astype(np.float64)
-            queued_avg = queued_end[:R].astype(np.float64)
-            lb_avg = float(queued_end[R])
-            util = in_service_end / C
+        t0 = self.now_s
+        dropped = self.serve_into(arrival_s, work, t_end, lat_hist, wait_hist)
+        t1 = self.now_s
+        R = self.max_replicas
+        acc_i, acc_f = self.acc_i, self.acc_f
+        in_service_avg, queued_avg, lb_avg, util = self.window_averages(t1 - t0)
         return WindowMetrics(
             t_start_s=t0,
             t_end_s=t1,
@@ -403,15 +319,113 @@ class DataPlane:
             in_flight=self.in_flight,
             replica_state=self.state.copy(),
             in_service_avg=in_service_avg,
-            in_service_end=in_service_end,
+            in_service_end=self.in_service_end.copy(),
             queued_avg=queued_avg,
-            queued_end=queued_end[:R].copy(),
+            queued_end=self.queued_end[:R].copy(),
             utilisation=util,
             lb_queue_avg=lb_avg,
-            lb_queue_end=int(queued_end[R]),
+            lb_queue_end=int(self.queued_end[R]),
             latency=Histogram(self.hist_config, lat_hist, float(acc_f[K.LATENCY_SUM])),
             wait=Histogram(self.hist_config, wait_hist, float(acc_f[K.WAIT_SUM])),
         )
+
+    def serve_into(
+        self, arrival_s, work, t_end: float, lat_hist: np.ndarray, wait_hist: np.ndarray, signals=None
+    ) -> int:
+        """`serve` without building its `WindowMetrics`: the window's latencies and waits are *added*
+        to the counts arrays `lat_hist` and `wait_hist` (int64, `hist_config.size`), its other outputs
+        are left in `acc_i`, `acc_f`, `q_area`, `s_area`, `in_service_end` and `queued_end` (valid until
+        the next window; `window_averages` turns them into `serve`'s averages). `signals`, a float64
+        array of shape (4, max_replicas), gets each ready slot's (concurrency x dt, queued x dt,
+        utilisation x dt, dt) added (`observe.SignalWindow.acc`). Returns the window's dropped
+        requests (those of replicas removed since the last window included).
+        """
+        sig = self._no_signals if signals is None else signals
+        arrival_s = np.ascontiguousarray(arrival_s, dtype=np.float64)
+        work = np.ascontiguousarray(work, dtype=np.float64)
+        t0, t1 = self.now_s, float(t_end)
+        if arrival_s.ndim != 1 or arrival_s.shape != work.shape:
+            raise ValueError("arrival_s and work must be 1-D arrays of the same length")
+        if not t1 >= t0:
+            raise ValueError(f"t_end {t1} is before the window start {t0}")
+        n = arrival_s.shape[0]
+        ist = self._ist
+        acc_i = self.acc_i
+        pending = int(ist[0] + ist[1])
+        self._grow_heap(pending + 1)
+        self._grow_held(pending + 1)
+        if self._u_f.shape[0] < pending + 1:
+            cap = max(pending + 1, 2 * self._u_f.shape[0])
+            self._u_f = np.zeros((cap, 2), dtype=np.float64)
+            self._u_i = np.zeros((cap, 2), dtype=np.int64)
+        i = 0
+        resume = False
+        while True:
+            i = int(
+                K.service_window(
+                    arrival_s,
+                    work,
+                    i,
+                    resume,
+                    t0,
+                    t1,
+                    self._fs,
+                    self._js,
+                    self.state,
+                    self._hf,
+                    self._hi,
+                    self._held_f,
+                    self._held_id,
+                    self._u_f,
+                    self._u_i,
+                    self._wf,
+                    self._wi,
+                    lat_hist,
+                    wait_hist,
+                    sig,
+                )  # fmt: skip
+            )
+            if i < 0:  # bad input (the kernel's check_window): nothing was changed
+                raise ValueError(
+                    {1: f"arrivals must lie in [{t0}, {t1})", 2: "arrival_s must be sorted"}.get(
+                        -i, "work must be finite and >= 0"
+                    )
+                )
+            if i >= n:
+                break
+            # a buffer filled up mid-window: grow it and resume at arrival i
+            if ist[0] >= self._hf.shape[0]:
+                self._grow_heap(2 * self._hf.shape[0])
+            if ist[1] >= self._held_f.shape[0]:
+                self._grow_held(2 * self._held_f.shape[0])
+            resume = True
+
+        dropped = int(acc_i[K.DROPPED]) + self._pending_dropped
+        tot = self.totals
+        tot["arrived"] += int(acc_i[K.ARRIVED])
+        tot["served"] += int(acc_i[K.SERVED])
+        tot["timed_out"] += int(acc_i[K.TIMED_OUT])
+        tot["dropped"] += int(acc_i[K.DROPPED])
+        self._pending_dropped = 0
+        self.now_s = t1
+        return dropped
+
+    def window_averages(self, dt: float) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
+        """(in_service_avg, queued_avg, lb_queue_avg, utilisation) of the last window of length `dt`,
+        as `WindowMetrics` carries them (new arrays; the values at the end when `dt` is 0).
+        """
+        R = self.max_replicas
+        if dt > 0:
+            in_service_avg = self.s_area / dt
+            queued_avg = self.q_area[:R] / dt
+            lb_avg = float(self.q_area[R] / dt)
+            util = self.s_area / (self.concurrency * dt)
+        else:
+            in_service_avg = self.in_service_end.astype(np.float64)
+            queued_avg = self.queued_end[:R].astype(np.float64)
+            lb_avg = float(self.queued_end[R])
+            util = self.in_service_end / self.concurrency
+        return in_service_avg, queued_avg, lb_avg, util
 
     def conservation_gap(self) -> int:
         """Arrived - (served + timed_out + dropped + in_flight), cumulative; 0 when nothing is lost."""

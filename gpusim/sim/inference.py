@@ -41,6 +41,7 @@ from gpusim.autoscale.keda import KEDAScaledObject
 from gpusim.autoscale.kpa import KnativePodAutoscaler, WindowAverage
 from gpusim.cluster.state import SHARING_TIMESLICE, Placement
 from gpusim.dataplane import DataPlane, Histogram
+from gpusim.dataplane._kernels import ARRIVED, LATENCY_SUM, READY, SERVED, TIMED_OUT, close_interval
 from gpusim.errors import InputError
 from gpusim.scenario.models import InferenceWorkload
 from gpusim.sim.sharing import offer_share
@@ -58,6 +59,8 @@ replicas and queue length at its end, latency percentiles of the requests comple
 the activator stays in the request path; -1 also when the target burst capacity is unlimited), NaN
 for services without a KPA or before its first decision."""
 
+
+_QS = np.array([0.5, 0.99])  # the quantiles of each row
 
 ARRIVAL_CHUNK_S = 6 * 3600.0
 """Synthetic request arrivals are drawn this many simulated seconds at a time."""
@@ -151,15 +154,25 @@ class InferenceService:
             batch_slowdown=w.batch_slowdown,
         )
         self.live: list[Replica] = []  # replicas not gone, in creation order
+        self.n_state = dict.fromkeys(("pending", "starting", "ready", "draining"), 0)  # live replicas per state
         self._created = 0
         self.desired = w.replicas
         self.cold_starts = 0
         self.latency = Histogram(self.dp.hist_config)
         self.interval = _Interval(latency=Histogram(self.dp.hist_config))
+        self._wait_counts = self.dp.hist_config.empty()  # the kernel's wait histogram (not reported)
+        cfg = self.dp.hist_config
+        self._hist_geometry = (cfg, _edges(cfg), cfg.n_bins)
+        self._queue_end = 0  # requests queued at the end of the last window
+        self._q_out = np.zeros(3, dtype=np.int64)  # close_interval's (count, p50 index, p99 index)
         self._rows = _Rows()
         self.replica_seconds = 0.0
         self.hpa = self.kpa = self.keda = None
         a = w.autoscaling
+        # only the tokens_per_s signal reads output tokens (a KEDA query may name it too)
+        self._reads_tokens = a is not None and (
+            a.keda is not None or (a.hpa is not None and any(m.name == "tokens_per_s" for m in a.hpa.metrics))
+        )
         if a is not None and a.keda is not None:
             self.keda = KEDAScaledObject(a.keda)
         elif a is not None and a.hpa is not None:
@@ -168,8 +181,8 @@ class InferenceService:
             self.kpa = KnativePodAutoscaler(a.kpa, ready_pods_at_start=w.replicas, start_s=0.0)
             self.kpa_avg = WindowAverage(max_window_s=a.kpa.stable_window_s)
         self.signals = observe.SignalWindow()  # data-plane integrals since the last autoscaler decision
+        self._signal_acc = self.signals.slots(self.dp.max_replicas)  # the kernel adds to it in place
         self._next_hpa = 0.0
-        self._last = None  # the last window's metrics
         self._last_row_s = 0.0  # end of the last recorded interval
         self._excess_burst = math.nan  # the KPA's last valid decision's excess burst capacity
 
@@ -319,10 +332,11 @@ class InferenceService:
     def _take(self, now: float) -> tuple[np.ndarray, np.ndarray]:
         """The requests arriving in [last taken, now), drawing further chunks as the clock reaches them."""
         i = self.next_i
-        j = int(np.searchsorted(self.arrival_s, now, side="left"))
+        j = int(self.arrival_s.searchsorted(now, side="left"))
         self.next_i = j
         if now <= self._chunk_end or self._chunk_end >= self.ctx.horizon_s:
-            return self.arrival_s[i:j], self.work[i:j], self._tokens(i, j)
+            tokens = self._tokens(i, j) if self._reads_tokens else 0.0
+            return self.arrival_s[i:j], self.work[i:j], tokens
         parts_t, parts_w = [self.arrival_s[i:j]], [self.work[i:j]]
         tokens = self._tokens(i, j)  # before the next chunk replaces output_tokens
         while now > self._chunk_end and self._chunk_end < self.ctx.horizon_s:
@@ -335,31 +349,47 @@ class InferenceService:
         return np.concatenate(parts_t), np.concatenate(parts_w), tokens
 
     def _tokens(self, i: int, j: int) -> float:
-        """Output tokens of requests i..j of the current chunk (the tokens/s signal)."""
-        return 0.0 if self.output_tokens is None else float(self.output_tokens[i:j].sum())
+        """Output tokens of requests i..j of the current chunk (the tokens/s signal; 0 when no
+        autoscaler reads it: nothing else does).
+        """
+        if self.output_tokens is None or not self._reads_tokens:
+            return 0.0
+        return float(self.output_tokens[i:j].sum())
 
     def advance(self, now: float) -> None:
-        """Serve every request that arrived in [data-plane clock, now)."""
-        if now <= self.dp.now_s:
+        """Serve every request that arrived in [data-plane clock, now).
+
+        The kernel adds the window's latencies to the interval's counts in place; its other outputs
+        are read from the data plane's window arrays (no per-window objects).
+        """
+        dp = self.dp
+        t0 = dp.now_s
+        if now <= t0:
             return
         t, work, tokens = self._take(now)
-        m = self.dp.serve(t, work, now)
         iv = self.interval
-        iv.arrived += m.arrived
-        iv.served += m.served
-        iv.timed_out += m.timed_out
-        iv.dropped += m.dropped
-        iv.latency += m.latency
-        self.latency += m.latency
-        dt = m.duration_s
-        ready = np.flatnonzero(m.ready)
-        self.replica_seconds += dt * ready.size
-        self.signals.add(m, tokens)
+        dropped = dp.serve_into(t, work, now, iv.latency.counts, self._wait_counts, self._signal_acc)
+        acc_i = dp.acc_i
+        arrived = int(acc_i[ARRIVED])
+        iv.arrived += arrived
+        iv.served += int(acc_i[SERVED])
+        iv.timed_out += int(acc_i[TIMED_OUT])
+        iv.dropped += dropped
+        lat_sum = float(dp.acc_f[LATENCY_SUM])
+        iv.latency.sum_s += lat_sum
+        self.latency.sum_s += lat_sum  # its counts take the interval's at each row
+        dt = now - t0
+        n_ready = int(dp._ist[6])  # replicas ready during the window
+        self.replica_seconds += dt * n_ready
+        R = dp.max_replicas
+        lb_avg = float(dp.q_area[R] / dt) if dt > 0 else float(dp.queued_end[R])
+        self.signals.add_totals(dt, lb_avg, arrived, tokens)  # the per-slot integrals: added by the kernel
         if self.kpa is not None:
-            total = float(m.concurrency_avg[ready].sum() + m.lb_queue_avg)
-            value = total if self.kpa.config.metric == "concurrency" else m.arrival_rate_rps
-            self.kpa_avg.add(m.t_start_s, m.t_end_s, value)
-        self._last = m
+            in_service_avg, queued_avg, lb_avg, _ = dp.window_averages(dt)
+            total = float((in_service_avg + queued_avg)[dp.state == READY].sum() + lb_avg)
+            value = total if self.kpa.config.metric == "concurrency" else (arrived / dt if dt > 0 else 0.0)
+            self.kpa_avg.add(t0, now, value)
+        self._queue_end = int(dp.queued_end.sum())  # at the replicas and the balancer
 
     # ------------------------------------------------------------------ control loop
     def _loop(self):
@@ -381,36 +411,63 @@ class InferenceService:
                 self._record(now)
                 next_row += self.w.interval
 
+    def _n_live(self) -> int:
+        """Replicas that count for the autoscaler: pending, starting and ready (not draining)."""
+        n = self.n_state
+        return n["pending"] + n["starting"] + n["ready"]
+
+    def _set_state(self, r: Replica, state: str) -> None:
+        if r.state != "gone":
+            self.n_state[r.state] -= 1
+        if state != "gone":
+            self.n_state[state] += 1
+        r.state = state
+
     def _autoscale(self, now: float) -> None:
-        live = [r for r in self.live if r.state in ("pending", "starting", "ready")]
-        ready = [r for r in live if r.state == "ready"]
         if self.hpa is not None:
             if now + 1e-9 < self._next_hpa:
                 return
             self._next_hpa = now + self.hpa.sync_period_s
             req = self.job.gpus * self.job.gpu_milli or max(1, self.job.cpu_milli)  # the pod's request of its device
-            samples = observe.hpa_samples(self.hpa.config.metrics, live, self.signals, now, req, self.job.gpus == 0)
-            self._scale_to(self.hpa.reconcile(now, len(live), samples).desired_replicas)
+            ns = self.n_state
+            n_pending, n_loading = ns["pending"], 0
+            if ns["starting"]:  # pulling the image (a Pending pod) or loading the model (Running, not ready)
+                for r in self.live:
+                    if r.state == "starting":
+                        if now >= r.running_s:
+                            n_loading += 1
+                        else:
+                            n_pending += 1
+            slots = observe.SlotView(self.dp.state, ns["ready"], n_pending, n_loading)
+            # the samples skip draining replicas themselves
+            samples = observe.hpa_samples_grouped(
+                self.hpa.config.metrics, self.live, self.signals, now, req, self.job.gpus == 0, slots
+            )
+            self._scale_to(self.hpa.reconcile(now, self._n_live(), samples).desired_replicas)
         elif self.keda is not None:
-            values = self.keda.values(lambda sig: self.signals.series(sig, [r.dp_index for r in ready]))
-            self._scale_to(self.keda.reconcile(now, len(live), values, len(ready)).desired_replicas)
+            ready_dp = [r.dp_index for r in self.live if r.state == "ready"]
+            values = self.keda.values(lambda sig: self.signals.series(sig, ready_dp))
+            self._scale_to(self.keda.reconcile(now, self._n_live(), values, len(ready_dp)).desired_replicas)
         elif self.kpa is not None:
             cfg = self.kpa.config
             stable = self.kpa_avg.average(now, cfg.stable_window_s)  # None: no data yet (Knative: no decision)
             panic = self.kpa_avg.average(now, cfg.stable_window_s * cfg.panic_window_percentage / 100)
-            d = self.kpa.scale(now, len(ready), stable, panic)
+            d = self.kpa.scale(now, self.n_state["ready"], stable, panic)
             if d.valid:
                 self._excess_burst = float(d.excess_burst_capacity)
                 self._scale_to(d.desired_pods)
         self.signals.reset()
 
     def _scale_to(self, n: int) -> None:
-        live = [r for r in self.live if r.state != "draining"]
         self.desired = n
-        if n > len(live):
-            for _ in range(n - len(live)):
+        n_live = self._n_live()
+        if n > n_live:
+            for _ in range(n - n_live):
                 self._create_replica()
             return
+        if n == n_live:
+            return
+        live = [r for r in self.live if r.state != "draining"]
         surplus = len(live) - n
         for state in ("pending", "starting", "ready"):
             victims = [r for r in live if r.state == state]
@@ -425,6 +482,7 @@ class InferenceService:
         r = Replica(index=self._created, created_s=self.env.now)
         self._created += 1
         self.live.append(r)
+        self.n_state["pending"] += 1
         self.ctx.scheduler.submit(
             [a.requests for a in self.alternatives],
             self.job.priority,
@@ -433,7 +491,8 @@ class InferenceService:
         r.ticket = self.ctx.scheduler.last_ticket
 
     def _bound(self, r: Replica, alt, placements: list[Placement]) -> None:
-        r.state, r.alt, r.placements = "starting", alt, placements
+        self._set_state(r, "starting")
+        r.alt, r.placements = alt, placements
         if alt.offer.sharing == SHARING_TIMESLICE:  # co-tenant of training jobs (slows them, uses memory)
             self.ctx.add_ts_tenant(("replica", self.name, r.index), placements, self.job.gpu_memory_mib)
         if r.warm and self.env.now == 0.0:  # warm start: already running when the window opens
@@ -468,21 +527,24 @@ class InferenceService:
             return  # removed while starting
         self.advance(self.env.now)
         r.dp_index = self.dp.add_replica(self.env.now, speed=self._speed(r.alt, r.placements))
-        r.state, r.ready_s = "ready", self.env.now
+        self._set_state(r, "ready")
+        r.ready_s = self.env.now
 
     def _remove(self, r: Replica) -> None:
         if r.state == "pending":
             self.ctx.scheduler.cancel(r.ticket)
-            r.state = "gone"
+            self._set_state(r, "gone")
             self.live.remove(r)
         elif r.state == "starting":
             self._release(r)
         elif r.state == "ready":
             self.advance(self.env.now)
             self.dp.drain_replica(r.dp_index)
-            r.state = "draining"
+            self._set_state(r, "draining")
 
     def _finish_drains(self) -> None:
+        if not self.n_state["draining"]:
+            return
         for r in [r for r in self.live if r.state == "draining"]:
             if self.dp.is_drained(r.dp_index):
                 self.dp.remove_replica(r.dp_index)
@@ -493,7 +555,7 @@ class InferenceService:
             self.ctx.remove_ts_tenant(("replica", self.name, r.index), r.placements, self.job.gpu_memory_mib)
         for req, p in zip(r.alt.requests, r.placements, strict=True):
             self.ctx.cluster.release(req, p)
-        r.state = "gone"
+        self._set_state(r, "gone")
         self.live.remove(r)
         self.ctx.on_change()
         self.ctx.scheduler.kick()
@@ -501,20 +563,36 @@ class InferenceService:
     # ------------------------------------------------------------------ results
     def _record(self, now: float) -> None:
         iv = self.interval
-        states = [r.state for r in self.live]
-        m = self._last
-        queue = 0
-        if m is not None:
-            queue = int(m.queued_end.sum() + m.lb_queue_end)
-        p50, p99 = _quantiles(iv.latency, (0.5, 0.99))
+        ns = self.n_state
+        p50, p99 = self._close_interval()
         length = now - self._last_row_s
         rate = iv.arrived / length if length > 0 else math.nan
         self._rows.append(
-            now, iv.arrived, iv.served, iv.timed_out, iv.dropped, rate, states.count("ready"), self.desired,
-            states.count("pending"), states.count("starting"), queue, p50, p99, self._excess_burst,
+            now, iv.arrived, iv.served, iv.timed_out, iv.dropped, rate, ns["ready"], self.desired,
+            ns["pending"], ns["starting"], self._queue_end, p50, p99, self._excess_burst,
         )  # fmt: skip
         self._last_row_s = now
-        self.interval = _Interval(latency=Histogram(self.dp.hist_config))
+        iv.arrived = iv.served = iv.timed_out = iv.dropped = 0
+
+    def _close_interval(self) -> tuple[float, float]:
+        """The interval's latency p50 and p99 (nearest rank, as `Histogram.quantile`; NaN if none);
+        its counts go to the run's and are zeroed.
+        """
+        iv, out = self.interval, self._q_out
+        close_interval(iv.latency.counts, self.latency.counts, _QS, out)
+        iv.latency.sum_s = 0.0
+        if out[0] == 0:
+            return math.nan, math.nan
+        cfg, edges, n_bins = self._hist_geometry
+        q = []
+        for idx in (int(out[1]), int(out[2])):
+            if idx == 0:
+                q.append(cfg.lo_s)
+            elif idx == n_bins + 1:
+                q.append(cfg.hi_s)
+            else:
+                q.append(float(math.sqrt(edges[idx - 1] * edges[idx])))
+        return q[0], q[1]
 
     def frame(self):
         """The service's rows of the `services` table (SERVICE_COLUMNS)."""
@@ -532,6 +610,7 @@ class InferenceService:
         self.advance(end_s)
         if end_s > self._last_row_s + 1e-9:  # the loop never runs at the horizon itself
             self._record(end_s)
+        self._close_interval()  # a window shorter than 1e-9 s after the last row
         t = self.dp.totals
         arrived = t["arrived"]
         in_flight = self.dp.in_flight
@@ -559,29 +638,35 @@ class InferenceService:
 
 
 class _Rows:
-    """The services time series of one service, as typed columns (8 bytes a value, not a dict a row)."""
+    """The services time series of one service, row after row in one typed buffer (8 bytes a value,
+    not a dict a row); the count columns are integers below 2**53, so they are exact as doubles.
+    """
 
     _FLOAT = ("time_s", "arrival_rps", "latency_p50_s", "latency_p99_s", "excess_burst_capacity")
+    _COLS = [c for c in SERVICE_COLUMNS if c != "service"]
 
     def __init__(self):
         from array import array
 
-        self.cols = {c: array("d" if c in self._FLOAT else "q") for c in SERVICE_COLUMNS if c != "service"}
-        self._append = [self.cols[c].append for c in SERVICE_COLUMNS if c != "service"]
+        self.buf = array("d")
 
     def append(self, *values) -> None:
-        for add, v in zip(self._append, values, strict=True):
-            add(v)
+        if len(values) != len(self._COLS):
+            raise ValueError(f"a services row has {len(self._COLS)} values, got {len(values)}")
+        self.buf.extend(values)
 
     def __len__(self) -> int:
-        return len(self.cols["time_s"])
+        return len(self.buf) // len(self._COLS)
 
     def frame(self, service: str):
         import pandas as pd
 
-        n = len(self)
-        data = {c: np.array(a, dtype=np.float64 if c in self._FLOAT else np.int64) for c, a in self.cols.items()}
-        data["service"] = np.full(n, service, dtype=object)
+        rows = np.frombuffer(self.buf, dtype=np.float64).reshape(len(self), len(self._COLS)) if len(self) else None
+        data = {}
+        for k, c in enumerate(self._COLS):
+            col = np.empty(0) if rows is None else rows[:, k]
+            data[c] = col.astype(np.float64 if c in self._FLOAT else np.int64)
+        data["service"] = np.full(len(self), service, dtype=object)
         return pd.DataFrame(data, columns=SERVICE_COLUMNS)
 
 
