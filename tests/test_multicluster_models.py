@@ -131,13 +131,17 @@ def test_control_plane_and_location_rules(tmp_path):
     probs, _ = _problems(tmp_path, TEXT.replace("provider: eks, tier: standard", "provider: gke, tier: standard"))
     assert probs[0].path == "clusters[1]" and "gke runs on gcp" in probs[0].message
     probs, _ = _problems(tmp_path, TEXT.replace("provider: eks, tier: standard", "provider: eks, tier: gold"))
-    assert probs[0].path == "clusters[1].control_plane.managed" and "known: extended-support, standard" in probs[0].message
+    assert (
+        probs[0].path == "clusters[1].control_plane.managed" and "known: extended-support, standard" in probs[0].message
+    )
     probs, _ = _problems(tmp_path, TEXT.replace("self_managed: {}", "self_managed: {}\n      managed: {provider: eks, tier: standard}"))  # fmt: skip
     assert probs[0].path == "clusters[0].control_plane" and "exactly one" in probs[0].message
     # AKS Premium has no confirmed published total: the scenario must give it
-    azure = TEXT.replace("provider: eks, tier: standard", "provider: aks, tier: premium").replace(
-        "provider: aws, region: eu-west-1", "provider: azure, region: westeurope"
-    ).replace("node_type: aws-p5.48xlarge", "price_per_hour: 98.32")
+    azure = (
+        TEXT.replace("provider: eks, tier: standard", "provider: aks, tier: premium")
+        .replace("provider: aws, region: eu-west-1", "provider: azure, region: westeurope")
+        .replace("node_type: aws-p5.48xlarge", "price_per_hour: 98.32")
+    )
     probs, _ = _problems(tmp_path, azure)
     assert probs[0].path == "clusters[1].control_plane.managed" and "give usd_per_hour" in probs[0].message
     f = tmp_path / "azure.yaml"

@@ -127,7 +127,10 @@ def load_cluster_catalog() -> ClusterCatalog:
     egress = {}
     for provider, e in data["egress"].items():
         tiers = tuple(
-            (None if t["up_to_gb"] is None else float(t["up_to_gb"]), None if t["usd_per_gb"] is None else float(t["usd_per_gb"]))  # fmt: skip
+            (
+                None if t["up_to_gb"] is None else float(t["up_to_gb"]),
+                None if t["usd_per_gb"] is None else float(t["usd_per_gb"]),
+            )  # fmt: skip
             for t in e["tiers"]
         )
         egress[provider] = EgressPrice(provider=provider, unit=e["unit"], tiers=tiers, raw=e)
@@ -183,7 +186,9 @@ def tiered_cost_usd(amount: float, tiers: Sequence[Tier], already_used: float = 
         overlap = min(end, hi) - max(start, lo)
         if overlap > 0:
             if price is None:
-                raise ValueError(f"the price between {lo:g} and {hi:g} units per month is unknown; give it in the scenario")
+                raise ValueError(
+                    f"the price between {lo:g} and {hi:g} units per month is unknown; give it in the scenario"
+                )
             cost += overlap * price
         lo = hi
         if lo >= end:

@@ -53,7 +53,15 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import BeforeValidator, ConfigDict, Discriminator, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from gpusim.errors import InputError, Problem, ScenarioError
 from gpusim.hardware.clusters import load_cluster_catalog
@@ -190,7 +198,7 @@ class ControlPlane(_Model):
 
 # --------------------------------------------------------------------------- member
 class FailureOverride(_Model):
-    """This cluster's failure rates instead of the catalog's (gpusim/hardware/data/failures.yaml)."""
+    """Failure rates of one cluster instead of the catalog's (gpusim/hardware/data/failures.yaml)."""
 
     interruptions_per_gpu_hour: float | None = Field(
         None, ge=0, le=1, description="Unexpected interruptions per GPU-hour (replaces the per-model rate)."
@@ -217,7 +225,9 @@ class EgressTier(_Model):
 class EgressPricing(_Model):
     """A member's egress price: a catalog entry, or its own tiers (a negotiated contract)."""
 
-    price: str | None = Field(None, description="Catalog egress entry (aws, gcp-premium, gcp-standard, azure, oci, on-prem).")
+    price: str | None = Field(
+        None, description="Catalog egress entry (aws, gcp-premium, gcp-standard, azure, oci, on-prem)."
+    )
     tiers: list[EgressTier] | None = Field(None, min_length=1, max_length=20, description="Own monthly tiers.")
     unit: Literal["GB", "GiB"] = Field("GB", description="Unit of the tiers' bounds and prices.")
 
@@ -226,7 +236,9 @@ class EgressPricing(_Model):
         if (self.price is None) == (self.tiers is None):
             raise ValueError("give exactly one of price or tiers")
         if self.price is not None and self.price not in load_cluster_catalog().egress:
-            raise ValueError(f"no egress price {self.price!r}; known: {', '.join(sorted(load_cluster_catalog().egress))}")
+            raise ValueError(
+                f"no egress price {self.price!r}; known: {', '.join(sorted(load_cluster_catalog().egress))}"
+            )
         if self.tiers is not None:
             bounds = [t.up_to_gb for t in self.tiers]
             if any(b is None for b in bounds[:-1]):
@@ -247,11 +259,17 @@ class ClusterMember(_Model):
     cluster: Cluster = Field(description="Its node pools, autoscaler and billing (as a plain scenario's cluster:).")
     control_plane: ControlPlane = Field(description="Managed (a provider's tier) or self-managed (ops cost per hour).")
     scheduler: Scheduler = Field(default_factory=Scheduler, description="Its scheduler settings.")
-    failures: FailureOverride | None = Field(None, description="Failure rates of this cluster instead of the catalog's.")
-    provisioning_lag: Duration = Field(
-        0.0, ge=0, description="Extra delay before a node the autoscaler adds here is Ready (seconds), on top of the pool's provisioning."
+    failures: FailureOverride | None = Field(
+        None, description="Failure rates of this cluster instead of the catalog's."
     )
-    egress: EgressPricing | None = Field(None, description="Egress price (default: the provider's catalog entry; on premises: free).")
+    provisioning_lag: Duration = Field(
+        0.0,
+        ge=0,
+        description="Extra delay before a node the autoscaler adds here is Ready (seconds), on top of the pool's provisioning.",
+    )
+    egress: EgressPricing | None = Field(
+        None, description="Egress price (default: the provider's catalog entry; on premises: free)."
+    )
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -358,7 +376,8 @@ class MultiClusterScenario(_Model):
     clusters: list[ClusterMember] = Field(min_length=1, max_length=MAX_CLUSTERS, description="The clusters (1 to 64).")
     workloads: list[Workload] = Field(min_length=1, max_length=1000, description="Workloads (1 to 1,000).")
     placement: dict[str, str] = Field(
-        default_factory=dict, description="Workload name -> the cluster it runs on (every training workload; unrouted services)."
+        default_factory=dict,
+        description="Workload name -> the cluster it runs on (every training workload; unrouted services).",
     )
     routing: list[ServiceRouting] = Field(default_factory=list, description="Inference services spread over clusters.")
     output: Output = Field(default_factory=Output, description="Recording settings.")
@@ -454,7 +473,11 @@ def check_multicluster(s: MultiClusterScenario, *, per_cluster: bool = True) -> 
                 out.append((base + ("clients", gi), "transfer.payer is both: the client group needs a location: to price its egress"))  # fmt: skip
     for wi, w in enumerate(s.workloads):
         if w.name not in s.placement and w.name not in routed:
-            what = "placement: (a training workload runs on one cluster)" if w.type == "training" else "placement: or routing:"
+            what = (
+                "placement: (a training workload runs on one cluster)"
+                if w.type == "training"
+                else "placement: or routing:"
+            )
             out.append((("workloads", wi, "name"), f"{w.name!r} runs nowhere; give it a cluster in {what}"))
     if out or not per_cluster:
         return out
@@ -544,7 +567,9 @@ def slo_attainment(latencies_s: Sequence[float] | np.ndarray, slo_s: float, adde
     return float(np.count_nonzero(lat + added_s <= slo_s) / lat.size)
 
 
-def slo_attainment_shifted(edges_s: Sequence[float], counts: Sequence[float], slo_s: float, added_s: float = 0.0) -> float:
+def slo_attainment_shifted(
+    edges_s: Sequence[float], counts: Sequence[float], slo_s: float, added_s: float = 0.0
+) -> float:
     """SLO attainment from a latency histogram shifted right by `added_s`.
 
     The histogram has bins [edges[i], edges[i+1]) holding counts[i] requests, spread uniformly
