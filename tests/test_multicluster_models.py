@@ -147,6 +147,17 @@ def test_control_plane_and_location_rules(tmp_path):
     f = tmp_path / "azure.yaml"
     f.write_text(azure.replace("tier: premium}", "tier: premium, usd_per_hour: 0.70}"), encoding="utf-8")
     assert load_multicluster(f).clusters[1].control_plane.managed.fee_usd_per_hour() == 0.70
+    # a fee given by hand still needs a real tier name
+    probs, _ = _problems(
+        tmp_path,
+        TEXT.replace(
+            "provider: gke, tier: standard,", "provider: gke, tier: free_credit_usd_per_month, usd_per_hour: 1,"
+        ),
+    )
+    assert (
+        probs[0].path == "clusters[2].control_plane.managed"
+        and "known: autopilot, extended-support, standard" in probs[0].message
+    )
     # a free credit only where the provider has one
     probs, _ = _problems(tmp_path, TEXT.replace("provider: eks, tier: standard}", "provider: eks, tier: standard, free_credit: true}"))  # fmt: skip
     assert "no monthly free credit" in probs[0].message

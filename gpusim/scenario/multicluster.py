@@ -159,9 +159,10 @@ class ManagedControlPlane(_Model):
                 cat.control_plane_usd_per_hour(self.provider, self.tier)
             except InputError as e:
                 raise ValueError(str(e)) from None
-        elif self.tier not in cat.control_planes[self.provider]:
+        else:
             known = sorted(k for k, v in cat.control_planes[self.provider].items() if "usd_per_hour" in (v or {}))
-            raise ValueError(f"no tier {self.tier!r} for {self.provider}; known: {', '.join(known)}")
+            if self.tier not in known:
+                raise ValueError(f"no tier {self.tier!r} for {self.provider}; known: {', '.join(known)}")
         if self.free_credit and cat.free_credit_usd_per_month(self.provider) == 0:
             raise ValueError(f"{self.provider} has no monthly free credit in the catalog; remove free_credit")
         return self
