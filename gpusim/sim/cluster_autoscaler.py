@@ -104,6 +104,7 @@ class NodeManager:
             self.live[pool].append(i)
             if self.cluster.node_state[i] == NODE_PROVISIONING:
                 self.provisioning_nodes.append(i)
+        self.initial_nodes = len(self.records)  # the scenario's `count`s
         # kept as counters: the engine samples them at every event
         self._billed_count = len(self.records)
         self._ready_count = len(self.records)
@@ -133,7 +134,7 @@ class NodeManager:
         if fit is None:
             tmpl = self.templates[pool]
             mode = self.pools[pool].sharing
-            fit = self._template_fit[key] = self._static_ok(tmpl, req) and _take(
+            fit = self._template_fit[key] = self.static_ok(tmpl, req) and _take(
                 _capacity(self.cluster, tmpl, mode), req, mode
             )
         return fit
@@ -244,7 +245,7 @@ class NodeManager:
             # pod, no other untouched node of the pool can (the same answer, without the bins)
             fresh_fails: set[int] = set()
             for node in provisioning:
-                if not self._static_ok(node, req):
+                if not self.static_ok(node, req):
                     continue
                 key = (node, req.sharing)
                 mode = self._modes[int(pools[node])]
@@ -270,7 +271,7 @@ class NodeManager:
         room.update(trial)
         return True
 
-    def _static_ok(self, node: int, req: PodRequest) -> bool:
+    def static_ok(self, node: int, req: PodRequest) -> bool:
         """Static fit of a request on a node's shape (labels, taints, model, sharing, size), any state.
 
         Every node of a pool has the pool's shape (the autoscaler copies it from the pool's
@@ -423,6 +424,17 @@ class NodeManager:
         self.on_change()
 
     # ------------------------------------------------------------------ results
+    def prices(self) -> dict[str, float]:
+        """USD per node-hour of every pool (NaN when unknown), in the scenario's pool order."""
+        return {name: self.price(pool) for name, pool in self.pools.items()}
+
+    def collect(self, end_s: float) -> dict:
+        """The nodes table, the nodes added and the scale-up/down counts; each pool's price for the cost."""
+        nodes = self.nodes_frame(end_s)
+        summary = {"nodes_added": int(len(nodes) - self.initial_nodes), "cluster_scale_ups": self.scale_ups,
+                   "cluster_scale_downs": self.scale_downs}  # fmt: skip
+        return {"tables": {"nodes": nodes}, "summary": summary, "facts": {"prices": self.prices()}}
+
     def nodes_frame(self, end_s: float):
         import pandas as pd
 

@@ -161,6 +161,9 @@ class DynamicMig:
         self.on_change()
         self.kick()
 
+    def collect(self, end_s: float) -> dict:
+        return {"summary": {"mig_reconfigurations": self.reconfigurations}}
+
     def _profile(self, run, name: str):
         node = run.placements[0].node
         return self.catalog.gpu(self.cluster.gpu_model_ids[self.cluster.node_gpu_model[node]]).mig.profile(name)
