@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gpusim.cluster.state import (
+    NODE_DRAINING,
     NODE_GONE,
     NODE_PROVISIONING,
     NODE_READY,
@@ -109,10 +110,15 @@ class NodeManager:
         self._billed_count = len(self.records)
         self._ready_count = len(self.records)
         self.autoscaled = any(p.autoscaling is not None for p in self.pools.values())
+        self.watchers: list = []  # told `node_ready(i)` and `node_gone(i)` (the failure component)
 
     def connect(self, scheduler) -> None:
         """The scheduler whose pending pods the Cluster Autoscaler scales for (and kicks when nodes are ready)."""
         self.scheduler = scheduler
+
+    def watch(self, watcher) -> None:
+        """`watcher.node_ready(i)` is called after a node turns Ready, `watcher.node_gone(i)` after one is removed."""
+        self.watchers.append(watcher)
 
     def start(self) -> None:
         if self.autoscaled:
@@ -325,7 +331,10 @@ class NodeManager:
             best = options[int(self.rng.integers(len(options)))]
         return best[0], best[4]
 
-    def add_nodes(self, pool_name: str, k: int) -> None:
+    def add_nodes(self, pool_name: str, k: int, *, replacement: bool = False) -> None:
+        """Request `k` new nodes of the pool (ready after its provisioning lag); a `replacement` for a
+        failed or interrupted node is not a Cluster Autoscaler scale-up.
+        """
         pool = self.pools[pool_name]
         c = self.cluster
         tmpl = self.templates[pool_name]
@@ -351,8 +360,9 @@ class NodeManager:
             ts_replicas=int(c.gpu_ts_capacity[c.node_gpu_start[tmpl]]) if c.node_gpu_count[tmpl] else 1,
             names=[f"{pool_name}-{len(self.records) + j}" for j in range(k)],
         )
-        self.scale_ups += 1
-        self.last_scale_up = now
+        if not replacement:
+            self.scale_ups += 1
+            self.last_scale_up = now
         if c.n_nodes > self._empty_since.size:
             grown = np.full(max(c.n_nodes, 2 * self._empty_since.size), np.nan)
             grown[: self._empty_since.size] = self._empty_since
@@ -376,6 +386,33 @@ class NodeManager:
         self._ready_count += 1
         self.on_change()
         self.scheduler.kick()
+        for w in self.watchers:
+            w.node_ready(i)
+
+    def set_not_ready(self, i: int) -> None:
+        """A failed or cordoned node: NotReady, so no new pods bind there; it stays live and billed."""
+        if self.cluster.node_state[i] != NODE_READY:
+            return
+        self.cluster.set_node_state(i, NODE_DRAINING)
+        self._ready_count -= 1
+        self.on_change()
+
+    def set_ready_again(self, i: int) -> None:
+        """A repaired node is Ready again."""
+        if self.cluster.node_state[i] != NODE_DRAINING:
+            return
+        self.cluster.set_node_state(i, NODE_READY)
+        self._ready_count += 1
+        self.on_change()
+        self.scheduler.kick()
+        for w in self.watchers:
+            w.node_ready(i)
+
+    def replace_node(self, i: int) -> None:
+        """Delete a failed or interrupted node (its billing stops) and request a new node of its pool."""
+        pool = self._record_of[i].pool
+        self.remove_node(i, scale_down=False)
+        self.add_nodes(pool, 1, replacement=True)
 
     def _scale_down(self) -> None:
         """Only nodes of autoscaled pools can be removed, so only they keep an empty-since clock."""
@@ -404,7 +441,7 @@ class NodeManager:
         """Ready, empty nodes of autoscaled pools -> since when they have been empty."""
         return {int(i): float(self._empty_since[i]) for i in np.flatnonzero(~np.isnan(self._empty_since))}
 
-    def remove_node(self, i: int) -> None:
+    def remove_node(self, i: int, *, scale_down: bool = True) -> None:
         c = self.cluster
         if c.node_state[i] == NODE_READY:
             self._ready_count -= 1
@@ -414,7 +451,8 @@ class NodeManager:
         self._billed_count -= 1
         if i < self._empty_since.size:
             self._empty_since[i] = np.nan
-        self.scale_downs += 1
+        if scale_down:
+            self.scale_downs += 1
         rec = self._record_of[i]
         pool = rec.pool
         self.live[pool].remove(i)
@@ -422,6 +460,8 @@ class NodeManager:
         if math.isnan(rec.removed_s):
             rec.removed_s = self.env.now
         self.on_change()
+        for w in self.watchers:
+            w.node_gone(i)
 
     # ------------------------------------------------------------------ results
     def prices(self) -> dict[str, float]:

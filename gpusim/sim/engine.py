@@ -39,7 +39,7 @@ def simulate(
         seed = scenario.seed if scenario.seed is not None else draw_seed()
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     wall0 = time.perf_counter()
-    run = Run(scenario, seed)
+    run = Run(scenario, seed, drain_cap=DRAIN_CAP)
     run.run(progress)
     return run.result(started_at=started_at, wall0=wall0)
 

@@ -28,6 +28,7 @@ from gpusim.metrics.summary import cost_summary, summarize
 from gpusim.scenario.models import InferenceWorkload, Scenario
 from gpusim.sim.cluster_autoscaler import NodeManager
 from gpusim.sim.environment import SimEnvironment
+from gpusim.sim.failures import FailureInjector
 from gpusim.sim.inference import SERVICE_COLUMNS, InferenceService, ServiceContext
 from gpusim.sim.scheduler import Scheduler
 from gpusim.sim.tenancy import DynamicMig, TimeSliceTenancy
@@ -91,6 +92,11 @@ class ServicePart:
     def start(self) -> None:
         self.service.start()
 
+    def node_lost(self, node: int, now: float) -> None:
+        """A node failed: the service drops its replicas there, if it knows how (InferenceService.node_lost)."""
+        if hasattr(self.service, "node_lost"):
+            self.service.node_lost(node, now)
+
     def collect(self, end_s: float) -> dict:
         return {"service_rows": [self.service.finish(end_s)], "service_frames": [self.service.frame()]}
 
@@ -142,7 +148,7 @@ class Collector:
 class Run:
     """One simulation: the components of a scenario at a seed, their lifecycle, and the result."""
 
-    def __init__(self, scenario: Scenario, seed: int, catalog=None):
+    def __init__(self, scenario: Scenario, seed: int, catalog=None, *, drain_cap: float = DRAIN_CAP):
         # ---- build
         self.scenario = scenario
         self.seed = seed
@@ -170,6 +176,10 @@ class Run:
         ]
         self.placeholders = Overprovisioning(scenario.cluster.overprovisioning, self.shapes, self.scheduler,
                                              on_change)  # fmt: skip
+        self.failures = None
+        if scenario.failures is not None:
+            self.failures = FailureInjector(env, cluster, self.nodes, scenario.failures, pools, sim.streams, on_change)
+        self.drain_cap = drain_cap
         self.drain_stop: dict = {}
         self.end_s = scenario.duration
         # ---- connect
@@ -177,6 +187,8 @@ class Run:
         self.mig.connect()
         self.training.connect(self.mig)
         self.nodes.connect(self.scheduler)
+        if self.failures is not None:
+            self.failures.connect(self.training, self.placeholders, *self.services)
         self._started = False
 
     def _service_context(self, w: InferenceWorkload) -> ServiceContext:
@@ -200,6 +212,8 @@ class Run:
         for svc in self.services:
             svc.start()
         self.placeholders.start()
+        if self.failures is not None:
+            self.failures.start()
         self.sampler.sample()
 
     def run(self, progress: Callable[[float, float], None] | None = None) -> float:
@@ -218,7 +232,7 @@ class Run:
             # run on until every training job has finished; the clock advances in steps, since the
             # Cluster Autoscaler and crash-loop back-offs keep scheduling events
             step = max(horizon / PROGRESS_STEPS, 60.0)
-            cap = DRAIN_CAP * horizon
+            cap = self.drain_cap * horizon
             while jobs.unfinished():
                 if env.now >= cap:
                     self.drain_stop = {"drain_cap_hit": True}
@@ -226,7 +240,10 @@ class Run:
                 nxt = env.peek()
                 # none running, or all crash-looping (a MIG re-partition in progress still makes progress)
                 stuck = not jobs.making_progress()
-                if nxt == float("inf") or (stuck and jobs.all_arrived() and not self.nodes.provisioning()):
+                repairing = self.failures is not None and self.failures.repairs_pending
+                if nxt == float("inf") or (
+                    stuck and jobs.all_arrived() and not self.nodes.provisioning() and not repairing
+                ):
                     # nothing pending can start: no job will finish, no node will arrive
                     self.drain_stop = {"drain_cap_hit": False, "drain_stalled": True}
                     break
@@ -244,8 +261,9 @@ class Run:
         """The components in collect order: the services serve up to the end before the last sample;
         the summary keys of each part follow in this order.
         """
+        extra = [self.failures] if self.failures is not None else []
         return [*self.services, self.sampler, self.nodes, self.scheduler, self.training, self.mig, self,
-                self.placeholders]  # fmt: skip
+                self.placeholders, *extra]  # fmt: skip
 
     def collect(self, end_s: float) -> dict:
         """The clock's own part: why draining stopped, the events processed, the traces read."""

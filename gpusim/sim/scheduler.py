@@ -125,6 +125,18 @@ class Scheduler:
         self._new = [p for p in self._new if p.seq != ticket]
         return len(self.pending) < before
 
+    def evict_node(self, node: int) -> int:
+        """A node failed: its bound placeholders are released and recreated (pending again), as the
+        Deployment does; returns how many.
+        """
+        victims = [v for v in self.bound_placeholders if any(p.node == node for p in v[3])]
+        for v in victims:
+            for req, p in zip(v[2], v[3], strict=True):
+                self.cluster.release(req, p)
+            self.bound_placeholders.remove(v)
+            self._evict_callbacks.pop(v[0])()
+        return len(victims)
+
     def kick(self) -> None:
         """Resources were freed: retry every pending pod at the current time."""
         self._retry_all = True

@@ -161,6 +161,14 @@ class DynamicMig:
         self.on_change()
         self.kick()
 
+    def forget(self, run) -> None:
+        """A job waiting for re-partitions was evicted (its node failed): it waits no more."""
+        for g in sorted(run.gpus_waiting):
+            lst = self.waiting.get(g)
+            if lst is not None and run in lst:
+                lst.remove(run)
+        run.gpus_waiting.clear()
+
     def collect(self, end_s: float) -> dict:
         return {"summary": {"mig_reconfigurations": self.reconfigurations}}
 

@@ -70,6 +70,80 @@ class JobRun:
         self.speed = alt.offer.compute_fraction  # rate on its own (no co-tenants), 1 = as the duration says
 
 
+class JobProgress:
+    """A job's progress across attempts when failures or checkpoints are modelled.
+
+    The job's timeline at full speed is `total` = its work W plus a checkpoint of `cost` after every
+    `interval` of work but the last (ceil(W / interval) - 1 of them), in segments of `seg` =
+    interval + cost. A checkpoint counts once its segment ends (`committed`: the position of the
+    last one). An attempt after a failure starts `restart` before the committed position (reloading
+    it), so the run's remaining time is always `total` minus the position. Accounting, in seconds at
+    full speed (x the job's GPUs for GPU-hours): `useful` (work kept), `lost` (work recomputed, a
+    checkpoint cut short included), `checkpoint` (checkpoints written), `restart` (reloads), and
+    `allocated` (wall time bound).
+    """
+
+    __slots__ = ("work", "interval", "cost", "restart_cost", "total", "seg", "n_seg", "committed", "start_v",
+                 "bound_s", "failures", "useful", "lost", "checkpoint", "restart", "allocated", "restarts")  # fmt: skip
+
+    def __init__(self, work_s: float, ckpt):
+        self.work = work_s
+        interval = ckpt.interval if ckpt is not None else math.inf
+        self.cost = ckpt.cost if ckpt is not None else 0.0
+        self.restart_cost = ckpt.restart if ckpt is not None else 0.0
+        finite = math.isfinite(interval) and math.isfinite(work_s)
+        self.n_seg = max(1, math.ceil(work_s / interval - 1e-12)) if finite else 1
+        self.total = work_s + self.cost * (self.n_seg - 1)
+        self.seg = interval + self.cost
+        self.interval = interval
+        self.committed = 0.0
+        self.start_v = 0.0
+        self.bound_s = math.nan
+        self.failures = 0
+        self.useful = self.lost = self.checkpoint = self.restart = self.allocated = 0.0
+        self.restarts = 0
+
+    def position(self, remaining: float, now: float) -> float:
+        """Where on its timeline a bound attempt is, given its remaining time (a job that never ends:
+        from the wall time bound).
+        """
+        if math.isfinite(self.total):
+            return self.total - remaining
+        return self.start_v + (now - self.bound_s)
+
+    def open(self, now: float) -> float:
+        """A new attempt is bound: returns its remaining time (a restart first, after a failure)."""
+        self.start_v = self.committed - (self.restart_cost if self.failures else 0.0)
+        self.bound_s = now
+        return self.total - self.start_v
+
+    def close(self, v: float, now: float, how: str) -> None:
+        """The attempt ends at position `v`: `finished`, `failed` (work since the last checkpoint is
+        lost) or `running` (the run's end: that work is kept as useful so far).
+        """
+        self.allocated += now - self.bound_s
+        self.restart += max(0.0, min(v, self.committed) - self.start_v)
+        if v <= self.committed:  # still reloading the checkpoint
+            self.failures += how == "failed"
+            return
+        if how == "finished":
+            k = self.n_seg - 1
+        else:
+            k = min(int(math.floor(v / self.seg)), self.n_seg - 1) if math.isfinite(self.seg) else 0
+        k0 = round(self.committed / self.seg) if math.isfinite(self.seg) else 0
+        new_c = max(self.committed, k * self.seg if k else 0.0)
+        done = k - k0 if new_c > self.committed else 0
+        self.checkpoint += done * self.cost
+        self.useful += (new_c - self.committed) - done * self.cost
+        rest = v - new_c
+        if how == "failed":
+            self.lost += rest
+            self.committed = new_c
+            self.failures += 1
+        else:  # finished (the last segment, no checkpoint) or still running
+            self.useful += rest
+
+
 class PodShapes:
     """How the pools serve pod shapes: alternatives per job, and static answers cached per shape.
 
@@ -230,6 +304,10 @@ class TrainingJobs:
         self.oom_kills = 0
         self.runs: dict[int, JobRun] = {}
         self._work = {w.name: w.work for w in scenario.workloads if getattr(w, "work", None) is not None}
+        self._ckpt = {w.name: w.checkpoint for w in scenario.workloads if getattr(w, "checkpoint", None) is not None}
+        self.track = getattr(scenario, "failures", None) is not None  # failure accounting in the result
+        self.progress: dict[int, JobProgress] = {}  # job id -> progress across attempts (failures, checkpoints)
+        self._alts: dict[int, list[Alternative]] = {}  # job id -> its alternatives, to requeue it after a failure
         if scenario.scheduler.policy == "fgd":
             # FGD measures fragmentation against the workload's typical pods (Weng et al. 2023).
             reqs = [
@@ -281,14 +359,20 @@ class TrainingJobs:
                     self.unschedulable[job.job_id] = shapes.gang_reason(job)
                     continue
             self.pending += 1
-            self.scheduler.submit(
-                [a.requests for a in alts], job.priority, lambda i, ps, job=job, alts=alts: self._bind(job, alts[i], ps)
-            )
+            if self.track:
+                self._alts[job.job_id] = alts
+            self._submit(job, alts)
             self.on_change()
+
+    def _submit(self, job: JobSpec, alts: list[Alternative]) -> None:
+        self.scheduler.submit(
+            [a.requests for a in alts], job.priority, lambda i, ps, job=job, alts=alts: self._bind(job, alts[i], ps)
+        )
 
     def _bind(self, job: JobSpec, alt: Alternative, placements: list[Placement]) -> None:
         self.pending -= 1
         c = self.cluster
+        first_start = self.recorder.start_s.get(job.job_id)
         self.recorder.job_started(
             job.job_id,
             self.env.now,
@@ -313,6 +397,15 @@ class TrainingJobs:
         self.running += 1
         run = JobRun(job, alt, placements, self.env.now)
         run.speed = self._speed(job, alt, placements)
+        ckpt = self._ckpt.get(job.workload)
+        if self.track or ckpt is not None:
+            prog = self.progress.get(job.job_id)
+            if prog is None:
+                prog = self.progress[job.job_id] = JobProgress(job.duration_s, ckpt)
+            elif first_start is not None:  # requeued after a failure: it started first back then
+                self.recorder.start_s[job.job_id] = first_start
+            run.remaining = prog.open(self.env.now)
+            run.restarts = prog.restarts
         self.runs[job.job_id] = run
         self._start(run)
 
@@ -320,6 +413,8 @@ class TrainingJobs:
         """The container starts: on a time-sliced GPU it may run out of memory (no isolation); on a
         dynamic-MIG GPU it may first need a new instance (drain, then re-partition).
         """
+        if self.runs.get(run.job.job_id) is not run:
+            return  # evicted while crash-looping (its node failed)
         if run.alt.offer.sharing == SHARING_MIG and self.mig.needs_repartition(run):
             return
         if run.alt.offer.sharing == SHARING_TIMESLICE:
@@ -406,9 +501,44 @@ class TrainingJobs:
         if run.alt.offer.sharing == SHARING_TIMESLICE:
             affected = self.timeslice.leave(job.job_id, run.gpus, job.gpu_memory_mib)
         self._release(run.alt, run.placements)
+        prog = self.progress.get(job.job_id)
+        if prog is not None:
+            prog.close(prog.total, self.env.now, "finished")
         self.recorder.job_finished(job.job_id, self.env.now, restarts=run.restarts)
         self._retime(affected)
         self.on_change()
+        self.scheduler.kick()
+
+    # ------------------------------------------------------------------ failures
+    def node_lost(self, node: int, now: float) -> None:
+        """A node failed or went away: every job with a pod there loses all its pods (a gang too),
+        the work since its last checkpoint, and is requeued whole.
+        """
+        hit = [r for r in self.runs.values() if any(p.node == node for p in r.placements)]
+        for run in sorted(hit, key=lambda r: r.job.job_id):
+            self._evict(run)
+
+    def _evict(self, run: JobRun) -> None:
+        job = run.job
+        now = self.env.now
+        run.remaining = max(run.remaining - run.rate * (now - run.last), 0.0)
+        run.last = now
+        run.version += 1  # its finish event is stale now
+        affected: set = set()
+        if run.alt.offer.sharing == SHARING_TIMESLICE and run.active:
+            affected = self.timeslice.leave(job.job_id, run.gpus, job.gpu_memory_mib)
+        if run.gpus_waiting:
+            self.mig.forget(run)
+        run.active = False
+        del self.runs[job.job_id]
+        self.running -= 1
+        self._release(run.alt, run.placements)
+        prog = self.progress[job.job_id]
+        prog.close(prog.position(run.remaining, now), now, "failed")
+        prog.restarts = run.restarts
+        self._retime(affected)
+        self.pending += 1
+        self._submit(job, self._alts[job.job_id])
         self.scheduler.kick()
 
     def _release(self, alt: Alternative, placements: list[Placement]) -> None:
@@ -423,7 +553,50 @@ class TrainingJobs:
         for r in self.runs.values():
             self.recorder.restarts[r.job.job_id] = r.restarts
         jobs = self.recorder.jobs_frame(self.jobs, unschedulable=self.unschedulable, failed=self.failed)
-        return {"tables": {"jobs": jobs}, "summary": {"oom_kills": self.oom_kills}}
+        summary = {"oom_kills": self.oom_kills}
+        if self.track:
+            jobs, more = self._failure_accounting(jobs, end_s)
+            summary.update(more)
+        return {"tables": {"jobs": jobs}, "summary": summary}
+
+    def _failure_accounting(self, jobs, end_s: float):
+        """The jobs table's `failures` column (after `restarts`) and the GPU-hour accounting:
+        allocated = useful + recomputed + checkpoint + restart + stalled (bound without progress:
+        slowdowns, crash loops, MIG waits), with lost = recomputed + checkpoint + restart.
+        """
+        import numpy as np
+
+        now = self.env.now
+        for r in self.runs.values():  # attempts still bound at the end
+            prog = self.progress[r.job.job_id]
+            remaining = max(r.remaining - r.rate * (now - r.last), 0.0)
+            prog.close(prog.position(remaining, now), now, "running")
+        counts = np.array([self.progress[j.job_id].failures if j.job_id in self.progress else 0 for j in self.jobs],
+                          dtype=np.int64)  # fmt: skip
+        jobs.insert(int(jobs.columns.get_loc("restarts")) + 1, "failures", counts)
+        tot = dict.fromkeys(("allocated", "useful", "lost", "checkpoint", "restart"), 0.0)
+        for j in self.jobs:
+            prog = self.progress.get(j.job_id)
+            if prog is None:
+                continue
+            g = j.gpus * j.num_pods * j.gpu_milli / 1000.0 / 3600.0  # GPU-hours per second
+            for k in tot:
+                tot[k] += getattr(prog, k) * g
+        lost = tot["lost"] + tot["checkpoint"] + tot["restart"]
+        stalled = tot["allocated"] - tot["useful"] - lost
+        summary = {
+            "jobs_hit_by_failures": int((counts > 0).sum()),
+            "job_failures": int(counts.sum()),
+            "training_gpu_hours_allocated": tot["allocated"],
+            "training_gpu_hours_useful": tot["useful"],
+            "gpu_hours_recomputed": tot["lost"],
+            "gpu_hours_checkpoint": tot["checkpoint"],
+            "gpu_hours_restart": tot["restart"],
+            "gpu_hours_stalled": stalled,
+            "lost_gpu_hours": lost,
+            "goodput": tot["useful"] / tot["allocated"] if tot["allocated"] > 0 else math.nan,
+        }
+        return jobs, summary
 
 
 class Overprovisioning:
@@ -453,6 +626,10 @@ class Overprovisioning:
             return
         for _ in range(op.replicas):
             self._submit(alts, op.priority)
+
+    def node_lost(self, node: int, now: float) -> None:
+        """Placeholders on a failed node are recreated (pending again)."""
+        self.scheduler.evict_node(node)
 
     def _submit(self, alts, priority: int) -> None:
         def bound(_i, _ps):
