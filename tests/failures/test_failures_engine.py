@@ -216,3 +216,39 @@ def test_bad_failure_blocks_are_refused_with_their_path():
     sc = _busy_cluster(per_gpu_hour=-1)
     with pytest.raises(ScenarioError, match="failures.per_gpu_hour"):
         load_scenario(sc)
+
+
+def test_repair_keeps_billing_and_replace_stops_it():
+    """repair: the same node is back after the repair time and billed throughout; replace: the failed
+    node is deleted after the trigger (its billing stops) and a new node of the pool is requested.
+    """
+    base = {
+        "name": "bill", "seed": 3, "duration": "24h", "drain": False,
+        "cluster": {"node_pools": [_pool("gpu", 4, 8)]},
+        "workloads": [{"name": "w", "pod": {"resources": {"limits": GPU}}, "jobs": [{"arrival": 0, "duration": "1h"}]}],
+    }  # fmt: skip
+    rep = simulate({**base, "failures": {"per_gpu_hour": 0.02, "repair": {"action": "repair", "time": "1h"}}})
+    assert rep.summary["failures"] > 0 and len(rep.nodes) == 4 and rep.nodes["removed_s"].isna().all()
+    assert rep.nodes["billed_hours"].tolist() == pytest.approx([24.0] * 4)
+    # each failure costs its 1 h repair, but for repairs still under way at the end (at most one per node)
+    n = rep.summary["failures"]
+    assert n - 4 <= rep.summary["node_downtime_hours"] <= n + 1e-9
+    new = simulate({**base, "failures": {"per_gpu_hour": 0.02, "repair": {"action": "replace", "time": "10m"}}})
+    n, nodes = new.summary["failures"], new.nodes
+    assert n > 0 and len(nodes) == 4 + n and nodes["removed_s"].notna().sum() == n
+    # the replacement is requested when the failed node is deleted, 10 min after it failed
+    assert sorted(nodes.iloc[4:]["requested_s"]) == pytest.approx(sorted(nodes["removed_s"].dropna()))
+    assert new.summary["node_downtime_hours"] == pytest.approx(n * 10 / 60)
+    assert new.summary["cluster_scale_ups"] == 0
+
+
+def test_failures_are_reproducible_and_leave_other_streams_alone():
+    """Same seed, same failures; turning failures on never shifts the jobs' own random draws."""
+    a, b = simulate(_busy_cluster()), simulate(_busy_cluster())
+    assert a.jobs.equals(b.jobs) and a.summary["failures"] == b.summary["failures"]
+    plain = _busy_cluster()
+    plain.pop("failures")
+    c = simulate(plain)
+    for col in ("arrival_s", "duration_s", "gpus", "num_pods"):
+        assert c.jobs[col].equals(a.jobs[col])
+    assert a.summary["makespan_s"] > c.summary["makespan_s"]  # failures cost time
