@@ -110,6 +110,11 @@ class Checkpoint(_Model):
     restart: Duration = Field(
         300.0, ge=0, description="Seconds from being bound again to computing (reload the checkpoint; default 5 min)."
     )
+    on_notice: bool = Field(
+        True,
+        description="On a spot interruption notice, write a checkpoint of all the work done and leave, if `cost` "
+        "is shorter than the notice (else the work since the last checkpoint is lost when the node goes).",
+    )
 
 
 def drop_unset(data: dict, key: str) -> dict:

@@ -11,8 +11,10 @@ repair time the node is Ready again (`repair`) or deleted and replaced by a new 
 ready after the provisioning lag (`replace`).
 
 Nodes of `spot: true` pools are also interrupted at `spot.per_node_hour`: at the notice the node is
-cordoned (pods keep running, none binds), when the notice ends the node goes away (pods lost as on a
-failure, billing stops) and a replacement is requested at once.
+cordoned (pods keep running, none binds) and listeners with `node_notice(node, now, notice_s)` are
+told (a training job whose checkpoint fits in the notice writes one and leaves); when the notice
+ends the node goes away (pods lost as on a failure, billing stops) and a replacement is requested
+at once.
 
 Random sources (one stream each, gpusim.sim.random): `failures/nodes` (times to failure),
 `failures/kind` (gpu or node), `failures/spot` (times to interruption). A node's clock restarts
@@ -141,8 +143,12 @@ class FailureInjector:
         self._clock[i] += 1
         self._down(i)
         self.repairs_pending += 1
-        ev = self.env.timeout(self.spot[int(self.cluster.node_pool[i])][1])
+        notice = self.spot[int(self.cluster.node_pool[i])][1]
+        ev = self.env.timeout(notice)
         ev.callbacks.append(lambda _e, i=i: self._interrupted(i))
+        for listener in self.listeners:
+            if hasattr(listener, "node_notice"):
+                listener.node_notice(i, self.env.now, notice)
 
     def _interrupted(self, i: int) -> None:
         self.repairs_pending -= 1

@@ -53,7 +53,7 @@ class JobRun:
     """
 
     __slots__ = ("job", "alt", "placements", "remaining", "rate", "last", "version", "restarts", "active", "gpus",
-                 "gpus_waiting", "speed")  # fmt: skip
+                 "gpus_waiting", "speed", "stopping")  # fmt: skip
 
     def __init__(self, job: JobSpec, alt: Alternative, placements: list[Placement], now: float):
         self.job = job
@@ -68,80 +68,91 @@ class JobRun:
         self.gpus = sorted({g for p in placements for g in p.gpus})
         self.gpus_waiting: set[int] = set()
         self.speed = alt.offer.compute_fraction  # rate on its own (no co-tenants), 1 = as the duration says
+        self.stopping = False  # writing a last checkpoint before its node goes away (no progress)
 
 
 class JobProgress:
     """A job's progress across attempts when failures or checkpoints are modelled.
 
-    The job's timeline at full speed is `total` = its work W plus a checkpoint of `cost` after every
-    `interval` of work but the last (ceil(W / interval) - 1 of them), in segments of `seg` =
-    interval + cost. A checkpoint counts once its segment ends (`committed`: the position of the
-    last one). An attempt after a failure starts `restart` before the committed position (reloading
-    it), so the run's remaining time is always `total` minus the position. Accounting, in seconds at
-    full speed (x the job's GPUs for GPU-hours): `useful` (work kept), `lost` (work recomputed, a
-    checkpoint cut short included), `checkpoint` (checkpoints written), `restart` (reloads), and
-    `allocated` (wall time bound).
+    From its last checkpoint (`done`: the work saved, 0 at first), an attempt runs a timeline at
+    full speed: first `restart` (reloading the checkpoint; only after an interruption), then
+    segments of `interval` work followed by a checkpoint of `cost`, the last segment (which ends
+    the job) without one. A checkpoint counts once written. The run's remaining time is the
+    attempt's `span` minus its position, so the position follows from the rate model. When an
+    attempt ends, its time is booked, in seconds at full speed (x the job's GPUs for GPU-hours):
+    `useful` (work kept), `lost` (work since the last checkpoint, recomputed later, a checkpoint cut
+    short included), `checkpoint` (checkpoints written), `restart` (reloads) and `allocated` (wall
+    time bound).
     """
 
-    __slots__ = ("work", "interval", "cost", "restart_cost", "total", "seg", "n_seg", "committed", "start_v",
-                 "bound_s", "failures", "useful", "lost", "checkpoint", "restart", "allocated", "restarts")  # fmt: skip
+    __slots__ = ("work", "interval", "cost", "restart_cost", "done", "lead", "span", "bound_s", "failures",
+                 "useful", "lost", "checkpoint", "restart", "allocated", "restarts")  # fmt: skip
 
     def __init__(self, work_s: float, ckpt):
         self.work = work_s
-        interval = ckpt.interval if ckpt is not None else math.inf
+        self.interval = ckpt.interval if ckpt is not None else math.inf
         self.cost = ckpt.cost if ckpt is not None else 0.0
         self.restart_cost = ckpt.restart if ckpt is not None else 0.0
-        finite = math.isfinite(interval) and math.isfinite(work_s)
-        self.n_seg = max(1, math.ceil(work_s / interval - 1e-12)) if finite else 1
-        self.total = work_s + self.cost * (self.n_seg - 1)
-        self.seg = interval + self.cost
-        self.interval = interval
-        self.committed = 0.0
-        self.start_v = 0.0
+        self.done = 0.0
+        self.lead = 0.0
+        self.span = math.nan
         self.bound_s = math.nan
         self.failures = 0
         self.useful = self.lost = self.checkpoint = self.restart = self.allocated = 0.0
         self.restarts = 0
 
-    def position(self, remaining: float, now: float) -> float:
-        """Where on its timeline a bound attempt is, given its remaining time (a job that never ends:
-        from the wall time bound).
-        """
-        if math.isfinite(self.total):
-            return self.total - remaining
-        return self.start_v + (now - self.bound_s)
+    def _segments(self, work_s: float) -> int:
+        if math.isfinite(self.interval) and math.isfinite(work_s):
+            return max(1, math.ceil(work_s / self.interval - 1e-12))
+        return 1
 
     def open(self, now: float) -> float:
-        """A new attempt is bound: returns its remaining time (a restart first, after a failure)."""
-        self.start_v = self.committed - (self.restart_cost if self.failures else 0.0)
+        """A new attempt is bound: returns its remaining time (a restart first, after an interruption)."""
+        left = self.work - self.done
+        self.lead = self.restart_cost if self.failures else 0.0
+        self.span = self.lead + left + self.cost * (self._segments(left) - 1)
         self.bound_s = now
-        return self.total - self.start_v
+        return self.span
 
-    def close(self, v: float, now: float, how: str) -> None:
-        """The attempt ends at position `v`: `finished`, `failed` (work since the last checkpoint is
-        lost) or `running` (the run's end: that work is kept as useful so far).
+    def position(self, remaining: float, now: float) -> float:
+        """Where in the attempt a bound job is, given its remaining time (a job that never ends: from
+        the wall time bound).
+        """
+        if math.isfinite(self.span):
+            return self.span - remaining
+        return now - self.bound_s
+
+    def close(self, u: float, now: float, how: str) -> None:
+        """The attempt ends at position `u`: `finished`; `failed` (the work since the last checkpoint is
+        lost); `checkpointed` (it wrote a checkpoint of all its work first, taking `cost`, as on a spot
+        interruption notice); or `running` (the run's end: that work is kept as useful so far).
         """
         self.allocated += now - self.bound_s
-        self.restart += max(0.0, min(v, self.committed) - self.start_v)
-        if v <= self.committed:  # still reloading the checkpoint
-            self.failures += how == "failed"
-            return
-        if how == "finished":
-            k = self.n_seg - 1
-        else:
-            k = min(int(math.floor(v / self.seg)), self.n_seg - 1) if math.isfinite(self.seg) else 0
-        k0 = round(self.committed / self.seg) if math.isfinite(self.seg) else 0
-        new_c = max(self.committed, k * self.seg if k else 0.0)
-        done = k - k0 if new_c > self.committed else 0
-        self.checkpoint += done * self.cost
-        self.useful += (new_c - self.committed) - done * self.cost
-        rest = v - new_c
+        self.restart += min(u, self.lead)
+        u = max(0.0, u - self.lead)
+        left = self.work - self.done
+        n = self._segments(left)
+        seg = self.interval + self.cost
+        k = min(int(math.floor(u / seg)), n - 1) if math.isfinite(seg) else 0
+        off = u - k * seg if k else u  # into segment k: its work, then (but for the last) its checkpoint
+        self.useful += k * self.interval if k else 0.0
+        self.checkpoint += k * self.cost
+        saved = k * self.interval if k else 0.0
         if how == "failed":
-            self.lost += rest
-            self.committed = new_c
+            self.lost += off
             self.failures += 1
-        else:  # finished (the last segment, no checkpoint) or still running
-            self.useful += rest
+        elif how == "checkpointed":
+            work = min(off, self.interval)
+            self.useful += work
+            self.checkpoint += (off - work) + self.cost  # a regular checkpoint under way, then this one
+            saved += work
+            self.failures += 1
+        else:  # finished (the last segment has no checkpoint) or still running
+            work = min(off, self.interval) if k < n - 1 else off
+            self.useful += work
+            self.checkpoint += off - work
+            saved += work
+        self.done = self.work if how == "finished" else self.done + saved
 
 
 class PodShapes:
@@ -476,7 +487,7 @@ class TrainingJobs:
     def _retime(self, job_ids) -> None:
         for j in sorted(k for k in job_ids if isinstance(k, int)):  # replicas (tuple keys) keep their speed
             run = self.runs.get(j)
-            if run is not None and run.active:
+            if run is not None and run.active and not run.stopping:
                 self._set_rate(run, self._rate(run))
 
     def _set_rate(self, run: JobRun, rate: float) -> None:
@@ -503,7 +514,7 @@ class TrainingJobs:
         self._release(run.alt, run.placements)
         prog = self.progress.get(job.job_id)
         if prog is not None:
-            prog.close(prog.total, self.env.now, "finished")
+            prog.close(prog.span, self.env.now, "finished")
         self.recorder.job_finished(job.job_id, self.env.now, restarts=run.restarts)
         self._retime(affected)
         self.on_change()
@@ -518,7 +529,26 @@ class TrainingJobs:
         for run in sorted(hit, key=lambda r: r.job.job_id):
             self._evict(run)
 
-    def _evict(self, run: JobRun) -> None:
+    def node_notice(self, node: int, now: float, notice_s: float) -> None:
+        """A spot interruption notice for `node`: each job there whose checkpoint fits in the notice
+        (`checkpoint.on_notice`, cost < notice) stops computing, writes a checkpoint of all its work,
+        and leaves (requeued whole); the others run on until the node goes.
+        """
+        hit = [r for r in self.runs.values() if any(p.node == node for p in r.placements)]
+        for run in sorted(hit, key=lambda r: r.job.job_id):
+            ckpt = self._ckpt.get(run.job.workload)
+            if ckpt is None or not ckpt.on_notice or ckpt.cost >= notice_s or run.stopping or not run.active:
+                continue
+            self._set_rate(run, 0.0)  # progress frozen while it writes the checkpoint
+            run.stopping = True
+            ev = self.env.timeout(ckpt.cost)
+            ev.callbacks.append(lambda _e, run=run: self._checkpointed(run))
+
+    def _checkpointed(self, run: JobRun) -> None:
+        if self.runs.get(run.job.job_id) is run:  # not lost meanwhile (another node of its gang failed)
+            self._evict(run, "checkpointed")
+
+    def _evict(self, run: JobRun, how: str = "failed") -> None:
         job = run.job
         now = self.env.now
         run.remaining = max(run.remaining - run.rate * (now - run.last), 0.0)
@@ -534,7 +564,7 @@ class TrainingJobs:
         self.running -= 1
         self._release(run.alt, run.placements)
         prog = self.progress[job.job_id]
-        prog.close(prog.position(run.remaining, now), now, "failed")
+        prog.close(prog.position(run.remaining, now), now, how)
         prog.restarts = run.restarts
         self._retime(affected)
         self.pending += 1

@@ -252,3 +252,35 @@ def test_failures_are_reproducible_and_leave_other_streams_alone():
     for col in ("arrival_s", "duration_s", "gpus", "num_pods"):
         assert c.jobs[col].equals(a.jobs[col])
     assert a.summary["makespan_s"] > c.summary["makespan_s"]  # failures cost time
+
+
+@pytest.mark.parametrize(("cost", "on_notice", "loses"), [("10s", True, False), ("1m", True, True),
+                                                          ("10s", False, True)])  # fmt: skip
+def test_spot_notice_checkpoint_saves_the_work_when_it_fits(cost, on_notice, loses):
+    """On a GCP notice (30 s) a job whose checkpoint takes less writes one and leaves: nothing to
+    recompute. A longer checkpoint, or `on_notice: false`, loses the work since the last one.
+    """
+    sc = {
+        "name": "notice", "seed": 8, "duration": "12h", "drain": True,
+        "cluster": {"node_pools": [_pool("spot", 6, 1, spot=True)]},
+        "failures": {"per_gpu_hour": 0, "spot": {"per_node_hour": 0.3, "cloud": "gcp"}},
+        "workloads": [{"name": "w", "pod": {"resources": {"limits": GPU}},
+                       "checkpoint": {"interval": "1h", "cost": cost, "restart": "1m", "on_notice": on_notice},
+                       "jobs": [{"arrival": 0, "duration": "8h"}, {"arrival": 0, "duration": "8h"}]}],
+    }  # fmt: skip
+    r = simulate(sc)
+    s, jobs = r.summary, r.jobs
+    assert s["failures.spot"] > 0 and s["job_failures"] > 0 and set(jobs["state"]) == {"finished"}
+    assert (s["gpu_hours_recomputed"] > 0) is loses
+    assert s["training_gpu_hours_useful"] == pytest.approx(16.0)
+    assert s["training_gpu_hours_allocated"] == pytest.approx(s["training_gpu_hours_useful"] + s["lost_gpu_hours"])
+    if not loses:  # every interruption of a job cost one notice checkpoint and one restart
+        n = s["job_failures"]
+        assert s["gpu_hours_restart"] == pytest.approx(n / 60)
+        # the rest are whole regular checkpoints, at most 7 per job (one after every hour of work
+        # since the last checkpoint, none after the last hour)
+        regular = (s["gpu_hours_checkpoint"] * 3600 - n * 10) / 10
+        assert regular == pytest.approx(round(regular), abs=1e-6) and 0 <= round(regular) <= 14
+        # each job's wall time is its work plus its checkpoints and restarts: nothing recomputed
+        extra = float((jobs["end_s"] - jobs["start_s"]).sum()) - 16 * 3600
+        assert extra == pytest.approx(s["gpu_hours_checkpoint"] * 3600 + n * 60)
