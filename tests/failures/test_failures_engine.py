@@ -131,8 +131,13 @@ def test_failure_during_restart_and_jobs_running_at_the_end_are_accounted():
     """Stopping at the horizon (no drain) leaves jobs bound mid-attempt: still conserved."""
     sc = _busy_cluster(per_gpu_hour=0.05)
     sc["drain"] = False
-    s = simulate(sc).summary
+    r = simulate(sc)
+    s, jobs = r.summary, r.jobs
     assert s["jobs_running"] + s["jobs_pending"] > 0
+    # every job is accounted for in one state
+    assert set(jobs["state"]) <= {"finished", "running", "pending", "failed", "unschedulable"}
+    assert len(jobs) == s["jobs_arrived"] == sum(s[f"jobs_{k}"] for k in
+                                                 ("finished", "running", "pending", "failed", "unschedulable"))  # fmt: skip
     assert s["training_gpu_hours_allocated"] == pytest.approx(s["training_gpu_hours_useful"] + s["lost_gpu_hours"],
                                                               rel=1e-9)  # fmt: skip
 
