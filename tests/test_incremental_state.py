@@ -20,8 +20,7 @@ from gpusim.cluster.state import (
 )
 from gpusim.placement import place
 from gpusim.scenario.loader import load_scenario
-from gpusim.sim.engine import TrainingRun
-from gpusim.sim.environment import SimEnvironment
+from gpusim.sim.run import Run
 
 
 def _cluster() -> ClusterState:
@@ -79,8 +78,9 @@ def test_autoscaled_run_keeps_live_indexes_and_counters():
                        "generator": {"arrival": {"process": "poisson", "rate": "12/h"},
                                      "gpus": [1, 4, 8], "duration": {"distribution": "exponential", "mean": "1h"}}}],
     })  # fmt: skip
-    sim = SimEnvironment(sc, 4)
-    run = TrainingRun(sim)
+    run = Run(sc, 4)
+    run.start()
+    sim = run.sim
     nm = run.nodes
     c = sim.cluster
     for k in range(1, 200):

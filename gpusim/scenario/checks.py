@@ -162,6 +162,16 @@ def check_prices(scenario: Scenario, catalog) -> list[tuple[tuple, str]]:
     return out
 
 
+def check_failures(scenario: Scenario) -> list[tuple[tuple, str]]:
+    """`failures.pools` names pools of the cluster."""
+    f = getattr(scenario, "failures", None)
+    if f is None:
+        return []
+    names = [p.name for p in scenario.cluster.node_pools]
+    return [(("failures", "pools", k), f"no node pool named {k!r}; pools: {', '.join(names)}")
+            for k in f.pools if k not in names]  # fmt: skip
+
+
 def check_scenario(scenario: Scenario) -> list[tuple[tuple, str]]:
     """All semantic problems of a parsed scenario."""
     from gpusim.hardware import UnknownIdError, load_catalog
@@ -171,6 +181,7 @@ def check_scenario(scenario: Scenario) -> list[tuple[tuple, str]]:
     for check in scenario_checks():  # registered by the packages above (the sweep's factor paths)
         problems += check(scenario)
     problems += check_pool_sizes(scenario) + check_mig_counts(scenario) + check_generators(scenario)
+    problems += check_failures(scenario)
     if any(p[0][0] == "catalog" for p in problems):
         return problems
     try:

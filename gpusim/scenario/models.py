@@ -25,11 +25,13 @@ from pydantic import (
     Strict,
     Tag,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
 from gpusim.autoscale.schema import HPAConfig, KEDAConfig, KPAConfig
 from gpusim.hardware.schema import CatalogOverrides
+from gpusim.scenario.failures import Checkpoint, Failures, drop_unset
 from gpusim.scenario.sweep import SweepSpec
 from gpusim.sharing import (  # noqa: F401  (the sharing blocks' models, re-exported for old import paths)
     GPU_MILLI_RESOURCE,
@@ -417,6 +419,13 @@ class TrainingWorkload(_Model):
         description="Treat durations as run time on the reference GPU and scale them by the GPUs a job gets "
         "(default: durations are run times on any whole GPU).",
     )
+    checkpoint: Checkpoint | None = Field(
+        None, description="Checkpoints and restart after a failure (default: none; a failed job starts over)."
+    )
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler):
+        return drop_unset(handler(self), "checkpoint")
 
     @model_validator(mode="after")
     def _one_source(self):
@@ -753,6 +762,13 @@ class Scenario(_Model):
     catalog: CatalogOverrides | None = Field(
         None, description="GPU models and node types added to or overriding the shipped hardware catalog."
     )
+    failures: Failures | None = Field(
+        None, description="Node and GPU failures, repair and spot interruptions (default: nothing fails)."
+    )
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler):
+        return drop_unset(handler(self), "failures")
 
     @field_validator("workloads")
     @classmethod

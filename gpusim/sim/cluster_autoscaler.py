@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gpusim.cluster.state import (
+    NODE_DRAINING,
     NODE_GONE,
     NODE_PROVISIONING,
     NODE_READY,
@@ -104,14 +105,20 @@ class NodeManager:
             self.live[pool].append(i)
             if self.cluster.node_state[i] == NODE_PROVISIONING:
                 self.provisioning_nodes.append(i)
+        self.initial_nodes = len(self.records)  # the scenario's `count`s
         # kept as counters: the engine samples them at every event
         self._billed_count = len(self.records)
         self._ready_count = len(self.records)
         self.autoscaled = any(p.autoscaling is not None for p in self.pools.values())
+        self.watchers: list = []  # told `node_ready(i)` and `node_gone(i)` (the failure component)
 
     def connect(self, scheduler) -> None:
         """The scheduler whose pending pods the Cluster Autoscaler scales for (and kicks when nodes are ready)."""
         self.scheduler = scheduler
+
+    def watch(self, watcher) -> None:
+        """`watcher.node_ready(i)` is called after a node turns Ready, `watcher.node_gone(i)` after one is removed."""
+        self.watchers.append(watcher)
 
     def start(self) -> None:
         if self.autoscaled:
@@ -133,7 +140,7 @@ class NodeManager:
         if fit is None:
             tmpl = self.templates[pool]
             mode = self.pools[pool].sharing
-            fit = self._template_fit[key] = self._static_ok(tmpl, req) and _take(
+            fit = self._template_fit[key] = self.static_ok(tmpl, req) and _take(
                 _capacity(self.cluster, tmpl, mode), req, mode
             )
         return fit
@@ -244,7 +251,7 @@ class NodeManager:
             # pod, no other untouched node of the pool can (the same answer, without the bins)
             fresh_fails: set[int] = set()
             for node in provisioning:
-                if not self._static_ok(node, req):
+                if not self.static_ok(node, req):
                     continue
                 key = (node, req.sharing)
                 mode = self._modes[int(pools[node])]
@@ -270,7 +277,7 @@ class NodeManager:
         room.update(trial)
         return True
 
-    def _static_ok(self, node: int, req: PodRequest) -> bool:
+    def static_ok(self, node: int, req: PodRequest) -> bool:
         """Static fit of a request on a node's shape (labels, taints, model, sharing, size), any state.
 
         Every node of a pool has the pool's shape (the autoscaler copies it from the pool's
@@ -324,7 +331,10 @@ class NodeManager:
             best = options[int(self.rng.integers(len(options)))]
         return best[0], best[4]
 
-    def add_nodes(self, pool_name: str, k: int) -> None:
+    def add_nodes(self, pool_name: str, k: int, *, replacement: bool = False) -> None:
+        """Request `k` new nodes of the pool (ready after its provisioning lag); a `replacement` for a
+        failed or interrupted node is not a Cluster Autoscaler scale-up.
+        """
         pool = self.pools[pool_name]
         c = self.cluster
         tmpl = self.templates[pool_name]
@@ -350,8 +360,9 @@ class NodeManager:
             ts_replicas=int(c.gpu_ts_capacity[c.node_gpu_start[tmpl]]) if c.node_gpu_count[tmpl] else 1,
             names=[f"{pool_name}-{len(self.records) + j}" for j in range(k)],
         )
-        self.scale_ups += 1
-        self.last_scale_up = now
+        if not replacement:
+            self.scale_ups += 1
+            self.last_scale_up = now
         if c.n_nodes > self._empty_since.size:
             grown = np.full(max(c.n_nodes, 2 * self._empty_since.size), np.nan)
             grown[: self._empty_since.size] = self._empty_since
@@ -375,6 +386,33 @@ class NodeManager:
         self._ready_count += 1
         self.on_change()
         self.scheduler.kick()
+        for w in self.watchers:
+            w.node_ready(i)
+
+    def set_not_ready(self, i: int) -> None:
+        """A failed or cordoned node: NotReady, so no new pods bind there; it stays live and billed."""
+        if self.cluster.node_state[i] != NODE_READY:
+            return
+        self.cluster.set_node_state(i, NODE_DRAINING)
+        self._ready_count -= 1
+        self.on_change()
+
+    def set_ready_again(self, i: int) -> None:
+        """A repaired node is Ready again."""
+        if self.cluster.node_state[i] != NODE_DRAINING:
+            return
+        self.cluster.set_node_state(i, NODE_READY)
+        self._ready_count += 1
+        self.on_change()
+        self.scheduler.kick()
+        for w in self.watchers:
+            w.node_ready(i)
+
+    def replace_node(self, i: int) -> None:
+        """Delete a failed or interrupted node (its billing stops) and request a new node of its pool."""
+        pool = self._record_of[i].pool
+        self.remove_node(i, scale_down=False)
+        self.add_nodes(pool, 1, replacement=True)
 
     def _scale_down(self) -> None:
         """Only nodes of autoscaled pools can be removed, so only they keep an empty-since clock."""
@@ -403,7 +441,7 @@ class NodeManager:
         """Ready, empty nodes of autoscaled pools -> since when they have been empty."""
         return {int(i): float(self._empty_since[i]) for i in np.flatnonzero(~np.isnan(self._empty_since))}
 
-    def remove_node(self, i: int) -> None:
+    def remove_node(self, i: int, *, scale_down: bool = True) -> None:
         c = self.cluster
         if c.node_state[i] == NODE_READY:
             self._ready_count -= 1
@@ -413,7 +451,8 @@ class NodeManager:
         self._billed_count -= 1
         if i < self._empty_since.size:
             self._empty_since[i] = np.nan
-        self.scale_downs += 1
+        if scale_down:
+            self.scale_downs += 1
         rec = self._record_of[i]
         pool = rec.pool
         self.live[pool].remove(i)
@@ -421,8 +460,21 @@ class NodeManager:
         if math.isnan(rec.removed_s):
             rec.removed_s = self.env.now
         self.on_change()
+        for w in self.watchers:
+            w.node_gone(i)
 
     # ------------------------------------------------------------------ results
+    def prices(self) -> dict[str, float]:
+        """USD per node-hour of every pool (NaN when unknown), in the scenario's pool order."""
+        return {name: self.price(pool) for name, pool in self.pools.items()}
+
+    def collect(self, end_s: float) -> dict:
+        """The nodes table, the nodes added and the scale-up/down counts; each pool's price for the cost."""
+        nodes = self.nodes_frame(end_s)
+        summary = {"nodes_added": int(len(nodes) - self.initial_nodes), "cluster_scale_ups": self.scale_ups,
+                   "cluster_scale_downs": self.scale_downs}  # fmt: skip
+        return {"tables": {"nodes": nodes}, "summary": summary, "facts": {"prices": self.prices()}}
+
     def nodes_frame(self, end_s: float):
         import pandas as pd
 

@@ -61,15 +61,19 @@ def _shape(requests: tuple[PodRequest, ...]) -> tuple[tuple, tuple]:
 
 
 class Scheduler:
-    """The pending queue plus the scheduling-cycle SimPy process."""
+    """The pending queue plus the scheduling-cycle SimPy process.
 
-    def __init__(self, sim, cluster: ClusterState, policy: str, queue: str, on_change: Callable[[], None]):
-        self.sim = sim
-        self.env = sim.env
+    Lifecycle: build (`Scheduler(env, cluster, policy, queue, rng, on_change)`; `rng` is the
+    placement policy's random stream, `on_change` is called after a cycle bound pods), `start()`
+    (the cycle process), then `collect(end_s)` (the preemption count; cycles for the run info).
+    """
+
+    def __init__(self, env, cluster: ClusterState, policy: str, queue: str, rng, on_change: Callable[[], None]):
+        self.env = env
         self.cluster = cluster
         self.policy = policy
         self.queue_order = queue
-        self.rng = sim.streams.stream("scheduler/placement")
+        self.rng = rng
         self.pending: list[PendingPod] = []
         self._new: list[PendingPod] = []
         self._retry_all = False
@@ -83,7 +87,12 @@ class Scheduler:
         self.bound_placeholders: list[tuple[int, int, tuple, list[Placement]]] = []  # (seq, priority, reqs, placements)
         self._masks_key = None
         self._masks: tuple[np.ndarray, np.ndarray] = (np.zeros(0, bool), np.zeros(0, bool))
+
+    def start(self) -> None:
         self.env.process(self._loop())
+
+    def collect(self, end_s: float) -> dict:
+        return {"summary": {"preemptions": self.preemptions}, "info": {"scheduling_cycles": self.cycles}}
 
     def submit(
         self,
@@ -115,6 +124,18 @@ class Scheduler:
         self.pending = [p for p in self.pending if p.seq != ticket]
         self._new = [p for p in self._new if p.seq != ticket]
         return len(self.pending) < before
+
+    def evict_node(self, node: int) -> int:
+        """A node failed: its bound placeholders are released and recreated (pending again), as the
+        Deployment does; returns how many.
+        """
+        victims = [v for v in self.bound_placeholders if any(p.node == node for p in v[3])]
+        for v in victims:
+            for req, p in zip(v[2], v[3], strict=True):
+                self.cluster.release(req, p)
+            self.bound_placeholders.remove(v)
+            self._evict_callbacks.pop(v[0])()
+        return len(victims)
 
     def kick(self) -> None:
         """Resources were freed: retry every pending pod at the current time."""

@@ -161,6 +161,17 @@ class DynamicMig:
         self.on_change()
         self.kick()
 
+    def forget(self, run) -> None:
+        """A job waiting for re-partitions was evicted (its node failed): it waits no more."""
+        for g in sorted(run.gpus_waiting):
+            lst = self.waiting.get(g)
+            if lst is not None and run in lst:
+                lst.remove(run)
+        run.gpus_waiting.clear()
+
+    def collect(self, end_s: float) -> dict:
+        return {"summary": {"mig_reconfigurations": self.reconfigurations}}
+
     def _profile(self, run, name: str):
         node = run.placements[0].node
         return self.catalog.gpu(self.cluster.gpu_model_ids[self.cluster.node_gpu_model[node]]).mig.profile(name)
