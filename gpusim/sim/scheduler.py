@@ -18,8 +18,7 @@ import bisect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import numpy as np
-
+from gpusim.cluster._scan import largest_free
 from gpusim.cluster.state import NODE_READY, SHARING_NONE, ClusterState, Placement, PodRequest
 from gpusim.placement import bind_gang, place, place_gang
 
@@ -85,8 +84,6 @@ class Scheduler:
         self.preemptions = 0
         self._evict_callbacks: dict[int, Callable[[], None]] = {}
         self.bound_placeholders: list[tuple[int, int, tuple, list[Placement]]] = []  # (seq, priority, reqs, placements)
-        self._masks_key = None
-        self._masks: tuple[np.ndarray, np.ndarray] = (np.zeros(0, bool), np.zeros(0, bool))
 
     def start(self) -> None:
         self.env.process(self._loop())
@@ -182,29 +179,10 @@ class Scheduler:
             self.env.process(_later(self.env, callback))
         return placements
 
-    def _ready_masks(self) -> tuple[np.ndarray, np.ndarray]:
-        """Ready nodes and the GPUs on them, recomputed only when a node's state or the node set changed."""
-        c = self.cluster
-        key = (c.n_nodes, c.n_gpus, c.node_states_version)
-        if self._masks_key != key:
-            ready = c.node_state[: c.n_nodes] == NODE_READY
-            gpu_ready = ready[c.gpu_node[: c.n_gpus]] if c.n_gpus else np.zeros(0, bool)
-            self._masks = (ready, gpu_ready)
-            self._masks_key = key
-        return self._masks
-
     def _largest_free(self) -> tuple[int, int, int, int]:
         c = self.cluster
-        ready, gpu_ready = self._ready_masks()
-        if not ready.any():
-            return (0, 0, 0, 0)
-        share = int(np.max(c.gpu_free_milli[: c.n_gpus], where=gpu_ready, initial=0)) if gpu_ready.any() else 0
-        return (
-            int(np.max(c.node_gpus_idle[: c.n_nodes], where=ready, initial=np.iinfo(np.int32).min)),
-            share,
-            int(np.max(c.node_cpu_free[: c.n_nodes], where=ready, initial=np.iinfo(np.int64).min)),
-            int(np.max(c.node_mem_free[: c.n_nodes], where=ready, initial=np.iinfo(np.int64).min)),
-        )
+        return largest_free(c.node_state, c.node_gpus_idle, c.node_cpu_free, c.node_mem_free, c.node_gpu_start,
+                            c.node_gpu_count, c.gpu_free_milli, c.n_nodes, NODE_READY)  # fmt: skip
 
     def _loop(self):
         while True:
