@@ -209,7 +209,7 @@ class NodeManager:
             return
         # free room on nodes still provisioning (nothing is bound to them yet), in units of the
         # request that will use them: node -> [gpu units, cpu, mem]
-        provisioning = list(self.provisioning_nodes)
+        provisioning = _Provisioning(self.provisioning_nodes, c.node_pool)
         room: dict[tuple[int, int], list[int]] = {}
         new: dict[tuple[str, int], list[list[int]]] = {}  # (pool, alternative sharing) -> bins
         for pod in pending:
@@ -240,39 +240,58 @@ class NodeManager:
             if bins:
                 self.add_nodes(pool, len(bins))
 
-    def _fits_room(self, reqs, room: dict, provisioning: list[int]) -> bool:
+    def _fits_room(self, reqs, room: dict, provisioning: _Provisioning) -> bool:
         """Would the group fit on the free room of nodes already on their way? (takes it if so)"""
-        if not provisioning:
+        if not provisioning.nodes:
             return False
         trial: dict = {}
-        pools = self.cluster.node_pool
+        modes = self._modes
         for req in reqs:
-            # an untouched node's room is its pool's empty-node capacity: once that cannot take the
-            # pod, no other untouched node of the pool can (the same answer, without the bins)
+            # the static fit is the pool's (every node has its pool's shape): asked once per pool,
+            # then only the nodes of fitting pools are walked, in the same order as all of them
+            pools = frozenset(p for p, node in provisioning.first.items() if self.static_ok(node, req))
+            candidates = provisioning.of_pools(pools)
+            # Room only shrinks during a scan, so a node that refused this request on its room (not
+            # on this group's trial) refuses it for the rest of the scan: the walk starts after the
+            # leading run of such nodes. An untouched node's room is its pool's empty-node capacity:
+            # once that cannot take the pod, no untouched node of the pool can.
+            skip_key = (req, pools)
+            start = provisioning.start.get(skip_key, 0)
+            leading = True
             fresh_fails: set[int] = set()
-            for node in provisioning:
-                if not self.static_ok(node, req):
-                    continue
-                key = (node, req.sharing)
-                mode = self._modes[int(pools[node])]
+            sharing = req.sharing
+            taken = False
+            for i in range(start, len(candidates)):
+                node, pool = candidates[i]
+                key = (node, sharing)
+                mode = modes[pool]
                 b = trial.get(key)
                 if b is None:
                     used = room.get(key)
                     if used is None:
-                        pool = int(pools[node])
-                        if pool in fresh_fails:
-                            continue
-                        b = _capacity(self.cluster, node, mode)
-                        if not _take(b, req, mode):
+                        if pool in fresh_fails or not _take(b := _capacity(self.cluster, node, mode), req, mode):
                             fresh_fails.add(pool)
+                            if leading:
+                                start = i + 1
                             continue
                         trial[key] = b
+                        taken = True
                         break
                     b = list(used)
+                    if _take(b, req, mode):
+                        trial[key] = b
+                        taken = True
+                        break
+                    if leading:
+                        start = i + 1
+                    continue
                 if _take(b, req, mode):
                     trial[key] = b
+                    taken = True
                     break
-            else:
+                leading = False  # refused on this group's trial room: may fit a later group
+            provisioning.start[skip_key] = start
+            if not taken:
                 return False
         room.update(trial)
         return True
@@ -497,6 +516,28 @@ class NodeManager:
                 }
             )
         return pd.DataFrame(rows, columns=NODE_COLUMNS)
+
+
+class _Provisioning:
+    """The nodes still provisioning at one scan, in order, with their pools: `first` holds one node
+    per pool (to ask the pool's static fit), `of_pools(pools)` the (node, pool) pairs of those pools.
+    """
+
+    __slots__ = ("nodes", "first", "_subsets", "start")
+
+    def __init__(self, nodes, node_pool):
+        self.nodes = [(int(n), int(node_pool[n])) for n in nodes]
+        self.first: dict[int, int] = {}
+        for n, p in self.nodes:
+            self.first.setdefault(p, n)
+        self._subsets: dict[frozenset, list[tuple[int, int]]] = {frozenset(self.first): self.nodes}
+        self.start: dict[tuple, int] = {}  # (request, pools) -> nodes before this index refuse it
+
+    def of_pools(self, pools: frozenset) -> list[tuple[int, int]]:
+        got = self._subsets.get(pools)
+        if got is None:
+            got = self._subsets[pools] = [(n, p) for n, p in self.nodes if p in pools]
+        return got
 
 
 def _new_in(new: dict, pool: str) -> int:
