@@ -167,6 +167,10 @@ class InferenceService:
         self._q_out = np.zeros(3, dtype=np.int64)  # close_interval's (count, p50 index, p99 index)
         self._rows = _Rows()
         self.replica_seconds = 0.0
+        self.ready_seconds = 0.0  # time with at least one ready replica (availability)
+        self.failed = 0  # requests lost with replicas whose node failed (`node_lost`)
+        self.replicas_lost = 0
+        self.track_failures = False  # report failed / availability (set by `node_lost`, or a failure model)
         self.hpa = self.kpa = self.keda = None
         a = w.autoscaling
         # only the tokens_per_s signal reads output tokens (a KEDA query may name it too)
@@ -381,6 +385,8 @@ class InferenceService:
         dt = now - t0
         n_ready = int(dp._ist[6])  # replicas ready during the window
         self.replica_seconds += dt * n_ready
+        if n_ready:
+            self.ready_seconds += dt
         R = dp.max_replicas
         lb_avg = float(dp.q_area[R] / dt) if dt > 0 else float(dp.queued_end[R])
         self.signals.add_totals(dt, lb_avg, arrived, tokens)  # the per-slot integrals: added by the kernel
@@ -560,6 +566,32 @@ class InferenceService:
         self.ctx.on_change()
         self.ctx.scheduler.kick()
 
+    def node_lost(self, node: int, now: float) -> int:
+        """Node `node` failed at `now` (the env's clock): the replicas bound there are gone at once.
+
+        Call it before the node leaves the cluster: each lost replica's resources are released
+        there. Requests in service or queued at a lost replica fail (counted in `failed`, never
+        lost: arrived = served + timed_out + dropped + failed + in flight); under shared-queue the
+        requests waiting at the load balancer stay there. The Deployment recreates the lost
+        replicas at once (the autoscaler's desired count stands): new pods go through scheduling
+        and the cold start. Returns the number of replicas lost.
+        """
+        self.track_failures = True
+        self.advance(now)
+        lost = [
+            r for r in self.live
+            if r.state in ("starting", "ready", "draining") and r.placements
+            and any(p.node == node for p in r.placements)
+        ]  # fmt: skip
+        for r in lost:
+            if r.state in ("ready", "draining"):
+                self.failed += self.dp.remove_replica(r.dp_index, failed=True)
+            self._release(r)
+        self.replicas_lost += len(lost)
+        if lost:
+            self._scale_to(self.desired)
+        return len(lost)
+
     # ------------------------------------------------------------------ results
     def _record(self, now: float) -> None:
         iv = self.interval
@@ -615,11 +647,11 @@ class InferenceService:
         arrived = t["arrived"]
         in_flight = self.dp.in_flight
         target = self.w.slo.latency
-        missed = int(t["timed_out"] + t["dropped"])
+        missed = int(t["timed_out"] + t["dropped"] + self.failed)
         counts, edges = self.latency.counts, _edges(self.latency.config)
         tail = slo_stats_from_histogram(counts, edges, missed, target, 99.0)
         slo = slo_stats_from_histogram(counts, edges, missed, target, self.w.slo.percentile)
-        return {
+        row = {
             "service": self.name,
             "requests": int(self.requests_total),
             "arrived": int(arrived),
@@ -635,6 +667,11 @@ class InferenceService:
             "cold_starts": self.cold_starts,
             "replica_hours": self.replica_seconds / 3600.0,
         }
+        if self.track_failures:
+            row["failed"] = int(self.failed)
+            row["replicas_lost"] = int(self.replicas_lost)
+            row["availability"] = self.ready_seconds / end_s if end_s > 0 else math.nan
+        return row
 
 
 class _Rows:
