@@ -554,6 +554,9 @@ def check_llm_services(scenario: Scenario, catalog) -> list[tuple[tuple, str]]:
                     path = ("pod", "resources", "limits")
                 elif path[0] == "engine" and path[1] == "max_num_seqs" and w.concurrency != 1:
                     path = ("concurrency",)
+                elif path[0] == "engine" and w.engine is None:  # vLLM's defaults: point at the model
+                    path = ("model",)
+                    msg = f"(engine defaults) {msg}"
                 where = f" (pool {pool.name}: {n} x {pool.gpu_model})" if len(pools) > 1 else ""
                 out.append((wpath + path, msg + where))
     return out

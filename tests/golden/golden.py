@@ -42,6 +42,7 @@ CASES: dict[str, tuple[str, str, bool]] = {
     "vendor-comparison": ("run", "scenarios/vendor-comparison.yaml", False),
     "sizing-70b-chat": ("run", "scenarios/sizing-70b-chat.yaml", False),
     "openb-fgd": ("run", "scenarios/openb-fgd.yaml", False),
+    "llm-chat": ("run", "scenarios/llm-chat.yaml", False),
 }
 
 
