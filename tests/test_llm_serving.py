@@ -240,3 +240,30 @@ def test_concurrency_overrides_max_num_seqs():
     with pytest.raises(InputError, match="disagree"):
         load_scenario(small_scenario(cluster={"node_pools": [h200_pool()]},
                                      workloads=[llm_service(concurrency=8, engine={"max_num_seqs": 16})]))  # fmt: skip
+
+
+def test_node_lost_fails_the_llm_replicas_requests():
+    """`node_lost` on an LLM service: the replicas there are gone with what they hold (failed, not
+    dropped), the Deployment recreates them (cold start), nothing is lost."""
+    w = llm_service(replicas=4, pod={"resources": {"limits": {"nvidia.com/gpu": 4}}},
+                    arrivals={"process": {"process": "poisson", "rate": 8.0}, "prompt_tokens": 800, "output_tokens": 300},
+                    cold_start={"image_pull": "10s", "model_load": "20s"})  # fmt: skip
+    sc = load_scenario(small_scenario(cluster={"node_pools": [h200_pool(count=2)]}, workloads=[w], duration="20m"))
+    sim = SimEnvironment(sc, 4)
+    run = TrainingRun(sim)
+    svc = run.services[0]
+    sim.env.run(until=400.0)
+    node = svc.live[0].placements[0].node
+    svc.advance(sim.env.now)
+    held = sum(svc.dp.held(r.dp_index) for r in svc.live if r.placements[0].node == node)
+    assert held > 0
+    assert svc.node_lost(node, sim.env.now) == 2
+    assert svc.n_state["ready"] == 2 and svc.n_state["pending"] + svc.n_state["starting"] == 2
+    sim.env.run(until=1200.0)
+    row = svc.finish(1200.0)
+    assert row["failed"] == held and row["replicas_lost"] == 2
+    assert row["arrived"] == row["served"] + row["dropped"] + row["failed"] + row["in_flight_end"]
+    assert svc.dp.conservation_gap() == 0
+    assert svc.n_state["ready"] == 4 and svc.cold_starts == 2  # warm start for the first four
+    assert row["availability"] == 1.0  # two replicas stayed ready throughout
+    assert row["slo_attainment"] <= 1 - held / (row["served"] + row["dropped"] + held)

@@ -274,8 +274,9 @@ class InferenceService:
         return rm
 
     def derived_queue_params(self) -> dict:
-        """What the LLM-serving model derives for the old queue model on the first pool's GPU:
-        concurrency and batch_slowdown equivalents, KV capacity (the figures a user checks)."""
+        """What the LLM-serving model derives on the first pool's GPU: the replica's max_num_seqs and
+        KV capacity, and the old queue model's concurrency / batch_slowdown equivalents (at the MLPerf
+        Llama-2-70B mean lengths, `gpusim.scenario.llm.derive_replica`) -- the figures a user checks."""
         p = next(iter(self._llm_params.values()))
         return {"concurrency": p.concurrency, "batch_slowdown": p.batch_slowdown, "kv_capacity_tokens":
                 p.kv_capacity_tokens, "max_num_seqs": p.replica.max_num_seqs}  # fmt: skip
@@ -866,6 +867,7 @@ class InferenceService:
             "output_tokens": int(t["output_tokens"]),
             "output_tokens_per_s": t["output_tokens"] / end_s if end_s > 0 else math.nan,
         }
+        row.update({f"llm_{k}": v for k, v in self.derived_queue_params().items()})
         return row
 
 
