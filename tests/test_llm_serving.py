@@ -90,7 +90,7 @@ def test_littles_law_over_a_steady_run():
     assert L > 5  # a loaded system (not a trivial 0 = 0)
     assert L == pytest.approx(lam * W, rel=0.05)
     assert lam == pytest.approx(6.0, rel=0.03)  # stable: throughput = arrival rate
-    assert row["arrived"] == row["served"] + row["dropped"] + row["failed"] + row["in_flight_end"]
+    assert row["arrived"] == row["served"] + row["timed_out"] + row["dropped"] + row["failed"] + row["in_flight_end"]
 
 
 def test_trace_lengths_and_services_columns():
@@ -262,8 +262,33 @@ def test_node_lost_fails_the_llm_replicas_requests():
     sim.env.run(until=1200.0)
     row = svc.finish(1200.0)
     assert row["failed"] == held and row["replicas_lost"] == 2
-    assert row["arrived"] == row["served"] + row["dropped"] + row["failed"] + row["in_flight_end"]
+    assert row["arrived"] == row["served"] + row["timed_out"] + row["dropped"] + row["failed"] + row["in_flight_end"]
     assert svc.dp.conservation_gap() == 0
     assert svc.n_state["ready"] == 4 and svc.cold_starts == 2  # warm start for the first four
     assert row["availability"] == 1.0  # two replicas stayed ready throughout
     assert row["slo_attainment"] <= 1 - held / (row["served"] + row["dropped"] + held)
+
+
+@pytest.mark.parametrize("timeout", ["10m", "20s"])
+def test_requests_wait_at_the_balancer_until_a_replica_is_ready(timeout):
+    """No warm start: the first replica is ready after its 30 s + 30 s cold start. Requests that
+    arrive before wait at the load balancer and are served then (their TTFT counts the wait), or
+    time out at arrival + timeout if that comes first; none is dropped or lost."""
+    w = llm_service(warm_start=False, timeout=timeout, cold_start={"image_pull": "30s", "model_load": "30s"},
+                    arrivals={"process": {"process": "poisson", "rate": 2.0}, "prompt_tokens": 300,
+                              "output_tokens": 50})  # fmt: skip
+    r = gpusim.simulate(small_scenario(cluster={"node_pools": [h200_pool()]}, workloads=[w], duration="10m"), seed=8)
+    s = r.service_summary.iloc[0]
+    rows = r.services
+    early = int(rows.loc[rows.time_s <= 60, "arrived"].sum())
+    assert early > 80  # about 2/s for 60 s
+    assert s["dropped"] == 0 and s["failed"] == 0
+    assert s["arrived"] == s["served"] + s["timed_out"] + s["dropped"] + s["in_flight_end"]
+    if timeout == "10m":
+        assert s["timed_out"] == 0
+        assert s["ttft_p99_s"] > 50  # the first requests waited for the replica
+    else:
+        # requests arriving before 40 s have waited 20 s by the last window end before 60 s
+        assert 0.7 * 2.0 * 40 < s["timed_out"] < early
+        assert s["ttft_p99_s"] == math.inf  # the timed-out count as misses
+        assert rows["ttft_p99_s"].max() < 25  # the held ones that were served waited under 20 s

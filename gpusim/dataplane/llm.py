@@ -343,10 +343,15 @@ class LlmPlane:
     absent, ready (takes arrivals, round-robin over the ready ones) or draining (takes none, finishes
     what it holds), served by one kernel call per window (`serve`), like `gpusim.dataplane.DataPlane`.
 
-    A slot's replica model (`add_replica`) may differ per replica (another GPU). Arrivals while no
-    replica is ready are dropped (there is no load-balancer queue; vLLM has no request timeout).
+    A slot's replica model (`add_replica`) may differ per replica (another GPU). Requests arriving
+    while no replica is ready wait at the load balancer (at most `max_queue` of them; beyond, they
+    are dropped), as `gpusim.dataplane.DataPlane` holds them: when a replica is ready at a later
+    window start they are dispatched first, in arrival order, their latencies counted from their
+    arrival; one still held at ``arrival + timeout_s`` (checked at window ends) times out. Once at a
+    replica a request waits as long as it takes (vLLM has no request timeout).
     `remove_replica(idx, failed=True)` is a pod lost with its node: what it holds fails.
-    Accounting: ``arrived = completed + rejected + dropped + failed + in_flight`` at every window end.
+    Accounting: ``arrived = completed + rejected + dropped + timed_out + failed + in_flight`` at
+    every window end (in flight: held, waiting at a replica, or running).
     The window's TTFT, TPOT and e2e latencies are *added* to the counts arrays passed to `serve`.
     """
 
@@ -363,6 +368,8 @@ class LlmPlane:
         slo_e2e_s: float = math.inf,
         histogram: HistogramConfig | None = None,
         start_s: float = 0.0,
+        timeout_s: float = math.inf,
+        max_queue: int | None = None,
     ):
         svc = LlmService(
             template, max_replicas, chunked_prefill=chunked_prefill, queue_capacity=queue_capacity,
@@ -384,6 +391,13 @@ class LlmPlane:
         self.totals = {"arrived": 0, "completed": 0, "rejected": 0, "dropped": 0, "failed": 0, "preemptions": 0,
                        "output_tokens": 0, "slo_ok": 0}  # fmt: skip
         self.failed = 0  # as DataPlane.failed (kept equal to totals["failed"])
+        self.totals["timed_out"] = 0
+        self.timeout_s = float(timeout_s)
+        self.max_queue = max_queue
+        self._held_t = np.zeros(0)  # requests held at the balancer (no replica was ready)
+        self._held_p = np.zeros(0, dtype=np.int64)
+        self._held_o = np.zeros(0, dtype=np.int64)
+        self.timed_out = 0  # the last window's
         self.acc = np.zeros(K.N_ACC_F)  # the window's summed acc_f (TTFT/TPOT/e2e sums, busy, ...)
         self.window = np.zeros(K.N_ACC_I, dtype=np.int64)  # the window's summed acc_i
 
@@ -447,9 +461,13 @@ class LlmPlane:
         return int(self._svc._ist[:, K.I_QLEN].sum())
 
     @property
+    def held_at_balancer(self) -> int:
+        return int(self._held_t.size)
+
+    @property
     def in_flight(self) -> int:
         ist = self._svc._ist
-        return int(ist[:, K.I_QLEN].sum() + ist[:, K.I_NRUN].sum() + ist[:, K.I_PFACT].sum())
+        return int(ist[:, K.I_QLEN].sum() + ist[:, K.I_NRUN].sum() + ist[:, K.I_PFACT].sum()) + self.held_at_balancer
 
     def n_ready(self) -> int:
         return int((self.state == READY).sum())
@@ -470,9 +488,27 @@ class LlmPlane:
         arr = np.ascontiguousarray(arrival_s, dtype=np.float64)
         p = np.ascontiguousarray(prompt_tokens, dtype=np.int64)
         o = np.ascontiguousarray(output_tokens, dtype=np.int64)
-        unroutable = 0
-        if arr.size and not s.ready.any():
-            unroutable = int(arr.size)
+        n_new = int(arr.size)
+        held_before = self.held_at_balancer
+        unroutable = 0  # arrivals beyond max_queue while held
+        self.timed_out = 0
+        if not s.ready.any():  # hold at the balancer; nothing reaches a replica
+            ht, hp, ho = (np.concatenate([a, b]) for a, b in ((self._held_t, arr), (self._held_p, p), (self._held_o, o)))
+            if self.max_queue is not None and ht.size > self.max_queue:
+                unroutable = int(ht.size - self.max_queue)
+                ht, hp, ho = ht[: self.max_queue], hp[: self.max_queue], ho[: self.max_queue]
+            late = ht + self.timeout_s <= t1
+            if late.any():
+                self.timed_out = int(late.sum())
+                ht, hp, ho = ht[~late], hp[~late], ho[~late]
+            self._held_t, self._held_p, self._held_o = ht, hp, ho
+            arr, p, o = arr[:0], p[:0], o[:0]
+            held_before = 0
+        elif held_before:  # dispatched first, in arrival order, at this window's start
+            arr = np.concatenate([self._held_t, arr])
+            p = np.concatenate([self._held_p, p])
+            o = np.concatenate([self._held_o, o])
+            self._held_t, self._held_p, self._held_o = self._held_t[:0], self._held_p[:0], self._held_o[:0]
         i0, f0 = s._acc_i.sum(axis=0), s._acc_f.sum(axis=0)
         busy0 = s._acc_f[:, K.A_BUSY].copy()
         s._rr = int(
@@ -483,9 +519,10 @@ class LlmPlane:
         )  # fmt: skip
         di = s._acc_i.sum(axis=0) - i0
         self.acc[:] = s._acc_f.sum(axis=0) - f0
-        di[K.A_ARRIVED] += unroutable
+        di[K.A_ARRIVED] += n_new - int(arr.size)  # counted when they arrive, once (not when dispatched)
         di[K.A_DROPPED] += unroutable
         self.window[:] = di
+        self.totals["timed_out"] += self.timed_out
         t = self.totals
         t["arrived"] += int(di[K.A_ARRIVED])
         t["completed"] += int(di[K.A_DONE])
@@ -515,4 +552,6 @@ class LlmPlane:
 
     def conservation_gap(self) -> int:
         t = self.totals
-        return t["arrived"] - (t["completed"] + t["rejected"] + t["dropped"] + t["failed"] + self.in_flight)
+        return t["arrived"] - (
+            t["completed"] + t["rejected"] + t["dropped"] + t["timed_out"] + t["failed"] + self.in_flight
+        )

@@ -164,6 +164,7 @@ class InferenceService:
                 template, max_rep, chunked_prefill=self._llm_engine.enable_chunked_prefill,
                 slo_ttft_s=getattr(slo, "ttft", None) or inf, slo_tpot_s=getattr(slo, "tpot", None) or inf,
                 slo_e2e_s=(getattr(slo, "e2e", None) or inf) if hasattr(slo, "e2e") else slo.latency,
+                timeout_s=w.timeout, max_queue=w.max_queue,
             )  # fmt: skip
         else:
             self.dp = DataPlane(
@@ -485,6 +486,7 @@ class InferenceService:
         iv.arrived += arrived
         iv.served += int(win[LK.A_DONE])
         iv.dropped += int(win[LK.A_DROPPED] + win[LK.A_REJECTED])
+        iv.timed_out += dp.timed_out
         e2e = float(acc[LK.A_E2E_SUM])
         iv.latency.sum_s += e2e
         self.latency.sum_s += e2e
@@ -807,9 +809,9 @@ class InferenceService:
         """`finish` of an LLM-serving service: the old columns (latency = end to end) plus TTFT / TPOT
         percentiles and attainment. `dropped` counts the requests refused for length too (`rejected`:
         a prompt of max_model_len tokens or more, vLLM's 400 Bad Request), so that arrived = served +
-        dropped + failed + in flight; the refused are client errors and stay out of the latency
-        statistics, while every quantile and attainment counts the requests dropped (no ready
-        replica, full queue) or failed as misses. SLO attainment is the share of requests meeting
+        timed_out + dropped + failed + in flight; the refused are client errors and stay out of the
+        latency statistics, while every quantile and attainment counts the requests timed out (held
+        at the balancer with no replica ready), dropped (a full queue) or failed as misses. SLO attainment is the share of requests meeting
         every limit of `slo` at once (exact, per request, not from the histograms).
         """
         from gpusim.dataplane import _llm_kernels as LK
@@ -821,7 +823,7 @@ class InferenceService:
         slo = self.w.slo
         e2e_limit = slo.latency if hasattr(slo, "latency") else (slo.e2e or math.inf)
         ttft_limit, tpot_limit = getattr(slo, "ttft", None) or math.inf, getattr(slo, "tpot", None) or math.inf
-        missed = int(t["dropped"] + t["failed"])  # the refused (a 400 for length) are left out
+        missed = int(t["dropped"] + t["timed_out"] + t["failed"])  # the refused (a 400 for length) are left out
         edges = _edges(self.latency.config)
         e2e = slo_stats_from_histogram(self.latency.counts, edges, missed, e2e_limit, 99.0)
         ttft = slo_stats_from_histogram(self.ttft.counts, edges, missed, ttft_limit, 99.0)
@@ -840,7 +842,7 @@ class InferenceService:
             "requests": int(self.requests_total),
             "arrived": int(t["arrived"]),
             "served": int(t["completed"]),
-            "timed_out": 0,
+            "timed_out": int(t["timed_out"]),
             "dropped": int(t["dropped"] + t["rejected"]),
             "in_flight_end": int(self.dp.in_flight),
             "latency_mean_s": self.latency.mean,
