@@ -493,25 +493,25 @@ class Slo(_Model):
 
 def _model_kind(v):
     if isinstance(v, dict):
-        return "llm-serving" if "id" in v else "request"
-    return "llm-serving" if isinstance(v, LlmModelBlock) else "request"
+        return "llm-serving-model" if "id" in v else "request-model"
+    return "llm-serving-model" if isinstance(v, LlmModelBlock) else "request-model"
 
 
 def _slo_kind(v):
     if isinstance(v, dict):
-        return "latency" if "latency" in v else "llm"
-    return "llm" if isinstance(v, LlmSlo) else "latency"
+        return "latency-slo" if "latency" in v else "llm-slo"
+    return "llm-slo" if isinstance(v, LlmSlo) else "latency-slo"
 
 
 ServiceModel = Annotated[
-    Annotated[RequestModel, Tag("request")] | Annotated[LlmModelBlock, Tag("llm-serving")],
+    Annotated[RequestModel, Tag("request-model")] | Annotated[LlmModelBlock, Tag("llm-serving-model")],
     Discriminator(_model_kind),
 ]
 """A service's `model:`: what a request costs (`llm:` or `service_time:`), or, with `id:`, a catalog
 LLM served by the continuous-batching replica model (`gpusim.scenario.llm.LlmModelBlock`)."""
 
 ServiceSlo = Annotated[
-    Annotated[Slo, Tag("latency")] | Annotated[LlmSlo, Tag("llm")], Discriminator(_slo_kind)
+    Annotated[Slo, Tag("latency-slo")] | Annotated[LlmSlo, Tag("llm-slo")], Discriminator(_slo_kind)
 ]
 """A service's `slo:`: an end-to-end `latency` objective, or ttft / tpot / e2e limits (LLM serving)."""
 
