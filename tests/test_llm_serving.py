@@ -292,3 +292,30 @@ def test_requests_wait_at_the_balancer_until_a_replica_is_ready(timeout):
         assert 0.7 * 2.0 * 40 < s["timed_out"] < early
         assert s["ttft_p99_s"] == math.inf  # the timed-out count as misses
         assert rows["ttft_p99_s"].max() < 25  # the held ones that were served waited under 20 s
+
+
+def test_keda_scales_an_llm_service_from_zero_on_vllm_waiting():
+    """KEDA on sum(vllm:num_requests_waiting) with min 0: the requests held at the balancer while
+    no replica exists activate the scaler, a replica starts (cold start) and serves them."""
+    keda = {"polling_interval": 15, "cooldown_period": 300, "min_replica_count": 0, "max_replica_count": 3,
+            "triggers": [{"type": "prometheus", "metric_type": "AverageValue",
+                          "metadata": {"query": "sum(vllm:num_requests_waiting)", "threshold": 4,
+                                       "activation_threshold": 0}}]}  # fmt: skip
+    w = llm_service(replicas=0, warm_start=False, timeout="5m", autoscaling={"keda": keda},
+                    cold_start={"image_pull": "10s", "model_load": "20s"},
+                    arrivals={"process": {"process": "poisson", "rate": 1.0}, "prompt_tokens": 300,
+                              "output_tokens": 50})  # fmt: skip
+    r = gpusim.simulate(small_scenario(cluster={"node_pools": [h200_pool()]}, workloads=[w], duration="10m"), seed=4)
+    s, rows = r.service_summary.iloc[0], r.services
+    assert rows["ready_replicas"].iloc[0] == 0 and rows["ready_replicas"].max() >= 1
+    assert s["dropped"] == 0 and s["timed_out"] == 0 and s["served"] > 0.9 * s["arrived"]
+    assert s["availability"] < 1.0  # no replica for the first ~45 s
+
+
+def test_kpa_scales_an_llm_service_on_concurrency():
+    w = llm_service(autoscaling={"kpa": {"target": 4, "max_scale": 4}},
+                    arrivals={"process": {"process": "poisson", "rate": 6.0}, "prompt_tokens": 1500,
+                              "output_tokens": 400},
+                    cold_start={"image_pull": "0s", "model_load": "10s"})  # fmt: skip
+    r = gpusim.simulate(small_scenario(cluster={"node_pools": [h200_pool()]}, workloads=[w], duration="10m"), seed=6)
+    assert r.services["ready_replicas"].max() > 1

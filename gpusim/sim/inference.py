@@ -500,13 +500,14 @@ class InferenceService:
         self.replica_seconds += dt * n_ready
         if n_ready:
             self.ready_seconds += dt
-        self.signals.add_totals(dt, 0.0, arrived, tokens)
+        held = dp.held_at_balancer  # waiting at the balancer for a ready replica (a gauge at the window end)
+        self.signals.add_totals(dt, float(held), arrived, tokens)
         if self.kpa is not None:
             ready = dp.state == READY
-            held = np.array([dp.held(i) for i in np.flatnonzero(ready)])
-            value = float(held.sum()) if self.kpa.config.metric == "concurrency" else (arrived / dt if dt > 0 else 0.0)
+            total = held + sum(dp.held(i) for i in np.flatnonzero(ready))
+            value = float(total) if self.kpa.config.metric == "concurrency" else (arrived / dt if dt > 0 else 0.0)
             self.kpa_avg.add(t0, now, value)
-        self._queue_end = dp.waiting()
+        self._queue_end = dp.waiting() + held
 
     # ------------------------------------------------------------------ control loop
     def _loop(self):
