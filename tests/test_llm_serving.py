@@ -319,3 +319,31 @@ def test_kpa_scales_an_llm_service_on_concurrency():
                     cold_start={"image_pull": "0s", "model_load": "10s"})  # fmt: skip
     r = gpusim.simulate(small_scenario(cluster={"node_pools": [h200_pool()]}, workloads=[w], duration="10m"), seed=6)
     assert r.services["ready_replicas"].max() > 1
+
+
+def test_llm_plane_replicas_on_different_gpus_keep_their_own_speed():
+    """`LlmPlane` slots carry their own replica model: two replicas (2 x H100 and 2 x H200) take
+    arrivals round-robin; each request alone has its own replica's prefill as TTFT. A removed
+    (failed) replica's requests are counted, and its slot starts afresh."""
+    from gpusim.dataplane import _llm_kernels as LK
+    from gpusim.dataplane.llm import LlmPlane
+
+    m, e = LlmModelBlock(id="llama-2-70b", precision="fp8"), LlmEngineBlock()
+    h100 = derive_replica(m, e, "nvidia-h100-80gb", 2).replica
+    h200 = derive_replica(m, e, H200, 2).replica
+    plane = LlmPlane(h100, 4)
+    assert plane.add_replica(h100, 0.0) == 0 and plane.add_replica(h200, 0.0) == 1
+    hist = np.zeros((3, plane.hist_config.size), dtype=np.int64)
+    plane.serve(np.array([1.0, 100.0]), np.array([900, 900]), np.array([1, 1]), 200.0, hist)
+    assert plane.window[LK.A_DONE] == 2
+    assert plane.acc[LK.A_TTFT_SUM] == pytest.approx(h100.prefill_s(900) + h200.prefill_s(900), rel=1e-12)
+    assert h100.prefill_s(900) > h200.prefill_s(900)  # not the same speed twice
+    plane.serve(np.array([200.5, 201.0, 201.5]), np.array([2000, 2000, 2000]), np.array([800, 800, 800]), 202.0, hist)
+    held = plane.held(0)
+    assert held >= 1
+    assert plane.remove_replica(0, failed=True) == held
+    assert plane.held(0) == 0 and plane.totals["failed"] == held
+    assert plane.conservation_gap() == 0
+    assert plane.add_replica(h200, 202.0) == 0  # the slot again, fresh
+    plane.serve(np.zeros(0), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), 400.0, hist)
+    assert plane.in_flight == 0 and plane.conservation_gap() == 0
