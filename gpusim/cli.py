@@ -220,6 +220,14 @@ def _print_summary(console, result, out: Path) -> None:
         p99 = "miss (timed out)" if s["latency_p99_s"] == float("inf") else _fmt_s(s["latency_p99_s"])
         table.add_row("latency p50 / p99 (worst service)", f"{_fmt_s(s['latency_p50_s'])} / {p99}")
         table.add_row("SLO attainment", f"{s['slo_attainment']:.1%}")
+        ss = getattr(result, "service_summary", None)
+        if ss is not None and "ttft_p99_s" in ss and ss["ttft_p99_s"].notna().any():  # LLM-serving services
+
+            def worst(col):
+                v = float(ss[col].max())
+                return "miss (dropped)" if v == float("inf") else f"{v * 1000:.0f} ms" if v < 1 else _fmt_s(v)
+
+            table.add_row("TTFT p99 / TPOT p99 (worst service)", f"{worst('ttft_p99_s')} / {worst('tpot_p99_s')}")
         table.add_row("replica cold starts", str(s["cold_starts"]))
     if s.get("cluster_scale_ups") or s.get("cluster_scale_downs"):
         table.add_row(

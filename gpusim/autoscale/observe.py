@@ -75,6 +75,8 @@ def kpa_value(window: WindowMetrics, metric: str = "concurrency") -> float:
 SIGNAL_ALIASES = {
     "vllm:num_requests_waiting": "queue_length",
     "vllm:num_requests_running": "requests_running",
+    "vllm:gpu_cache_usage_perc": "kv_cache_usage",
+    "gpusim:kv_cache_usage": "kv_cache_usage",
     "DCGM_FI_DEV_GPU_UTIL": "gpu_util",
     "gpusim:queue_length": "queue_length",
     "gpusim:requests_in_flight": "concurrency",
@@ -141,6 +143,16 @@ class SignalWindow:
     arrivals: int = 0
     output_tokens: float = 0.0
     acc: np.ndarray | None = field(default=None, repr=False)
+    kv: np.ndarray | None = field(default=None, repr=False)  # LLM replicas: KV-cache usage fraction x dt per slot
+
+    def kv_slots(self, n: int) -> np.ndarray:
+        """The per-slot KV-cache usage integrals (LLM-serving replicas), grown to at least `n` slots."""
+        if self.kv is None or self.kv.shape[0] < n:
+            grown = np.zeros(n, dtype=np.float64)
+            if self.kv is not None:
+                grown[: self.kv.shape[0]] = self.kv
+            self.kv = grown
+        return self.kv
 
     def slots(self, n: int) -> np.ndarray:
         """The per-slot integrals array, grown to at least `n` slots (a caller may add to it in place)."""
@@ -180,6 +192,8 @@ class SignalWindow:
     def reset(self) -> None:
         if self.acc is not None:
             self.acc.fill(0.0)
+        if self.kv is not None:
+            self.kv.fill(0.0)
         self.lb_queue_dt = self.dt = 0.0
         self.arrivals = 0
         self.output_tokens = 0.0
@@ -220,6 +234,8 @@ class SignalWindow:
             value = 1000.0 * (acc[0, idx] / dt - acc[1, idx] / dt)
         elif signal == "gpu_util":
             value = 1000.0 * (100.0 * (acc[2, idx] / dt))
+        elif signal == "kv_cache_usage":
+            value = 1000.0 * (self._kv(idx) / dt)
         elif signal == "rps":
             rate = self.arrivals / self.dt if self.dt > 0 else 0.0
             value = np.full(idx.size, 1000.0 * (rate / n_ready))
@@ -229,6 +245,12 @@ class SignalWindow:
         else:
             raise ValueError(f"unknown pod signal {signal!r}")
         return np.rint(value).astype(np.int64).tolist(), len(ready_dp) - int(idx.size)
+
+    def _kv(self, idx) -> np.ndarray:
+        """KV-cache usage x dt of slots `idx` (0 for a service without LLM replicas)."""
+        if self.kv is None:
+            return np.zeros(np.size(idx))
+        return self.kv[idx]
 
     @property
     def lb_queue(self) -> float:
@@ -248,6 +270,9 @@ class SignalWindow:
             if v is None:
                 continue
             conc, queued, util = v
+            if signal == "kv_cache_usage":
+                out.append(float(self._kv(i)) / float(self.acc[3, i]))
+                continue
             out.append(
                 {
                     "queue_length": queued,
@@ -322,6 +347,8 @@ def pod_sample(
         conc, queued, util = v
         if metric.name == "utilization":
             value = util * request_milli  # already milli
+        elif metric.name == "kv_cache_usage":
+            value = 1000.0 * float(window._kv(r.dp_index)) / float(window.acc[3, r.dp_index])
         else:
             value = (
                 1000.0
@@ -345,7 +372,7 @@ def service_value(metric: HPAMetric, replicas: Sequence, window: SignalWindow) -
     ready_dp = [r.dp_index for r in replicas if r.state == "ready"]
     series = window.series(metric.name, ready_dp)
     if metric.source == "Object":
-        return [aggregate(series, "avg" if metric.name == "gpu_util" else "sum")]
+        return [aggregate(series, "avg" if metric.name in ("gpu_util", "kv_cache_usage") else "sum")]
     return series or [0.0]
 
 
@@ -435,8 +462,15 @@ def grouped_sample_slots(metric: HPAMetric, window: SignalWindow, view: SlotView
         share = 0.0
     out = np.zeros(3, dtype=np.int64) if out is None else out
     acc = window.slots(view.state.shape[0])
-    K.pod_values(acc, view.state, _SIGNAL_CODE[name], share, request_milli, out)
-    total, n, missing = int(out[0]), int(out[1]), int(out[2])
+    if name == "kv_cache_usage":  # LLM replicas only: vllm:gpu_cache_usage_perc (a fraction)
+        idx = np.flatnonzero(view.state == K.READY)
+        dt = acc[3, idx]
+        have = dt > 0
+        vals = np.rint(1000.0 * window._kv(idx[have]) / dt[have]).astype(np.int64)
+        total, n, missing = int(vals.sum()), int(vals.size), int(idx.size - vals.size)
+    else:
+        K.pod_values(acc, view.state, _SIGNAL_CODE[name], share, request_milli, out)
+        total, n, missing = int(out[0]), int(out[1]), int(out[2])
     if name in ("utilization", "gpu_util"):
         n += view.n_loading  # an idle GPU while the model loads: value 0
     else:

@@ -111,10 +111,12 @@ class HPABehavior(_Model):
         return self
 
 
-POD_SIGNALS = ("utilization", "concurrency", "requests_running", "rps", "queue_length", "gpu_util", "tokens_per_s")
+POD_SIGNALS = ("utilization", "concurrency", "requests_running", "rps", "queue_length", "gpu_util", "tokens_per_s",
+               "kv_cache_usage")  # fmt: skip
 """Per-pod signals a Resource or Pods metric reads (see `gpusim.autoscale.observe`)."""
 
-SERVICE_SIGNALS = ("queue_length", "concurrency", "requests_running", "rps", "tokens_per_s", "gpu_util")
+SERVICE_SIGNALS = ("queue_length", "concurrency", "requests_running", "rps", "tokens_per_s", "gpu_util",
+                   "kv_cache_usage")  # fmt: skip
 """Service-wide signals an Object or External metric (and a KEDA trigger) reads."""
 
 
@@ -130,11 +132,13 @@ class HPAMetric(_Model):
     """
 
     name: Literal[
-        "utilization", "concurrency", "rps", "queue_length", "gpu_util", "tokens_per_s", "requests_running"
+        "utilization", "concurrency", "rps", "queue_length", "gpu_util", "tokens_per_s", "requests_running",
+        "kv_cache_usage",
     ] = Field(
         description="Signal read: utilization (percent of the replica's request busy), concurrency (requests in "
         "flight), requests_running (requests in service), rps (requests per second), queue_length (requests "
-        "waiting), tokens_per_s (output tokens per second), gpu_util (DCGM_FI_DEV_GPU_UTIL, percent)."
+        "waiting), tokens_per_s (output tokens per second), gpu_util (DCGM_FI_DEV_GPU_UTIL, percent), "
+        "kv_cache_usage (vllm:gpu_cache_usage_perc: the KV cache's used fraction, 0-1; LLM-serving models only)."
     )
     type: Literal["Resource", "Pods", "Object", "External"] | None = Field(
         default=None,

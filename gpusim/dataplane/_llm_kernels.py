@@ -445,7 +445,8 @@ def serve_service(
 ):  # fmt: skip
     """Every replica of a service over one window; arrivals go round-robin over the ready replicas.
 
-    State arrays carry a leading replica axis; ``hist`` is shared (the service's histograms).
+    State arrays carry a leading replica axis, and so does ``prm`` (each replica's own speed and KV
+    capacity: replicas may sit on different GPUs); ``hist`` is shared (the service's histograms).
     ``rr`` is the index, into the ready replicas, of the one that takes the first arrival; returns
     the index for the next window's first arrival. Replicas not ready get no arrivals but finish
     what they hold (draining).
@@ -474,7 +475,7 @@ def serve_service(
                 buf_o[m] = arr_o[i]
                 m += 1
         serve_window(
-            t_end, buf_t[:m], buf_p[:m], buf_o[:m], prm, ist[r], fst[r], q_f[r], q_i[r], s_f[r], s_i[r], h[r],
+            t_end, buf_t[:m], buf_p[:m], buf_o[:m], prm[r], ist[r], fst[r], q_f[r], q_i[r], s_f[r], s_i[r], h[r],
             free_stack[r], tb_f[r], tb_i[r], hist, edges, btab, acc_i[r], acc_f[r], rec,
         )  # fmt: skip
     if n_ready == 0:

@@ -34,7 +34,7 @@ A run of decode iterations with the same batch is advanced in closed form (a seq
 step it joined at and the step it finishes at), so the cost per request is a few heap operations,
 not one per generated token.
 
-How the engine calls it (not wired in yet): per LLM service build ``rm = gpusim.hardware.llm.
+`LlmPlane` is what the engine's inference services use (`gpusim.sim.inference`). Standalone: per LLM service build ``rm = gpusim.hardware.llm.
 replica_model(gpu, llm_arch(model), precision, tp)`` and ``svc = LlmService(rm, max_replicas,
 chunked_prefill=..., slo_ttft_s=..., slo_tpot_s=..., slo_e2e_s=...)``; at every control event set
 ``svc.ready[i]`` (True once replica slot ``i`` is ready, False while absent or draining) and call
@@ -255,13 +255,13 @@ class LlmService:
         self.model = model
         self.histogram = one.histogram
         self.n_replicas = n_replicas
-        self._prm = one._prm
         self._edges, self._btab = one._edges, one._btab
         self._hist = one._hist
 
         def stack(a):
             return np.ascontiguousarray(np.broadcast_to(a, (n_replicas, *a.shape)).copy())
 
+        self._prm = stack(one._prm)  # one row per replica (`serve_service` reads prm[r])
         self._ist, self._fst = stack(one._ist), stack(one._fst)
         self._q_f, self._q_i = stack(one._q_f), stack(one._q_i)
         self._s_f, self._s_i, self._h = stack(one._s_f), stack(one._s_i), stack(one._h)
@@ -309,3 +309,249 @@ class LlmService:
             e2e=Histogram(cfg, self._hist[K.H_E2E].copy(), float(df[K.A_E2E_SUM])),
             held=self._ist[:, K.I_NRUN] + self._ist[:, K.I_PFACT], waiting=self._ist[:, K.I_QLEN].copy(),
         )  # fmt: skip
+
+
+def replica_params(
+    model: ReplicaModel,
+    *,
+    chunked_prefill: bool = False,
+    watermark_fraction: float = 0.01,
+    slo_ttft_s: float = math.inf,
+    slo_tpot_s: float = math.inf,
+    slo_e2e_s: float = math.inf,
+) -> np.ndarray:
+    """The kernel's parameter row of one replica (what `LlmReplica` builds)."""
+    prm = np.zeros(K.N_PARAMS, dtype=np.float64)
+    prm[K.P_FIXED] = model.fixed_s
+    prm[K.P_TOKEN] = model.per_token_s
+    prm[K.P_CTX] = model.per_ctx_s
+    prm[K.P_PAIR] = model.per_pair_s
+    prm[K.P_CAP] = float(model.kv_capacity_tokens)
+    prm[K.P_MAXSEQ] = float(model.max_num_seqs)
+    prm[K.P_BUDGET] = float(model.max_num_batched_tokens)
+    prm[K.P_WATERMARK] = math.floor(watermark_fraction * model.kv_capacity_tokens)
+    prm[K.P_CHUNKED] = 1.0 if chunked_prefill else 0.0
+    prm[K.P_SLO_TTFT], prm[K.P_SLO_TPOT], prm[K.P_SLO_E2E] = slo_ttft_s, slo_tpot_s, slo_e2e_s
+    return prm
+
+
+ABSENT, READY, DRAINING = 0, 1, 2  # as gpusim.dataplane._kernels (the autoscalers' slot view reads them)
+
+
+class LlmPlane:
+    """The data plane of an LLM inference service in the engine: `max_replicas` replica slots, each
+    absent, ready (takes arrivals, round-robin over the ready ones) or draining (takes none, finishes
+    what it holds), served by one kernel call per window (`serve`), like `gpusim.dataplane.DataPlane`.
+
+    A slot's replica model (`add_replica`) may differ per replica (another GPU). Requests arriving
+    while no replica is ready wait at the load balancer (at most `max_queue` of them; beyond, they
+    are dropped), as `gpusim.dataplane.DataPlane` holds them: when a replica is ready at a later
+    window start they are dispatched first, in arrival order, their latencies counted from their
+    arrival; one still held at ``arrival + timeout_s`` (checked at window ends) times out. Once at a
+    replica a request waits as long as it takes (vLLM has no request timeout).
+    `remove_replica(idx, failed=True)` is a pod lost with its node: what it holds fails.
+    Accounting: ``arrived = completed + rejected + dropped + timed_out + failed + in_flight`` at
+    every window end (in flight: held, waiting at a replica, or running).
+    The window's TTFT, TPOT and e2e latencies are *added* to the counts arrays passed to `serve`.
+    """
+
+    def __init__(
+        self,
+        template: ReplicaModel,
+        max_replicas: int,
+        *,
+        chunked_prefill: bool = False,
+        queue_capacity: int = 1 << 14,
+        watermark_fraction: float = 0.01,
+        slo_ttft_s: float = math.inf,
+        slo_tpot_s: float = math.inf,
+        slo_e2e_s: float = math.inf,
+        histogram: HistogramConfig | None = None,
+        start_s: float = 0.0,
+        timeout_s: float = math.inf,
+        max_queue: int | None = None,
+    ):
+        svc = LlmService(
+            template, max_replicas, chunked_prefill=chunked_prefill, queue_capacity=queue_capacity,
+            watermark_fraction=watermark_fraction, histogram=histogram, t0=start_s,
+        )  # fmt: skip
+        self._svc = svc
+        self._kw = {"chunked_prefill": chunked_prefill, "watermark_fraction": watermark_fraction,
+                    "slo_ttft_s": slo_ttft_s, "slo_tpot_s": slo_tpot_s, "slo_e2e_s": slo_e2e_s}  # fmt: skip
+        self.max_num_seqs = int(template.max_num_seqs)
+        self.max_replicas = int(max_replicas)
+        self.hist_config = svc.histogram
+        self.now_s = float(start_s)
+        self.state = np.zeros(self.max_replicas, dtype=np.int8)
+        self.models: list[ReplicaModel | None] = [None] * self.max_replicas
+        svc.ready[:] = False
+        # a fresh slot's state (every slot starts as slot 0 does)
+        self._fresh = [a[0].copy() for a in self._slot_arrays()]
+        self._busy_prev = np.zeros(self.max_replicas)
+        self.totals = {"arrived": 0, "completed": 0, "rejected": 0, "dropped": 0, "failed": 0, "preemptions": 0,
+                       "output_tokens": 0, "slo_ok": 0}  # fmt: skip
+        self.failed = 0  # as DataPlane.failed (kept equal to totals["failed"])
+        self.totals["timed_out"] = 0
+        self.timeout_s = float(timeout_s)
+        self.max_queue = max_queue
+        self._held_t = np.zeros(0)  # requests held at the balancer (no replica was ready)
+        self._held_p = np.zeros(0, dtype=np.int64)
+        self._held_o = np.zeros(0, dtype=np.int64)
+        self.timed_out = 0  # the last window's
+        self.acc = np.zeros(K.N_ACC_F)  # the window's summed acc_f (TTFT/TPOT/e2e sums, busy, ...)
+        self.window = np.zeros(K.N_ACC_I, dtype=np.int64)  # the window's summed acc_i
+
+    def _slot_arrays(self):
+        s = self._svc
+        return (s._ist, s._fst, s._q_f, s._q_i, s._s_f, s._s_i, s._h, s._free, s._tb_f, s._tb_i, s._acc_i, s._acc_f)
+
+    # ---- replica changes (between windows, at now_s)
+    def add_replica(self, model: ReplicaModel, now: float | None = None) -> int:
+        """Make the lowest absent slot a ready replica of `model` from `now`; return its index."""
+        if int(model.max_num_seqs) != self.max_num_seqs:
+            raise ValueError("every replica of a service has the same max_num_seqs")
+        if model.kv_capacity_tokens <= 0:
+            raise ValueError(f"{model.model_id} in {model.precision} does not fit {model.tp} x {model.gpu_id}")
+        free = np.flatnonzero(self.state == ABSENT)
+        if free.size == 0:
+            raise RuntimeError(f"all {self.max_replicas} replica slots are in use")
+        idx = int(free[0])
+        self._reset(idx)
+        self._svc._prm[idx] = replica_params(model, **self._kw)
+        self._svc._fst[idx, K.F_CLOCK] = self.now_s if now is None else max(float(now), self.now_s)
+        self._busy_prev[idx] = 0.0
+        self.models[idx] = model
+        self.state[idx] = READY
+        self._svc.ready[idx] = True
+        return idx
+
+    def _reset(self, idx: int) -> None:
+        for a, fresh in zip(self._slot_arrays(), self._fresh, strict=True):
+            a[idx] = fresh
+
+    def drain_replica(self, idx: int) -> None:
+        if self.state[idx] == ABSENT:
+            raise ValueError(f"replica {idx} is absent")
+        self.state[idx] = DRAINING
+        self._svc.ready[idx] = False
+
+    def held(self, idx: int) -> int:
+        """Requests replica `idx` holds: waiting, in decode or under prefill."""
+        ist = self._svc._ist[idx]
+        return int(ist[K.I_QLEN] + ist[K.I_NRUN] + ist[K.I_PFACT])
+
+    def is_drained(self, idx: int) -> bool:
+        return self.held(idx) == 0
+
+    def remove_replica(self, idx: int, failed: bool = False) -> int:
+        """Free slot `idx`; return the requests it held (counted as failed, or dropped)."""
+        if self.state[idx] == ABSENT:
+            raise ValueError(f"replica {idx} is absent")
+        n = self.held(idx)
+        self.totals["failed" if failed else "dropped"] += n
+        self.failed = self.totals["failed"]
+        self._reset(idx)
+        self.state[idx] = ABSENT
+        self._svc.ready[idx] = False
+        self.models[idx] = None
+        return n
+
+    def waiting(self) -> int:
+        """Requests waiting at the replicas (not yet admitted into a batch)."""
+        return int(self._svc._ist[:, K.I_QLEN].sum())
+
+    @property
+    def held_at_balancer(self) -> int:
+        return int(self._held_t.size)
+
+    @property
+    def in_flight(self) -> int:
+        ist = self._svc._ist
+        return int(ist[:, K.I_QLEN].sum() + ist[:, K.I_NRUN].sum() + ist[:, K.I_PFACT].sum()) + self.held_at_balancer
+
+    def n_ready(self) -> int:
+        return int((self.state == READY).sum())
+
+    # ---- serving
+    def serve(self, arrival_s, prompt_tokens, output_tokens, t_end: float, hist: np.ndarray,
+              signals: np.ndarray | None = None, kv: np.ndarray | None = None) -> None:  # fmt: skip
+        """Serve the window ``[now_s, t_end)``: its arrivals (sorted) with their lengths.
+
+        The window's TTFT, TPOT and e2e latencies are added to ``hist`` (int64, shape (3, size)); its
+        summed counts are in `window` and `acc`. `signals` (shape (4, max_replicas), as
+        `gpusim.autoscale.observe.SignalWindow.acc`) gets, for each replica ready in the window, the
+        vLLM gauges at the window end times dt: (running + waiting, waiting, busy fraction, dt);
+        `kv` the KV-cache usage fraction times dt.
+        """
+        s = self._svc
+        t0, t1 = self.now_s, float(t_end)
+        arr = np.ascontiguousarray(arrival_s, dtype=np.float64)
+        p = np.ascontiguousarray(prompt_tokens, dtype=np.int64)
+        o = np.ascontiguousarray(output_tokens, dtype=np.int64)
+        n_new = int(arr.size)
+        held_before = self.held_at_balancer
+        unroutable = 0  # arrivals beyond max_queue while held
+        self.timed_out = 0
+        if not s.ready.any():  # hold at the balancer; nothing reaches a replica
+            ht, hp, ho = (np.concatenate([a, b]) for a, b in ((self._held_t, arr), (self._held_p, p), (self._held_o, o)))
+            if self.max_queue is not None and ht.size > self.max_queue:
+                unroutable = int(ht.size - self.max_queue)
+                ht, hp, ho = ht[: self.max_queue], hp[: self.max_queue], ho[: self.max_queue]
+            late = ht + self.timeout_s <= t1
+            if late.any():
+                self.timed_out = int(late.sum())
+                ht, hp, ho = ht[~late], hp[~late], ho[~late]
+            self._held_t, self._held_p, self._held_o = ht, hp, ho
+            arr, p, o = arr[:0], p[:0], o[:0]
+            held_before = 0
+        elif held_before:  # dispatched first, in arrival order, at this window's start
+            arr = np.concatenate([self._held_t, arr])
+            p = np.concatenate([self._held_p, p])
+            o = np.concatenate([self._held_o, o])
+            self._held_t, self._held_p, self._held_o = self._held_t[:0], self._held_p[:0], self._held_o[:0]
+        i0, f0 = s._acc_i.sum(axis=0), s._acc_f.sum(axis=0)
+        busy0 = s._acc_f[:, K.A_BUSY].copy()
+        s._rr = int(
+            K.serve_service(
+                t1, arr, p, o, s.ready, s._rr, s._prm, s._ist, s._fst, s._q_f, s._q_i, s._s_f, s._s_i, s._h,
+                s._free, s._tb_f, s._tb_i, hist, s._edges, s._btab, s._acc_i, s._acc_f, s._rec,
+            )
+        )  # fmt: skip
+        di = s._acc_i.sum(axis=0) - i0
+        self.acc[:] = s._acc_f.sum(axis=0) - f0
+        di[K.A_ARRIVED] += n_new - int(arr.size)  # counted when they arrive, once (not when dispatched)
+        di[K.A_DROPPED] += unroutable
+        self.window[:] = di
+        self.totals["timed_out"] += self.timed_out
+        t = self.totals
+        t["arrived"] += int(di[K.A_ARRIVED])
+        t["completed"] += int(di[K.A_DONE])
+        t["rejected"] += int(di[K.A_REJECTED])
+        t["dropped"] += int(di[K.A_DROPPED])
+        t["preemptions"] += int(di[K.A_PREEMPT])
+        t["output_tokens"] += int(di[K.A_TOKENS])
+        t["slo_ok"] += int(di[K.A_SLO_OK])
+        dt = t1 - t0
+        if dt > 0 and (signals is not None or kv is not None):
+            ready = self.state == READY
+            ist = s._ist
+            running = (ist[:, K.I_NRUN] + ist[:, K.I_PFACT]).astype(np.float64)
+            waiting = ist[:, K.I_QLEN].astype(np.float64)
+            if signals is not None:
+                busy = np.minimum((s._acc_f[:, K.A_BUSY] - busy0) / dt, 1.0)
+                for k, v in enumerate((running + waiting, waiting, busy)):
+                    row = signals[k, : self.max_replicas]
+                    np.add(row, v * dt, out=row, where=ready)
+                row = signals[3, : self.max_replicas]
+                np.add(row, dt, out=row, where=ready)
+            if kv is not None:
+                cap = np.maximum(s._prm[:, K.P_CAP], 1.0)
+                used = (ist[:, K.I_KV] + ist[:, K.I_RES]) / cap
+                np.add(kv[: self.max_replicas], used * dt, out=kv[: self.max_replicas], where=ready)
+        self.now_s = t1
+
+    def conservation_gap(self) -> int:
+        t = self.totals
+        return t["arrived"] - (
+            t["completed"] + t["rejected"] + t["dropped"] + t["timed_out"] + t["failed"] + self.in_flight
+        )

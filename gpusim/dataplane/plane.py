@@ -192,6 +192,7 @@ class DataPlane:
         self._ist[2] = R - 1  # round-robin starts at replica 0
         self._pending_dropped = 0
         self.totals = {"arrived": 0, "served": 0, "timed_out": 0, "dropped": 0}
+        self.failed = 0  # requests lost with replicas removed by `remove_replica(idx, failed=True)`
         # per-window outputs, preallocated and zeroed at each window (views of two buffers)
         self._wf = np.zeros(2 + (R + 1) + R, dtype=np.float64)
         self._wi = np.zeros(4 + R + (R + 1), dtype=np.int64)
@@ -241,15 +242,22 @@ class DataPlane:
             raise ValueError(f"replica {idx} is absent")
         self.state[idx] = DRAINING
 
-    def remove_replica(self, idx: int) -> int:
-        """Free slot `idx` now; return the number of requests dropped with it (see module doc)."""
+    def remove_replica(self, idx: int, failed: bool = False) -> int:
+        """Free slot `idx` now; return the number of requests dropped with it (see module doc).
+
+        ``failed=True``: the replica died with its node; its requests count in `failed`, not in
+        ``totals["dropped"]`` (`conservation_gap` counts both).
+        """
         idx = self._check_idx(idx)
         if self.state[idx] == ABSENT:
             raise ValueError(f"replica {idx} is absent")
         dropped = int(K.remove_replica(idx, self.now_s, self._pi[0], self._hf, self._hi, self._ist, self._outstanding))
         self.state[idx] = ABSENT
-        self._pending_dropped += dropped
-        self.totals["dropped"] += dropped
+        if failed:
+            self.failed += dropped
+        else:
+            self._pending_dropped += dropped
+            self.totals["dropped"] += dropped
         return dropped
 
     def drained_at(self, idx: int) -> float:
@@ -428,6 +436,6 @@ class DataPlane:
         return in_service_avg, queued_avg, lb_avg, util
 
     def conservation_gap(self) -> int:
-        """Arrived - (served + timed_out + dropped + in_flight), cumulative; 0 when nothing is lost."""
+        """Arrived - (served + timed_out + dropped + failed + in_flight), cumulative; 0 when nothing is lost."""
         t = self.totals
-        return t["arrived"] - (t["served"] + t["timed_out"] + t["dropped"] + self.in_flight)
+        return t["arrived"] - (t["served"] + t["timed_out"] + t["dropped"] + self.failed + self.in_flight)

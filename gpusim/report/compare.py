@@ -39,6 +39,8 @@ HEADLINE = (
     ("latency_p50_s", "latency p50 (worst service)", "s"),
     ("latency_p99_s", "latency p99 (worst service)", "s"),
     ("slo_attainment", "SLO attainment", "ratio"),
+    ("ttft_p99_s", "TTFT p99 (worst LLM service)", "s"),
+    ("tpot_p99_s", "TPOT p99 (worst LLM service)", "s"),
     ("cold_starts", "replica cold starts", "count"),
     ("gpu_utilisation", "GPU utilisation", "ratio"),
     ("gpu_hours_used", "GPU-hours used", "h"),

@@ -43,6 +43,9 @@ Inference services (from services.parquet, one sample per service interval, labe
 | gpusim_request_rate{outcome}                          | arrived/served/timed_out/dropped per second in the interval |
 | gpusim_request_latency_seconds{quantile="0.5"/"0.99"} | latency_p50_s / latency_p99_s        |
 | gpusim_request_queue_length                           | queue_length                         |
+| gpusim_time_to_first_token_seconds{quantile}          | ttft_p50_s / ttft_p99_s (LLM-serving services) |
+| gpusim_time_per_output_token_seconds{quantile}        | tpot_p50_s / tpot_p99_s (LLM-serving services) |
+| gpusim_generation_tokens_per_second                   | output_tokens_per_s (LLM-serving services) |
 | gpusim_slo_attainment_ratio (UNIT ratio; once, at the end) | the run's SLO attainment (misses included) |
 | gpusim_slo_latency_seconds{percentile} (once, at the end)  | the SLO latency target           |
 
@@ -280,7 +283,17 @@ def _service_series(sv: pd.DataFrame, services_summary: pd.DataFrame, slo: dict[
          [({"quantile": "0.5"}, col("latency_p50_s")), ({"quantile": "0.99"}, col("latency_p99_s"))]),
         ("gpusim_request_queue_length", "Requests waiting at the end of the interval.", "",
          [({}, col("queue_length"))]),
-    ]  # fmt: skip
+    ] + ([
+        ("gpusim_time_to_first_token_seconds", "Time to first token quantile of the requests whose first token "
+         "came in the interval ending at the sample (LLM-serving services; vLLM's "
+         "vllm:time_to_first_token_seconds).", "seconds",
+         [({"quantile": "0.5"}, col("ttft_p50_s")), ({"quantile": "0.99"}, col("ttft_p99_s"))]),
+        ("gpusim_time_per_output_token_seconds", "Time per output token quantile of the requests completed in the "
+         "interval ending at the sample (LLM-serving services; vLLM's vllm:time_per_output_token_seconds).",
+         "seconds", [({"quantile": "0.5"}, col("tpot_p50_s")), ({"quantile": "0.99"}, col("tpot_p99_s"))]),
+        ("gpusim_generation_tokens_per_second", "Output tokens per second of the requests completed in the "
+         "interval ending at the sample (LLM-serving services).", "", [({}, col("output_tokens_per_s"))]),
+    ] if "ttft_p50_s" in sv else [])  # fmt: skip
 
 
 def service_lines(result, start_ms: int, base_labels: dict, skip: set[str] = frozenset()) -> list[str]:
@@ -292,8 +305,8 @@ def service_lines(result, start_ms: int, base_labels: dict, skip: set[str] = fro
     sv = getattr(result, "services", None)
     if sv is None or not len(sv):
         return []
-    slo = {w.name: (w.slo.latency, w.slo.percentile) for w in result.scenario.workloads
-           if getattr(w, "type", "") == "inference"}  # fmt: skip
+    slo = {w.name: (w.slo_latency, w.slo.percentile) for w in result.scenario.workloads
+           if getattr(w, "type", "") == "inference" and w.slo_latency is not None}  # fmt: skip
     names = list(dict.fromkeys(sv["service"]))
     by = {n: sv[sv["service"] == n].sort_values("time_s") for n in names}
     lines: list[str] = []

@@ -194,8 +194,8 @@ def plot_comparison(results, labels=None, metrics=None):
                 ax.set_xlim(0, 105)
             for r in results if key == "latency_p99_s" else ():  # SLO lines of the services
                 for w in r.scenario.workloads:
-                    if getattr(w, "type", "") == "inference":
-                        ax.axvline(w.slo.latency, color=OKABE_ITO[3], linestyle="--", linewidth=1)
+                    if getattr(w, "type", "") == "inference" and w.slo_latency is not None:
+                        ax.axvline(w.slo_latency, color=OKABE_ITO[3], linestyle="--", linewidth=1)
             ax.set_yticks(y, labels)
             ax.invert_yaxis()
             ax.set_xlabel(label)
@@ -306,9 +306,9 @@ def plot_services(result):
             ax.plot(t, d["latency_p50_s"], marker=".", label="p50")
             ax.plot(t, d["latency_p99_s"], marker=".", label="p99")
             w = next((w for w in result.scenario.workloads if getattr(w, "name", None) == name), None)
-            if w is not None and getattr(w, "slo", None) is not None:
-                ax.axhline(w.slo.latency, color="tab:red", linestyle="--", linewidth=1,
-                           label=f"SLO: p{w.slo.percentile:g} < {w.slo.latency:g} s")  # fmt: skip
+            if w is not None and getattr(w, "slo", None) is not None and w.slo_latency is not None:
+                ax.axhline(w.slo_latency, color="tab:red", linestyle="--", linewidth=1,
+                           label=f"SLO: p{w.slo.percentile:g} < {w.slo_latency:g} s")  # fmt: skip
             lat = d[["latency_p50_s", "latency_p99_s"]].to_numpy(dtype=float)
             lat = lat[np.isfinite(lat) & (lat > 0)]
             if lat.size and lat.max() / max(lat.min(), 1e-9) > 20:

@@ -216,7 +216,7 @@ def check_scenario(scenario: Scenario) -> list[tuple[tuple, str]]:
         wpath = ("workloads", wi)
         if w.type == "inference":
             problems += check_pod_resources(w.pod, wpath + ("pod",))
-            if w.model.reference_gpu is not None:
+            if not w.llm_serving and w.model.reference_gpu is not None:
                 try:
                     catalog.gpu(w.model.reference_gpu)
                 except UnknownIdError as e:
@@ -240,6 +240,7 @@ def check_scenario(scenario: Scenario) -> list[tuple[tuple, str]]:
             if msg:
                 problems.append((wpath + sub, msg))
     problems += check_models(scenario, catalog)
+    problems += check_llm_services(scenario, catalog)
     if not problems:
         problems += check_never_fits(scenario, catalog)
     return problems
@@ -477,7 +478,7 @@ def check_models(scenario: Scenario, catalog) -> list[tuple[tuple, str]]:
                 catalog.gpu(w.work.reference_gpu)
             except UnknownIdError as e:
                 out.append((("workloads", wi, "work", "reference_gpu"), str(e)))
-        if w.type != "inference" or w.model.llm is None:
+        if w.type != "inference" or w.llm_serving or w.model.llm is None:
             continue
         from gpusim.hardware import performance as perf
 
@@ -508,6 +509,67 @@ def check_models(scenario: Scenario, catalog) -> list[tuple[tuple, str]]:
             out.append((("workloads", wi, "model", "llm"),
                         f"a {spec.params_b:g}B {w.model.llm.precision} model does not fit the GPUs of any pool a replica "
                         f"can use: {shown}; give the replica more GPUs or a lower precision"))  # fmt: skip
+    return out
+
+
+def llm_service_pools(scenario: Scenario, w) -> list[tuple[int, object]]:
+    """(index, pool) of the pools whose whole GPUs an LLM-serving replica of `w` could get."""
+    out = []
+    for i, pool in enumerate(scenario.cluster.node_pools):
+        if pool.gpu_model is None or not pool.sharing.whole_device_units:
+            continue
+        if any(pool.labels.get(k) != v for k, v in w.pod.node_selector.items()):
+            continue
+        out.append((i, pool))
+    return out
+
+
+def check_llm_services(scenario: Scenario, catalog) -> list[tuple[tuple, str]]:
+    """LLM-serving services (`model: {id: ...}`): whole GPUs per replica, tensor parallelism equal
+    to them, a model that fits those GPUs with KV room for one request (`scenario.llm.check_llm_service`)
+    on every pool a replica could use; autoscaler signals only LLM replicas have.
+    """
+    from gpusim.scenario.llm import check_llm_service
+
+    out = []
+    for wi, w in enumerate(scenario.workloads):
+        if w.type != "inference":
+            continue
+        wpath = ("workloads", wi)
+        a = w.autoscaling
+        if not w.llm_serving:
+            if a is not None and a.hpa is not None:
+                for mi, m in enumerate(a.hpa.metrics):
+                    if m.name == "kv_cache_usage":
+                        out.append((wpath + ("autoscaling", "hpa", "metrics", mi, "name"),
+                                    "kv_cache_usage (vllm:gpu_cache_usage_perc) needs an LLM-serving model "
+                                    "(`model: {id: ...}`)"))  # fmt: skip
+            continue
+        resource, n, milli = w.pod.resources.gpu_request()
+        if n == 0 or resource.startswith("nvidia.com/mig-") or milli < 1000:
+            out.append((wpath + ("pod", "resources"),
+                        f"an LLM-serving replica needs whole GPUs (the model is sharded over them); got "
+                        f"{'no GPU' if n == 0 else resource}"))  # fmt: skip
+            continue
+        pools = llm_service_pools(scenario, w)
+        if not pools:
+            continue  # the pod checks say it fits no pool
+        engine = w.llm_engine()
+        seen = set()
+        for _pi, pool in pools:
+            if pool.gpu_model in seen:
+                continue
+            seen.add(pool.gpu_model)
+            for path, msg in check_llm_service(w.model, engine, pool.gpu_model, n, catalog):
+                if path[0] == "pod":
+                    path = ("pod", "resources", "limits")
+                elif path[0] == "engine" and path[1] == "max_num_seqs" and w.concurrency != 1:
+                    path = ("concurrency",)
+                elif path[0] == "engine" and w.engine is None:  # vLLM's defaults: point at the model
+                    path = ("model",)
+                    msg = f"(engine defaults) {msg}"
+                where = f" (pool {pool.name}: {n} x {pool.gpu_model})" if len(pools) > 1 else ""
+                out.append((wpath + path, msg + where))
     return out
 
 

@@ -112,7 +112,7 @@ class LlmSlo(_Model):
     @model_validator(mode="after")
     def _one_limit(self):
         if self.ttft is None and self.tpot is None and self.e2e is None:
-            raise ValueError("give at least one of ttft, tpot, e2e")
+            raise ValueError("give at least one of ttft, tpot, e2e (or `latency` alone: an end-to-end objective)")
         return self
 
 

@@ -21,6 +21,7 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    SerializerFunctionWrapHandler,
     PlainSerializer,
     Strict,
     Tag,
@@ -32,6 +33,7 @@ from pydantic import (
 from gpusim.autoscale.schema import HPAConfig, KEDAConfig, KPAConfig
 from gpusim.hardware.schema import CatalogOverrides
 from gpusim.scenario.failures import Checkpoint, Failures, drop_unset
+from gpusim.scenario.llm import LlmEngineBlock, LlmModelBlock, LlmSlo
 from gpusim.scenario.sweep import SweepSpec
 from gpusim.sharing import (  # noqa: F401  (the sharing blocks' models, re-exported for old import paths)
     GPU_MILLI_RESOURCE,
@@ -497,6 +499,31 @@ class Slo(_Model):
     percentile: float = Field(99.0, gt=0, lt=100, description="Percent of requests that must meet it.")
 
 
+def _model_kind(v):
+    if isinstance(v, dict):
+        return "llm-serving-model" if "id" in v else "request-model"
+    return "llm-serving-model" if isinstance(v, LlmModelBlock) else "request-model"
+
+
+def _slo_kind(v):
+    if isinstance(v, dict):
+        return "latency-slo" if "latency" in v else "llm-slo"
+    return "llm-slo" if isinstance(v, LlmSlo) else "latency-slo"
+
+
+ServiceModel = Annotated[
+    Annotated[RequestModel, Tag("request-model")] | Annotated[LlmModelBlock, Tag("llm-serving-model")],
+    Discriminator(_model_kind),
+]
+"""A service's `model:`: what a request costs (`llm:` or `service_time:`), or, with `id:`, a catalog
+LLM served by the continuous-batching replica model (`gpusim.scenario.llm.LlmModelBlock`)."""
+
+ServiceSlo = Annotated[
+    Annotated[Slo, Tag("latency-slo")] | Annotated[LlmSlo, Tag("llm-slo")], Discriminator(_slo_kind)
+]
+"""A service's `slo:`: an end-to-end `latency` objective, or ttft / tpot / e2e limits (LLM serving)."""
+
+
 class ColdStart(_Model):
     """Time from a replica's pod being bound to it taking traffic: image pull, then model load."""
 
@@ -537,7 +564,13 @@ class InferenceWorkload(_Model):
         pattern=_NAME_RE, max_length=63, description="Service name (DNS label style, at most 63 characters)."
     )
     pod: PodTemplate = Field(description="Pod template of one replica (its GPU: whole, MIG profile or time-sliced).")
-    model: RequestModel = Field(description="What a request costs.")
+    model: ServiceModel = Field(
+        description="What a request costs: `llm:` or `service_time:` (the queue model), or a catalog LLM with `id:` "
+        "(LLM serving: prefill and decode, continuous batching in the KV cache; see `engine:`)."
+    )
+    engine: LlmEngineBlock | None = Field(
+        None, description="Serving-engine settings of an LLM-serving model (vLLM's names and defaults)."
+    )
     arrivals: RequestArrivals = Field(description="Request arrivals.")
     replicas: int = Field(
         1, ge=0, le=100_000, description="Replicas at the start (count, at most 100,000); the autoscaler changes it."
@@ -547,13 +580,20 @@ class InferenceWorkload(_Model):
         1,
         ge=1,
         le=100_000,
-        description="Requests one replica serves at once (server slots or max batch, at most 100,000).",
+        description="Requests one replica serves at once (server slots or max batch, at most 100,000). With an "
+        "LLM-serving `model:` (`id:`) it is engine.max_num_seqs (vLLM: 256); a value other than 1 overrides it.",
     )
     batch_slowdown: float = Field(
-        0.0, ge=0, le=1, description="Per extra request in a batch, the fractional growth of each request's time (0-1)."
+        0.0,
+        ge=0,
+        le=1,
+        description="Per extra request in a batch, the fractional growth of each request's time (0-1). Not with an "
+        "LLM-serving `model:` (`id:`), whose batch speed comes from the roofline per iteration.",
     )
     routing: Literal["round-robin", "least-outstanding", "join-shortest-queue", "shared-queue"] = Field(
-        "least-outstanding", description="How the load balancer picks a replica."
+        "least-outstanding",
+        description="How the load balancer picks a replica. LLM-serving models (`model: {id: ...}`) route "
+        "round-robin (this field left out or round-robin).",
     )
     timeout: Duration = Field(60.0, gt=0, description="Requests waiting longer than this time out (seconds).")
     max_queue: int | None = Field(None, ge=0, description="Requests waiting per replica before arrivals are dropped.")
@@ -564,8 +604,60 @@ class InferenceWorkload(_Model):
         "no image pull, no model load, no cold start counted; replicas added later, or initial ones the cluster "
         "cannot bind at t=0, still pay the cold start.",
     )
-    slo: Slo = Field(description="Latency objective.")
+    slo: ServiceSlo = Field(
+        description="Latency objective: `latency` (end to end), or ttft / tpot / e2e limits for an LLM-serving model."
+    )
     interval: Duration = Field(15.0, gt=0, description="Data-plane window and service time-series interval (seconds).")
+
+    @model_serializer(mode="wrap")
+    def _drop_unused_engine(self, handler: SerializerFunctionWrapHandler):
+        """A queue-model service dumps without `engine` (as before the LLM-serving model existed)."""
+        d = handler(self)
+        if isinstance(d, dict) and d.get("engine", 0) is None:
+            d.pop("engine")
+        return d
+
+    @property
+    def slo_latency(self) -> float | None:
+        """The end-to-end latency target (`slo.latency`, or an LLM SLO's `e2e`; None if it has none)."""
+        return self.slo.latency if isinstance(self.slo, Slo) else self.slo.e2e
+
+    @property
+    def llm_serving(self) -> bool:
+        """True when the replicas run the LLM serving model (`model: {id: ...}`)."""
+        return isinstance(self.model, LlmModelBlock)
+
+    @model_validator(mode="after")
+    def _llm_fields(self):
+        if not self.llm_serving:
+            if self.engine is not None:
+                raise ValueError("`engine:` goes with an LLM-serving model (`model: {id: ...}`)")
+            if isinstance(self.slo, LlmSlo):
+                raise ValueError("ttft / tpot / e2e objectives need an LLM-serving model (`model: {id: ...}`); "
+                                 "give `slo: {latency: ...}`")  # fmt: skip
+            return self
+        # (a saved result's scenario carries every field, so the queue model's defaults cannot mean "given")
+        if self.batch_slowdown != 0.0:
+            raise ValueError("batch_slowdown does not apply to an LLM-serving model (`model: {id: ...}`): each "
+                             "engine iteration's time comes from the roofline; remove it")  # fmt: skip
+        if self.routing not in ("round-robin", "least-outstanding"):
+            raise ValueError(f"an LLM-serving model routes round-robin over its ready replicas; routing "
+                             f"{self.routing!r} is not supported with it (allowed: round-robin, or leave it out)")  # fmt: skip
+        if self.concurrency != 1 and self.engine is not None and "max_num_seqs" in self.engine.model_fields_set:
+            if self.engine.max_num_seqs != self.concurrency:
+                raise ValueError(f"concurrency {self.concurrency} and engine.max_num_seqs {self.engine.max_num_seqs} "
+                                 "disagree; give one (concurrency overrides max_num_seqs)")  # fmt: skip
+        return self
+
+    def llm_engine(self) -> LlmEngineBlock:
+        """The engine block of an LLM-serving service, with `concurrency` as its max_num_seqs when it is
+        given other than 1 (the queue model's default: for one sequence at a time give
+        engine.max_num_seqs: 1). Which wins: an explicit `concurrency` over the engine's default
+        max_num_seqs; both given and different is an error."""
+        e = self.engine or LlmEngineBlock()
+        if self.concurrency != 1:
+            e = e.model_copy(update={"max_num_seqs": self.concurrency})
+        return e
 
 
 def _workload_kind(v):

@@ -92,6 +92,7 @@ class _Interval:
     timed_out: int = 0
     dropped: int = 0
     latency: Histogram | None = None
+    tokens: int = 0  # output tokens of the requests completed (LLM serving)
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,16 @@ class InferenceService:
         self.alternatives = ctx.alternatives
         if not self.alternatives:
             raise ValueError(f"service {w.name}: no node pool serves its replicas")
-        self.ref_gpu, self.work_of = self._work_model()
+        self._llm = w.llm_serving
+        self._replica_models: dict[str, object] = {}  # GPU model id -> the LLM replica model on it
+        if self._llm:
+            self.ref_gpu, self.work_of = None, None
+            self._llm_engine = w.llm_engine()
+            first = self.ctx.cluster.gpu_model_ids[_first_model(self.alternatives[0].requests[0])]
+            template = self._llm_replica(first)
+            self._max_len = self._llm_params[first].max_model_len
+        else:
+            self.ref_gpu, self.work_of = self._work_model()
         self._streams = streams
         self.requests_total = 0
         self._chunk_end = 0.0
@@ -145,14 +155,26 @@ class InferenceService:
         self._pull_chunk()
         self.next_i = 0
         max_rep = self._max_replicas()
-        self.dp = DataPlane(
-            max_rep,
-            concurrency=w.concurrency,
-            routing=w.routing,
-            timeout_s=w.timeout,
-            max_queue=w.max_queue,
-            batch_slowdown=w.batch_slowdown,
-        )
+        if self._llm:
+            from gpusim.dataplane.llm import LlmPlane
+
+            slo = w.slo
+            inf = math.inf
+            self.dp = LlmPlane(
+                template, max_rep, chunked_prefill=self._llm_engine.enable_chunked_prefill,
+                slo_ttft_s=getattr(slo, "ttft", None) or inf, slo_tpot_s=getattr(slo, "tpot", None) or inf,
+                slo_e2e_s=(getattr(slo, "e2e", None) or inf) if hasattr(slo, "e2e") else slo.latency,
+                timeout_s=w.timeout, max_queue=w.max_queue,
+            )  # fmt: skip
+        else:
+            self.dp = DataPlane(
+                max_rep,
+                concurrency=w.concurrency,
+                routing=w.routing,
+                timeout_s=w.timeout,
+                max_queue=w.max_queue,
+                batch_slowdown=w.batch_slowdown,
+            )
         self.live: list[Replica] = []  # replicas not gone, in creation order
         self.n_state = dict.fromkeys(("pending", "starting", "ready", "draining"), 0)  # live replicas per state
         self._created = 0
@@ -162,11 +184,23 @@ class InferenceService:
         self.interval = _Interval(latency=Histogram(self.dp.hist_config))
         self._wait_counts = self.dp.hist_config.empty()  # the kernel's wait histogram (not reported)
         cfg = self.dp.hist_config
+        if self._llm:  # the interval's TTFT, TPOT, e2e counts in one array; e2e is the latency row
+            from gpusim.dataplane import _llm_kernels as LK
+
+            self._llm_hist = np.zeros((3, cfg.size), dtype=np.int64)
+            self.interval.latency = Histogram(cfg, self._llm_hist[LK.H_E2E])
+            self.ttft, self.tpot = Histogram(cfg), Histogram(cfg)
+            self._tokens_out = 0
+            self._tpot_n = 0
         self._hist_geometry = (cfg, _edges(cfg), cfg.n_bins)
         self._queue_end = 0  # requests queued at the end of the last window
         self._q_out = np.zeros(3, dtype=np.int64)  # close_interval's (count, p50 index, p99 index)
-        self._rows = _Rows()
+        self._rows = _LlmRows() if self._llm else _Rows()
         self.replica_seconds = 0.0
+        self.ready_seconds = 0.0  # time with at least one ready replica (availability)
+        self.failed = 0  # requests lost with replicas whose node failed (`node_lost`)
+        self.replicas_lost = 0
+        self.track_failures = False  # report failed / availability (set by `node_lost`, or a failure model)
         self.hpa = self.kpa = self.keda = None
         a = w.autoscaling
         # only the tokens_per_s signal reads output tokens (a KEDA query may name it too)
@@ -182,6 +216,8 @@ class InferenceService:
             self.kpa_avg = WindowAverage(max_window_s=a.kpa.stable_window_s)
         self.signals = observe.SignalWindow()  # data-plane integrals since the last autoscaler decision
         self._signal_acc = self.signals.slots(self.dp.max_replicas)  # the kernel adds to it in place
+        # LLM replicas: KV-cache usage x dt per slot since the last decision (vllm:gpu_cache_usage_perc)
+        self._kv_acc = self.signals.kv_slots(self.dp.max_replicas) if self._llm else None
         self._next_hpa = 0.0
         self._last_row_s = 0.0  # end of the last recorded interval
         self._excess_burst = math.nan  # the KPA's last valid decision's excess burst capacity
@@ -223,6 +259,29 @@ class InferenceService:
             return ref, lambda p, o: perf.llm_service_times_s(ref, spec, p, o, n_gpus=n, precision=m.llm.precision)
         return ref, None
 
+    def _llm_replica(self, gpu_id: str):
+        """The LLM replica model (`gpusim.hardware.llm.ReplicaModel`) of this service on `gpu_id` GPUs."""
+        rm = self._replica_models.get(gpu_id)
+        if rm is None:
+            from gpusim.scenario.llm import derive_replica
+
+            if not hasattr(self, "_llm_params"):
+                self._llm_params = {}
+            params = derive_replica(
+                self.w.model, self._llm_engine, gpu_id, max(1, self.job.gpus), catalog=self.ctx.catalog
+            )
+            self._llm_params[gpu_id] = params
+            rm = self._replica_models[gpu_id] = params.replica
+        return rm
+
+    def derived_queue_params(self) -> dict:
+        """What the LLM-serving model derives on the first pool's GPU: the replica's max_num_seqs and
+        KV capacity, and the old queue model's concurrency / batch_slowdown equivalents (at the MLPerf
+        Llama-2-70B mean lengths, `gpusim.scenario.llm.derive_replica`) -- the figures a user checks."""
+        p = next(iter(self._llm_params.values()))
+        return {"concurrency": p.concurrency, "batch_slowdown": p.batch_slowdown, "kv_capacity_tokens":
+                p.kv_capacity_tokens, "max_num_seqs": p.replica.max_num_seqs}  # fmt: skip
+
     def _pull_chunk(self) -> None:
         """Replace the current chunk of requests by the next one (the trace is one chunk)."""
         t, work = self._requests(self._streams)
@@ -256,6 +315,11 @@ class InferenceService:
             output = sample_counts(w.arrivals.output_tokens, streams.stream(base + "/output"), t.size)
             service = None
         self.output_tokens = None if output is None else np.asarray(output, dtype=float)
+        if self._llm:
+            if prompt is None or output is None:
+                raise InputError(f"service {w.name}: an LLM-serving model needs prompt and output tokens per request "
+                                 "(a trace with both, e.g. azure-llm, or arrivals.prompt_tokens / output_tokens)")  # fmt: skip
+            return np.ascontiguousarray(t, dtype=float), self._lengths(prompt, output)
         if w.model.llm is not None:
             if prompt is None or output is None:
                 raise ValueError(f"service {w.name}: an LLM model needs prompt and output tokens from its arrivals")
@@ -265,6 +329,19 @@ class InferenceService:
         else:
             work = sample_durations(w.model.service_time, streams.stream(base + "/service"), t.size)
         return np.ascontiguousarray(t, dtype=float), np.ascontiguousarray(work, dtype=float)
+
+    def _lengths(self, prompt, output) -> np.ndarray:
+        """(prompt, output) tokens per request as the engine takes them: at least 1 each, generation
+        stops at max_model_len (vLLM), a prompt of max_model_len tokens or more is refused (it is given
+        a length no KV cache holds, so the replica rejects it at arrival).
+        """
+        p = np.maximum(np.asarray(prompt, dtype=np.int64), 1)
+        o = np.maximum(np.asarray(output, dtype=np.int64), 1)
+        L = int(self._max_len)
+        too_long = p >= L
+        o = np.where(too_long, o, np.minimum(o, L - p))
+        p = np.where(too_long, np.int64(1) << 40, p)
+        return np.ascontiguousarray(np.column_stack([p, o]), dtype=np.int64)
 
     def _speed(self, alt, placements: list[Placement]) -> float:
         """Work seconds per second of a replica on its GPU or slice, relative to the reference GPU."""
@@ -366,6 +443,9 @@ class InferenceService:
         t0 = dp.now_s
         if now <= t0:
             return
+        if self._llm:
+            self._advance_llm(now, t0)
+            return
         t, work, tokens = self._take(now)
         iv = self.interval
         dropped = dp.serve_into(t, work, now, iv.latency.counts, self._wait_counts, self._signal_acc)
@@ -381,6 +461,8 @@ class InferenceService:
         dt = now - t0
         n_ready = int(dp._ist[6])  # replicas ready during the window
         self.replica_seconds += dt * n_ready
+        if n_ready:
+            self.ready_seconds += dt
         R = dp.max_replicas
         lb_avg = float(dp.q_area[R] / dt) if dt > 0 else float(dp.queued_end[R])
         self.signals.add_totals(dt, lb_avg, arrived, tokens)  # the per-slot integrals: added by the kernel
@@ -390,6 +472,42 @@ class InferenceService:
             value = total if self.kpa.config.metric == "concurrency" else (arrived / dt if dt > 0 else 0.0)
             self.kpa_avg.add(t0, now, value)
         self._queue_end = int(dp.queued_end.sum())  # at the replicas and the balancer
+
+    def _advance_llm(self, now: float, t0: float) -> None:
+        """`advance` for LLM-serving replicas (`gpusim.dataplane.llm.LlmPlane`)."""
+        from gpusim.dataplane import _llm_kernels as LK
+
+        dp = self.dp
+        t, work, tokens = self._take(now)
+        iv = self.interval
+        dp.serve(t, work[:, 0], work[:, 1], now, self._llm_hist, self._signal_acc, self._kv_acc)
+        win, acc = dp.window, dp.acc
+        arrived = int(win[LK.A_ARRIVED])
+        iv.arrived += arrived
+        iv.served += int(win[LK.A_DONE])
+        iv.dropped += int(win[LK.A_DROPPED] + win[LK.A_REJECTED])
+        iv.timed_out += dp.timed_out
+        e2e = float(acc[LK.A_E2E_SUM])
+        iv.latency.sum_s += e2e
+        self.latency.sum_s += e2e
+        self.ttft.sum_s += float(acc[LK.A_TTFT_SUM])
+        self.tpot.sum_s += float(acc[LK.A_TPOT_SUM])
+        self._tpot_n += int(win[LK.A_TPOT_N])
+        self._tokens_out += int(win[LK.A_TOKENS])
+        iv.tokens += int(win[LK.A_TOKENS])
+        dt = now - t0
+        n_ready = dp.n_ready()
+        self.replica_seconds += dt * n_ready
+        if n_ready:
+            self.ready_seconds += dt
+        held = dp.held_at_balancer  # waiting at the balancer for a ready replica (a gauge at the window end)
+        self.signals.add_totals(dt, float(held), arrived, tokens)
+        if self.kpa is not None:
+            ready = dp.state == READY
+            total = held + sum(dp.held(i) for i in np.flatnonzero(ready))
+            value = float(total) if self.kpa.config.metric == "concurrency" else (arrived / dt if dt > 0 else 0.0)
+            self.kpa_avg.add(t0, now, value)
+        self._queue_end = dp.waiting() + held
 
     # ------------------------------------------------------------------ control loop
     def _loop(self):
@@ -526,7 +644,12 @@ class InferenceService:
         if r.state != "starting":
             return  # removed while starting
         self.advance(self.env.now)
-        r.dp_index = self.dp.add_replica(self.env.now, speed=self._speed(r.alt, r.placements))
+        if self._llm:
+            c = self.ctx.cluster
+            gpu_id = c.gpu_model_ids[c.node_gpu_model[r.placements[0].node]]
+            r.dp_index = self.dp.add_replica(self._llm_replica(gpu_id), self.env.now)
+        else:
+            r.dp_index = self.dp.add_replica(self.env.now, speed=self._speed(r.alt, r.placements))
         self._set_state(r, "ready")
         r.ready_s = self.env.now
 
@@ -560,6 +683,32 @@ class InferenceService:
         self.ctx.on_change()
         self.ctx.scheduler.kick()
 
+    def node_lost(self, node: int, now: float) -> int:
+        """Node `node` failed at `now` (the env's clock): the replicas bound there are gone at once.
+
+        Call it before the node leaves the cluster: each lost replica's resources are released
+        there. Requests in service or queued at a lost replica fail (counted in `failed`, never
+        lost: arrived = served + timed_out + dropped + failed + in flight); under shared-queue the
+        requests waiting at the load balancer stay there. The Deployment recreates the lost
+        replicas at once (the autoscaler's desired count stands): new pods go through scheduling
+        and the cold start. Returns the number of replicas lost.
+        """
+        self.track_failures = True
+        self.advance(now)
+        lost = [
+            r for r in self.live
+            if r.state in ("starting", "ready", "draining") and r.placements
+            and any(p.node == node for p in r.placements)
+        ]  # fmt: skip
+        for r in lost:
+            if r.state in ("ready", "draining"):
+                self.failed += self.dp.remove_replica(r.dp_index, failed=True)
+            self._release(r)
+        self.replicas_lost += len(lost)
+        if lost:
+            self._scale_to(self.desired)
+        return len(lost)
+
     # ------------------------------------------------------------------ results
     def _record(self, now: float) -> None:
         iv = self.interval
@@ -567,10 +716,18 @@ class InferenceService:
         p50, p99 = self._close_interval()
         length = now - self._last_row_s
         rate = iv.arrived / length if length > 0 else math.nan
-        self._rows.append(
+        values = (
             now, iv.arrived, iv.served, iv.timed_out, iv.dropped, rate, ns["ready"], self.desired,
             ns["pending"], ns["starting"], self._queue_end, p50, p99, self._excess_burst,
         )  # fmt: skip
+        if self._llm:
+            from gpusim.dataplane import _llm_kernels as LK
+
+            t50, t99 = self._close_counts(self._llm_hist[LK.H_TTFT], self.ttft.counts)
+            o50, o99 = self._close_counts(self._llm_hist[LK.H_TPOT], self.tpot.counts)
+            values += (t50, t99, o50, o99, iv.tokens / length if length > 0 else math.nan)
+            iv.tokens = 0
+        self._rows.append(*values)
         self._last_row_s = now
         iv.arrived = iv.served = iv.timed_out = iv.dropped = 0
 
@@ -578,9 +735,14 @@ class InferenceService:
         """The interval's latency p50 and p99 (nearest rank, as `Histogram.quantile`; NaN if none);
         its counts go to the run's and are zeroed.
         """
-        iv, out = self.interval, self._q_out
-        close_interval(iv.latency.counts, self.latency.counts, _QS, out)
+        iv = self.interval
         iv.latency.sum_s = 0.0
+        return self._close_counts(iv.latency.counts, self.latency.counts)
+
+    def _close_counts(self, counts: np.ndarray, total: np.ndarray) -> tuple[float, float]:
+        """p50 and p99 of an interval's counts, which go to the run's `total` and are zeroed."""
+        out = self._q_out
+        close_interval(counts, total, _QS, out)
         if out[0] == 0:
             return math.nan, math.nan
         cfg, edges, n_bins = self._hist_geometry
@@ -611,15 +773,17 @@ class InferenceService:
         if end_s > self._last_row_s + 1e-9:  # the loop never runs at the horizon itself
             self._record(end_s)
         self._close_interval()  # a window shorter than 1e-9 s after the last row
+        if self._llm:
+            return self._finish_llm(end_s)
         t = self.dp.totals
         arrived = t["arrived"]
         in_flight = self.dp.in_flight
         target = self.w.slo.latency
-        missed = int(t["timed_out"] + t["dropped"])
+        missed = int(t["timed_out"] + t["dropped"] + self.failed)
         counts, edges = self.latency.counts, _edges(self.latency.config)
         tail = slo_stats_from_histogram(counts, edges, missed, target, 99.0)
         slo = slo_stats_from_histogram(counts, edges, missed, target, self.w.slo.percentile)
-        return {
+        row = {
             "service": self.name,
             "requests": int(self.requests_total),
             "arrived": int(arrived),
@@ -635,6 +799,79 @@ class InferenceService:
             "cold_starts": self.cold_starts,
             "replica_hours": self.replica_seconds / 3600.0,
         }
+        if self.track_failures:
+            row["failed"] = int(self.failed)
+            row["replicas_lost"] = int(self.replicas_lost)
+            row["availability"] = self.ready_seconds / end_s if end_s > 0 else math.nan
+        return row
+
+
+    def _finish_llm(self, end_s: float) -> dict:
+        """`finish` of an LLM-serving service: the old columns (latency = end to end) plus TTFT / TPOT
+        percentiles and attainment. `dropped` counts the requests refused for length too (`rejected`:
+        a prompt of max_model_len tokens or more, vLLM's 400 Bad Request), so that arrived = served +
+        timed_out + dropped + failed + in flight; the refused are client errors and stay out of the
+        latency statistics, while every quantile and attainment counts the requests timed out (held
+        at the balancer with no replica ready), dropped (a full queue) or failed as misses. SLO attainment is the share of requests meeting
+        every limit of `slo` at once (exact, per request, not from the histograms).
+        """
+        from gpusim.dataplane import _llm_kernels as LK
+        from gpusim.metrics.summary import slo_stats_from_histogram
+
+        for row, total in ((LK.H_TTFT, self.ttft.counts), (LK.H_TPOT, self.tpot.counts)):
+            self._close_counts(self._llm_hist[row], total)
+        t = self.dp.totals
+        slo = self.w.slo
+        e2e_limit = slo.latency if hasattr(slo, "latency") else (slo.e2e or math.inf)
+        ttft_limit, tpot_limit = getattr(slo, "ttft", None) or math.inf, getattr(slo, "tpot", None) or math.inf
+        missed = int(t["dropped"] + t["timed_out"] + t["failed"])  # the refused (a 400 for length) are left out
+        edges = _edges(self.latency.config)
+        e2e = slo_stats_from_histogram(self.latency.counts, edges, missed, e2e_limit, 99.0)
+        ttft = slo_stats_from_histogram(self.ttft.counts, edges, missed, ttft_limit, 99.0)
+        tpot_counts = self.tpot.counts.copy()
+        tpot_counts[0] += t["completed"] - self._tpot_n  # one-token outputs: no TPOT (0, within any limit)
+        tpot = slo_stats_from_histogram(tpot_counts, edges, missed, tpot_limit, 99.0)
+        finished = t["completed"] + missed
+        attainment = t["slo_ok"] / finished if finished else math.nan
+        pct = slo.percentile
+
+        def att(stats, limit):
+            return stats["slo_attainment"] if math.isfinite(limit) else math.nan
+
+        row = {
+            "service": self.name,
+            "requests": int(self.requests_total),
+            "arrived": int(t["arrived"]),
+            "served": int(t["completed"]),
+            "timed_out": int(t["timed_out"]),
+            "dropped": int(t["dropped"] + t["rejected"]),
+            "in_flight_end": int(self.dp.in_flight),
+            "latency_mean_s": self.latency.mean,
+            "latency_p50_s": self.latency.quantile(0.5),
+            "latency_p99_s": e2e["latency_p_s"],
+            "slo_attainment": attainment,
+            "slo_met": bool(finished and attainment >= pct / 100.0 - 1e-12),
+            "cold_starts": self.cold_starts,
+            "replica_hours": self.replica_seconds / 3600.0,
+            "failed": int(t["failed"]),
+            "replicas_lost": int(self.replicas_lost),
+            "availability": self.ready_seconds / end_s if end_s > 0 else math.nan,
+            "ttft_mean_s": self.ttft.mean,
+            "ttft_p50_s": self.ttft.quantile(0.5),
+            "ttft_p99_s": ttft["latency_p_s"],
+            "tpot_mean_s": self.tpot.sum_s / self._tpot_n if self._tpot_n else math.nan,
+            "tpot_p50_s": self.tpot.quantile(0.5),
+            "tpot_p99_s": tpot["latency_p_s"],
+            "ttft_attainment": att(ttft, ttft_limit),
+            "tpot_attainment": att(tpot, tpot_limit),
+            "e2e_attainment": att(e2e, e2e_limit),
+            "rejected": int(t["rejected"]),
+            "preemptions": int(t["preemptions"]),
+            "output_tokens": int(t["output_tokens"]),
+            "output_tokens_per_s": t["output_tokens"] / end_s if end_s > 0 else math.nan,
+        }
+        row.update({f"llm_{k}": v for k, v in self.derived_queue_params().items()})
+        return row
 
 
 class _Rows:
@@ -668,6 +905,28 @@ class _Rows:
             data[c] = col.astype(np.float64 if c in self._FLOAT else np.int64)
         data["service"] = np.full(len(self), service, dtype=object)
         return pd.DataFrame(data, columns=SERVICE_COLUMNS)
+
+
+LLM_SERVICE_COLUMNS = ["ttft_p50_s", "ttft_p99_s", "tpot_p50_s", "tpot_p99_s", "output_tokens_per_s"]
+"""Columns LLM-serving services add to the `services` time series (NaN in other services' rows;
+absent when no service serves an LLM): TTFT and TPOT percentiles of the requests that had their
+first token / completed in the interval, output tokens per second of the requests completed."""
+
+
+class _LlmRows(_Rows):
+    _FLOAT = _Rows._FLOAT + tuple(LLM_SERVICE_COLUMNS)
+    _COLS = _Rows._COLS + LLM_SERVICE_COLUMNS
+
+    def frame(self, service: str):
+        import pandas as pd
+
+        rows = np.frombuffer(self.buf, dtype=np.float64).reshape(len(self), len(self._COLS)) if len(self) else None
+        data = {}
+        for k, c in enumerate(self._COLS):
+            col = np.empty(0) if rows is None else rows[:, k]
+            data[c] = col.astype(np.float64 if c in self._FLOAT else np.int64)
+        data["service"] = np.full(len(self), service, dtype=object)
+        return pd.DataFrame(data, columns=SERVICE_COLUMNS + LLM_SERVICE_COLUMNS)
 
 
 def _quantiles(h: Histogram, qs: tuple[float, ...]) -> list[float]:

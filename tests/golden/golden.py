@@ -43,6 +43,7 @@ CASES: dict[str, tuple[str, str, bool]] = {
     "sizing-70b-chat": ("run", "scenarios/sizing-70b-chat.yaml", False),
     "openb-fgd": ("run", "scenarios/openb-fgd.yaml", False),
     "failures-training": ("run", "scenarios/failures-training.yaml", False),
+    "llm-chat": ("run", "scenarios/llm-chat.yaml", False),
 }
 
 
