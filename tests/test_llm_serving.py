@@ -12,7 +12,7 @@ import gpusim
 from gpusim.cli import main
 from gpusim.scenario.llm import LlmEngineBlock, LlmModelBlock, derive_replica
 from gpusim.scenario.loader import load_scenario
-from gpusim.sim.engine import SimEnvironment, TrainingRun
+from gpusim.sim.run import Run
 from tests.conftest import small_scenario
 
 H200 = "nvidia-h200-141gb"
@@ -73,9 +73,10 @@ def test_littles_law_over_a_steady_run():
         "output_tokens": {"distribution": "choice", "values": [20, 60, 120, 200, 300], "weights": [1, 1, 1, 1, 1]},
     })  # fmt: skip
     sc = load_scenario(small_scenario(cluster={"node_pools": [h200_pool()]}, workloads=[w], duration="3h"))
-    sim = SimEnvironment(sc, 11)
-    run = TrainingRun(sim)
-    svc = run.services[0]
+    run = Run(sc, 11)
+    run.start()
+    sim = run.sim
+    svc = run.services[0].service
     samples = []
     warm = 600.0
     for k in range(1, int(3 * 3600 / 15) + 1):
@@ -136,9 +137,10 @@ def test_kv_cache_usage_signal_reads_the_replicas_kv():
     w = llm_service(arrivals={"process": {"process": "poisson", "rate": 3.0}, "prompt_tokens": 2000,
                               "output_tokens": 400})  # fmt: skip
     sc = load_scenario(small_scenario(cluster={"node_pools": [h200_pool()]}, workloads=[w], duration="10m"))
-    sim = SimEnvironment(sc, 5)
-    run = TrainingRun(sim)
-    svc = run.services[0]
+    run = Run(sc, 5)
+    run.start()
+    sim = run.sim
+    svc = run.services[0].service
     sim.env.run(until=300.0 + 1e-6)  # the service's tick at 300 s advanced and reset the signals
     svc.advance(310.0)  # one 10 s window: the gauges at its end x 10 s
     idx = svc.live[0].dp_index
@@ -197,17 +199,36 @@ def test_good_llm_scenario_validates(tmp_path):
     [
         ("id: llama-2-70b", "id: llama-9-900b", "bad.yaml:11:", ["workloads[0].model", "unknown model", "llama-2-70b"]),
         ("precision: fp8}", "precision: fp3}", "bad.yaml:11:", ["workloads[0].model", "precision", "fp8"]),
-        ("precision: fp8}", "precision: fp8, tensor_parallel: 4}", "bad.yaml:11:",
-         ["workloads[0].model.tensor_parallel", "must equal the replica's GPU count 2"]),
-        ("{nvidia.com/gpu: 2}}\n    model: {id: llama-2-70b, precision: fp8}",
-         "{nvidia.com/gpu: 1}}\n    model: {id: llama-2-70b, precision: bf16}", "bad.yaml:11:",
-         ["workloads[0].model", "gpu_memory_utilization 0.9", "weights 128.5 GiB of 80 GiB", "use more GPUs"]),
-        ("slo: {ttft: 2s, tpot: 200ms}", "slo: {ttft: 2s}\n    batch_slowdown: 0.1", "bad.yaml:7:",
-         ["workloads[0]", "batch_slowdown does not apply"]),
-        ("slo: {ttft: 2s, tpot: 200ms}", "slo: {ttft: 2s}\n    routing: shared-queue", "bad.yaml:7:",
-         ["workloads[0]", "round-robin"]),
-        ("model: {id: llama-2-70b, precision: fp8}", "model: {service_time: 1s}", "bad.yaml:7:",
-         ["workloads[0]", "ttft / tpot / e2e objectives need an LLM-serving model"]),
+        (
+            "precision: fp8}",
+            "precision: fp8, tensor_parallel: 4}",
+            "bad.yaml:11:",
+            ["workloads[0].model.tensor_parallel", "must equal the replica's GPU count 2"],
+        ),
+        (
+            "{nvidia.com/gpu: 2}}\n    model: {id: llama-2-70b, precision: fp8}",
+            "{nvidia.com/gpu: 1}}\n    model: {id: llama-2-70b, precision: bf16}",
+            "bad.yaml:11:",
+            ["workloads[0].model", "gpu_memory_utilization 0.9", "weights 128.5 GiB of 80 GiB", "use more GPUs"],
+        ),
+        (
+            "slo: {ttft: 2s, tpot: 200ms}",
+            "slo: {ttft: 2s}\n    batch_slowdown: 0.1",
+            "bad.yaml:7:",
+            ["workloads[0]", "batch_slowdown does not apply"],
+        ),
+        (
+            "slo: {ttft: 2s, tpot: 200ms}",
+            "slo: {ttft: 2s}\n    routing: shared-queue",
+            "bad.yaml:7:",
+            ["workloads[0]", "round-robin"],
+        ),
+        (
+            "model: {id: llama-2-70b, precision: fp8}",
+            "model: {service_time: 1s}",
+            "bad.yaml:7:",
+            ["workloads[0]", "ttft / tpot / e2e objectives need an LLM-serving model"],
+        ),
     ],
 )
 def test_llm_scenario_errors_are_located(tmp_path, capsys, old, new, where, words):
@@ -249,9 +270,10 @@ def test_node_lost_fails_the_llm_replicas_requests():
                     arrivals={"process": {"process": "poisson", "rate": 8.0}, "prompt_tokens": 800, "output_tokens": 300},
                     cold_start={"image_pull": "10s", "model_load": "20s"})  # fmt: skip
     sc = load_scenario(small_scenario(cluster={"node_pools": [h200_pool(count=2)]}, workloads=[w], duration="20m"))
-    sim = SimEnvironment(sc, 4)
-    run = TrainingRun(sim)
-    svc = run.services[0]
+    run = Run(sc, 4)
+    run.start()
+    sim = run.sim
+    svc = run.services[0].service
     sim.env.run(until=400.0)
     node = svc.live[0].placements[0].node
     svc.advance(sim.env.now)

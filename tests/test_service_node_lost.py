@@ -7,7 +7,7 @@ import math
 import pytest
 
 from gpusim.scenario.loader import load_scenario
-from gpusim.sim.engine import SimEnvironment, TrainingRun
+from gpusim.sim.run import Run
 from tests.conftest import small_scenario
 from tests.test_inference import pool, service
 
@@ -17,9 +17,10 @@ def _run(routing: str, duration: float = 1800.0, lose_at: float = 605.3):
                 pod={"resources": {"limits": {"nvidia.com/gpu": 4}}},
                 cold_start={"image_pull": "20s", "model_load": "40s"})  # fmt: skip
     sc = load_scenario(small_scenario(cluster={"node_pools": [pool(count=2)]}, workloads=[w], duration=f"{duration}s"))
-    sim = SimEnvironment(sc, 3)
-    run = TrainingRun(sim)
-    svc = run.services[0]
+    run = Run(sc, 3)
+    run.start()
+    sim = run.sim
+    svc = run.services[0].service
     sim.env.run(until=lose_at)
     assert svc.n_state["ready"] == 4
     node = svc.live[0].placements[0].node
@@ -53,9 +54,10 @@ def test_node_lost_fails_its_requests_and_recreates_the_replicas(routing):
 def test_node_lost_on_a_node_without_replicas_changes_nothing():
     w = service(replicas=1, pod={"resources": {"limits": {"nvidia.com/gpu": 8}}})
     sc = load_scenario(small_scenario(cluster={"node_pools": [pool(count=2)]}, workloads=[w], duration="10m"))
-    sim = SimEnvironment(sc, 1)
-    run = TrainingRun(sim)
-    svc = run.services[0]
+    run = Run(sc, 1)
+    run.start()
+    sim = run.sim
+    svc = run.services[0].service
     sim.env.run(until=120.0)
     other = 1 - svc.live[0].placements[0].node
     assert svc.node_lost(other, sim.env.now) == 0

@@ -132,7 +132,13 @@ class HPAMetric(_Model):
     """
 
     name: Literal[
-        "utilization", "concurrency", "rps", "queue_length", "gpu_util", "tokens_per_s", "requests_running",
+        "utilization",
+        "concurrency",
+        "rps",
+        "queue_length",
+        "gpu_util",
+        "tokens_per_s",
+        "requests_running",
         "kv_cache_usage",
     ] = Field(
         description="Signal read: utilization (percent of the replica's request busy), concurrency (requests in "

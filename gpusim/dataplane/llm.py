@@ -493,7 +493,9 @@ class LlmPlane:
         unroutable = 0  # arrivals beyond max_queue while held
         self.timed_out = 0
         if not s.ready.any():  # hold at the balancer; nothing reaches a replica
-            ht, hp, ho = (np.concatenate([a, b]) for a, b in ((self._held_t, arr), (self._held_p, p), (self._held_o, o)))
+            ht, hp, ho = (
+                np.concatenate([a, b]) for a, b in ((self._held_t, arr), (self._held_p, p), (self._held_o, o))
+            )
             if self.max_queue is not None and ht.size > self.max_queue:
                 unroutable = int(ht.size - self.max_queue)
                 ht, hp, ho = ht[: self.max_queue], hp[: self.max_queue], ho[: self.max_queue]

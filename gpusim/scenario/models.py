@@ -21,8 +21,8 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
-    SerializerFunctionWrapHandler,
     PlainSerializer,
+    SerializerFunctionWrapHandler,
     Strict,
     Tag,
     field_validator,
@@ -518,9 +518,7 @@ ServiceModel = Annotated[
 """A service's `model:`: what a request costs (`llm:` or `service_time:`), or, with `id:`, a catalog
 LLM served by the continuous-batching replica model (`gpusim.scenario.llm.LlmModelBlock`)."""
 
-ServiceSlo = Annotated[
-    Annotated[Slo, Tag("latency-slo")] | Annotated[LlmSlo, Tag("llm-slo")], Discriminator(_slo_kind)
-]
+ServiceSlo = Annotated[Annotated[Slo, Tag("latency-slo")] | Annotated[LlmSlo, Tag("llm-slo")], Discriminator(_slo_kind)]
 """A service's `slo:`: an end-to-end `latency` objective, or ttft / tpot / e2e limits (LLM serving)."""
 
 
@@ -653,7 +651,8 @@ class InferenceWorkload(_Model):
         """The engine block of an LLM-serving service, with `concurrency` as its max_num_seqs when it is
         given other than 1 (the queue model's default: for one sequence at a time give
         engine.max_num_seqs: 1). Which wins: an explicit `concurrency` over the engine's default
-        max_num_seqs; both given and different is an error."""
+        max_num_seqs; both given and different is an error.
+        """
         e = self.engine or LlmEngineBlock()
         if self.concurrency != 1:
             e = e.model_copy(update={"max_num_seqs": self.concurrency})

@@ -277,7 +277,8 @@ class InferenceService:
     def derived_queue_params(self) -> dict:
         """What the LLM-serving model derives on the first pool's GPU: the replica's max_num_seqs and
         KV capacity, and the old queue model's concurrency / batch_slowdown equivalents (at the MLPerf
-        Llama-2-70B mean lengths, `gpusim.scenario.llm.derive_replica`) -- the figures a user checks."""
+        Llama-2-70B mean lengths, `gpusim.scenario.llm.derive_replica`) -- the figures a user checks.
+        """
         p = next(iter(self._llm_params.values()))
         return {"concurrency": p.concurrency, "batch_slowdown": p.batch_slowdown, "kv_capacity_tokens":
                 p.kv_capacity_tokens, "max_num_seqs": p.replica.max_num_seqs}  # fmt: skip
@@ -803,8 +804,14 @@ class InferenceService:
             row["failed"] = int(self.failed)
             row["replicas_lost"] = int(self.replicas_lost)
             row["availability"] = self.ready_seconds / end_s if end_s > 0 else math.nan
+            row["sla_999_met"] = self._sla_met(end_s)
         return row
 
+    def _sla_met(self, end_s: float) -> bool:
+        """Whether the service's uptime (some replica Ready) met a 99.9% SLA over the run."""
+        from gpusim.hardware.failures import sla_met
+
+        return bool(end_s > 0 and sla_met(min(self.ready_seconds, end_s), end_s, 0.999))
 
     def _finish_llm(self, end_s: float) -> dict:
         """`finish` of an LLM-serving service: the old columns (latency = end to end) plus TTFT / TPOT
@@ -856,6 +863,7 @@ class InferenceService:
             "failed": int(t["failed"]),
             "replicas_lost": int(self.replicas_lost),
             "availability": self.ready_seconds / end_s if end_s > 0 else math.nan,
+            "sla_999_met": self._sla_met(end_s),
             "ttft_mean_s": self.ttft.mean,
             "ttft_p50_s": self.ttft.quantile(0.5),
             "ttft_p99_s": ttft["latency_p_s"],

@@ -92,10 +92,13 @@ class ServicePart:
     def start(self) -> None:
         self.service.start()
 
+    def track_failures(self) -> None:
+        """A failure model runs: report failed requests, replicas lost and availability in every seed."""
+        self.service.track_failures = True
+
     def node_lost(self, node: int, now: float) -> None:
-        """A node failed: the service drops its replicas there, if it knows how (InferenceService.node_lost)."""
-        if hasattr(self.service, "node_lost"):
-            self.service.node_lost(node, now)
+        """A node failed: the service drops its replicas there (their requests fail) and recreates them."""
+        self.service.node_lost(node, now)
 
     def collect(self, end_s: float) -> dict:
         return {"service_rows": [self.service.finish(end_s)], "service_frames": [self.service.frame()]}
@@ -189,6 +192,8 @@ class Run:
         self.nodes.connect(self.scheduler)
         if self.failures is not None:
             self.failures.connect(self.training, self.placeholders, *self.services)
+            for svc in self.services:
+                svc.track_failures()
         self._started = False
 
     def _service_context(self, w: InferenceWorkload) -> ServiceContext:
@@ -310,13 +315,20 @@ class Run:
 
 
 def service_summary(rows: list[dict]) -> dict:
-    """Headline request metrics over all services (request-weighted SLO attainment, worst p99)."""
+    """Headline request metrics over all services (request-weighted SLO attainment, worst p99);
+    with a failure model, failed requests (misses), the lowest availability and whether every
+    service met a 99.9% SLA; with LLM services, the worst TTFT and TPOT p99.
+    """
     if not rows:
         return {}
-    finished = sum(r["served"] + r["timed_out"] + r["dropped"] for r in rows)
-    attained = sum(r["slo_attainment"] * (r["served"] + r["timed_out"] + r["dropped"]) for r in rows
+
+    def done(r: dict) -> int:
+        return r["served"] + r["timed_out"] + r["dropped"] + r.get("failed", 0)
+
+    finished = sum(done(r) for r in rows)
+    attained = sum(r["slo_attainment"] * done(r) for r in rows
                    if r["slo_attainment"] == r["slo_attainment"])  # fmt: skip
-    return {
+    out = {
         "requests": sum(r["arrived"] for r in rows),
         "requests_served": sum(r["served"] for r in rows),
         "requests_timed_out": sum(r["timed_out"] for r in rows),
@@ -327,3 +339,14 @@ def service_summary(rows: list[dict]) -> dict:
         "slo_attainment": attained / finished if finished else math.nan,
         "cold_starts": sum(r["cold_starts"] for r in rows),
     }
+    tracked = [r for r in rows if "availability" in r]
+    if tracked:
+        out["requests_failed"] = sum(r["failed"] for r in tracked)
+        out["replicas_lost"] = sum(r["replicas_lost"] for r in tracked)
+        out["service_availability_min"] = min(r["availability"] for r in tracked)
+        out["sla_999_met"] = all(r["sla_999_met"] for r in tracked)
+    llm = [r for r in rows if "ttft_p99_s" in r]
+    if llm:
+        out["ttft_p99_s"] = max(r["ttft_p99_s"] for r in llm)
+        out["tpot_p99_s"] = max(r["tpot_p99_s"] for r in llm)
+    return out
