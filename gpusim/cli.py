@@ -207,6 +207,20 @@ def _fmt_s(v: float) -> str:
     return f"{v / 3600:.2f} h"
 
 
+def _failure_rows(table, s: dict) -> None:
+    """With a failure model: failures by kind, goodput and lost GPU-hours, availability and the SLA."""
+    if "failures" not in s:
+        return
+    kinds = ", ".join(f"{k.split('.', 1)[1]} {s[k]}" for k in sorted(s) if k.startswith("failures.") and s[k])
+    table.add_row("failures (by kind)", f"{s['failures']}" + (f" ({kinds})" if kinds else ""))
+    if s.get("goodput") == s.get("goodput") and "goodput" in s:
+        table.add_row("training goodput / lost GPU-hours", f"{s['goodput']:.1%} / {s['lost_gpu_hours']:,.1f}")
+    table.add_row("node availability", f"{s['node_availability']:.4%}")
+    if "sla_999_met" in s:
+        met = "met" if s["sla_999_met"] else "missed"
+        table.add_row("service availability (lowest) / 99.9% SLA", f"{s['service_availability_min']:.3%} / {met}")
+
+
 def _print_summary(console, result, out: Path) -> None:
     from rich.table import Table
 
@@ -245,6 +259,7 @@ def _print_summary(console, result, out: Path) -> None:
         table.add_row("nodes peak / mean / p95", f"{s['nodes_peak']} / {s['nodes_mean']:.1f} / {s['nodes_p95']}")
     if not s["jobs_arrived"] and "requests" in s:
         table.add_row("GPU utilisation (time-weighted)", f"{s['gpu_utilisation']:.1%}")
+        _failure_rows(table, s)
         console.print(table)
         console.print(f"wall time {result.run_info['wall_s']:.2f} s, {result.run_info['events']} events")
         console.print(f"results: {out}/")
@@ -264,6 +279,7 @@ def _print_summary(console, result, out: Path) -> None:
         )
     table.add_row("GPU utilisation (time-weighted)", f"{s['gpu_utilisation']:.1%}")
     table.add_row("GPU-hours used / idle", f"{s['gpu_hours_used']:.1f} / {s['gpu_hours_idle']:.1f}")
+    _failure_rows(table, s)
     console.print(table)
     if s.get("drain_cap_hit"):
         console.print(

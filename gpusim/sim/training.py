@@ -613,7 +613,9 @@ class TrainingJobs:
             for k in tot:
                 tot[k] += getattr(prog, k) * g
         lost = tot["lost"] + tot["checkpoint"] + tot["restart"]
-        stalled = tot["allocated"] - tot["useful"] - lost
+        stalled = tot["allocated"] - tot["useful"] - lost  # a residual: rounding noise is none
+        if abs(stalled) <= 1e-9 * max(tot["allocated"], 1.0):
+            stalled = 0.0
         summary = {
             "jobs_hit_by_failures": int((counts > 0).sum()),
             "job_failures": int(counts.sum()),
