@@ -55,6 +55,8 @@ TRAINING_OVERVIEW = (
 INFERENCE_OVERVIEW = (
     ("slo_attainment", "SLO att. (%)", 100.0, "{:.2f}"),
     ("latency_p99_s", "p99 (s)", 1.0, "{:.2f}"),
+    ("ttft_p99_s", "TTFT p99 (ms)", 1000.0, "{:.0f}"),  # LLM-serving services only
+    ("tpot_p99_s", "TPOT p99 (ms)", 1000.0, "{:.0f}"),
     ("cost_per_million_requests_usd", "$/M req", 1.0, "{:,.0f}"),
     ("monthly_run_rate_usd", "$/month", 1.0, "{:,.0f}"),
 )

@@ -114,3 +114,17 @@ def test_sweep_overview_uses_inference_metrics_with_ci():
     assert heads[0] == "replicas" and len(cells) == 2
     att = table.groupby("combination")["slo_attainment"].mean() * 100
     assert cells[0][1].startswith(f"{att[0]:.2f} ± ")  # mean ± half-width over 2 seeds
+
+
+def test_sweep_overview_shows_ttft_tpot_only_for_llm_runs():
+    import pandas as pd
+
+    base = {"status": "ok", "requests": 100, "slo_attainment": 0.99, "latency_p99_s": 3.0, "jobs_arrived": 0}
+    plain = pd.DataFrame([{"combination": 0, "seed": s, **base} for s in (0, 1)])
+    assert "ttft_p99_s" not in [m[0] for m in overview_metrics(plain)]
+    llm = pd.DataFrame([{"combination": 0, "seed": s, **base, "ttft_p99_s": t, "tpot_p99_s": 0.05}
+                        for s, t in ((0, 0.4), (1, 0.6))])  # fmt: skip
+    heads, cells = overview_rows(llm, [])
+    assert "TTFT p99 (ms)" in heads and "TPOT p99 (ms)" in heads
+    assert cells[0][heads.index("TTFT p99 (ms)")].startswith("500 ± ")  # mean of 400 and 600 ms
+    assert cells[0][heads.index("TPOT p99 (ms)")].startswith("50")
