@@ -358,6 +358,57 @@ def cases() -> list[Case]:
                   "flag", ["t.csv"]))  # fmt: skip
     C.append(Case("trace-empty", {"s.yaml": with_trace("t.csv"), "t.csv": ""}, RUN, "flag", ["t.csv"]))
 
+    # ------------------------------------------------------------------ failures and checkpoints
+    FAIL = BASE + "failures:\n  per_gpu_hour: RATE\n  repair: {action: ACTION, time: 30m}\n"
+    ok("failures-ok", FAIL.replace("RATE", "0.001").replace("ACTION", "repair"))
+    ok("failures-catalog-ok", FAIL.replace("RATE", "catalog").replace("ACTION", "replace"))
+    bad("failures-negative-rate", FAIL.replace("RATE", "-1").replace("ACTION", "repair"), ["per_gpu_hour"])
+    bad("failures-text-rate", FAIL.replace("RATE", "lots").replace("ACTION", "repair"), ["per_gpu_hour"])
+    bad("failures-inf-rate", FAIL.replace("RATE", ".inf").replace("ACTION", "repair"), ["finite"])
+    bad("failures-huge-rate", FAIL.replace("RATE", "1e6").replace("ACTION", "repair"), ["per_gpu_hour"])
+    bad("failures-bad-action", FAIL.replace("RATE", "0.001").replace("ACTION", "pray"), ["repair.action"])
+    bad("failures-unknown-key", FAIL.replace("RATE", "0.001").replace("ACTION", "repair") + "  bogus: 1\n",
+        ["bogus"])  # fmt: skip
+    bad("failures-unknown-pool", FAIL.replace("RATE", "0.001").replace("ACTION", "repair")
+        + "  pools: {nope: {per_gpu_hour: 0.01}}\n", ["nope"])  # fmt: skip
+    CK = sub(BASE, "    generator:\n", "    checkpoint: {interval: INT, cost: COST}\n    generator:\n")
+    ok("checkpoint-ok", CK.replace("INT", "30m").replace("COST", "1m"))
+    bad("checkpoint-zero-interval", CK.replace("INT", "0s").replace("COST", "1m"), ["checkpoint.interval"])
+    bad("checkpoint-negative-cost", CK.replace("INT", "30m").replace("COST", "-5m"), ["checkpoint.cost"])
+
+    # ------------------------------------------------------------------ LLM serving
+    LLM = textwrap.dedent(
+        """\
+        name: hostile-llm
+        seed: 1
+        duration: 5m
+        cluster:
+          node_pools:
+            - {name: h200, count: 1, gpu_model: nvidia-h200-141gb, gpus_per_node: 8, vcpu: 192, memory: 2Ti}
+        workloads:
+          - type: inference
+            name: chat
+            pod: {resources: {limits: {nvidia.com/gpu: 2}, requests: {cpu: "24", memory: 256Gi}}}
+            model: {id: llama-2-70b, precision: fp8, tensor_parallel: 2}
+            engine: {max_num_seqs: 64, gpu_memory_utilization: 0.9}
+            arrivals: {process: {process: poisson, rate: 2}, prompt_tokens: 500, output_tokens: 100}
+            replicas: 1
+            slo: {ttft: 2s, tpot: 200ms, percentile: 99}
+        """
+    )
+    ok("llm-ok", LLM)
+    bad("llm-unknown-model", sub(LLM, "id: llama-2-70b", "id: gpt-17"), ["model.id", "llama-2-70b"])
+    bad("llm-bad-precision", sub(LLM, "precision: fp8", "precision: int1"), ["model.precision"])
+    bad("llm-tp-mismatch", sub(LLM, "tensor_parallel: 2", "tensor_parallel: 3"), ["tensor_parallel"])
+    bad("llm-negative-seqs", sub(LLM, "max_num_seqs: 64", "max_num_seqs: -4"), ["engine.max_num_seqs"])
+    bad("llm-memory-util", sub(LLM, "gpu_memory_utilization: 0.9", "gpu_memory_utilization: 1.5"),
+        ["gpu_memory_utilization"])  # fmt: skip
+    bad("llm-negative-slo", sub(LLM, "ttft: 2s", "ttft: -1s"), ["slo.ttft"])
+    bad("llm-weights-exceed-memory", sub(sub(LLM, "precision: fp8, tensor_parallel: 2", "precision: bf16, "
+        "tensor_parallel: 1"), "nvidia.com/gpu: 2", "nvidia.com/gpu: 1"), ["weights", "KV room"])  # fmt: skip
+    bad("llm-batch-slowdown-refused", sub(LLM, "    replicas: 1\n", "    replicas: 1\n    batch_slowdown: 0.05\n"),
+        ["batch_slowdown"])  # fmt: skip
+
     # ------------------------------------------------------------------ sweeps
     SW = BASE + "sweep:\n  factors:\n    FACTOR: [1, 2]\n"
     for fid, path in [("unknown", "scheduler.colour"), ("index", "cluster.node_pools.5.count"), ("dots", "a..b")]:
