@@ -92,6 +92,17 @@ def cmd_validate(args) -> int:
 
     failed = 0
     for path in args.scenarios:
+        if _is_multicluster(Path(path)):
+            from gpusim.scenario.multicluster import load_multicluster
+
+            try:
+                m = load_multicluster(Path(path))
+            except InputError as e:
+                failed += 1
+                print(f"error: {e}" if "\n" not in str(e) else f"error:\n{e}", file=sys.stderr)
+                continue
+            print(f"{path}: ok ({m.name}: {_plural(len(m.clusters), 'cluster')}, {_plural(len(m.workloads), 'workload')})")
+            continue
         try:
             s = load_scenario(Path(path))
             if isinstance(s, Scenario) and s.sweep is not None:

@@ -271,3 +271,28 @@ def test_cli_writes_tables_with_cluster_column(tmp_path, capsys):
     user.write_text("keep")
     assert main(["run", str(f), "--out", str(user)]) == 2
     assert user.read_text() == "keep"
+
+
+def test_ikea_hybrid_runs_with_catalog_prices():
+    """The shipped IKEA pattern: training only on premises, nordics -> GCP (9 ms < 14 ms), west
+    Europe -> AWS (6 ms < 8 ms); AWS egress inside its 100 GB free a month, GCP Premium's 1 GiB free
+    then $0.12/GiB (gpusim/hardware/data/clusters.yaml) on 16 KiB x requests served there; EKS
+    standard $0.10/h x 24 h; GKE's $74.40 monthly credit covers its 24 h fee; self-managed $4.50/h."""
+    from tests.conftest import SCENARIOS
+
+    res = simulate_multicluster(SCENARIOS / "ikea-hybrid.yaml")
+    c = res.clusters.set_index("cluster")
+    assert c.loc["onprem-dc", "jobs"] > 0 and c.loc["aws-eu-west-1", "jobs"] == 0
+    r = res.routing.set_index(["client", "cluster"])["requests"]
+    assert r[("nordics", "aws-eu-west-1")] == 0 and r[("west-europe", "gcp-europe-west4")] == 0
+    served = res.service_summary.set_index("cluster")["served"]
+    gib = served["gcp-europe-west4"] * 16 * 1024 / 2**30
+    assert gib > 1
+    assert c.loc["gcp-europe-west4", "egress_usd"] == pytest.approx((gib - 1) * 0.12, rel=1e-9)
+    assert served["aws-eu-west-1"] * 16 * 1024 / 1e9 < 100 and c.loc["aws-eu-west-1", "egress_usd"] == 0.0
+    assert c.loc["onprem-dc", "egress_usd"] == 0.0
+    assert c.loc["aws-eu-west-1", "control_plane_usd"] == pytest.approx(2.40)
+    assert c.loc["gcp-europe-west4", "control_plane_usd"] == 0.0
+    assert c.loc["onprem-dc", "control_plane_usd"] == pytest.approx(4.50 * 24, rel=0.01)
+    assert (c["nodes_usd"] > 0).all()
+    assert res.service_summary["requests"].sum() == res.routing["requests"].sum()

@@ -165,7 +165,7 @@ class MultiClusterResult:
     def summary_document(self) -> dict:
         from gpusim._version import __version__
 
-        return {"gpusim_version": __version__, "scenario": self.scenario.name, "seed": self.seed,
+        return {"gpusim_version": __version__, "scenario": self.scenario.model_dump(mode="json"), "seed": self.seed,
                 "summary": _jsonable(self.summary), "run": _jsonable(self.run_info)}  # fmt: skip
 
     def save(self, directory: str | Path, *, flag: str = "--out") -> Path:
@@ -446,19 +446,19 @@ def run_cli(console, args) -> int:
         print(out)
         return 0
     t = Table(title=f"{ms.name} (seed {seed}, {result.summary['end_s'] / 3600:.1f} h)")
-    for col in ("cluster", "location", "control plane", "nodes $", "control plane $", "egress $", "total $",
-                "jobs", "requests served", "SLO attainment"):  # fmt: skip
-        t.add_column(col, justify="left" if col in ("cluster", "location", "control plane") else "right")
+    for col in ("cluster", "control plane", "nodes $", "control plane $", "egress $", "total $", "jobs",
+                "served", "SLO"):  # fmt: skip
+        t.add_column(col, justify="left" if col in ("cluster", "control plane") else "right")
 
     def pct(v):
         return "-" if v != v else f"{100 * v:.3f}%"
 
     for r in result.clusters.to_dict("records"):
-        t.add_row(r["cluster"], r["location"], r["control_plane"], f"{r['nodes_usd']:,.2f}",
-                  f"{r['control_plane_usd']:,.2f}", f"{r['egress_usd']:,.2f}", f"{r['total_usd']:,.2f}",
-                  str(r["jobs"]), f"{r['requests_served']:,}", pct(r["slo_attainment"]))  # fmt: skip
+        t.add_row(r["cluster"], r["control_plane"], f"{r['nodes_usd']:,.2f}", f"{r['control_plane_usd']:,.2f}",
+                  f"{r['egress_usd']:,.2f}", f"{r['total_usd']:,.2f}", str(r["jobs"]), f"{r['requests_served']:,}",
+                  pct(r["slo_attainment"]))  # fmt: skip
     s = result.summary
-    t.add_row("total", "", "", f"{s['nodes_usd']:,.2f}", f"{s['control_plane_usd']:,.2f}", f"{s['egress_usd']:,.2f}",
+    t.add_row("total", "", f"{s['nodes_usd']:,.2f}", f"{s['control_plane_usd']:,.2f}", f"{s['egress_usd']:,.2f}",
               f"{s['cost_usd']:,.2f}", str(s["jobs"]), f"{s['requests_served']:,}", pct(s["slo_attainment"]))  # fmt: skip
     console.print(t)
     for r in ms.routing:
