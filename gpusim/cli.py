@@ -101,7 +101,9 @@ def cmd_validate(args) -> int:
                 failed += 1
                 print(f"error: {e}" if "\n" not in str(e) else f"error:\n{e}", file=sys.stderr)
                 continue
-            print(f"{path}: ok ({m.name}: {_plural(len(m.clusters), 'cluster')}, {_plural(len(m.workloads), 'workload')})")
+            print(
+                f"{path}: ok ({m.name}: {_plural(len(m.clusters), 'cluster')}, {_plural(len(m.workloads), 'workload')})"
+            )
             continue
         try:
             s = load_scenario(Path(path))
@@ -166,7 +168,8 @@ def cmd_run(args) -> int:
 
 def _is_multicluster(path: Path) -> bool:
     """A scenario file with `clusters:` (a list) and no `cluster:`: several clusters in one scenario
-    (gpusim.sim.multicluster). Unreadable files are left to the plain loader's errors."""
+    (gpusim.sim.multicluster). Unreadable files are left to the plain loader's errors.
+    """
     try:
         from gpusim.scenario import loader as L
 

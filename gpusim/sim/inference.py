@@ -127,8 +127,15 @@ class InferenceService:
     `frame()` (its rows of the services table).
     """
 
-    def __init__(self, ctx: ServiceContext, w: InferenceWorkload, streams, *, arrival_streams=None,
-                 request_filter: Callable[[np.ndarray], np.ndarray] | None = None):
+    def __init__(
+        self,
+        ctx: ServiceContext,
+        w: InferenceWorkload,
+        streams,
+        *,
+        arrival_streams=None,
+        request_filter: Callable[[np.ndarray], np.ndarray] | None = None,
+    ):
         """`arrival_streams`: where the requests are drawn from (default `streams`); `request_filter`:
         given a chunk's arrival times, the mask of the requests this service takes (a routed
         service's copy on one cluster of a multi-cluster run, gpusim.sim.multicluster).

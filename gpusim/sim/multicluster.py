@@ -68,7 +68,8 @@ def stream_prefix(member: str) -> str:
 
 def member_scenario(ms: MultiClusterScenario, name: str) -> Scenario:
     """The plain scenario of one member: its cluster and scheduler, the workloads placed on it and a
-    copy of every service routed to it (same name)."""
+    copy of every service routed to it (same name).
+    """
     m = ms.member(name)
     return Scenario.model_construct(
         name=f"{ms.name}-{name}"[:63], description="", seed=ms.seed, duration=ms.duration, drain=ms.drain,
@@ -79,7 +80,8 @@ def member_scenario(ms: MultiClusterScenario, name: str) -> Scenario:
 
 class _Split:
     """One routed service's copy on one member: keeps the requests routed there, counts them per
-    client group. Every copy draws the same client and routing numbers (own generators, same keys)."""
+    client group. Every copy draws the same client and routing numbers (own generators, same keys).
+    """
 
     def __init__(self, ms: MultiClusterScenario, ri: int, member: str, seed: int):
         r = ms.routing[ri]
@@ -395,7 +397,7 @@ def combine(ms: MultiClusterScenario, seed: int, members: dict, built: dict, end
     summary["requests_served"] = int(service_summary["served"].sum()) if len(service_summary) else 0
     summary["slo_attainment"] = _weighted_attainment(svc_rows)
     summary["jobs"] = int(sum(len(members[n].jobs) for n in names))
-    for svc_name, ri in routed.items():
+    for svc_name in routed:
         w = next(w for w in ms.workloads if w.name == svc_name)
         st = e2e_stats(parts_of.get(svc_name, []), w.slo.latency, w.slo.percentile)
         summary[f"service.{svc_name}.latency_p99_s"] = st["latency_p99_s"]
@@ -421,7 +423,8 @@ def _weighted_attainment(rows: list[dict]) -> float:
 # --------------------------------------------------------------------------- command line
 def run_cli(console, args) -> int:
     """`gpusim run FILE` on a multi-cluster file: run it, write the combined tables, print the
-    per-member and total cost and SLO table."""
+    per-member and total cost and SLO table.
+    """
     from rich.table import Table
 
     from gpusim.report.atomic import check_destination

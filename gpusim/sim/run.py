@@ -187,7 +187,9 @@ class Run:
         self.mig = DynamicMig(env, cluster, pools, sim.catalog, self.training.mig_ready, on_change,
                               self.scheduler.kick)  # fmt: skip
         self.services = [
-            ServicePart(InferenceService(self._service_context(w), w, sim.streams, **(service_options or {}).get(w.name, {})))
+            ServicePart(
+                InferenceService(self._service_context(w), w, sim.streams, **(service_options or {}).get(w.name, {}))
+            )
             for w in scenario.workloads
             if isinstance(w, InferenceWorkload)
         ]
