@@ -173,6 +173,9 @@ def test_control_plane_over_the_run(base):
         assert row["total_usd"] == pytest.approx(row["nodes_usd"] + row["control_plane_usd"] + row["egress_usd"])
         assert row["nodes_usd"] == res.members[name].summary["cost_usd"]
     assert res.summary["cost_usd"] == pytest.approx(c["total_usd"].sum())
+    assert res.summary["control_plane_managed_usd"] == pytest.approx(0.2)
+    assert res.summary["control_plane_self_managed_usd"] == pytest.approx(10.0)
+    assert c.loc["b", "control_plane_usd_per_hour"] == pytest.approx(0.10)
 
 
 def test_added_latency_in_percentiles_and_slo():

@@ -376,7 +376,9 @@ def combine(ms: MultiClusterScenario, seed: int, members: dict, built: dict, end
             "location": m.location.kind if m.location.kind == "on-prem" else f"{m.location.provider}/{m.location.region}",
             "control_plane": "self-managed" if m.control_plane.managed is None
             else f"{m.control_plane.managed.provider}/{m.control_plane.managed.tier}",
-            "nodes_usd": nodes_usd, "control_plane_usd": cp, "egress_usd": egress[m.name],
+            "nodes_usd": nodes_usd, "control_plane_usd": cp,
+            "control_plane_usd_per_hour": cp / (end_s / 3600.0) if end_s > 0 else math.nan,
+            "egress_usd": egress[m.name],
             "total_usd": nodes_usd + cp + egress[m.name],
             "jobs": int(len(members[m.name].jobs)), "requests_served": int(sum(r["served"] for r in mine)),
             "slo_attainment": _weighted_attainment(mine),
@@ -393,6 +395,9 @@ def combine(ms: MultiClusterScenario, seed: int, members: dict, built: dict, end
     }
     if client_egress:
         summary["client_egress_usd"] = client_egress
+    managed = clusters["control_plane"] != "self-managed"
+    summary["control_plane_managed_usd"] = float(clusters.loc[managed, "control_plane_usd"].sum())
+    summary["control_plane_self_managed_usd"] = float(clusters.loc[~managed, "control_plane_usd"].sum())
     summary["requests"] = int(service_summary["arrived"].sum()) if len(service_summary) else 0
     summary["requests_served"] = int(service_summary["served"].sum()) if len(service_summary) else 0
     summary["slo_attainment"] = _weighted_attainment(svc_rows)
@@ -431,7 +436,10 @@ def run_cli(console, args) -> int:
     from gpusim.scenario.multicluster import load_multicluster
 
     ms = load_multicluster(Path(args.scenario))
-    _refuse_unsupported(ms)
+    try:
+        _refuse_unsupported(ms)
+    except InputError as e:
+        raise InputError(f"{args.scenario}: {e}") from None
     if args.seed is not None and not 0 <= args.seed < 2**63:
         raise InputError(f"--seed {args.seed}: a seed is an integer from 0 to {2**63 - 1}")
     seed = args.seed if args.seed is not None else ms.seed
