@@ -37,7 +37,7 @@ H = 3600.0
 DAY = 24 * H
 GB = 1e9
 GIB = 2.0**30
-DRAFT = "scenarios/drafts/ikea-hybrid.yaml"
+DRAFT = "scenarios/ikea-hybrid.yaml"
 AWS = ((100.0, 0.0), (10240.0, 0.09), (51200.0, 0.085), (153600.0, 0.07), (None, 0.05))
 
 

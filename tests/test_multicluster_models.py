@@ -20,7 +20,7 @@ from gpusim.scenario.multicluster import (
     member_egress,
 )
 
-DRAFT = Path(__file__).resolve().parents[1] / "scenarios" / "drafts" / "ikea-hybrid.yaml"
+DRAFT = Path(__file__).resolve().parents[1] / "scenarios" / "ikea-hybrid.yaml"
 TEXT = DRAFT.read_text(encoding="utf-8")
 
 

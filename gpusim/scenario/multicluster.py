@@ -5,8 +5,9 @@ member has a name, a location (on premises, or a cloud provider and region), its
 block (the plain scenario's `Cluster` model, unchanged), its control plane (a managed provider
 tier, or self-managed with an operations cost per hour), an optional failure-rate override and
 a provisioning lag. `placement:` puts each training workload (or a single-cluster service) on one
-member; `routing:` spreads an inference service over several members. The engine does not run
-these scenarios yet; this module validates them and holds the pure functions the engine will use.
+member; `routing:` spreads an inference service over several members. This module validates
+them and holds the pure functions the engine (gpusim.sim.multicluster, which says what of the
+design below it runs) uses.
 
 Design: how the engine will run several clusters in one SimPy environment.
 
@@ -33,7 +34,7 @@ Design: how the engine will run several clusters in one SimPy environment.
    cost, and egress (`egress_cost_usd` on the bytes each member sent, priced at its provider's
    tiers, zero where free). SLO attainment per service is computed on latencies that include the
    network legs (`slo_attainment_shifted` gives the same answer from a histogram).
-5. The IKEA pattern (scenarios/drafts/ikea-hybrid.yaml): training on an on-premises cluster with a
+5. The IKEA pattern (scenarios/ikea-hybrid.yaml): training on an on-premises cluster with a
    self-managed control plane and no per-GB egress, inference served from two cloud regions with
    managed control planes, routed by lowest latency from two client groups, the response bytes
    billed as egress of the serving cloud. Its outputs: cost per member (nodes, control plane,

@@ -30,11 +30,23 @@ class CountingEnvironment(simpy.Environment):
 class SimEnvironment:
     """The run's world: clock, scenario, random streams, cluster and recorder."""
 
-    def __init__(self, scenario: Scenario, seed: int, catalog: Catalog | None = None):
+    def __init__(
+        self,
+        scenario: Scenario,
+        seed: int,
+        catalog: Catalog | None = None,
+        *,
+        env: simpy.Environment | None = None,
+        stream_prefix: str = "",
+    ):
+        """`env`: an existing clock to share (several clusters of one multi-cluster run); its events
+        are counted only if it is a `CountingEnvironment`. `stream_prefix`: prepended to every random
+        stream's name (``cluster/<member>/``), so one member's numbers never depend on another's.
+        """
         self.scenario = scenario
         self.seed = seed
-        self.env = CountingEnvironment()
-        self.streams = RandomStreams(seed)
+        self.env = env if env is not None else CountingEnvironment()
+        self.streams = RandomStreams(seed, stream_prefix)
         self.catalog = catalog or load_catalog(scenario.catalog)
         self.cluster = build_cluster(scenario, self.catalog)
         self.recorder = Recorder(scenario.output.timeseries_interval)

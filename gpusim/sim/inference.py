@@ -127,7 +127,19 @@ class InferenceService:
     `frame()` (its rows of the services table).
     """
 
-    def __init__(self, ctx: ServiceContext, w: InferenceWorkload, streams):
+    def __init__(
+        self,
+        ctx: ServiceContext,
+        w: InferenceWorkload,
+        streams,
+        *,
+        arrival_streams=None,
+        request_filter: Callable[[np.ndarray], np.ndarray] | None = None,
+    ):
+        """`arrival_streams`: where the requests are drawn from (default `streams`); `request_filter`:
+        given a chunk's arrival times, the mask of the requests this service takes (a routed
+        service's copy on one cluster of a multi-cluster run, gpusim.sim.multicluster).
+        """
         self.ctx = ctx
         self.w = w
         self.env = ctx.env
@@ -147,7 +159,8 @@ class InferenceService:
             self._max_len = self._llm_params[first].max_model_len
         else:
             self.ref_gpu, self.work_of = self._work_model()
-        self._streams = streams
+        self._streams = streams if arrival_streams is None else arrival_streams
+        self._request_filter = request_filter
         self.requests_total = 0
         self._chunk_end = 0.0
         self._trace_loaded = False
@@ -286,6 +299,11 @@ class InferenceService:
     def _pull_chunk(self) -> None:
         """Replace the current chunk of requests by the next one (the trace is one chunk)."""
         t, work = self._requests(self._streams)
+        if self._request_filter is not None:
+            keep = self._request_filter(t)
+            t, work = np.ascontiguousarray(t[keep]), np.ascontiguousarray(work[keep])
+            if self.output_tokens is not None:
+                self.output_tokens = self.output_tokens[keep]
         self.arrival_s, self.work = t, work
         self.requests_total += int(t.size)
 

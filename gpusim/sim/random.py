@@ -19,14 +19,15 @@ def draw_seed() -> int:
 class RandomStreams:
     """Named, independent random streams spawned from one seed."""
 
-    def __init__(self, seed: int):
+    def __init__(self, seed: int, prefix: str = ""):
         self.seed = int(seed)
+        self.prefix = prefix  # e.g. "cluster/<member>/": a member of a multi-cluster run keys its own streams
         self._streams: dict[str, np.random.Generator] = {}
 
     def stream(self, name: str) -> np.random.Generator:
         """The generator for source `name` (created on first use, then the same object)."""
         if name not in self._streams:
-            key = zlib.crc32(name.encode("utf-8"))
+            key = zlib.crc32((self.prefix + name).encode("utf-8"))
             ss = np.random.SeedSequence(self.seed, spawn_key=(key,))
             self._streams[name] = np.random.Generator(np.random.PCG64(ss))
         return self._streams[name]

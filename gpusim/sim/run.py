@@ -151,11 +151,25 @@ class Collector:
 class Run:
     """One simulation: the components of a scenario at a seed, their lifecycle, and the result."""
 
-    def __init__(self, scenario: Scenario, seed: int, catalog=None, *, drain_cap: float = DRAIN_CAP):
+    def __init__(
+        self,
+        scenario: Scenario,
+        seed: int,
+        catalog=None,
+        *,
+        drain_cap: float = DRAIN_CAP,
+        env=None,
+        stream_prefix: str = "",
+        service_options: dict | None = None,
+    ):
+        """`env`, `stream_prefix`: a shared clock and this run's stream-name prefix (a member of a
+        multi-cluster run, gpusim.sim.multicluster); `service_options`: service name -> extra keyword
+        arguments of its `InferenceService` (a routed service's copy: its share of the requests).
+        """
         # ---- build
         self.scenario = scenario
         self.seed = seed
-        self.sim = sim = SimEnvironment(scenario, seed, catalog)
+        self.sim = sim = SimEnvironment(scenario, seed, catalog, env=env, stream_prefix=stream_prefix)
         env, cluster = sim.env, sim.cluster
         self.env, self.cluster = env, cluster
         self.sampler = Sampler(cluster, sim.recorder, env)
@@ -173,7 +187,9 @@ class Run:
         self.mig = DynamicMig(env, cluster, pools, sim.catalog, self.training.mig_ready, on_change,
                               self.scheduler.kick)  # fmt: skip
         self.services = [
-            ServicePart(InferenceService(self._service_context(w), w, sim.streams))
+            ServicePart(
+                InferenceService(self._service_context(w), w, sim.streams, **(service_options or {}).get(w.name, {}))
+            )
             for w in scenario.workloads
             if isinstance(w, InferenceWorkload)
         ]

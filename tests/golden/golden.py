@@ -44,6 +44,7 @@ CASES: dict[str, tuple[str, str, bool]] = {
     "openb-fgd": ("run", "scenarios/openb-fgd.yaml", False),
     "failures-training": ("run", "scenarios/failures-training.yaml", False),
     "llm-chat": ("run", "scenarios/llm-chat.yaml", False),
+    "ikea-hybrid": ("run", "scenarios/ikea-hybrid.yaml", False),
 }
 
 
