@@ -299,3 +299,32 @@ def test_ikea_hybrid_runs_with_catalog_prices():
     assert c.loc["onprem-dc", "control_plane_usd"] == pytest.approx(4.50 * 24, rel=0.01)
     assert (c["nodes_usd"] > 0).all()
     assert res.service_summary["requests"].sum() == res.routing["requests"].sum()
+
+
+def test_member_failure_override_runs_the_failure_model():
+    """A member's `failures:` override runs the failure model in that member only: on premises its
+    failed nodes are repaired (same node, billed), and its numbers come into the per-member row."""
+    from gpusim.scenario.multicluster import load_multicluster
+    from gpusim.sim.multicluster import member_failures, simulate_multicluster
+    from tests.conftest import SCENARIOS
+
+    ms = load_multicluster(SCENARIOS / "ikea-hybrid.yaml")
+    onprem = next(m for m in ms.clusters if m.location.kind == "on-prem")
+    cloud = next(m for m in ms.clusters if m.location.kind == "cloud")
+    f = member_failures(onprem)
+    assert f is not None and f.repair.action == "repair" and f.repair.time == 3 * 86400.0
+    # rate_scale 1.0: each GPU pool's rate is the catalog's for its model
+    from gpusim.hardware.failures import load_failure_catalog
+
+    fc = load_failure_catalog()
+    for p in onprem.cluster.node_pools:
+        if p.gpu_model:
+            assert f.pools[p.name].per_gpu_hour == fc.interruptions_per_gpu_hour(p.gpu_model)
+    assert member_failures(cloud) is None or member_failures(cloud).repair.action == "replace"
+    hot = ms.model_copy(update={"clusters": [
+        m.model_copy(update={"failures": m.failures.model_copy(update={"rate_scale": None,
+                     "interruptions_per_gpu_hour": 0.01})}) if m is onprem else m for m in ms.clusters]})  # fmt: skip
+    r = simulate_multicluster(hot, 11)
+    row = r.summary["per_cluster"][onprem.name]
+    assert row["failures"] > 0 and 0 < row["node_availability"] < 1
+    assert "failures" not in r.summary["per_cluster"][cloud.name] or cloud.failures is not None

@@ -28,8 +28,12 @@ The plan is gpusim.scenario.multicluster's docstring; what this engine does of i
   GKE's credit, or the self-managed operations cost) over the run, and egress of the routed
   services' bytes (`routed_egress_usd`: response bytes x requests served there, tiered).
 
-Not simulated yet (refused or ignored, and said so): failover routing, LLM-serving (`engine:`)
-services routed over clusters, a member's `failures:` override (no failure model runs).
+- A member's `failures:` override runs the failure model in that member (`member_failures`): its
+  rate replaces or scales the catalog's per-model rate; failed nodes are repaired on premises and
+  replaced in a cloud, after `repair_time`.
+
+Not simulated yet (refused, and said so): failover routing, LLM-serving (`engine:`) services
+routed over clusters.
 """
 
 from __future__ import annotations
@@ -74,8 +78,37 @@ def member_scenario(ms: MultiClusterScenario, name: str) -> Scenario:
     return Scenario.model_construct(
         name=f"{ms.name}-{name}"[:63], description="", seed=ms.seed, duration=ms.duration, drain=ms.drain,
         cluster=m.cluster, workloads=[w for _, w in ms.workloads_on(name)], scheduler=m.scheduler,
-        output=ms.output, sweep=None, catalog=ms.catalog, failures=None,
+        output=ms.output, sweep=None, catalog=ms.catalog, failures=member_failures(m),
     )  # fmt: skip
+
+
+_FAILURE_KEYS = ("failures", "lost_gpu_hours", "goodput", "node_availability", "node_downtime_hours",
+                 "jobs_hit_by_failures", "sla_999_met", "service_availability_min")  # fmt: skip
+
+
+def member_failures(m):
+    """The failure model of a member with a `failures:` override (None without one: nothing fails).
+
+    `interruptions_per_gpu_hour` replaces the per-model rate; `rate_scale` multiplies the catalog's
+    rate of each pool's GPU model (gpusim.hardware.failures); `repair_time` (default: the failure
+    block's) is how long a failed node takes. On premises a failed node is repaired (the same node,
+    billed throughout); in a cloud it is replaced (billing stops, a new node is requested).
+    """
+    o = m.failures
+    if o is None:
+        return None
+    from gpusim.hardware.failures import load_failure_catalog
+    from gpusim.scenario.failures import Failures, PoolFailures, Repair
+
+    action = "repair" if m.location.kind == "on-prem" else "replace"
+    repair = Repair(action=action) if o.repair_time is None else Repair(action=action, time=o.repair_time)
+    if o.rate_scale is None:
+        rate = "catalog" if o.interruptions_per_gpu_hour is None else o.interruptions_per_gpu_hour
+        return Failures(per_gpu_hour=rate, repair=repair)
+    fc = load_failure_catalog()
+    pools = {p.name: PoolFailures(per_gpu_hour=o.rate_scale * fc.interruptions_per_gpu_hour(p.gpu_model))
+             for p in m.cluster.node_pools if p.gpu_model}  # fmt: skip
+    return Failures(per_gpu_hour="catalog", repair=repair, pools=pools)
 
 
 class _Split:
@@ -383,6 +416,8 @@ def combine(ms: MultiClusterScenario, seed: int, members: dict, built: dict, end
             "jobs": int(len(members[m.name].jobs)), "requests_served": int(sum(r["served"] for r in mine)),
             "slo_attainment": _weighted_attainment(mine),
         })  # fmt: skip
+        if "failures" in s:  # the member's failure model ran (a `failures:` override)
+            crow[-1].update({k: s[k] for k in _FAILURE_KEYS if k in s})
     clusters = pd.DataFrame(crow)
     # ---- the combined summary
     summary: dict = {
