@@ -661,29 +661,30 @@ def scenario_json_schema() -> dict:
     """
     from pydantic.json_schema import models_json_schema
 
+    from gpusim.scenario.multicluster import MultiClusterScenario  # it imports this module's helpers
     from gpusim.scenario.registry import experiment_file_model
 
     ExperimentScenario = experiment_file_model()  # its experiment block: the union of the registered kinds
-    refs, top = models_json_schema(
-        [(Scenario, "validation"), (ExperimentScenario, "validation")], by_alias=True, ref_template="#/$defs/{model}"
-    )
+    models = [(Scenario, "validation"), (ExperimentScenario, "validation"), (MultiClusterScenario, "validation")]
+    refs, top = models_json_schema(models, by_alias=True, ref_template="#/$defs/{model}")
     defs = top["$defs"]
-    scen_ref = refs[(Scenario, "validation")]["$ref"]
-    exp_ref = refs[(ExperimentScenario, "validation")]["$ref"]
+    scen_ref, exp_ref, multi_ref = (refs[m]["$ref"] for m in models)
     scen = defs[scen_ref.rsplit("/", 1)[1]]
     exp = defs[exp_ref.rsplit("/", 1)[1]]
+    multi = defs[multi_ref.rsplit("/", 1)[1]]
     for d in defs.values():
         for name, prop in list(d.get("properties", {}).items()):
             d["properties"][name] = _with_shorthands(prop)
     schema = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": "gpusim scenario or experiment",
-        "description": f"{scen.get('description', '')} Or an experiment file (with `experiment:`). "
+        "title": "gpusim scenario, experiment or multi-cluster scenario",
+        "description": f"{scen.get('description', '')} Or an experiment file (with `experiment:`), or several "
+        f"clusters in one scenario (with `clusters:`). "
         f"Files are at most {MAX_FILE_BYTES // 2**20} MiB, nested at most {MAX_DEPTH} levels.",
         "type": "object",
-        "properties": {**exp["properties"], **scen["properties"]},
+        "properties": {**multi["properties"], **exp["properties"], **scen["properties"]},
         "additionalProperties": False,
-        "oneOf": [{"$ref": scen_ref}, {"$ref": exp_ref}],
+        "oneOf": [{"$ref": scen_ref}, {"$ref": exp_ref}, {"$ref": multi_ref}],
         "$defs": defs,
     }
     return schema

@@ -60,6 +60,7 @@ from pydantic import (
     Discriminator,
     Field,
     ValidationError,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -113,7 +114,12 @@ def _byte_count(value: object) -> int:
     return int(q)
 
 
-Bytes = Annotated[int, BeforeValidator(_byte_count)]
+Bytes = Annotated[
+    int,
+    BeforeValidator(_byte_count),
+    WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "integer"}],
+                    "description": "Bytes: an integer or a Kubernetes quantity (2Ki = 2048); at most 1Pi."}),
+]  # fmt: skip
 """A byte count: an integer or a Kubernetes quantity (2Ki = 2048, 8k = 8000)."""
 
 

@@ -10,7 +10,7 @@ import gpusim
 from gpusim.cli import main
 from tests.conftest import SCENARIOS, small_scenario
 
-SHIPPED = sorted(p for p in SCENARIOS.glob("*.yaml") if p.name != "ikea-hybrid.yaml")  # multi-cluster: its own schema
+SHIPPED = sorted(SCENARIOS.glob("*.yaml"))
 
 
 @pytest.fixture(scope="module")
