@@ -240,7 +240,17 @@ LLM_OFFLINE_BOUND = 0.10
 """Largest accepted |error| on the fitted Offline rows."""
 
 LLM_SERVER_GOAL = 0.15
-"""Issue 14's goal for the held-out Server rows; H100 (+16.4 %) and Gaudi 2 (+16.5 %) miss it."""
+"""Issue 14's goal for the held-out Server rows; H100 (+16.4 %) and Gaudi 2 (+16.5 %) miss it.
+Both runs left slack under the limits (p99 TPOT 175 ms and 131 ms of 200 ms, p99 TTFT 0.46 s and
+1.62 s of 2 s; `ServerLoadRow`), so their rates are below the capacity at the limits that the
+model predicts."""
+
+LIMIT_REACHED = 0.9
+"""A Server run "reached" a limit when its p99 TTFT or p99 TPOT is at least this share of it."""
+
+LLM_SERVER_LOAD_BOUND = 0.12
+"""Largest accepted |error| of the mean TPOT predicted at a Server run's measured load (Little's
+law), against the run's logged mean TPOT (what the model achieves, 11.5 %, rounded up)."""
 
 LLM_SERVER_BOUND = 0.20
 """Largest accepted |error| on the held-out Server rows (what the model achieves, rounded up)."""
@@ -315,11 +325,39 @@ class HeldOutRow:
 
 
 @dataclass(frozen=True)
+class ServerLoadRow:
+    """A Server run at the load its submitter chose, from its log (``data/llm.yaml``
+    ``mlperf_server_logs``): the sequences one replica held (Little's law: completed samples/s x
+    mean latency / replicas), the model's mean TPOT at that batch against the logged mean TPOT,
+    and how close the run's p99s came to the limits. Nothing here is fitted."""
+
+    round: str
+    gpu_id: str
+    tp: int
+    replicas: int
+    held_per_replica: float
+    measured_tpot_s: float
+    predicted_tpot_s: float
+    ttft_p99_share: float  # logged p99 TTFT / the TTFT limit
+    tpot_p99_share: float  # logged p99 TPOT / the TPOT limit
+    server_error: float  # the Server row's throughput error (capacity at the limits)
+
+    @property
+    def error(self) -> float:
+        return self.predicted_tpot_s / self.measured_tpot_s - 1.0
+
+    @property
+    def reached_limit(self) -> bool:
+        return max(self.ttft_p99_share, self.tpot_p99_share) >= LIMIT_REACHED
+
+
+@dataclass(frozen=True)
 class LlmCalibration:
     efficiency: dict  # efficiency key -> llm.Efficiency
     rows: tuple[LlmRow, ...]
     ratios: tuple[RatioRow, ...]
     held_out_rounds: tuple[HeldOutRow, ...]
+    server_load: tuple[ServerLoadRow, ...] = ()
 
     def max_abs_error(self, scenario: str) -> float:
         return max(abs(r.error) for r in self.rows if r.scenario == scenario)
@@ -463,4 +501,32 @@ def calibrate_llm(catalog: Catalog) -> LlmCalibration:
             held.append(
                 HeldOutRow(rnd, row.gpu.id, key, float(row.raw["offline_tokens_s"]), p.tokens_per_s if p else math.nan)
             )
-    return LlmCalibration(eff, tuple(out), tuple(ratios), tuple(held))
+    return LlmCalibration(eff, tuple(out), tuple(ratios), tuple(held), _server_load(rows, eff, by))
+
+
+def _server_load(rows: list[_Row], eff: dict, by: dict) -> tuple[ServerLoadRow, ...]:
+    """`ServerLoadRow` for every calibration row with a Server log (replicas of the tp the model picks)."""
+    from gpusim.hardware import llm
+
+    logs = llm.llm_data().get("mlperf_server_logs", {})
+    model_id, w = llm.mlperf_workload()
+    arch = llm.llm_arch(model_id)
+    out = []
+    for row in rows:
+        log = logs.get(f"{row.raw['round']}/{row.gpu.id}")
+        if log is None:
+            continue
+        server = by[(row.raw["round"], row.gpu.id, "server")]
+        n = int(row.raw["accelerators"])
+        replicas = n // server.tp
+        r = llm.replica_model(row.gpu, arch, row.raw["precision"], server.tp, efficiency=eff[row.key])
+        held = float(log["samples_per_s"]) * float(log["mean_latency_s"]) / replicas
+        out.append(
+            ServerLoadRow(
+                row.raw["round"], row.gpu.id, server.tp, replicas, held,
+                float(log["tpot_mean_s"]), r.cycle_s(held, w) / w.output_tokens,
+                float(log["ttft_p99_s"]) / w.ttft_limit_s, float(log["tpot_p99_s"]) / w.tpot_limit_s,
+                server.error,
+            )  # fmt: skip
+        )
+    return tuple(out)

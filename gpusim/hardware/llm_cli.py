@@ -172,6 +172,20 @@ def _print_calibration(console, catalog) -> None:
             f"{r.predicted_tokens_s:,.0f}" if r.fitted_on else "-", f"{r.error:+.1%}" if r.fitted_on else "-",
         )  # fmt: skip
     console.print(h)
+    g = Table(
+        title="Server runs at their submitted load (logs; Little's law: held = samples/s x mean latency / replicas)",
+        title_justify="left",
+    )
+    for col in ("round", "accelerator", "tp x replicas", "held / replica", "TPOT logged", "TPOT model", "error",
+                "p99 TTFT / 2 s", "p99 TPOT / 200 ms", "limit reached", "Server error"):  # fmt: skip
+        g.add_column(col, justify="left" if col in ("round", "accelerator") else "right")
+    for r in res.server_load:
+        g.add_row(
+            r.round, r.gpu_id, f"{r.tp} x {r.replicas}", f"{r.held_per_replica:,.0f}", f"{r.measured_tpot_s * 1e3:.0f} ms",
+            f"{r.predicted_tpot_s * 1e3:.0f} ms", f"{r.error:+.1%}", f"{r.ttft_p99_share:.0%}", f"{r.tpot_p99_share:.0%}",
+            "yes" if r.reached_limit else "no", f"{r.server_error:+.1%}",
+        )  # fmt: skip
+    console.print(g)
     f = Table(title="Fitted efficiencies (delivered / peak)", title_justify="left")
     for col in ("vendor/stack/precision", "compute", "memory"):
         f.add_column(col)
@@ -183,3 +197,12 @@ def _print_calibration(console, catalog) -> None:
         f"{res.max_abs_error('server'):.1%}; ratios {max(abs(r.error) for r in res.ratios):.1%}. "
         f"Goals: ratios within {cal.LLM_RATIO_BOUND:.0%}, Server within {cal.LLM_SERVER_GOAL:.0%}."
     )
+    if res.server_load:
+        reached = [r for r in res.server_load if r.reached_limit]
+        console.print(
+            f"At the submitted Server loads the model's mean TPOT is within "
+            f"{max(abs(r.error) for r in res.server_load):.1%} of the logs. Server runs that reached a limit "
+            f"(p99 >= {cal.LIMIT_REACHED:.0%} of it): largest Server error "
+            f"{max((abs(r.server_error) for r in reached), default=float('nan')):.1%}; the rest left slack, "
+            "so their rates are below the capacity at the limits that the model predicts."
+        )

@@ -62,3 +62,35 @@ def test_leave_one_round_out_is_reported(result):
     nvidia = [r for r in result.held_out_rounds if r.gpu_id.startswith("nvidia")]
     # NVIDIA's rounds share one stack: a model fitted on the other round stays within 25 %
     assert all(abs(r.error) <= 0.25 for r in nvidia)
+
+
+def test_server_logs_checked_at_their_load_by_littles_law(result):
+    """At the load each MLPerf Server run was submitted at, the model's mean TPOT matches the log.
+
+    Held sequences per replica come from the log by Little's law (completed samples/s x mean
+    end-to-end latency / replicas); nothing about Server runs is fitted. Logs: data/llm.yaml
+    ``mlperf_server_logs`` (MLPerf Inference v4.0/v4.1/v5.0 results, sources listed there).
+    """
+    rows = {(r.round, r.gpu_id): r for r in result.server_load}
+    assert len(rows) == 7  # every Server row but the one-accelerator B200 preview
+    logs = llm.llm_data()["mlperf_server_logs"]
+    for (rnd, gpu), r in rows.items():
+        log = logs[f"{rnd}/{gpu}"]
+        assert r.held_per_replica == pytest.approx(log["samples_per_s"] * log["mean_latency_s"] / r.replicas)
+        assert abs(r.error) <= cal.LLM_SERVER_LOAD_BOUND, f"{rnd} {gpu}: {r.error:+.1%}"
+    # by hand: 8 H100 in replicas of tp 2 held 74.4245 samples/s x 44.95 s / 4 = 836 sequences each
+    h100 = rows[("v4.1", "nvidia-h100-80gb")]
+    assert (h100.tp, h100.replicas, round(h100.held_per_replica)) == (2, 4, 836)
+
+
+def test_server_goal_holds_where_the_run_reached_a_limit(result):
+    """The model predicts Server capacity at the 2 s / 200 ms limits. Where the submitted run came
+    within 10 % of a limit the prediction meets issue 14's 15 % goal; every row that misses the goal
+    is a run that left slack under both limits (its rate is below the capacity at the limits)."""
+    reached = [r for r in result.server_load if r.reached_limit]
+    assert len(reached) >= 3
+    for r in reached:
+        assert abs(r.server_error) <= cal.LLM_SERVER_GOAL, f"{r.round} {r.gpu_id}: {r.server_error:+.1%}"
+    for r in result.server_load:
+        if abs(r.server_error) > cal.LLM_SERVER_GOAL:
+            assert not r.reached_limit and r.server_error > 0, f"{r.round} {r.gpu_id}"
