@@ -146,3 +146,75 @@ def test_validate_finds_what_a_sizing_run_would_reject(tmp_path, capsys):
     assert "experiment.services[0].slo.percentile" in err and "less than 100" in err
     assert "experiment.services[0].batch_slowdown" in err
     assert err.count("percentile") == 1  # one problem, not one per candidate
+
+
+LLM = {
+    "name": "tiny-llm-sizing",
+    "experiment": {
+        "kind": "sizing",
+        "duration": "5m",
+        "seeds": [1, 2],
+        "max_nodes": 4,
+        "candidates": [
+            {"node_type": "aws-p5.48xlarge", "name": "p5-h100/tp1"},
+            {"node_type": "azure-nd96isr-mi300x-v5", "name": "nd-mi300x/tp1"},
+        ],
+        "services": [
+            {
+                "name": "chat-8b",
+                "model": {"id": "llama-3-8b", "precision": "fp8"},
+                "engine": {"max_num_seqs": 16},
+                "arrivals": {
+                    "trace": {
+                        "format": "azure-llm",
+                        "path": "shipped:azure-llm-2023/AzureLLMInferenceTrace_conv.csv",
+                        "rate_scale": 4,
+                    }
+                },
+                "routing": "round-robin",
+                "timeout": "60s",
+                "slo": {"ttft": "1s", "tpot": "50ms", "percentile": 99},
+                "cold_start": {"image_pull": "0s", "model_load": "0s"},
+            }
+        ],
+    },
+}
+
+
+def test_llm_service_sized_on_its_ttft_and_tpot_limits(tmp_path, capsys):
+    """An LLM service (`model: {id}`) with TTFT/TPOT limits is sized like any other: the smallest
+    replica count meets both limits in every seed, one fewer fails; sizing.csv reports each limit's
+    worst p99 and margin, and the end-to-end latency columns stay empty (no `e2e` limit given)."""
+    import argparse
+
+    from gpusim.experiments.sizing import render_sizing
+
+    out = tmp_path / "out"
+    render_sizing(
+        __import__("rich").console.Console(width=200), load_scenario(LLM), argparse.Namespace(quiet=False), out
+    )
+    df = pd.read_csv(out / "sizing.csv")
+    probes = pd.read_csv(out / "probes.csv")
+    assert df["fits"].all() and len(df) == 2
+    for r in df.itertuples():
+        mine = probes[probes["candidate"] == r.candidate]
+        assert mine[mine["replicas"] == r.replicas]["slo_met"].all()
+        assert not mine[mine["replicas"] == r.replicas - 1]["slo_met"].all()
+        assert (r.slo_ttft_s, r.slo_tpot_s) == (1.0, 0.05)
+        assert r.ttft_margin_s == pytest.approx(1.0 - r.p99_ttft_s)
+        assert r.tpot_margin_s == pytest.approx(0.05 - r.p99_tpot_s)
+        worst = mine[mine["replicas"] == r.replicas]
+        assert r.p99_ttft_s == pytest.approx(worst["p99_ttft_s"].max())
+        assert math.isnan(r.slo_latency_s) and math.isnan(r.slo_margin_s) and r.p99_latency_s > 0
+    printed = capsys.readouterr().out
+    assert "TTFT p99 s" in printed and "TPOT p99 s" in printed
+
+
+def test_slo_limits_read_every_form():
+    from gpusim.experiments.sizing import slo_limits
+
+    assert slo_limits({"slo": {"latency": "5s", "percentile": 99}}) == {"latency": 5.0}
+    assert slo_limits({"slo": {"ttft": "2s", "tpot": "200ms", "e2e": "30s"}}) == {
+        "latency": 30.0, "ttft": 2.0, "tpot": 0.2,
+    }  # fmt: skip
+    assert slo_limits({}) == {}

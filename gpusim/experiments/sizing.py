@@ -34,9 +34,18 @@ from gpusim.units import Duration
 SIZING_COLUMNS = [
     "candidate", "node_type", "vendor", "accelerator", "sharing", "fits", "nodes", "replicas", "gpus",
     "usd_per_hour", "usd_per_month", "usd_per_million_requests", "p99_latency_s", "slo_latency_s",
-    "slo_margin_s", "slo_attainment_min", "attainment_margin", "runs",
+    "slo_margin_s", "p99_ttft_s", "slo_ttft_s", "ttft_margin_s", "p99_tpot_s", "slo_tpot_s", "tpot_margin_s",
+    "slo_attainment_min", "attainment_margin", "runs",
 ]  # fmt: skip
-"""Columns of ``sizing.csv``; ``replicas`` is 'svc=n;svc=n' when there are several services."""
+"""Columns of ``sizing.csv``; ``replicas`` is 'svc=n;svc=n' when there are several services.
+
+Each SLO limit a service states has its worst p99 over the seeds, the limit, and the margin
+(limit - worst p99, the smallest over the services stating it): end-to-end latency (``slo.latency``,
+or ``slo.e2e`` of an LLM service), and an LLM service's time to first token (``slo.ttft``) and time
+per output token (``slo.tpot``). A limit no service states is empty (NaN)."""
+
+SLO_METRICS = {"latency": "latency_p99_s", "ttft": "ttft_p99_s", "tpot": "tpot_p99_s"}
+"""SLO limit -> the service_summary column holding its p99."""
 
 PROBE_COLUMNS = [
     "candidate",
@@ -46,6 +55,8 @@ PROBE_COLUMNS = [
     "nodes",
     "seed",
     "p99_latency_s",
+    "p99_ttft_s",
+    "p99_tpot_s",
     "slo_attainment",
     "slo_met",
 ]
@@ -293,6 +304,8 @@ def run_sizing(scenario, out: Path) -> dict:
                 for name, row in ss.iterrows():
                     probes.append({"candidate": label, "stage": stage, "service": name, "replicas": replicas[name],
                                    "nodes": nodes, "seed": seed, "p99_latency_s": row["latency_p99_s"],
+                                   "p99_ttft_s": row.get("ttft_p99_s", math.nan),
+                                   "p99_tpot_s": row.get("tpot_p99_s", math.nan),
                                    "slo_attainment": row["slo_attainment"], "slo_met": bool(row["slo_met"])})  # fmt: skip
                 if not met:
                     break
@@ -356,10 +369,13 @@ def _row(c: Candidate, label: str, plan: dict, exp: Sizing, final, runs: int) ->
     from gpusim.metrics.summary import HOURS_PER_MONTH
 
     nt, gpu = plan["nt"], plan["gpu"]
-    slo = min(_seconds(s["slo"]["latency"]) for s in exp.services)
+    limits = {s["name"]: slo_limits(s) for s in exp.services}
     row = {"candidate": label, "node_type": nt.id, "vendor": gpu.vendor if gpu else "cpu",
            "accelerator": gpu.id if gpu else "cpu", "sharing": sharing_mode(c), "fits": final is not None,
-           "runs": runs, "slo_latency_s": slo}  # fmt: skip
+           "runs": runs}  # fmt: skip
+    for metric in SLO_METRICS:
+        stated = [lim[metric] for lim in limits.values() if metric in lim]
+        row[_slo_col(metric)] = min(stated) if stated else math.nan
     if final is None:
         return row
     replicas, results = final
@@ -367,7 +383,20 @@ def _row(c: Candidate, label: str, plan: dict, exp: Sizing, final, runs: int) ->
     price = plan["price"]
     usd_h = nodes * price if price is not None else math.nan
     served_per_h = sum(r["summary"].get("requests_served", 0) for r in results) / len(results) / (exp.duration / 3600)
-    p99 = max(float(r["services"]["latency_p99_s"].max()) for r in results)
+    for metric, col in SLO_METRICS.items():
+        worst, margin = math.nan, math.nan
+        for name, lim in limits.items():
+            vals = [float(r["services"].loc[name, col]) for r in results if col in r["services"].columns]
+            vals = [v for v in vals if v == v]  # a service without this metric has NaN there
+            if not vals:
+                continue
+            w = max(vals)
+            worst = w if math.isnan(worst) else max(worst, w)
+            if metric in lim:
+                m = lim[metric] - w
+                margin = m if math.isnan(margin) else min(margin, m)
+        row[_p99_col(metric)] = worst
+        row[_margin_col(metric)] = margin
     att = min(float(r["services"]["slo_attainment"].min()) for r in results)
     target = max(float(s.get("slo", {}).get("percentile", 99.0)) for s in exp.services) / 100.0
     row.update(
@@ -379,12 +408,37 @@ def _row(c: Candidate, label: str, plan: dict, exp: Sizing, final, runs: int) ->
         usd_per_hour=usd_h,
         usd_per_month=usd_h * HOURS_PER_MONTH,
         usd_per_million_requests=usd_h / served_per_h * 1e6 if served_per_h > 0 else math.nan,
-        p99_latency_s=p99,
-        slo_margin_s=slo - p99,
         slo_attainment_min=att,
         attainment_margin=att - target,
     )
     return row
+
+
+def slo_limits(svc: dict) -> dict[str, float]:
+    """The SLO limits a service states, in seconds, keyed as `SLO_METRICS` (``slo.e2e`` is latency)."""
+    slo = svc.get("slo") or {}
+    out = {}
+    for key, metric in (("latency", "latency"), ("e2e", "latency"), ("ttft", "ttft"), ("tpot", "tpot")):
+        if slo.get(key) is not None:
+            out[metric] = min(out.get(metric, math.inf), _seconds(slo[key]))
+    return out
+
+
+def stated_metrics(df: pd.DataFrame) -> list[str]:
+    """The SLO limits some service states, in `SLO_METRICS` order (their ``slo_*`` column is not all NaN)."""
+    return [m for m in SLO_METRICS if df[_slo_col(m)].notna().any()]
+
+
+def _slo_col(metric: str) -> str:
+    return "slo_latency_s" if metric == "latency" else f"slo_{metric}_s"
+
+
+def _p99_col(metric: str) -> str:
+    return f"p99_{metric}_s"
+
+
+def _margin_col(metric: str) -> str:
+    return "slo_margin_s" if metric == "latency" else f"{metric}_margin_s"
 
 
 def _seconds(v) -> float:
@@ -414,7 +468,7 @@ def plot_sizing(df: pd.DataFrame, name: str):
                 ax1.text(0, yi, "  price unknown", va="center", fontsize="small", color="0.3")
             else:
                 ax1.barh(yi, r.usd_per_month, color=colour[r.vendor], label=r.vendor)
-                ax1.text(r.usd_per_month, yi, f" \\${r.usd_per_month:,.0f}\n {r.nodes:.0f} nodes, {r.gpus:.0f} GPUs",
+                ax1.text(r.usd_per_month, yi, f" \\${r.usd_per_month:,.0f}\n {r.nodes:.0f} node{'' if r.nodes == 1 else 's'}, {r.gpus:.0f} GPUs",
                          va="center", fontsize="x-small")  # fmt: skip
         from matplotlib.ticker import FuncFormatter
 
@@ -430,16 +484,18 @@ def plot_sizing(df: pd.DataFrame, name: str):
                        borderaxespad=0, title=None)  # fmt: skip
         fits = df[df["fits"]]
         ys = [yi for yi, r in zip(y, df.itertuples(), strict=True) if r.fits]
-        p99 = fits["p99_latency_s"].to_numpy(dtype=float)
+        metric = (stated_metrics(df) or ["latency"])[0]  # the first limit stated: latency, else TTFT, else TPOT
+        p99 = fits[_p99_col(metric)].to_numpy(dtype=float)
         finite = [v if math.isfinite(v) else float("nan") for v in p99]
         ax2.scatter(finite, ys, color="black", zorder=3, label="worst p99 over seeds")
-        slo = float(df["slo_latency_s"].min())
+        slo = float(df[_slo_col(metric)].min())
         ax2.axvline(slo, color=OKABE_ITO[3], linestyle="--", label=f"SLO {slo:g} s")
         for yi, r in zip(y, df.itertuples(), strict=True):
             if not r.fits:
                 ax2.text(0, yi, "  n/a", va="center", fontsize="small", color="0.3")
-        ax2.set_xlim(0, slo * 1.3)
-        ax2.set_xlabel("p99 latency (s)")
+        ax2.set_xlim(0, slo * 1.3 if math.isfinite(slo) and slo > 0 else 1.0)
+        ax2.set_xlabel({"latency": "p99 latency (s)", "ttft": "p99 time to first token (s)",
+                        "tpot": "p99 time per output token (s)"}[metric])  # fmt: skip
         ax2.legend(loc="lower left", bbox_to_anchor=(0, 1.01), ncol=2, borderaxespad=0)
         fig.suptitle(f"{name}: smallest fixed cluster per node type, sorted by cost")
     return fig
@@ -457,16 +513,20 @@ def render_sizing(console, scenario, args, out: Path) -> int:
         print(out)
         return 0
     rows = []
+    metrics = stated_metrics(res["frame"]) or ["latency"]
+    fmt = {"latency": "{:.2f}", "ttft": "{:.2f}", "tpot": "{:.3f}"}
     for _, r in res["frame"].iterrows():
         fits = bool(r["fits"])
         rows.append([
             str(r["candidate"]), fmt_num(r["nodes"], "{:.0f}") if fits else "no fit",
             (str(r["replicas"]) if isinstance(r["replicas"], str) else fmt_num(r["replicas"], "{:.0f}")) if fits else "-",
             fmt_num(r["gpus"], "{:.0f}"), fmt_usd(r["usd_per_month"], 0) if fits else "-",
-            fmt_usd(r["usd_per_million_requests"], 0) if fits else "-", fmt_num(r["p99_latency_s"], "{:.2f}"),
-            fmt_num(r["slo_margin_s"], "{:+.2f}"),
+            fmt_usd(r["usd_per_million_requests"], 0) if fits else "-",
+            *(x for m in metrics for x in (fmt_num(r[_p99_col(m)], fmt[m]), fmt_num(r[_margin_col(m)], "{:+" + fmt[m][2:]))),
         ])  # fmt: skip
-    heads = ["candidate", "nodes", "repl.", "GPUs", "$/month", "$/M req", "p99 s", "margin"]
+    label = {"latency": "p99 s", "ttft": "TTFT p99 s", "tpot": "TPOT p99 s"}
+    heads = ["candidate", "nodes", "repl.", "GPUs", "$/month", "$/M req",
+             *(x for m in metrics for x in (label[m], "margin"))]  # fmt: skip
     console.print(console_table("Smallest fixed cluster meeting every SLO (sorted by cost)", heads, rows))
     console.print(f"wall time {res['wall_s']:.1f} s, {len(res['probes'])} runs")
     console.print(f"results: {out}/")

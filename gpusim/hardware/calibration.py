@@ -329,7 +329,8 @@ class ServerLoadRow:
     """A Server run at the load its submitter chose, from its log (``data/llm.yaml``
     ``mlperf_server_logs``): the sequences one replica held (Little's law: completed samples/s x
     mean latency / replicas), the model's mean TPOT at that batch against the logged mean TPOT,
-    and how close the run's p99s came to the limits. Nothing here is fitted."""
+    and how close the run's p99s came to the limits. Nothing here is fitted.
+    """
 
     round: str
     gpu_id: str
@@ -523,9 +524,15 @@ def _server_load(rows: list[_Row], eff: dict, by: dict) -> tuple[ServerLoadRow, 
         held = float(log["samples_per_s"]) * float(log["mean_latency_s"]) / replicas
         out.append(
             ServerLoadRow(
-                row.raw["round"], row.gpu.id, server.tp, replicas, held,
-                float(log["tpot_mean_s"]), r.cycle_s(held, w) / w.output_tokens,
-                float(log["ttft_p99_s"]) / w.ttft_limit_s, float(log["tpot_p99_s"]) / w.tpot_limit_s,
+                row.raw["round"],
+                row.gpu.id,
+                server.tp,
+                replicas,
+                held,
+                float(log["tpot_mean_s"]),
+                r.cycle_s(held, w) / w.output_tokens,
+                float(log["ttft_p99_s"]) / w.ttft_limit_s,
+                float(log["tpot_p99_s"]) / w.tpot_limit_s,
                 server.error,
             )  # fmt: skip
         )

@@ -45,6 +45,7 @@ CASES: dict[str, tuple[str, str, bool]] = {
     "failures-training": ("run", "scenarios/failures-training.yaml", False),
     "llm-chat": ("run", "scenarios/llm-chat.yaml", False),
     "ikea-hybrid": ("run", "scenarios/ikea-hybrid.yaml", False),
+    "sizing-llm-70b": ("run", "scenarios/sizing-llm-70b.yaml", False),
 }
 
 
