@@ -72,7 +72,7 @@ def test_server_logs_checked_at_their_load_by_littles_law(result):
     ``mlperf_server_logs`` (MLPerf Inference v4.0/v4.1/v5.0 results, sources listed there).
     """
     rows = {(r.round, r.gpu_id): r for r in result.server_load}
-    assert len(rows) == 7  # every Server row but the one-accelerator B200 preview
+    assert len(rows) == 8  # every Server row
     logs = llm.llm_data()["mlperf_server_logs"]
     for (rnd, gpu), r in rows.items():
         log = logs[f"{rnd}/{gpu}"]
