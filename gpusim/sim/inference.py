@@ -36,7 +36,7 @@ import numpy as np
 import yaml
 
 from gpusim.autoscale import observe
-from gpusim.autoscale.hpa import HorizontalPodAutoscaler
+from gpusim.autoscale.hpa import CompiledHPA, HorizontalPodAutoscaler, compiled_supported
 from gpusim.autoscale.keda import KEDAScaledObject
 from gpusim.autoscale.kpa import KnativePodAutoscaler, WindowAverage
 from gpusim.cluster.state import SHARING_TIMESLICE, Placement
@@ -223,7 +223,9 @@ class InferenceService:
         if a is not None and a.keda is not None:
             self.keda = KEDAScaledObject(a.keda)
         elif a is not None and a.hpa is not None:
-            self.hpa = HorizontalPodAutoscaler(a.hpa)
+            # per-pod metrics only: one compiled call per sync (the same decisions, tests/autoscale/test_hpa_kernel.py)
+            fast = compiled_supported(a.hpa, cpu_replica=self.job.gpus == 0)
+            self.hpa = CompiledHPA(a.hpa) if fast else HorizontalPodAutoscaler(a.hpa)
         elif a is not None and a.kpa is not None:
             self.kpa = KnativePodAutoscaler(a.kpa, ready_pods_at_start=w.replicas, start_s=0.0)
             self.kpa_avg = WindowAverage(max_window_s=a.kpa.stable_window_s)
@@ -575,12 +577,16 @@ class InferenceService:
                             n_loading += 1
                         else:
                             n_pending += 1
-            slots = observe.SlotView(self.dp.state, ns["ready"], n_pending, n_loading)
-            # the samples skip draining replicas themselves
-            samples = observe.hpa_samples_grouped(
-                self.hpa.config.metrics, self.live, self.signals, now, req, self.job.gpus == 0, slots
-            )
-            self._scale_to(self.hpa.reconcile(now, self._n_live(), samples).desired_replicas)
+            if isinstance(self.hpa, CompiledHPA):
+                self._scale_to(self.hpa.sync(now, self._n_live(), self.signals, self.dp.state, ns["ready"], n_pending,
+                                             n_loading, req))  # fmt: skip
+            else:
+                slots = observe.SlotView(self.dp.state, ns["ready"], n_pending, n_loading)
+                # the samples skip draining replicas themselves
+                samples = observe.hpa_samples_grouped(
+                    self.hpa.config.metrics, self.live, self.signals, now, req, self.job.gpus == 0, slots
+                )
+                self._scale_to(self.hpa.reconcile(now, self._n_live(), samples).desired_replicas)
         elif self.keda is not None:
             ready_dp = [r.dp_index for r in self.live if r.state == "ready"]
             values = self.keda.values(lambda sig: self.signals.series(sig, ready_dp))
