@@ -201,6 +201,8 @@ class DataPlane:
         self._u_f = np.zeros((_INITIAL_CAPACITY, 2), dtype=np.float64)  # re-dispatch scratch (written before read)
         self._u_i = np.zeros((_INITIAL_CAPACITY, 2), dtype=np.int64)
         self._no_signals = np.zeros((4, R), dtype=np.float64)  # `sig` when the caller keeps none
+        self.range_i = np.zeros(7, dtype=np.int64)  # `serve_range`'s figures (see there)
+        self.range_f = np.zeros(2, dtype=np.float64)
 
     # ---- replica changes (between windows, at now_s) ----------------------------------------
 
@@ -417,6 +419,37 @@ class DataPlane:
         self._pending_dropped = 0
         self.now_s = t1
         return dropped
+
+    def serve_range(self, arrival_all, work_all, i: int, t_end: float, lat_hist, wait_hist, signals) -> bool:
+        """`serve_into` of the requests ``arrival_all[i:j]`` arriving before `t_end` (sorted, contiguous
+        float64 arrays; ``arrival_all[i]`` not before the clock), in one compiled call with the window's
+        figures: True with ``range_i = (j, arrived, served, timed_out, dropped, ready replicas,
+        queued at the end)`` (dropped includes those of replicas removed since the last window) and
+        ``range_f = (latency sum, balancer queue time average)``; False, having changed nothing,
+        when the buffers must grow first or the input is bad (call `serve_into`).
+        """
+        t0, t1 = self.now_s, float(t_end)
+        if not t1 > t0:
+            return False
+        ri = self.range_i
+        j = K.service_advance(arrival_all, work_all, i, t1, t0, self._fs, self._js, self.state, self._hf, self._hi,
+                              self._held_f, self._held_id, self._u_f, self._u_i, self._wf, self._wi, lat_hist,
+                              wait_hist, signals, ri, self.range_f)  # fmt: skip
+        if j < 0:
+            if j == -2:
+                raise RuntimeError("service_advance stopped part way despite its capacity check")
+            return False
+        _, arrived, served, timed_out, dropped, _, _ = ri.tolist()
+        tot = self.totals
+        tot["arrived"] += arrived
+        tot["served"] += served
+        tot["timed_out"] += timed_out
+        tot["dropped"] += dropped
+        if self._pending_dropped:
+            ri[4] += self._pending_dropped
+            self._pending_dropped = 0
+        self.now_s = t1
+        return True
 
     def window_averages(self, dt: float) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
         """(in_service_avg, queued_avg, lb_queue_avg, utilisation) of the last window of length `dt`,
