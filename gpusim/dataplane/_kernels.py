@@ -1209,3 +1209,23 @@ def service_advance(arrival_all, work_all, i, t1, t0, fs, js, rstate, hf, hi, he
     of[0] = wf[LATENCY_SUM]
     of[1] = wf[2 + R] / dt if dt > 0 else float(wi[R + 4 + R])
     return j
+
+
+@njit
+def close_quantiles(counts, total, qs, edges, lo, hi, oi, of):
+    """`close_interval`, then each quantile's value in ``of`` as `Histogram.quantile` gives it (the
+    geometric middle of its bin; `lo` / `hi` for the under- and overflow bins); ``of`` is left as
+    it was when nothing was counted (``oi[0] == 0``).
+    """
+    close_interval(counts, total, qs, oi)
+    if oi[0] == 0:
+        return
+    nb = edges.shape[0] - 1
+    for j in range(qs.shape[0]):
+        idx = oi[1 + j]
+        if idx == 0:
+            of[j] = lo
+        elif idx == nb + 1:
+            of[j] = hi
+        else:
+            of[j] = math.sqrt(edges[idx - 1] * edges[idx])

@@ -41,7 +41,7 @@ from gpusim.autoscale.keda import KEDAScaledObject
 from gpusim.autoscale.kpa import KnativePodAutoscaler, WindowAverage
 from gpusim.cluster.state import SHARING_TIMESLICE, Placement
 from gpusim.dataplane import DataPlane, Histogram
-from gpusim.dataplane._kernels import ARRIVED, LATENCY_SUM, READY, SERVED, TIMED_OUT, close_interval
+from gpusim.dataplane._kernels import ARRIVED, LATENCY_SUM, READY, SERVED, TIMED_OUT, close_quantiles
 from gpusim.errors import InputError
 from gpusim.scenario.models import InferenceWorkload
 from gpusim.sim.sharing import offer_share
@@ -208,6 +208,7 @@ class InferenceService:
         self._hist_geometry = (cfg, _edges(cfg), cfg.n_bins)
         self._queue_end = 0  # requests queued at the end of the last window
         self._q_out = np.zeros(3, dtype=np.int64)  # close_interval's (count, p50 index, p99 index)
+        self._q_val = np.zeros(2, dtype=np.float64)  # close_quantiles' (p50, p99)
         self._rows = _LlmRows() if self._llm else _Rows()
         self.replica_seconds = 0.0
         self.ready_seconds = 0.0  # time with at least one ready replica (availability)
@@ -604,8 +605,12 @@ class InferenceService:
                         else:
                             n_pending += 1
             if isinstance(self.hpa, CompiledHPA):
-                self._scale_to(self.hpa.sync(now, self._n_live(), self.signals, self.dp.state, ns["ready"], n_pending,
-                                             n_loading, req))  # fmt: skip
+                n_live = self._n_live()
+                d = self.hpa.sync(now, n_live, self.signals, self.dp.state, ns["ready"], n_pending, n_loading, req)
+                if d == n_live:
+                    self.desired = d  # what _scale_to does when nothing changes
+                else:
+                    self._scale_to(d)
             else:
                 slots = observe.SlotView(self.dp.state, ns["ready"], n_pending, n_loading)
                 # the samples skip draining replicas themselves
@@ -792,20 +797,12 @@ class InferenceService:
 
     def _close_counts(self, counts: np.ndarray, total: np.ndarray) -> tuple[float, float]:
         """p50 and p99 of an interval's counts, which go to the run's `total` and are zeroed."""
-        out = self._q_out
-        close_interval(counts, total, _QS, out)
-        if out[0] == 0:
+        cfg, edges, _ = self._hist_geometry
+        close_quantiles(counts, total, _QS, edges, cfg.lo_s, cfg.hi_s, self._q_out, self._q_val)
+        if self._q_out[0] == 0:
             return math.nan, math.nan
-        cfg, edges, n_bins = self._hist_geometry
-        q = []
-        for idx in (int(out[1]), int(out[2])):
-            if idx == 0:
-                q.append(cfg.lo_s)
-            elif idx == n_bins + 1:
-                q.append(cfg.hi_s)
-            else:
-                q.append(float(math.sqrt(edges[idx - 1] * edges[idx])))
-        return q[0], q[1]
+        p50, p99 = self._q_val.tolist()
+        return p50, p99
 
     def frame(self):
         """The service's rows of the `services` table (SERVICE_COLUMNS)."""

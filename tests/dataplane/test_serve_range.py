@@ -99,3 +99,37 @@ def test_serve_range_refuses_a_clock_not_moving_and_bad_input():
     assert not dp.serve_range(bad, work, 0, 5.0, h, h.copy(), np.zeros((4, 2)))
     np.testing.assert_array_equal(before, dp._js)
     assert dp.now_s == 3.0
+
+
+def test_close_quantiles_equals_the_histogram_quantiles():
+    """`close_quantiles` (the services rows' p50/p99) gives `Histogram.quantile`'s values, moves the
+    counts to the run's total and zeroes them."""
+    from gpusim.dataplane.histogram import Histogram, HistogramConfig
+
+    cfg = HistogramConfig()
+    edges = cfg.edges()
+    qs = np.array([0.5, 0.99])
+    rng = np.random.default_rng(7)
+    seen_edge_bins = set()
+    for _ in range(300):
+        counts = np.zeros(cfg.size, dtype=np.int64)
+        k = int(rng.integers(0, 6))
+        idx = rng.choice(cfg.size, k)
+        if rng.random() < 0.2:
+            idx = np.append(idx, [0, cfg.size - 1])
+        np.add.at(counts, idx, rng.integers(1, 50, idx.size))
+        total = rng.integers(0, 5, cfg.size).astype(np.int64)
+        want_total = total + counts
+        h = Histogram(cfg, counts.copy())
+        oi, of = np.zeros(3, dtype=np.int64), np.full(2, -1.0)
+        K.close_quantiles(counts, total, qs, edges, cfg.lo_s, cfg.hi_s, oi, of)
+        n = int(h.counts.sum())
+        assert oi[0] == n
+        if n:
+            assert of.tolist() == [h.quantile(0.5), h.quantile(0.99)]
+            seen_edge_bins |= {int(i) for i in oi[1:] if i in (0, cfg.size - 1)}
+        else:
+            assert of.tolist() == [-1.0, -1.0]  # untouched: the caller reports NaN
+        np.testing.assert_array_equal(total, want_total)
+        assert not counts.any()
+    assert seen_edge_bins == {0, cfg.size - 1}  # under- and overflow bins reached
