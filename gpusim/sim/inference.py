@@ -487,7 +487,11 @@ class InferenceService:
             self.replica_seconds += dt * n_ready
             if n_ready:
                 self.ready_seconds += dt
-            self.signals.add_totals(dt, lb_avg, arrived, 0.0)
+            sg = self.signals  # add_totals(dt, lb_avg, arrived, 0.0), written out
+            sg.lb_queue_dt += lb_avg * dt
+            sg.dt += dt
+            sg.arrivals += arrived
+            sg.output_tokens += 0.0
             if self.kpa is not None:
                 in_service_avg, queued_avg, lb_avg, _ = dp.window_averages(dt)
                 total = float((in_service_avg + queued_avg)[dp.state == READY].sum() + lb_avg)
@@ -571,7 +575,8 @@ class InferenceService:
             yield self.env.timeout(tick)
             now = self.env.now
             self.advance(now)
-            self._finish_drains()
+            if self.n_state["draining"]:
+                self._finish_drains()
             self._autoscale(now)
             if now + 1e-9 >= next_row:
                 self._record(now)
