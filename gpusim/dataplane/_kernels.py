@@ -1170,13 +1170,15 @@ def pod_values(sig, rstate, code, share, request_milli, out):
 
 @njit
 def service_advance(arrival_all, work_all, i, t1, t0, fs, js, rstate, hf, hi, held_f, held_id, u_f, u_i, wf, wi,
-                    lat_hist, wait_hist, sig, oi, of):  # fmt: skip
+                    lat_hist, wait_hist, sig, oi, of, tot):  # fmt: skip
     """`service_window` of the requests ``arrival_all[i:j]`` (j: the first arrival at or after t1),
     when the buffers are large enough that the window cannot stop part way (heap and held hold
     every in-flight and new request, the re-dispatch scratch every in-flight one); otherwise, and
     on bad input, returns -1 having changed nothing (the caller takes `DataPlane.serve_into`'s
     path, which grows the buffers as it goes). On success returns j and leaves the window's
     figures in ``oi = (j, arrived, served, timed_out, dropped, ready replicas, queued at the end)``
+    (dropped: the window's and those of replicas removed since the last one, ``tot[4]``, then
+    zeroed; the window's counts are added to the cumulative ``tot[:4]``)
     and ``of = (latency sum, balancer queue time average)`` (the average as
     `DataPlane.window_averages` computes it; the value at the end when the window is empty).
     """
@@ -1200,7 +1202,10 @@ def service_advance(arrival_all, work_all, i, t1, t0, fs, js, rstate, hf, hi, he
     oi[1] = wi[ARRIVED]
     oi[2] = wi[SERVED]
     oi[3] = wi[TIMED_OUT]
-    oi[4] = wi[DROPPED]
+    oi[4] = wi[DROPPED] + tot[4]
+    for k in range(4):  # arrived, served, timed_out, dropped (acc_i's layout)
+        tot[k] += wi[k]
+    tot[4] = 0
     oi[5] = ist[6]
     q = 0
     for k in range(R + 4, 2 * R + 5):  # queued_end: at the replicas and the balancer
