@@ -756,3 +756,105 @@ class HorizontalPodAutoscaler:
         stabilized = stabilize_recommendation(self.recommendations, now_s, desired, cfg.downscale_stabilization_s)
         result, _ = convert_desired_replicas_with_rules(current, stabilized, cfg.min_replicas, cfg.max_replicas)
         return result, stabilized
+
+
+def compiled_supported(config: HPAConfig, cpu_replica: bool, legacy: bool = False) -> bool:
+    """Whether `CompiledHPA` can stand in for `HorizontalPodAutoscaler` with the engine's grouped
+    samples: the behavior path, and every metric per pod (Pods, or Resource on GPU replicas) over a
+    signal the slot kernel computes (not kv_cache_usage).
+    """
+    if legacy:
+        return False
+    for m in config.metrics:
+        if m.source not in ("Pods", "Resource") or (m.source == "Resource" and cpu_replica):
+            return False
+        if m.name == "kv_cache_usage":
+            return False
+    return True
+
+
+class CompiledHPA:
+    """`HorizontalPodAutoscaler` (behavior path) fed by `observe.grouped_sample_slots` samples, as
+    one compiled call per sync (`gpusim.autoscale._hpa_kernel.hpa_sync`): the same decisions, the
+    controller's recommendations and scale events kept in arrays. Only for configs that
+    `compiled_supported` accepts.
+    """
+
+    def __init__(self, config: HPAConfig, capacity: int = 64):
+        import numpy as np
+
+        from gpusim.autoscale import _hpa_kernel as HK
+        from gpusim.dataplane import _kernels as K
+
+        self.config = config
+        codes = {"concurrency": K.SIG_CONCURRENCY, "queue_length": K.SIG_QUEUE_LENGTH,
+                 "requests_running": K.SIG_REQUESTS_RUNNING, "gpu_util": K.SIG_GPU_UTIL,
+                 "utilization": K.SIG_UTILIZATION, "rps": K.SIG_SHARED, "tokens_per_s": K.SIG_SHARED}  # fmt: skip
+        shares = {"concurrency": HK.SHARE_LB_QUEUE, "queue_length": HK.SHARE_LB_QUEUE, "rps": HK.SHARE_RPS,
+                  "tokens_per_s": HK.SHARE_TOKENS}  # fmt: skip
+        rows = []
+        for m in config.metrics:
+            util = m.target_type == "Utilization"
+            rows.append((codes[m.name], int(util), int(m.name in ("utilization", "gpu_util")),
+                         int(m.target) if util else _milli(m.target), shares.get(m.name, HK.SHARE_NONE)))  # fmt: skip
+        self._mi = np.array(rows, dtype=np.int64).reshape(len(rows), 5)
+        up, down = config.behavior.scale_up, config.behavior.scale_down
+        sel = {"Max": HK.SELECT_MAX, "Min": HK.SELECT_MIN, "Disabled": HK.SELECT_DISABLED}
+        ci = [config.min_replicas, config.max_replicas, sel[up.select_policy], sel[down.select_policy],
+              max(p.period_seconds for p in up.policies), max(p.period_seconds for p in down.policies),
+              len(up.policies), len(down.policies)]  # fmt: skip
+        for p in list(up.policies) + list(down.policies):
+            ci += [HK.POLICY_PODS if p.type == "Pods" else HK.POLICY_PERCENT, p.value, p.period_seconds]
+        self._ci = np.array(ci, dtype=np.int64)
+        tol = config.tolerances
+        self._cf = np.array(
+            [tol.scale_down, tol.scale_up, up.stabilization_window_seconds, config.scale_down_window_s], dtype=float
+        )
+        self._st = np.zeros(3, dtype=np.int64)
+        self._rec_t, self._rec_v = np.zeros(capacity), np.zeros(capacity, dtype=np.int64)
+        self._ev_t, self._ev_c = np.zeros((2, capacity)), np.zeros((2, capacity), dtype=np.int64)
+        self._out = np.zeros(3, dtype=np.int64)
+        self._sync = HK.hpa_sync
+
+    @property
+    def sync_period_s(self) -> float:
+        return self.config.sync_period_s
+
+    def _grow(self) -> None:
+        import numpy as np
+
+        cap = self._rec_t.shape[0] * 2
+        rec_t, rec_v = np.zeros(cap), np.zeros(cap, dtype=np.int64)
+        ev_t, ev_c = np.zeros((2, cap)), np.zeros((2, cap), dtype=np.int64)
+        n = self._rec_t.shape[0]
+        rec_t[:n], rec_v[:n], ev_t[:, :n], ev_c[:, :n] = self._rec_t, self._rec_v, self._ev_t, self._ev_c
+        self._rec_t, self._rec_v, self._ev_t, self._ev_c = rec_t, rec_v, ev_t, ev_c
+
+    def sync(self, now_s: float, current: int, window, state, n_ready: int, n_pending: int, n_loading: int,
+             request_milli: int) -> int:  # fmt: skip
+        """One reconcile: the desired replicas from `window` (an `observe.SignalWindow`) over the data
+        plane's slot states `state` and the replica counts (as `observe.SlotView` carries them)."""
+        while True:
+            d = self._sync(
+                float(now_s), int(current), window.acc, state, n_ready, n_pending, n_loading, window.lb_queue_dt,
+                window.dt, window.arrivals, window.output_tokens, request_milli, self._mi, self._ci, self._cf,
+                self._st, self._rec_t, self._rec_v, self._ev_t, self._ev_c, self._out,
+            )  # fmt: skip
+            if d != -1:
+                return int(d)
+            self._grow()
+
+    @property
+    def recommendations(self) -> list[tuple[float, int]]:
+        n = int(self._st[0])
+        return [(float(t), int(v)) for t, v in zip(self._rec_t[:n], self._rec_v[:n], strict=True)]
+
+    @property
+    def scale_up_events(self) -> list[tuple[float, int]]:
+        n = int(self._st[1])
+        return [(float(t), int(c)) for t, c in zip(self._ev_t[0, :n], self._ev_c[0, :n], strict=True)]
+
+    @property
+    def scale_down_events(self) -> list[tuple[float, int]]:
+        n = int(self._st[2])
+        return [(float(t), int(c)) for t, c in zip(self._ev_t[1, :n], self._ev_c[1, :n], strict=True)]

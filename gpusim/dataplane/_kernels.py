@@ -1166,3 +1166,71 @@ def pod_values(sig, rstate, code, share, request_milli, out):
     out[0] = total
     out[1] = n
     out[2] = missing
+
+
+@njit
+def service_advance(arrival_all, work_all, i, t1, t0, fs, js, rstate, hf, hi, held_f, held_id, u_f, u_i, wf, wi,
+                    lat_hist, wait_hist, sig, oi, of, tot):  # fmt: skip
+    """`service_window` of the requests ``arrival_all[i:j]`` (j: the first arrival at or after t1),
+    when the buffers are large enough that the window cannot stop part way (heap and held hold
+    every in-flight and new request, the re-dispatch scratch every in-flight one); otherwise, and
+    on bad input, returns -1 having changed nothing (the caller takes `DataPlane.serve_into`'s
+    path, which grows the buffers as it goes). On success returns j and leaves the window's
+    figures in ``oi = (j, arrived, served, timed_out, dropped, ready replicas, queued at the end)``
+    (dropped: the window's and those of replicas removed since the last one, ``tot[4]``, then
+    zeroed; the window's counts are added to the cumulative ``tot[:4]``)
+    and ``of = (latency sum, balancer queue time average)`` (the average as
+    `DataPlane.window_averages` computes it; the value at the end when the window is empty).
+    """
+    j = np.searchsorted(arrival_all, t1)
+    if j < i:
+        return -1
+    R = js[2]
+    ist = js[6 + R : 14 + R]
+    pending = ist[0] + ist[1]
+    n = j - i
+    if hf.shape[0] < pending + n + 1 or held_f.shape[0] < pending + n + 1 or u_f.shape[0] < pending + 1:
+        return -1
+    r = service_window(arrival_all[i:j], work_all[i:j], 0, False, t0, t1, fs, js, rstate, hf, hi, held_f, held_id,
+                       u_f, u_i, wf, wi, lat_hist, wait_hist, sig)  # fmt: skip
+    if r < 0:  # bad input: nothing was changed
+        return -1
+    if r != n:  # cannot happen with the capacities checked above
+        return -2
+    dt = t1 - t0
+    oi[0] = j
+    oi[1] = wi[ARRIVED]
+    oi[2] = wi[SERVED]
+    oi[3] = wi[TIMED_OUT]
+    oi[4] = wi[DROPPED] + tot[4]
+    for k in range(4):  # arrived, served, timed_out, dropped (acc_i's layout)
+        tot[k] += wi[k]
+    tot[4] = 0
+    oi[5] = ist[6]
+    q = 0
+    for k in range(R + 4, 2 * R + 5):  # queued_end: at the replicas and the balancer
+        q += wi[k]
+    oi[6] = q
+    of[0] = wf[LATENCY_SUM]
+    of[1] = wf[2 + R] / dt if dt > 0 else float(wi[R + 4 + R])
+    return j
+
+
+@njit
+def close_quantiles(counts, total, qs, edges, lo, hi, oi, of):
+    """`close_interval`, then each quantile's value in ``of`` as `Histogram.quantile` gives it (the
+    geometric middle of its bin; `lo` / `hi` for the under- and overflow bins); ``of`` is left as
+    it was when nothing was counted (``oi[0] == 0``).
+    """
+    close_interval(counts, total, qs, oi)
+    if oi[0] == 0:
+        return
+    nb = edges.shape[0] - 1
+    for j in range(qs.shape[0]):
+        idx = oi[1 + j]
+        if idx == 0:
+            of[j] = lo
+        elif idx == nb + 1:
+            of[j] = hi
+        else:
+            of[j] = math.sqrt(edges[idx - 1] * edges[idx])

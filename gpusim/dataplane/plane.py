@@ -190,8 +190,9 @@ class DataPlane:
         self._held_f = np.zeros((_INITIAL_CAPACITY, 2), dtype=np.float64)
         self._held_id = np.zeros(_INITIAL_CAPACITY, dtype=np.int64)
         self._ist[2] = R - 1  # round-robin starts at replica 0
-        self._pending_dropped = 0
-        self.totals = {"arrived": 0, "served": 0, "timed_out": 0, "dropped": 0}
+        # cumulative (arrived, served, timed_out, dropped) and the requests dropped with replicas
+        # removed since the last window (reported in the next window's dropped); the kernels add to it
+        self._tot = np.zeros(5, dtype=np.int64)
         self.failed = 0  # requests lost with replicas removed by `remove_replica(idx, failed=True)`
         # per-window outputs, preallocated and zeroed at each window (views of two buffers)
         self._wf = np.zeros(2 + (R + 1) + R, dtype=np.float64)
@@ -201,6 +202,8 @@ class DataPlane:
         self._u_f = np.zeros((_INITIAL_CAPACITY, 2), dtype=np.float64)  # re-dispatch scratch (written before read)
         self._u_i = np.zeros((_INITIAL_CAPACITY, 2), dtype=np.int64)
         self._no_signals = np.zeros((4, R), dtype=np.float64)  # `sig` when the caller keeps none
+        self.range_i = np.zeros(7, dtype=np.int64)  # `serve_range`'s figures (see there)
+        self.range_f = np.zeros(2, dtype=np.float64)
 
     # ---- replica changes (between windows, at now_s) ----------------------------------------
 
@@ -256,8 +259,8 @@ class DataPlane:
         if failed:
             self.failed += dropped
         else:
-            self._pending_dropped += dropped
-            self.totals["dropped"] += dropped
+            self._tot[4] += dropped
+            self._tot[3] += dropped
         return dropped
 
     def drained_at(self, idx: int) -> float:
@@ -408,15 +411,40 @@ class DataPlane:
                 self._grow_held(2 * self._held_f.shape[0])
             resume = True
 
-        dropped = int(acc_i[K.DROPPED]) + self._pending_dropped
-        tot = self.totals
-        tot["arrived"] += int(acc_i[K.ARRIVED])
-        tot["served"] += int(acc_i[K.SERVED])
-        tot["timed_out"] += int(acc_i[K.TIMED_OUT])
-        tot["dropped"] += int(acc_i[K.DROPPED])
-        self._pending_dropped = 0
+        dropped = int(acc_i[K.DROPPED]) + int(self._tot[4])
+        tot = self._tot
+        tot[:4] += acc_i  # arrived, served, timed_out, dropped (acc_i's layout)
+        tot[4] = 0
         self.now_s = t1
         return dropped
+
+    def serve_range(self, arrival_all, work_all, i: int, t_end: float, lat_hist, wait_hist, signals) -> bool:
+        """`serve_into` of the requests ``arrival_all[i:j]`` arriving before `t_end` (sorted, contiguous
+        float64 arrays; ``arrival_all[i]`` not before the clock), in one compiled call with the window's
+        figures: True with ``range_i = (j, arrived, served, timed_out, dropped, ready replicas,
+        queued at the end)`` (dropped includes those of replicas removed since the last window) and
+        ``range_f = (latency sum, balancer queue time average)``; False, having changed nothing,
+        when the buffers must grow first or the input is bad (call `serve_into`).
+        """
+        t0, t1 = self.now_s, float(t_end)
+        if not t1 > t0:
+            return False
+        ri = self.range_i
+        j = K.service_advance(arrival_all, work_all, i, t1, t0, self._fs, self._js, self.state, self._hf, self._hi,
+                              self._held_f, self._held_id, self._u_f, self._u_i, self._wf, self._wi, lat_hist,
+                              wait_hist, signals, ri, self.range_f, self._tot)  # fmt: skip
+        if j < 0:
+            if j == -2:
+                raise RuntimeError("service_advance stopped part way despite its capacity check")
+            return False
+        self.now_s = t1  # the kernel added the window to the totals and the pending drops to range_i's
+        return True
+
+    @property
+    def totals(self) -> dict[str, int]:
+        """Cumulative arrived, served, timed_out and dropped requests (a new dict each time)."""
+        a, s, t, d, _ = self._tot.tolist()
+        return {"arrived": a, "served": s, "timed_out": t, "dropped": d}
 
     def window_averages(self, dt: float) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
         """(in_service_avg, queued_avg, lb_queue_avg, utilisation) of the last window of length `dt`,

@@ -36,12 +36,12 @@ import numpy as np
 import yaml
 
 from gpusim.autoscale import observe
-from gpusim.autoscale.hpa import HorizontalPodAutoscaler
+from gpusim.autoscale.hpa import CompiledHPA, HorizontalPodAutoscaler, compiled_supported
 from gpusim.autoscale.keda import KEDAScaledObject
 from gpusim.autoscale.kpa import KnativePodAutoscaler, WindowAverage
 from gpusim.cluster.state import SHARING_TIMESLICE, Placement
 from gpusim.dataplane import DataPlane, Histogram
-from gpusim.dataplane._kernels import ARRIVED, LATENCY_SUM, READY, SERVED, TIMED_OUT, close_interval
+from gpusim.dataplane._kernels import ARRIVED, LATENCY_SUM, READY, SERVED, TIMED_OUT, close_quantiles
 from gpusim.errors import InputError
 from gpusim.scenario.models import InferenceWorkload
 from gpusim.sim.sharing import offer_share
@@ -208,6 +208,7 @@ class InferenceService:
         self._hist_geometry = (cfg, _edges(cfg), cfg.n_bins)
         self._queue_end = 0  # requests queued at the end of the last window
         self._q_out = np.zeros(3, dtype=np.int64)  # close_interval's (count, p50 index, p99 index)
+        self._q_val = np.zeros(2, dtype=np.float64)  # close_quantiles' (p50, p99)
         self._rows = _LlmRows() if self._llm else _Rows()
         self.replica_seconds = 0.0
         self.ready_seconds = 0.0  # time with at least one ready replica (availability)
@@ -223,7 +224,9 @@ class InferenceService:
         if a is not None and a.keda is not None:
             self.keda = KEDAScaledObject(a.keda)
         elif a is not None and a.hpa is not None:
-            self.hpa = HorizontalPodAutoscaler(a.hpa)
+            # per-pod metrics only: one compiled call per sync (the same decisions, tests/autoscale/test_hpa_kernel.py)
+            fast = compiled_supported(a.hpa, cpu_replica=self.job.gpus == 0)
+            self.hpa = CompiledHPA(a.hpa) if fast else HorizontalPodAutoscaler(a.hpa)
         elif a is not None and a.kpa is not None:
             self.kpa = KnativePodAutoscaler(a.kpa, ready_pods_at_start=w.replicas, start_s=0.0)
             self.kpa_avg = WindowAverage(max_window_s=a.kpa.stable_window_s)
@@ -465,8 +468,38 @@ class InferenceService:
         if self._llm:
             self._advance_llm(now, t0)
             return
-        t, work, tokens = self._take(now)
         iv = self.interval
+        if (
+            not self._reads_tokens and (now <= self._chunk_end or self._chunk_end >= self.ctx.horizon_s)
+            and dp.serve_range(self.arrival_s, self.work, self.next_i, now, iv.latency.counts, self._wait_counts,
+                               self._signal_acc)
+        ):  # fmt: skip
+            # the same figures as below, from one compiled call (no chunk to draw, no buffer to grow)
+            self.next_i, arrived, served, timed_out, dropped, n_ready, queue_end = dp.range_i.tolist()
+            lat_sum, lb_avg = dp.range_f.tolist()
+            iv.arrived += arrived
+            iv.served += served
+            iv.timed_out += timed_out
+            iv.dropped += dropped
+            iv.latency.sum_s += lat_sum
+            self.latency.sum_s += lat_sum
+            dt = now - t0
+            self.replica_seconds += dt * n_ready
+            if n_ready:
+                self.ready_seconds += dt
+            sg = self.signals  # add_totals(dt, lb_avg, arrived, 0.0), written out
+            sg.lb_queue_dt += lb_avg * dt
+            sg.dt += dt
+            sg.arrivals += arrived
+            sg.output_tokens += 0.0
+            if self.kpa is not None:
+                in_service_avg, queued_avg, lb_avg, _ = dp.window_averages(dt)
+                total = float((in_service_avg + queued_avg)[dp.state == READY].sum() + lb_avg)
+                value = total if self.kpa.config.metric == "concurrency" else (arrived / dt if dt > 0 else 0.0)
+                self.kpa_avg.add(t0, now, value)
+            self._queue_end = queue_end
+            return
+        t, work, tokens = self._take(now)
         dropped = dp.serve_into(t, work, now, iv.latency.counts, self._wait_counts, self._signal_acc)
         acc_i = dp.acc_i
         arrived = int(acc_i[ARRIVED])
@@ -542,7 +575,8 @@ class InferenceService:
             yield self.env.timeout(tick)
             now = self.env.now
             self.advance(now)
-            self._finish_drains()
+            if self.n_state["draining"]:
+                self._finish_drains()
             self._autoscale(now)
             if now + 1e-9 >= next_row:
                 self._record(now)
@@ -575,12 +609,20 @@ class InferenceService:
                             n_loading += 1
                         else:
                             n_pending += 1
-            slots = observe.SlotView(self.dp.state, ns["ready"], n_pending, n_loading)
-            # the samples skip draining replicas themselves
-            samples = observe.hpa_samples_grouped(
-                self.hpa.config.metrics, self.live, self.signals, now, req, self.job.gpus == 0, slots
-            )
-            self._scale_to(self.hpa.reconcile(now, self._n_live(), samples).desired_replicas)
+            if isinstance(self.hpa, CompiledHPA):
+                n_live = self._n_live()
+                d = self.hpa.sync(now, n_live, self.signals, self.dp.state, ns["ready"], n_pending, n_loading, req)
+                if d == n_live:
+                    self.desired = d  # what _scale_to does when nothing changes
+                else:
+                    self._scale_to(d)
+            else:
+                slots = observe.SlotView(self.dp.state, ns["ready"], n_pending, n_loading)
+                # the samples skip draining replicas themselves
+                samples = observe.hpa_samples_grouped(
+                    self.hpa.config.metrics, self.live, self.signals, now, req, self.job.gpus == 0, slots
+                )
+                self._scale_to(self.hpa.reconcile(now, self._n_live(), samples).desired_replicas)
         elif self.keda is not None:
             ready_dp = [r.dp_index for r in self.live if r.state == "ready"]
             values = self.keda.values(lambda sig: self.signals.series(sig, ready_dp))
@@ -760,20 +802,12 @@ class InferenceService:
 
     def _close_counts(self, counts: np.ndarray, total: np.ndarray) -> tuple[float, float]:
         """p50 and p99 of an interval's counts, which go to the run's `total` and are zeroed."""
-        out = self._q_out
-        close_interval(counts, total, _QS, out)
-        if out[0] == 0:
+        cfg, edges, _ = self._hist_geometry
+        close_quantiles(counts, total, _QS, edges, cfg.lo_s, cfg.hi_s, self._q_out, self._q_val)
+        if self._q_out[0] == 0:
             return math.nan, math.nan
-        cfg, edges, n_bins = self._hist_geometry
-        q = []
-        for idx in (int(out[1]), int(out[2])):
-            if idx == 0:
-                q.append(cfg.lo_s)
-            elif idx == n_bins + 1:
-                q.append(cfg.hi_s)
-            else:
-                q.append(float(math.sqrt(edges[idx - 1] * edges[idx])))
-        return q[0], q[1]
+        p50, p99 = self._q_val.tolist()
+        return p50, p99
 
     def frame(self):
         """The service's rows of the `services` table (SERVICE_COLUMNS)."""
