@@ -247,6 +247,11 @@ class ClusterState:
         self._milli_allocated = 0
         self._gpus_busy = 0
         self.pool_live_nodes: list[int] = [0] * len(self.pool_names)
+        # per pool: bumped on every bind, release, state change or touch of one of its nodes and
+        # when nodes are added, so a periodic scan of a pool (the Cluster Autoscaler's empty-node
+        # clock) knows when nothing it reads has changed (kernels that bind on the arrays directly,
+        # e.g. placement's pack_sequence, do not bump it)
+        self.pool_version: list[int] = [0] * len(self.pool_names)
         self.node_states_version = 0  # bumped by set_node_state (derived ready masks know when to refresh)
 
     # ------------------------------------------------------------------ building
@@ -261,6 +266,7 @@ class ClusterState:
         if pool not in self.pool_names:
             self.pool_names.append(pool)
             self.pool_live_nodes.append(0)
+            self.pool_version.append(0)
         return self.pool_names.index(pool)
 
     def taint_mask(self, taints: list[tuple[str, str, str]]) -> int:
@@ -344,6 +350,7 @@ class ClusterState:
         if state != NODE_GONE:
             self._gpus_live += g
             self.pool_live_nodes[pool_i] += count
+        self.pool_version[pool_i] += 1
         return np.arange(first, first + count)
 
     def set_node_state(self, node: int, state: int) -> None:
@@ -358,6 +365,7 @@ class ClusterState:
             self._milli_allocated += sign * int(np.sum(MILLI - self.gpu_free_milli[start : start + n], dtype=np.int64))
             self.pool_live_nodes[int(self.node_pool[node])] += sign
         self.node_version[node] += 1
+        self.pool_version[int(self.node_pool[node])] += 1
 
     # ------------------------------------------------------------------ requests
     def make_request(
@@ -459,6 +467,7 @@ class ClusterState:
     def touch(self, node: int) -> None:
         """Mark a node changed outside bind/release (e.g. MIG re-partitioning), so caches refresh."""
         self.node_version[node] += 1
+        self.pool_version[int(self.node_pool[node])] += 1
 
     # ------------------------------------------------------------------ binding
     def node_eligible(self, node: int, req: PodRequest) -> bool:
@@ -529,6 +538,7 @@ class ClusterState:
         self.node_mem_free[n] -= req.memory_mib
         self.node_pods[n] += 1
         self.node_version[n] += 1
+        self.pool_version[self.node_pool[n]] += 1
         tag = req.affinity_tag
         if tag >= 0:
             self.node_tag_counts[n, tag] += 1
@@ -558,6 +568,7 @@ class ClusterState:
         self.node_mem_free[n] += req.memory_mib
         self.node_pods[n] -= 1
         self.node_version[n] += 1
+        self.pool_version[self.node_pool[n]] += 1
         tag = req.affinity_tag
         if tag >= 0:
             self.node_tag_counts[n, tag] -= 1

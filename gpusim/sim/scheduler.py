@@ -36,6 +36,7 @@ class PendingPod:
     shapes: list[tuple[tuple, tuple]] = field(compare=False, default_factory=list)
     priority: int = field(compare=False, default=0)
     preemptible: bool = field(compare=False, default=False)
+    ca_pools: frozenset | None = field(compare=False, default=None)  # the Cluster Autoscaler's cache
 
 
 def _may_fit(constraints: tuple, size: tuple, caps: tuple) -> bool:
