@@ -48,6 +48,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gpusim.cluster._bind import bind_none, release_none
+
 NODE_PROVISIONING = 0
 NODE_READY = 1
 NODE_DRAINING = 2
@@ -531,6 +533,21 @@ class ClusterState:
     def bind(self, req: PodRequest, placement: Placement) -> None:
         """Commit a placement; raises (changing nothing) if it would overbook the node or a GPU."""
         n = placement.node
+        if req.sharing == SHARING_NONE and len(placement.gpus) == req.gpus and 0 <= n < self.n_nodes:
+            # whole GPUs or a fractional share: compiled (gpusim.cluster._bind); the Python path below
+            # only when it does not fit, to raise the precise error
+            ok, d_alloc, d_busy = bind_none(
+                n, np.array(placement.gpus, dtype=np.int64), req.gpu_milli, req.gpu_memory_mib, req.cpu_milli,
+                req.memory_mib, req.affinity_tag, self.n_gpus, self.node_sharing, self.gpu_node, self.node_cpu_free,
+                self.node_mem_free, self.node_pods, self.node_version, self.node_tag_counts, self.node_affinity,
+                self.node_gpus_idle, self.gpu_tenants, self.gpu_mem_committed, self.gpu_free_milli,
+            )  # fmt: skip
+            if ok:
+                self.pool_version[self.node_pool[n]] += 1
+                if self.node_state[n] != NODE_GONE:
+                    self._milli_allocated += d_alloc
+                self._gpus_busy += d_busy
+                return
         if self.node_cpu_free[n] < req.cpu_milli or self.node_mem_free[n] < req.memory_mib:
             raise ValueError(f"node {n} lacks CPU or memory for {req}")
         self._check_gpus(req, placement)
@@ -564,6 +581,26 @@ class ClusterState:
     def release(self, req: PodRequest, placement: Placement) -> None:
         """Undo `bind`."""
         n = placement.node
+        if req.sharing == SHARING_NONE and 0 <= n < self.n_nodes:
+            # compiled (gpusim.cluster._bind); an index out of range takes the Python path below
+            ok, d_alloc, d_busy = release_none(
+                n, np.array(placement.gpus, dtype=np.int64), req.gpu_milli, req.gpu_memory_mib, req.cpu_milli,
+                req.memory_mib, req.affinity_tag, self.node_cpu_free, self.node_mem_free, self.node_pods,
+                self.node_version, self.node_tag_counts, self.node_affinity, self.node_gpus_idle, self.gpu_tenants,
+                self.gpu_mem_committed, self.gpu_free_milli,
+            )  # fmt: skip
+        else:
+            ok = False
+        if ok:
+            self.pool_version[self.node_pool[n]] += 1
+            if self.node_state[n] != NODE_GONE:
+                self._milli_allocated += d_alloc
+            self._gpus_busy += d_busy
+            if self.node_cpu_free[n] > self.node_cpu_total[n] or self.node_mem_free[n] > self.node_mem_total[n]:
+                raise ValueError(f"release of {req} on node {n} frees more than it holds")
+            for hook in self.release_hooks:
+                hook(req, placement)
+            return
         self.node_cpu_free[n] += req.cpu_milli
         self.node_mem_free[n] += req.memory_mib
         self.node_pods[n] -= 1
