@@ -41,12 +41,13 @@ def _plain(monkeypatch):
 
     monkeypatch.setattr(ca.NodeManager, "_scale_up", scale_up)
     monkeypatch.setattr(ca.NodeManager, "_scale_down", scale_down)
-    monkeypatch.setattr(ca.NodeManager, "_hopeless", lambda self, pod, relevant: False)
+    monkeypatch.setattr(ca.NodeManager, "_worth_scanning", lambda self, pending, relevant: list(pending))
 
 
 def _counting(monkeypatch):
     """The shortcuts as shipped, counting how often each one is taken (so the test exercises them)."""
     up, down, hopeless = ca.NodeManager._scale_up, ca.NodeManager._scale_down, ca.NodeManager._hopeless
+    worth = ca.NodeManager._worth_scanning
 
     def scale_up(self):
         before = self._idle_scan
@@ -54,7 +55,7 @@ def _counting(monkeypatch):
         if before is not None and sched.pending:
             sched.cycle()  # what the scan does first (a second cycle at one instant binds nothing new)
             relevant = self._autoscaled_pools.union(int(self.cluster.node_pool[n]) for n in self.provisioning_nodes)
-            pending = [p for p in sched.pending if not self._hopeless(p, relevant)]
+            pending = [p for p in sched.pending if not hopeless(self, p, relevant)]
             order = [p for p in pending if not p.preemptible or p.priority >= 0]
             order += [p for p in pending if p.preemptible and p.priority < 0]
             inputs = (tuple(p.seq for p in order), tuple(self.provisioning_nodes),
@@ -67,14 +68,15 @@ def _counting(monkeypatch):
         down(self)
         COUNTS["memo"] += sum(1 for k, v in self._clock_memo.items() if memo.get(k) is v)
 
-    def count_hopeless(self, pod, relevant):
-        h = hopeless(self, pod, relevant)
-        COUNTS["hopeless"] += h
-        return h
+    def worth_scanning(self, pending, relevant):
+        keep = worth(self, pending, relevant)
+        assert keep == [p for p in pending if not hopeless(self, p, relevant)]
+        COUNTS["hopeless"] += len(pending) - len(keep)
+        return keep
 
     monkeypatch.setattr(ca.NodeManager, "_scale_up", scale_up)
     monkeypatch.setattr(ca.NodeManager, "_scale_down", scale_down)
-    monkeypatch.setattr(ca.NodeManager, "_hopeless", count_hopeless)
+    monkeypatch.setattr(ca.NodeManager, "_worth_scanning", worth_scanning)
 
 
 def random_scenario(seed: int) -> dict:

@@ -213,7 +213,7 @@ class NodeManager:
         # of a pool with nodes provisioning, can neither take room on a provisioning node nor be
         # expanded for (both stop at that pod): left out
         relevant = self._autoscaled_pools.union(int(c.node_pool[n]) for n in self.provisioning_nodes)
-        pending = [p for p in sched.pending if not self._hopeless(p, relevant)]
+        pending = self._worth_scanning(sched.pending, relevant)
         pending = [p for p in pending if not p.preemptible or p.priority >= 0] + [
             p for p in pending if p.preemptible and p.priority < 0
         ]
@@ -285,6 +285,17 @@ class NodeManager:
         """
         fits = self._fit_pools(pod)
         return fits is not None and fits.isdisjoint(relevant)
+
+    def _worth_scanning(self, pending: list, relevant: frozenset[int]) -> list:
+        """The pending groups that are not `_hopeless` against the `relevant` pools, in order."""
+        keep = []
+        for p in pending:
+            fits = p.ca_pools
+            if fits is None:
+                fits = self._fit_pools(p)
+            if fits is None or not fits.isdisjoint(relevant):
+                keep.append(p)
+        return keep
 
     def _pool_reps(self) -> list[int] | None:
         """One node of every pool of the cluster, by pool index (the templates), or None if some pool has none."""
