@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gpusim.cluster._scan import empty_clock
 from gpusim.cluster.state import (
     NODE_DRAINING,
     NODE_GONE,
@@ -521,12 +522,7 @@ class NodeManager:
             if memo is not None and memo[0] is idx and memo[1] == version:
                 earliest = memo[2]
             else:
-                empty = (c.node_state[idx] == NODE_READY) & (c.node_pods[idx] == 0)
-                es[idx[~empty]] = np.nan
-                since = es[idx]
-                es[idx[empty & np.isnan(since)]] = now
-                clocks = es[idx[empty]]
-                earliest = float(clocks.min()) if clocks.size else math.inf
+                earliest = float(empty_clock(idx, c.node_state, c.node_pods, es, float(now), NODE_READY))
                 self._clock_memo[name] = (idx, version, earliest)
             scanned.append((name, pool.autoscaling, idx, earliest))
         if now - self.last_scale_up < self.cfg.scale_down_delay_after_add:
