@@ -242,7 +242,8 @@ class ClusterState:
         # per-node fragmentation caches derived from it; set by the engine or the experiment
         self.target_workload = None
         self._derived_caches: dict = {}
-        # called after every release (the engine keeps GPUs that are being re-partitioned blocked)
+        # called after every release of a MIG pod (the engine keeps GPUs that are being
+        # re-partitioned blocked); releases of other pods call none, so they can run compiled
         self.release_hooks: list = []
         # running aggregates (see the module docstring)
         self._gpus_live = 0
@@ -598,9 +599,7 @@ class ClusterState:
             self._gpus_busy += d_busy
             if self.node_cpu_free[n] > self.node_cpu_total[n] or self.node_mem_free[n] > self.node_mem_total[n]:
                 raise ValueError(f"release of {req} on node {n} frees more than it holds")
-            for hook in self.release_hooks:
-                hook(req, placement)
-            return
+            return  # release hooks watch MIG pods only
         self.node_cpu_free[n] += req.cpu_milli
         self.node_mem_free[n] += req.memory_mib
         self.node_pods[n] -= 1
@@ -630,8 +629,9 @@ class ClusterState:
         self._count_gpus(n, before)
         if self.node_cpu_free[n] > self.node_cpu_total[n] or self.node_mem_free[n] > self.node_mem_total[n]:
             raise ValueError(f"release of {req} on node {n} frees more than it holds")
-        for hook in self.release_hooks:
-            hook(req, placement)
+        if req.sharing == SHARING_MIG:
+            for hook in self.release_hooks:
+                hook(req, placement)
 
     def _free_of(self, gpus: tuple[int, ...]) -> dict[int, int]:
         return {g: int(self.gpu_free_milli[g]) for g in gpus}
