@@ -1,8 +1,9 @@
 """The Cluster Autoscaler's cheap scans give exactly the results of the straightforward ones.
 
-Three shortcuts (gpusim/sim/cluster_autoscaler.py): a pending group whose first pod fits no pool's
+Four shortcuts (gpusim/sim/cluster_autoscaler.py): a pending group whose first pod fits no pool's
 node shape is left out of the scale-up scan (`_hopeless`); a scale-up scan on the inputs of the
-last scan that picked no pool is skipped (`_idle_scan`); a pool whose live nodes and
+last scan that picked no pool is skipped (`_idle_scan`); those inputs are reused while the pending
+queue and the nodes are unchanged (`_scan_stamp`); a pool whose live nodes and
 `pool_version` did not change keeps its empty-node clock and its earliest clock (`_clock_memo`).
 Each is compared here with the plain scan on random autoscaled runs (several pools, labels, gangs,
 pods that fit no pool, an HPA-scaled service, low-priority placeholders, every expander), and on
@@ -24,7 +25,7 @@ from gpusim.sim.engine import simulate
 from gpusim.sim.run import Run
 from gpusim.sim.scheduler import PendingPod
 
-COUNTS = {"hopeless": 0, "idle": 0, "memo": 0}
+COUNTS = {"hopeless": 0, "idle": 0, "memo": 0, "stamp": 0}
 
 
 def _plain(monkeypatch):
@@ -33,6 +34,7 @@ def _plain(monkeypatch):
 
     def scale_up(self):
         self._idle_scan = None
+        self._scan_stamp = None
         up(self)
 
     def scale_down(self):
@@ -61,6 +63,9 @@ def _counting(monkeypatch):
             inputs = (tuple(p.seq for p in order), tuple(self.provisioning_nodes),
                       tuple(len(self.live[n]) for n in self._autoscaled))  # fmt: skip
             COUNTS["idle"] += order != [] and inputs == before
+            if self._scan_stamp == (sched.pending_version, self._nodes_version):  # the cached inputs hold
+                COUNTS["stamp"] += 1
+                assert self._scan_inputs == (order, inputs)
         up(self)
 
     def scale_down(self):
@@ -159,7 +164,7 @@ def test_shortcuts_are_taken(monkeypatch):
     downs = 0
     for seed in range(4):
         downs += _outputs(random_scenario(seed))[0]["cluster_scale_downs"]
-    assert COUNTS["hopeless"] > 50 and COUNTS["idle"] > 50 and COUNTS["memo"] > 500, COUNTS
+    assert COUNTS["hopeless"] > 50 and COUNTS["idle"] > 50 and COUNTS["memo"] > 500 and COUNTS["stamp"] > 50, COUNTS
     assert downs > 0
 
 

@@ -99,6 +99,9 @@ class NodeManager:
         self._autoscaled = [name for name, p in self.pools.items() if p.autoscaling is not None]
         self._autoscaled_pools = frozenset(self._pool_index[name] for name in self._autoscaled)
         self._idle_scan: tuple | None = None  # the inputs of the last scan that picked no pool
+        self._nodes_version = 0  # bumped when a node is added, turns ready or is removed
+        self._scan_stamp: tuple | None = None  # (pending version, nodes version) of `_scan_inputs`
+        self._scan_inputs: tuple = ([], ())
         # pool -> (live array, pool version, earliest empty-since clock) at its last clock update
         self._clock_memo: dict[str, tuple[np.ndarray, int, float]] = {}
         for i in range(self.cluster.n_nodes):
@@ -213,20 +216,26 @@ class NodeManager:
         # a group whose every alternative's first pod fits no autoscaled pool's node shape, nor that
         # of a pool with nodes provisioning, can neither take room on a provisioning node nor be
         # expanded for (both stop at that pod): left out
-        relevant = self._autoscaled_pools.union(int(c.node_pool[n]) for n in self.provisioning_nodes)
-        pending = self._worth_scanning(sched.pending, relevant)
-        pending = [p for p in pending if not p.preemptible or p.priority >= 0] + [
-            p for p in pending if p.preemptible and p.priority < 0
-        ]
-        if not pending:
-            return
-        # What a scan decides depends only on the pending groups (in order), the nodes still
-        # provisioning (their room is their static capacity: nothing binds to them) and each
-        # autoscaled pool's live count, until the expander picks a pool (the random expander draws
-        # there). A scan that picked none changed nothing, so a scan on the same inputs is skipped.
-        inputs = (tuple(p.seq for p in pending), tuple(self.provisioning_nodes),
-                  tuple(len(self.live[name]) for name in self._autoscaled))  # fmt: skip
-        if inputs == self._idle_scan:
+        # the scan's inputs are only worked out again when the pending queue or the nodes changed
+        # (the scheduler's pending version; node additions, readiness and removals)
+        stamp = (sched.pending_version, self._nodes_version)
+        if stamp == self._scan_stamp:
+            pending, inputs = self._scan_inputs
+        else:
+            relevant = self._autoscaled_pools.union(int(c.node_pool[n]) for n in self.provisioning_nodes)
+            pending = self._worth_scanning(sched.pending, relevant)
+            pending = [p for p in pending if not p.preemptible or p.priority >= 0] + [
+                p for p in pending if p.preemptible and p.priority < 0
+            ]
+            # What a scan decides depends only on the pending groups (in order), the nodes still
+            # provisioning (their room is their static capacity: nothing binds to them) and each
+            # autoscaled pool's live count, until the expander picks a pool (the random expander
+            # draws there). A scan that picked none changed nothing, so a scan on the same inputs
+            # is skipped.
+            inputs = (tuple(p.seq for p in pending), tuple(self.provisioning_nodes),
+                      tuple(len(self.live[name]) for name in self._autoscaled))  # fmt: skip
+            self._scan_stamp, self._scan_inputs = stamp, (pending, inputs)
+        if not pending or inputs == self._idle_scan:
             return
         picked = False
         # free room on nodes still provisioning (nothing is bound to them yet), in units of the
@@ -453,6 +462,7 @@ class NodeManager:
             grown[: self._empty_since.size] = self._empty_since
             self._empty_since = grown
         self._live_arrays.pop(pool_name, None)
+        self._nodes_version += 1
         for i in idx:
             rec = NodeRecord(int(i), pool_name, now, math.nan, usd_per_hour=self.price(pool))
             self.records.append(rec)
@@ -467,6 +477,7 @@ class NodeManager:
     def _ready(self, i: int, rec: NodeRecord) -> None:
         self.cluster.set_node_state(i, NODE_READY)
         self.provisioning_nodes.remove(i)
+        self._nodes_version += 1
         rec.ready_s = self.env.now
         self._ready_count += 1
         self.on_change()
@@ -546,6 +557,7 @@ class NodeManager:
         elif c.node_state[i] == NODE_PROVISIONING:
             self.provisioning_nodes.remove(i)
         c.set_node_state(i, NODE_GONE)
+        self._nodes_version += 1
         self._billed_count -= 1
         if i < self._empty_since.size:
             self._empty_since[i] = np.nan
