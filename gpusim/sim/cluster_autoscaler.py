@@ -21,6 +21,12 @@ scores whole pod groups, not the upstream per-node-group simulation of every pen
 Every scan costs the live nodes of the autoscaled pools, not every node ever created: the
 manager keeps each pool's live nodes (provisioning or ready) and the provisioning ones as
 indexes, and the empty-since clock as an array over node indices.
+
+Scans skip only work whose outcome is known to be unchanged (tests/test_ca_skips.py compares each
+shortcut with the plain scan): pending groups that fit no autoscaled or provisioning pool are left
+out of scale-up; a scale-up scan on the same inputs as the last one that picked no pool (pending
+groups, provisioning nodes, live counts) does nothing; a pool whose nodes did not change since its
+last scan (`ClusterState.pool_version`) keeps its empty-node clock.
 """
 
 from __future__ import annotations
