@@ -40,3 +40,25 @@ def test_largest_free_equals_masked_numpy(seed):
     mem = rng.integers(0, 1 << 20, size=cap).astype(np.int64)
     got = largest_free(state, idle, cpu, mem, start, count, free_milli, n, NODE_READY)
     assert tuple(got) == masked_numpy(state, idle, cpu, mem, start, count, free_milli, n, n_gpus)
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_largest_free_with_idle_gpus_equals_masked_numpy(seed):
+    """Many GPUs wholly free (the walk stops at the first one), or none: the same answer."""
+    from gpusim.cluster import _scan
+    from gpusim.cluster.state import MILLI
+
+    assert _scan.MILLI == MILLI
+    rng = np.random.default_rng(100 + seed)
+    n = int(rng.integers(1, 30))
+    state = rng.choice([NODE_READY, NODE_PROVISIONING, NODE_GONE], size=n, p=[0.6, 0.2, 0.2]).astype(np.int8)
+    count = rng.integers(0, 9, size=n).astype(np.int32)
+    start = np.concatenate([[0], np.cumsum(count)[:-1]]).astype(np.int32)
+    n_gpus = int(count.sum())
+    free_milli = rng.integers(0, MILLI, size=n_gpus).astype(np.int32)
+    free_milli[rng.random(n_gpus) < [0.0, 0.05, 0.5][seed % 3]] = MILLI
+    idle = rng.integers(0, 9, size=n).astype(np.int32)
+    cpu = rng.integers(0, 96_000, size=n).astype(np.int64)
+    mem = rng.integers(0, 1 << 20, size=n).astype(np.int64)
+    got = largest_free(state, idle, cpu, mem, start, count, free_milli, n, NODE_READY)
+    assert tuple(got) == masked_numpy(state, idle, cpu, mem, start, count, free_milli, n, n_gpus)

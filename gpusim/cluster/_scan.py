@@ -2,12 +2,18 @@
 
 `largest_free` is the scheduler's necessary-condition filter (the most idle whole GPUs, the
 largest free share of one GPU, the most free CPU and memory on any Ready node) in one pass over
-the nodes and their GPUs, instead of four masked numpy reductions per cycle.
+the nodes and their GPUs, instead of four masked numpy reductions per cycle. A GPU never has
+more than `MILLI` free, so the GPU walk stops once the largest share is a whole GPU.
+`empty_clock` is the Cluster Autoscaler's empty-node clock of one pool in one pass (tested against
+the numpy recomputation in tests/test_ca_skips.py).
 """
 
 from __future__ import annotations
 
 import numba
+import numpy as np
+
+MILLI = 1000  # milli-GPU in one GPU (gpusim.cluster.state.MILLI): no GPU has more free
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")  # the placement kernels' options (placement/_numba.py)
@@ -31,10 +37,30 @@ def largest_free(node_state, node_gpus_idle, node_cpu_free, node_mem_free, node_
             cpu = node_cpu_free[n]
         if node_mem_free[n] > mem:
             mem = node_mem_free[n]
-        g0 = node_gpu_start[n]
-        for g in range(g0, g0 + node_gpu_count[n]):
-            if gpu_free_milli[g] > share:
-                share = gpu_free_milli[g]
+        if share < MILLI:  # no GPU has more than a whole GPU free: once one has, stop looking
+            g0 = node_gpu_start[n]
+            for g in range(g0, g0 + node_gpu_count[n]):
+                if gpu_free_milli[g] > share:
+                    share = gpu_free_milli[g]
     if not any_ready:
         return 0, 0, 0, 0
     return int(idle), int(share), int(cpu), int(mem)
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def empty_clock(idx, node_state, node_pods, empty_since, now, ready_state):
+    """The Cluster Autoscaler's empty-node clock over the nodes `idx`, in one pass: a Ready node with
+    no pods keeps its clock (or starts it at `now`), every other node has none (NaN); returns the
+    earliest clock (inf when no node is empty).
+    """
+    earliest = np.inf
+    for k in range(idx.shape[0]):
+        i = idx[k]
+        if node_state[i] == ready_state and node_pods[i] == 0:
+            if np.isnan(empty_since[i]):
+                empty_since[i] = now
+            if empty_since[i] < earliest:
+                earliest = empty_since[i]
+        else:
+            empty_since[i] = np.nan
+    return earliest

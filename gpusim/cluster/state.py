@@ -48,6 +48,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gpusim.cluster._bind import bind_none, release_none
+
 NODE_PROVISIONING = 0
 NODE_READY = 1
 NODE_DRAINING = 2
@@ -240,13 +242,19 @@ class ClusterState:
         # per-node fragmentation caches derived from it; set by the engine or the experiment
         self.target_workload = None
         self._derived_caches: dict = {}
-        # called after every release (the engine keeps GPUs that are being re-partitioned blocked)
+        # called after every release of a MIG pod (the engine keeps GPUs that are being
+        # re-partitioned blocked); releases of other pods call none, so they can run compiled
         self.release_hooks: list = []
         # running aggregates (see the module docstring)
         self._gpus_live = 0
         self._milli_allocated = 0
         self._gpus_busy = 0
         self.pool_live_nodes: list[int] = [0] * len(self.pool_names)
+        # per pool: bumped on every bind, release, state change or touch of one of its nodes and
+        # when nodes are added, so a periodic scan of a pool (the Cluster Autoscaler's empty-node
+        # clock) knows when nothing it reads has changed (kernels that bind on the arrays directly,
+        # e.g. placement's pack_sequence, do not bump it)
+        self.pool_version: list[int] = [0] * len(self.pool_names)
         self.node_states_version = 0  # bumped by set_node_state (derived ready masks know when to refresh)
 
     # ------------------------------------------------------------------ building
@@ -261,6 +269,7 @@ class ClusterState:
         if pool not in self.pool_names:
             self.pool_names.append(pool)
             self.pool_live_nodes.append(0)
+            self.pool_version.append(0)
         return self.pool_names.index(pool)
 
     def taint_mask(self, taints: list[tuple[str, str, str]]) -> int:
@@ -344,6 +353,7 @@ class ClusterState:
         if state != NODE_GONE:
             self._gpus_live += g
             self.pool_live_nodes[pool_i] += count
+        self.pool_version[pool_i] += 1
         return np.arange(first, first + count)
 
     def set_node_state(self, node: int, state: int) -> None:
@@ -358,6 +368,7 @@ class ClusterState:
             self._milli_allocated += sign * int(np.sum(MILLI - self.gpu_free_milli[start : start + n], dtype=np.int64))
             self.pool_live_nodes[int(self.node_pool[node])] += sign
         self.node_version[node] += 1
+        self.pool_version[int(self.node_pool[node])] += 1
 
     # ------------------------------------------------------------------ requests
     def make_request(
@@ -459,6 +470,7 @@ class ClusterState:
     def touch(self, node: int) -> None:
         """Mark a node changed outside bind/release (e.g. MIG re-partitioning), so caches refresh."""
         self.node_version[node] += 1
+        self.pool_version[int(self.node_pool[node])] += 1
 
     # ------------------------------------------------------------------ binding
     def node_eligible(self, node: int, req: PodRequest) -> bool:
@@ -522,6 +534,21 @@ class ClusterState:
     def bind(self, req: PodRequest, placement: Placement) -> None:
         """Commit a placement; raises (changing nothing) if it would overbook the node or a GPU."""
         n = placement.node
+        if req.sharing == SHARING_NONE and len(placement.gpus) == req.gpus and 0 <= n < self.n_nodes:
+            # whole GPUs or a fractional share: compiled (gpusim.cluster._bind); the Python path below
+            # only when it does not fit, to raise the precise error
+            ok, d_alloc, d_busy = bind_none(
+                n, np.array(placement.gpus, dtype=np.int64), req.gpu_milli, req.gpu_memory_mib, req.cpu_milli,
+                req.memory_mib, req.affinity_tag, self.n_gpus, self.node_sharing, self.gpu_node, self.node_cpu_free,
+                self.node_mem_free, self.node_pods, self.node_version, self.node_tag_counts, self.node_affinity,
+                self.node_gpus_idle, self.gpu_tenants, self.gpu_mem_committed, self.gpu_free_milli,
+            )  # fmt: skip
+            if ok:
+                self.pool_version[self.node_pool[n]] += 1
+                if self.node_state[n] != NODE_GONE:
+                    self._milli_allocated += d_alloc
+                self._gpus_busy += d_busy
+                return
         if self.node_cpu_free[n] < req.cpu_milli or self.node_mem_free[n] < req.memory_mib:
             raise ValueError(f"node {n} lacks CPU or memory for {req}")
         self._check_gpus(req, placement)
@@ -529,6 +556,7 @@ class ClusterState:
         self.node_mem_free[n] -= req.memory_mib
         self.node_pods[n] += 1
         self.node_version[n] += 1
+        self.pool_version[self.node_pool[n]] += 1
         tag = req.affinity_tag
         if tag >= 0:
             self.node_tag_counts[n, tag] += 1
@@ -554,10 +582,29 @@ class ClusterState:
     def release(self, req: PodRequest, placement: Placement) -> None:
         """Undo `bind`."""
         n = placement.node
+        if req.sharing == SHARING_NONE and 0 <= n < self.n_nodes:
+            # compiled (gpusim.cluster._bind); an index out of range takes the Python path below
+            ok, d_alloc, d_busy = release_none(
+                n, np.array(placement.gpus, dtype=np.int64), req.gpu_milli, req.gpu_memory_mib, req.cpu_milli,
+                req.memory_mib, req.affinity_tag, self.node_cpu_free, self.node_mem_free, self.node_pods,
+                self.node_version, self.node_tag_counts, self.node_affinity, self.node_gpus_idle, self.gpu_tenants,
+                self.gpu_mem_committed, self.gpu_free_milli,
+            )  # fmt: skip
+        else:
+            ok = False
+        if ok:
+            self.pool_version[self.node_pool[n]] += 1
+            if self.node_state[n] != NODE_GONE:
+                self._milli_allocated += d_alloc
+            self._gpus_busy += d_busy
+            if self.node_cpu_free[n] > self.node_cpu_total[n] or self.node_mem_free[n] > self.node_mem_total[n]:
+                raise ValueError(f"release of {req} on node {n} frees more than it holds")
+            return  # release hooks watch MIG pods only
         self.node_cpu_free[n] += req.cpu_milli
         self.node_mem_free[n] += req.memory_mib
         self.node_pods[n] -= 1
         self.node_version[n] += 1
+        self.pool_version[self.node_pool[n]] += 1
         tag = req.affinity_tag
         if tag >= 0:
             self.node_tag_counts[n, tag] -= 1
@@ -582,8 +629,9 @@ class ClusterState:
         self._count_gpus(n, before)
         if self.node_cpu_free[n] > self.node_cpu_total[n] or self.node_mem_free[n] > self.node_mem_total[n]:
             raise ValueError(f"release of {req} on node {n} frees more than it holds")
-        for hook in self.release_hooks:
-            hook(req, placement)
+        if req.sharing == SHARING_MIG:
+            for hook in self.release_hooks:
+                hook(req, placement)
 
     def _free_of(self, gpus: tuple[int, ...]) -> dict[int, int]:
         return {g: int(self.gpu_free_milli[g]) for g in gpus}

@@ -16,6 +16,8 @@ Columns of `timeseries_frame()` (a step function: each row holds from its time u
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
@@ -54,17 +56,21 @@ class Recorder:
     ) -> None:
         """Record the state from `time_s` on; a second sample at the same time replaces the first."""
         ts = self._ts
-        if self.interval_s > 0 and ts["time_s"]:
-            # Sampled mode: keep the last state within each interval bucket.
-            bucket = np.floor(time_s / self.interval_s) * self.interval_s
-            if ts["time_s"][-1] == bucket:
-                self._pop()
-            time_s = bucket
-        elif ts["time_s"] and ts["time_s"][-1] == time_s:
+        times = ts["time_s"]
+        if self.interval_s > 0 and times:
+            # Sampled mode: keep the last state within each interval bucket (math.floor gives the
+            # integer np.floor gives, so the bucket is the same float)
+            time_s = math.floor(time_s / self.interval_s) * self.interval_s
+        if times and times[-1] == time_s:
             self._pop()
-        values = (time_s, gpus_busy, gpus_allocated, gpus_total, pending, running, nodes_ready, nodes_billed)
-        for k, v in zip(TIMESERIES_COLUMNS, values, strict=True):
-            ts[k].append(v)
+        times.append(time_s)
+        ts["gpus_busy"].append(gpus_busy)
+        ts["gpus_allocated"].append(gpus_allocated)
+        ts["gpus_total"].append(gpus_total)
+        ts["pending_jobs"].append(pending)
+        ts["running_jobs"].append(running)
+        ts["nodes_ready"].append(nodes_ready)
+        ts["nodes_billed"].append(nodes_billed)
 
     def _pop(self):
         for v in self._ts.values():

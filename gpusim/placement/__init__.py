@@ -22,7 +22,7 @@ from functools import lru_cache, partial
 
 import numpy as np
 
-from gpusim.cluster.state import ClusterState, Placement, PodRequest
+from gpusim.cluster.state import SHARING_NONE, ClusterState, Placement, PodRequest
 from gpusim.placement import _kernels as K
 from gpusim.placement import reference
 from gpusim.placement.fgd import TargetWorkload
@@ -157,6 +157,14 @@ def place_gang(
     left holding part of a gang, and the caller binds the returned placements in order (they
     are jointly feasible by construction).
     """
+    pid = POLICY_IDS.get(policy)
+    if (
+        pid is not None
+        and pid not in _GANG_SLOW_POLICIES
+        and state.n_nodes
+        and all(r.sharing == SHARING_NONE for r in reqs)
+    ):
+        return _place_gang_kernel(state, reqs, pid)
     done: list[tuple[PodRequest, Placement]] = []
     result: list[Placement] | None = []
     try:
@@ -172,6 +180,41 @@ def place_gang(
         for req, p in reversed(done):
             state.release(req, p)
     return result
+
+
+_GANG_SLOW_POLICIES = (K.RANDOM, K.FGD)
+"""Policies whose gangs are placed pod by pod in Python: `random` draws numbers for every pod it
+tries, FGD's target workload may be the pod being placed."""
+
+
+def _place_gang_kernel(state: ClusterState, reqs: list[PodRequest], pid: int) -> list[Placement] | None:
+    """`place_gang` for whole and fractional GPUs in one compiled call (`_kernels.gang_sequence`):
+    the same placements, binds and rollbacks as the loop below, without a Python round trip per pod
+    (release hooks only watch MIG pods, so skipping them here changes nothing).
+    """
+    k = len(reqs)
+    ints = np.array([(r.cpu_milli, r.memory_mib, r.gpus, r.gpu_milli, r.sharing, r.mig_compute, r.mig_memory,
+                      r.mig_starts_mask, r.affinity_tag) for r in reqs], dtype=np.int64)  # fmt: skip
+    masks = np.array([(r.gpu_model_mask & _U64, r.selector_mask & _U64, r.toleration_mask & _U64) for r in reqs],
+                     dtype=np.uint64)  # fmt: skip
+    gpu_mem = np.array([r.gpu_memory_mib for r in reqs], dtype=np.int64)
+    max_g = _max_gpus_per_node(state)
+    out_nodes = np.full(k, -1, dtype=np.int64)
+    out_gpus = np.zeros((k, max(max_g, 1)), dtype=np.int64)
+    out_mig = np.full(k, -1, dtype=np.int64)
+    s = state
+    placed = K.gang_sequence(
+        pid, state_arrays(s), s.node_pods, s.node_gpus_idle, s.node_tag_counts, s.gpu_mem_committed, ints, masks,
+        gpu_mem, _EMPTY_T, _NO_CACHE[0], _NO_CACHE[1], max_g, out_nodes, out_gpus, out_mig,
+    )  # fmt: skip
+    nodes = out_nodes[:placed].tolist()
+    for n in nodes:  # a bind and a release each, as ClusterState counts them
+        s.pool_version[s.node_pool[n]] += 2
+    if placed < k:
+        return None
+    gpus = out_gpus.tolist()
+    mig = out_mig.tolist()
+    return [Placement(n, tuple(gpus[i][: reqs[i].gpus]), mig[i]) for i, n in enumerate(nodes)]
 
 
 def bind_gang(state: ClusterState, reqs: list[PodRequest], placements: list[Placement]) -> None:

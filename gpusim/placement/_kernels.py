@@ -827,3 +827,70 @@ def pack_sequence(
                 node_gpus_idle[n] -= 1
             gpu_tenants[g] += 1
             gpu_free[g] -= milli[i]
+
+
+@njit
+def gang_sequence(policy, S, node_pods, node_gpus_idle, tag_counts, gpu_mem_committed, ints, masks, gpu_mem, T,
+                  cache_val, cache_ver, max_g, out_nodes, out_gpus, out_mig):  # fmt: skip
+    """A gang's pods (whole or fractional GPUs) placed one after another with `place_one`, each bound
+    like `ClusterState.bind` so later pods see it, then every bind undone in reverse order like
+    `ClusterState.release` (node versions bumped by both, as there). Returns how many pods were
+    placed before the first that fits nowhere (all of them on success); pod i's node, GPUs and MIG
+    start are written to ``out_nodes[i]``, ``out_gpus[i, :gpus]``, ``out_mig[i]``. Policies that draw
+    no random numbers only (`u1 = u2 = 0`).
+
+    ``ints[i]``: (cpu, mem, gpus, milli, sharing, mig_compute, mig_memory, mig_starts_mask,
+    affinity_tag); ``masks[i]``: (model mask, selector, tolerations); ``gpu_mem[i]``: GPU memory MiB.
+    """
+    node_cpu_free, node_mem_free, node_affinity, node_version, gpu_free, gpu_tenants = (
+        S[5], S[6], S[11], S[12], S[13], S[14],
+    )  # fmt: skip
+    out = np.empty(max(max_g, 1), dtype=np.int64)
+    k = ints.shape[0]
+    placed = 0
+    for i in range(k):
+        R = (
+            ints[i, 0], ints[i, 1], ints[i, 2], ints[i, 3], masks[i, 0], masks[i, 1], masks[i, 2],
+            ints[i, 4], ints[i, 5], ints[i, 6], ints[i, 7], ints[i, 8],
+        )  # fmt: skip
+        n, ms = place_one(policy, False, 0.0, 0.0, S, R, T, cache_val, cache_ver, max_g, out)
+        if n < 0:
+            break
+        out_nodes[i] = n
+        out_mig[i] = ms
+        node_cpu_free[n] -= ints[i, 0]
+        node_mem_free[n] -= ints[i, 1]
+        node_pods[n] += 1
+        node_version[n] += 1
+        tag = ints[i, 8]
+        if tag >= 0:
+            tag_counts[n, tag] += 1
+            node_affinity[n] |= U1 << np.uint64(tag)
+        for j in range(ints[i, 2]):
+            g = out[j]
+            out_gpus[i, j] = g
+            if gpu_tenants[g] == 0:
+                node_gpus_idle[n] -= 1
+            gpu_tenants[g] += 1
+            gpu_mem_committed[g] += gpu_mem[i]
+            gpu_free[g] -= ints[i, 3]
+        placed += 1
+    for i in range(placed - 1, -1, -1):
+        n = out_nodes[i]
+        node_cpu_free[n] += ints[i, 0]
+        node_mem_free[n] += ints[i, 1]
+        node_pods[n] -= 1
+        node_version[n] += 1
+        tag = ints[i, 8]
+        if tag >= 0:
+            tag_counts[n, tag] -= 1
+            if tag_counts[n, tag] == 0:
+                node_affinity[n] &= ~(U1 << np.uint64(tag))
+        for j in range(ints[i, 2]):
+            g = out_gpus[i, j]
+            gpu_tenants[g] -= 1
+            gpu_mem_committed[g] -= gpu_mem[i]
+            gpu_free[g] += ints[i, 3]
+            if gpu_tenants[g] == 0:
+                node_gpus_idle[n] += 1
+    return placed

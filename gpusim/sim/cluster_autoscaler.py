@@ -21,6 +21,12 @@ scores whole pod groups, not the upstream per-node-group simulation of every pen
 Every scan costs the live nodes of the autoscaled pools, not every node ever created: the
 manager keeps each pool's live nodes (provisioning or ready) and the provisioning ones as
 indexes, and the empty-since clock as an array over node indices.
+
+Scans skip only work whose outcome is known to be unchanged (tests/test_ca_skips.py compares each
+shortcut with the plain scan): pending groups that fit no autoscaled or provisioning pool are left
+out of scale-up; a scale-up scan on the same inputs as the last one that picked no pool (pending
+groups, provisioning nodes, live counts) does nothing; a pool whose nodes did not change since its
+last scan (`ClusterState.pool_version`) keeps its empty-node clock.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gpusim.cluster._scan import empty_clock
 from gpusim.cluster.state import (
     NODE_DRAINING,
     NODE_GONE,
@@ -93,6 +100,16 @@ class NodeManager:
         self._empty_since = np.full(max(self.cluster.n_nodes, 1), np.nan)
         self._template_fit: dict[tuple[str, PodRequest], bool] = {}
         self._static_cache: dict[tuple[int, PodRequest], bool] = {}
+        self._pool_index = {name: self.cluster.pool_names.index(name) for name in self.pools}
+        self._reps: list[int] | None = None
+        self._autoscaled = [name for name, p in self.pools.items() if p.autoscaling is not None]
+        self._autoscaled_pools = frozenset(self._pool_index[name] for name in self._autoscaled)
+        self._idle_scan: tuple | None = None  # the inputs of the last scan that picked no pool
+        self._nodes_version = 0  # bumped when a node is added, turns ready or is removed
+        self._scan_stamp: tuple | None = None  # (pending version, nodes version) of `_scan_inputs`
+        self._scan_inputs: tuple = ([], ())
+        # pool -> (live array, pool version, earliest empty-since clock) at its last clock update
+        self._clock_memo: dict[str, tuple[np.ndarray, int, float]] = {}
         for i in range(self.cluster.n_nodes):
             pool = self.cluster.pool_names[self.cluster.node_pool[i]]
             if self.cluster.node_state[i] == NODE_GONE:
@@ -202,11 +219,31 @@ class NodeManager:
             # let the scheduler use nodes that became ready at this instant before judging what
             # is still pending (else a node ready on a scan tick looks missing and is re-added)
             sched.cycle()
-        pending = [p for p in sched.pending if not p.preemptible or p.priority >= 0] + [
-            p for p in sched.pending if p.preemptible and p.priority < 0
-        ]
-        if not pending:
+        # a group whose every alternative's first pod fits no autoscaled pool's node shape, nor that
+        # of a pool with nodes provisioning, can neither take room on a provisioning node nor be
+        # expanded for (both stop at that pod): left out
+        # the scan's inputs are only worked out again when the pending queue or the nodes changed
+        # (the scheduler's pending version; node additions, readiness and removals)
+        stamp = (sched.pending_version, self._nodes_version)
+        if stamp == self._scan_stamp:
+            pending, inputs = self._scan_inputs
+        else:
+            relevant = self._autoscaled_pools.union(int(c.node_pool[n]) for n in self.provisioning_nodes)
+            pending = self._worth_scanning(sched.pending, relevant)
+            pending = [p for p in pending if not p.preemptible or p.priority >= 0] + [
+                p for p in pending if p.preemptible and p.priority < 0
+            ]
+            # What a scan decides depends only on the pending groups (in order), the nodes still
+            # provisioning (their room is their static capacity: nothing binds to them) and each
+            # autoscaled pool's live count, until the expander picks a pool (the random expander
+            # draws there). A scan that picked none changed nothing, so a scan on the same inputs
+            # is skipped.
+            inputs = (tuple(p.seq for p in pending), tuple(self.provisioning_nodes),
+                      tuple(len(self.live[name]) for name in self._autoscaled))  # fmt: skip
+            self._scan_stamp, self._scan_inputs = stamp, (pending, inputs)
+        if not pending or inputs == self._idle_scan:
             return
+        picked = False
         # free room on nodes still provisioning (nothing is bound to them yet), in units of the
         # request that will use them: node -> [gpu units, cpu, mem]
         provisioning = _Provisioning(self.provisioning_nodes, c.node_pool)
@@ -218,6 +255,7 @@ class NodeManager:
             choice = self._expand(pod.alternatives, new)
             if choice is None:
                 continue
+            picked = True
             pool, reqs = choice
             tmpl = self.templates[pool]
             key = (pool, reqs[0].sharing)
@@ -236,9 +274,52 @@ class NodeManager:
                 trial.append(cap)
             if ok:
                 new[key] = trial
+        self._idle_scan = None if picked else inputs
         for (pool, _), bins in new.items():
             if bins:
                 self.add_nodes(pool, len(bins))
+
+    def _fit_pools(self, pod) -> frozenset[int] | None:
+        """The pools (indices) whose node shape some alternative's first pod fits statically; None if
+        some pool of the cluster has no template to ask. Cached on the pending group: pools keep
+        their shapes.
+        """
+        fits = pod.ca_pools
+        if fits is None:
+            reps = self._pool_reps()
+            if reps is None:
+                return None
+            fits = pod.ca_pools = frozenset(
+                p for p, node in enumerate(reps) if any(self.static_ok(node, reqs[0]) for reqs in pod.alternatives)
+            )
+        return fits
+
+    def _hopeless(self, pod, relevant: frozenset[int]) -> bool:
+        """Does no alternative's first pod fit a node of a `relevant` pool (autoscaled, or with nodes
+        provisioning)? Then `_fits_room` finds no candidate node for the group and `_expand` no pool
+        (both stop at that pod), so the scan can leave it out.
+        """
+        fits = self._fit_pools(pod)
+        return fits is not None and fits.isdisjoint(relevant)
+
+    def _worth_scanning(self, pending: list, relevant: frozenset[int]) -> list:
+        """The pending groups that are not `_hopeless` against the `relevant` pools, in order."""
+        keep = []
+        for p in pending:
+            fits = p.ca_pools
+            if fits is None:
+                fits = self._fit_pools(p)
+            if fits is None or not fits.isdisjoint(relevant):
+                keep.append(p)
+        return keep
+
+    def _pool_reps(self) -> list[int] | None:
+        """One node of every pool of the cluster, by pool index (the templates), or None if some pool has none."""
+        if self._reps is None:
+            by_pool = {int(self.cluster.node_pool[t]): t for t in self.templates.values()}
+            n = len(self.cluster.pool_names)
+            self._reps = [by_pool[p] for p in range(n)] if sorted(by_pool) == list(range(n)) else []
+        return self._reps or None
 
     def _fits_room(self, reqs, room: dict, provisioning: _Provisioning) -> bool:
         """Would the group fit on the free room of nodes already on their way? (takes it if so)"""
@@ -387,6 +468,7 @@ class NodeManager:
             grown[: self._empty_since.size] = self._empty_since
             self._empty_since = grown
         self._live_arrays.pop(pool_name, None)
+        self._nodes_version += 1
         for i in idx:
             rec = NodeRecord(int(i), pool_name, now, math.nan, usd_per_hour=self.price(pool))
             self.records.append(rec)
@@ -401,6 +483,7 @@ class NodeManager:
     def _ready(self, i: int, rec: NodeRecord) -> None:
         self.cluster.set_node_state(i, NODE_READY)
         self.provisioning_nodes.remove(i)
+        self._nodes_version += 1
         rec.ready_s = self.env.now
         self._ready_count += 1
         self.on_change()
@@ -434,7 +517,15 @@ class NodeManager:
         self.add_nodes(pool, 1, replacement=True)
 
     def _scale_down(self) -> None:
-        """Only nodes of autoscaled pools can be removed, so only they keep an empty-since clock."""
+        """Only nodes of autoscaled pools can be removed, so only they keep an empty-since clock.
+
+        A pool whose live nodes and `ClusterState.pool_version` are what they were at its last
+        scan reads the same states and pod counts, so its clock update would change nothing (every
+        empty node already has its clock, every other node none); it keeps its earliest clock from
+        then. Since ``now - since`` only grows as `since` shrinks, some node is past
+        `scale_down_unneeded_time` exactly when the earliest one is, so such a pool is only walked
+        for removals when that holds.
+        """
         c = self.cluster
         now = self.env.now
         es = self._empty_since
@@ -443,14 +534,19 @@ class NodeManager:
             if pool.autoscaling is None:
                 continue
             idx = self._live_array(name)
-            empty = (c.node_state[idx] == NODE_READY) & (c.node_pods[idx] == 0)
-            es[idx[~empty]] = np.nan
-            since = es[idx]
-            es[idx[empty & np.isnan(since)]] = now
-            scanned.append((name, pool.autoscaling, idx))
+            version = c.pool_version[self._pool_index[name]]
+            memo = self._clock_memo.get(name)
+            if memo is not None and memo[0] is idx and memo[1] == version:
+                earliest = memo[2]
+            else:
+                earliest = float(empty_clock(idx, c.node_state, c.node_pods, es, float(now), NODE_READY))
+                self._clock_memo[name] = (idx, version, earliest)
+            scanned.append((name, pool.autoscaling, idx, earliest))
         if now - self.last_scale_up < self.cfg.scale_down_delay_after_add:
             return
-        for _name, a, idx in scanned:
+        for _name, a, idx, earliest in scanned:
+            if not now - earliest >= self.cfg.scale_down_unneeded_time:
+                continue  # no node of the pool has been empty long enough
             removable = idx[now - es[idx] >= self.cfg.scale_down_unneeded_time]  # NaN (not empty) compares False
             for i in removable[::-1][: max(0, idx.size - a.min)]:
                 self.remove_node(int(i))
@@ -467,6 +563,7 @@ class NodeManager:
         elif c.node_state[i] == NODE_PROVISIONING:
             self.provisioning_nodes.remove(i)
         c.set_node_state(i, NODE_GONE)
+        self._nodes_version += 1
         self._billed_count -= 1
         if i < self._empty_since.size:
             self._empty_since[i] = np.nan

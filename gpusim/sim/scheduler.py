@@ -36,6 +36,7 @@ class PendingPod:
     shapes: list[tuple[tuple, tuple]] = field(compare=False, default_factory=list)
     priority: int = field(compare=False, default=0)
     preemptible: bool = field(compare=False, default=False)
+    ca_pools: frozenset | None = field(compare=False, default=None)  # the Cluster Autoscaler's cache
 
 
 def _may_fit(constraints: tuple, size: tuple, caps: tuple) -> bool:
@@ -74,6 +75,7 @@ class Scheduler:
         self.queue_order = queue
         self.rng = rng
         self.pending: list[PendingPod] = []
+        self.pending_version = 0  # bumped whenever `pending` changes (submit, cancel, a cycle that binds)
         self._new: list[PendingPod] = []
         self._retry_all = False
         self._seq = 0
@@ -110,6 +112,7 @@ class Scheduler:
             pod.preemptible = True
             self._evict_callbacks[pod.seq] = on_evict
         bisect.insort(self.pending, pod)
+        self.pending_version += 1
         self._new.append(pod)
         self.last_ticket = pod.seq
         self._seq += 1
@@ -119,6 +122,7 @@ class Scheduler:
         """Remove a pending pod group (e.g. a replica scaled down before it was bound)."""
         before = len(self.pending)
         self.pending = [p for p in self.pending if p.seq != ticket]
+        self.pending_version += 1
         self._new = [p for p in self._new if p.seq != ticket]
         return len(self.pending) < before
 
@@ -231,6 +235,7 @@ class Scheduler:
                 break
         if placed:
             self.pending = [p for p in self.pending if p.seq not in placed]
+            self.pending_version += 1
             self._on_change()
 
 

@@ -72,7 +72,7 @@ class DynamicMig:
         self.reconfigurations = 0
 
     def connect(self) -> None:
-        """Watch every release on the cluster (jobs, replicas, evicted placeholders)."""
+        """Watch every release of a MIG pod on the cluster (jobs, replicas, evicted placeholders)."""
         self.cluster.release_hooks.append(self.after_release)
 
     def config(self, node: int):
