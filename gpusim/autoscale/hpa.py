@@ -833,7 +833,8 @@ class CompiledHPA:
     def sync(self, now_s: float, current: int, window, state, n_ready: int, n_pending: int, n_loading: int,
              request_milli: int) -> int:  # fmt: skip
         """One reconcile: the desired replicas from `window` (an `observe.SignalWindow`) over the data
-        plane's slot states `state` and the replica counts (as `observe.SlotView` carries them)."""
+        plane's slot states `state` and the replica counts (as `observe.SlotView` carries them).
+        """
         while True:
             d = self._sync(
                 float(now_s), int(current), window.acc, state, n_ready, n_pending, n_loading, window.lb_queue_dt,

@@ -30,8 +30,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 
-import yaml
-
 from gpusim.errors import InputError
 
 HOUR_S = 3600.0
@@ -118,7 +116,9 @@ class ClusterCatalog:
 @functools.cache
 def _read() -> dict:
     text = resources.files("gpusim.hardware").joinpath("data/clusters.yaml").read_text(encoding="utf-8")
-    return yaml.safe_load(text)
+    from gpusim.hardware.catalog import load_data_yaml
+
+    return load_data_yaml(text)
 
 
 def load_cluster_catalog() -> ClusterCatalog:

@@ -30,8 +30,6 @@ import math
 from dataclasses import dataclass
 from importlib import resources
 
-import yaml
-
 from gpusim.errors import InputError
 
 HOUR_S = 3600.0
@@ -108,7 +106,9 @@ class FailureCatalog:
 @functools.cache
 def _read() -> dict:
     text = resources.files("gpusim.hardware").joinpath("data/failures.yaml").read_text(encoding="utf-8")
-    return yaml.safe_load(text)
+    from gpusim.hardware.catalog import load_data_yaml
+
+    return load_data_yaml(text)
 
 
 def load_failure_catalog() -> FailureCatalog:

@@ -49,8 +49,6 @@ import math
 from dataclasses import dataclass, replace
 from importlib import resources
 
-import yaml
-
 from gpusim.errors import InputError
 from gpusim.hardware.catalog import GpuModel
 
@@ -107,7 +105,9 @@ def efficiency_key(vendor: str, precision: str, stack: str | None = None) -> str
 def llm_data() -> dict:
     """``data/llm.yaml`` parsed (cached; treat as read-only)."""
     text = resources.files("gpusim.hardware").joinpath("data/llm.yaml").read_text(encoding="utf-8")
-    return yaml.safe_load(text)
+    from gpusim.hardware.catalog import load_data_yaml
+
+    return load_data_yaml(text)
 
 
 @dataclass(frozen=True)
