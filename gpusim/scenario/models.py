@@ -89,6 +89,15 @@ class Taint(_Model):
     )
 
 
+def unique_names(items: list, what: str) -> list:
+    """`items` unchanged if their ``name``s are unique; else ValueError naming the repeated ones."""
+    names = [i.name for i in items]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise ValueError(f"{what} must be unique; repeated: {', '.join(dup)}")
+    return items
+
+
 def _taint_from_string(v: object) -> object:
     # Accept kubectl's compact form "key=value:Effect" or "key:Effect".
     if isinstance(v, str):
@@ -789,11 +798,7 @@ class Cluster(_Model):
     @field_validator("node_pools")
     @classmethod
     def _unique(cls, pools):
-        names = [p.name for p in pools]
-        dup = {n for n in names if names.count(n) > 1}
-        if dup:
-            raise ValueError(f"node pool names must be unique; repeated: {', '.join(sorted(dup))}")
-        return pools
+        return unique_names(pools, "node pool names")
 
 
 class Scheduler(_Model):
@@ -864,8 +869,4 @@ class Scenario(_Model):
     @field_validator("workloads")
     @classmethod
     def _unique_workloads(cls, ws):
-        names = [w.name for w in ws]
-        dup = {n for n in names if names.count(n) > 1}
-        if dup:
-            raise ValueError(f"workload names must be unique; repeated: {', '.join(sorted(dup))}")
-        return ws
+        return unique_names(ws, "workload names")

@@ -78,6 +78,7 @@ from gpusim.scenario.models import (
     TrainingWorkload,
     Workload,
     _Model,
+    unique_names,
 )
 from gpusim.units import Duration, parse_quantity
 
@@ -394,20 +395,12 @@ class MultiClusterScenario(_Model):
     @field_validator("clusters")
     @classmethod
     def _unique_clusters(cls, cs):
-        names = [c.name for c in cs]
-        dup = sorted({n for n in names if names.count(n) > 1})
-        if dup:
-            raise ValueError(f"cluster names must be unique; repeated: {', '.join(dup)}")
-        return cs
+        return unique_names(cs, "cluster names")
 
     @field_validator("workloads")
     @classmethod
     def _unique_workloads(cls, ws):
-        names = [w.name for w in ws]
-        dup = sorted({n for n in names if names.count(n) > 1})
-        if dup:
-            raise ValueError(f"workload names must be unique; repeated: {', '.join(dup)}")
-        return ws
+        return unique_names(ws, "workload names")
 
     def member(self, name: str) -> ClusterMember:
         return next(c for c in self.clusters if c.name == name)

@@ -941,6 +941,7 @@ class _Rows:
 
     _FLOAT = ("time_s", "arrival_rps", "latency_p50_s", "latency_p99_s", "excess_burst_capacity")
     _COLS = [c for c in SERVICE_COLUMNS if c != "service"]
+    _FRAME_COLUMNS = SERVICE_COLUMNS
 
     def __init__(self):
         from array import array
@@ -964,7 +965,7 @@ class _Rows:
             col = np.empty(0) if rows is None else rows[:, k]
             data[c] = col.astype(np.float64 if c in self._FLOAT else np.int64)
         data["service"] = np.full(len(self), service, dtype=object)
-        return pd.DataFrame(data, columns=SERVICE_COLUMNS)
+        return pd.DataFrame(data, columns=self._FRAME_COLUMNS)
 
 
 LLM_SERVICE_COLUMNS = ["ttft_p50_s", "ttft_p99_s", "tpot_p50_s", "tpot_p99_s", "output_tokens_per_s"]
@@ -976,17 +977,7 @@ first token / completed in the interval, output tokens per second of the request
 class _LlmRows(_Rows):
     _FLOAT = _Rows._FLOAT + tuple(LLM_SERVICE_COLUMNS)
     _COLS = _Rows._COLS + LLM_SERVICE_COLUMNS
-
-    def frame(self, service: str):
-        import pandas as pd
-
-        rows = np.frombuffer(self.buf, dtype=np.float64).reshape(len(self), len(self._COLS)) if len(self) else None
-        data = {}
-        for k, c in enumerate(self._COLS):
-            col = np.empty(0) if rows is None else rows[:, k]
-            data[c] = col.astype(np.float64 if c in self._FLOAT else np.int64)
-        data["service"] = np.full(len(self), service, dtype=object)
-        return pd.DataFrame(data, columns=SERVICE_COLUMNS + LLM_SERVICE_COLUMNS)
+    _FRAME_COLUMNS = SERVICE_COLUMNS + LLM_SERVICE_COLUMNS
 
 
 def _quantiles(h: Histogram, qs: tuple[float, ...]) -> list[float]:
