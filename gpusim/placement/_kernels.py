@@ -376,7 +376,15 @@ def fgd_node(n, S, R, T, cache_val, cache_ver, buf):
 
 @njit
 def feasible_nodes(S, R, first_only, idx):
-    """Write the nodes that can take the pod now to `idx`, in index order; return their count.
+    """Write the nodes that can take the pod now to `idx`, in index order; return their count
+    (`feasible_in` over every node)."""
+    return feasible_in(S, R, first_only, idx, 0, S[0].shape[0])
+
+
+@njit
+def feasible_in(S, R, first_only, idx, lo, hi):
+    """Write the nodes ``lo .. hi-1`` that can take the pod now to `idx`, in index order; return
+    their count.
 
     reference.fits: ready, selector and taints (bitmasks), CPU and memory free, and for a GPU
     pod its GPU model and sharing mode (`ClusterState.static_fit`) and room on the node's GPUs
@@ -407,7 +415,7 @@ def feasible_nodes(S, R, first_only, idx):
     (r_cpu, r_mem, r_gpus, r_milli, r_model_mask, r_sel, r_tol, r_sharing, r_mig_c, r_mig_m, r_mig_starts, r_tag) = R
     whole = r_milli >= MILLI
     cnt = 0
-    for n in range(node_state.shape[0]):
+    for n in range(lo, hi):
         if node_state[n] != NODE_READY:
             continue
         if (node_labels[n] & r_sel) != r_sel or (node_taints[n] & ~r_tol) != 0:
@@ -704,9 +712,15 @@ def place_one(policy, artifact, u1, u2, S, R, T, cache_val, cache_ver, max_g, ou
     with lowest-index ties. `random` picks uniformly among all feasible nodes; `first-fit` takes
     the first.
     """
-    r_gpus, r_milli, r_sharing = R[2], R[3], R[7]
     idx = np.empty(1 if policy == FIRST_FIT else S[0].shape[0], dtype=np.int64)
     cnt = feasible_nodes(S, R, policy == FIRST_FIT, idx)
+    return place_among(policy, artifact, u1, u2, S, R, T, cache_val, cache_ver, max_g, out, idx, cnt)
+
+
+@njit
+def place_among(policy, artifact, u1, u2, S, R, T, cache_val, cache_ver, max_g, out, idx, cnt):
+    """`place_one` once the feasible nodes are known: ``idx[:cnt]``, in index order."""
+    r_gpus, r_milli, r_sharing = R[2], R[3], R[7]
     if cnt == 0:
         return -1, -1
     buf = np.empty(max(max_g, 1), dtype=np.int64)
@@ -830,6 +844,18 @@ def pack_sequence(
 
 
 @njit
+def _same_row(ints, masks, gpu_mem, i):
+    """Whether gang pod ``i`` asks for exactly what pod ``i - 1`` asked for."""
+    for c in range(ints.shape[1]):
+        if ints[i, c] != ints[i - 1, c]:
+            return False
+    for c in range(masks.shape[1]):
+        if masks[i, c] != masks[i - 1, c]:
+            return False
+    return gpu_mem[i] == gpu_mem[i - 1]
+
+
+@njit
 def gang_sequence(policy, S, node_pods, node_gpus_idle, tag_counts, gpu_mem_committed, ints, masks, gpu_mem, T,
                   cache_val, cache_ver, max_g, out_nodes, out_gpus, out_mig):  # fmt: skip
     """A gang's pods (whole or fractional GPUs) placed one after another with `place_one`, each bound
@@ -848,12 +874,31 @@ def gang_sequence(policy, S, node_pods, node_gpus_idle, tag_counts, gpu_mem_comm
     out = np.empty(max(max_g, 1), dtype=np.int64)
     k = ints.shape[0]
     placed = 0
+    idx = np.empty(S[0].shape[0], dtype=np.int64)
+    one = np.empty(1, dtype=np.int64)
+    cnt = 0
     for i in range(k):
         R = (
             ints[i, 0], ints[i, 1], ints[i, 2], ints[i, 3], masks[i, 0], masks[i, 1], masks[i, 2],
             ints[i, 4], ints[i, 5], ints[i, 6], ints[i, 7], ints[i, 8],
         )  # fmt: skip
-        n, ms = place_one(policy, False, 0.0, 0.0, S, R, T, cache_val, cache_ver, max_g, out)
+        if policy == FIRST_FIT:
+            n, ms = place_one(policy, False, 0.0, 0.0, S, R, T, cache_val, cache_ver, max_g, out)
+        else:
+            if i > 0 and _same_row(ints, masks, gpu_mem, i):
+                # Feasibility is per node and binding pod i-1 changed only its node: the same
+                # request's feasible nodes are the last list with that node checked again.
+                prev = out_nodes[i - 1]
+                if feasible_in(S, R, False, one, prev, prev + 1) == 0:
+                    w = 0
+                    for j in range(cnt):
+                        if idx[j] != prev:
+                            idx[w] = idx[j]
+                            w += 1
+                    cnt = w
+            else:
+                cnt = feasible_nodes(S, R, False, idx)
+            n, ms = place_among(policy, False, 0.0, 0.0, S, R, T, cache_val, cache_ver, max_g, out, idx, cnt)
         if n < 0:
             break
         out_nodes[i] = n
