@@ -377,7 +377,8 @@ def fgd_node(n, S, R, T, cache_val, cache_ver, buf):
 @njit
 def feasible_nodes(S, R, first_only, idx):
     """Write the nodes that can take the pod now to `idx`, in index order; return their count
-    (`feasible_in` over every node)."""
+    (`feasible_in` over every node).
+    """
     return feasible_in(S, R, first_only, idx, 0, S[0].shape[0])
 
 
@@ -856,6 +857,17 @@ def _same_row(ints, masks, gpu_mem, i):
 
 
 @njit
+def _drop_node(idx, cnt, node):
+    """Remove `node` from ``idx[:cnt]`` keeping the order; return the new count."""
+    w = 0
+    for j in range(cnt):
+        if idx[j] != node:
+            idx[w] = idx[j]
+            w += 1
+    return w
+
+
+@njit
 def gang_sequence(policy, S, node_pods, node_gpus_idle, tag_counts, gpu_mem_committed, ints, masks, gpu_mem, T,
                   cache_val, cache_ver, max_g, out_nodes, out_gpus, out_mig):  # fmt: skip
     """A gang's pods (whole or fractional GPUs) placed one after another with `place_one`, each bound
@@ -885,19 +897,13 @@ def gang_sequence(policy, S, node_pods, node_gpus_idle, tag_counts, gpu_mem_comm
         if policy == FIRST_FIT:
             n, ms = place_one(policy, False, 0.0, 0.0, S, R, T, cache_val, cache_ver, max_g, out)
         else:
-            if i > 0 and _same_row(ints, masks, gpu_mem, i):
-                # Feasibility is per node and binding pod i-1 changed only its node: the same
-                # request's feasible nodes are the last list with that node checked again.
-                prev = out_nodes[i - 1]
-                if feasible_in(S, R, False, one, prev, prev + 1) == 0:
-                    w = 0
-                    for j in range(cnt):
-                        if idx[j] != prev:
-                            idx[w] = idx[j]
-                            w += 1
-                    cnt = w
-            else:
+            # Feasibility is per node and binding pod i-1 changed only its node: the same
+            # request's feasible nodes are the last list with that node checked again.
+            prev = out_nodes[i - 1] if i > 0 else -1
+            if prev < 0 or not _same_row(ints, masks, gpu_mem, i):
                 cnt = feasible_nodes(S, R, False, idx)
+            elif feasible_in(S, R, False, one, prev, prev + 1) == 0:
+                cnt = _drop_node(idx, cnt, prev)
             n, ms = place_among(policy, False, 0.0, 0.0, S, R, T, cache_val, cache_ver, max_g, out, idx, cnt)
         if n < 0:
             break
