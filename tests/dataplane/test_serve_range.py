@@ -134,3 +134,17 @@ def test_close_quantiles_equals_the_histogram_quantiles():
         np.testing.assert_array_equal(total, want_total)
         assert not counts.any()
     assert seen_edge_bins == {0, cfg.size - 1}  # under- and overflow bins reached
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_search_from_is_searchsorted_past_the_first_i(seed):
+    """`serve_range` finds a window's end by galloping from its first arrival: the index
+    ``np.searchsorted`` gives, from every start at or before it (ties and repeats included)."""
+    from gpusim.dataplane._kernels import search_from
+
+    rng = np.random.default_rng(seed)
+    a = np.sort(rng.integers(0, 30, int(rng.integers(0, 80)))).astype(np.float64)
+    for x in rng.integers(-2, 33, 12).astype(np.float64):
+        want = int(np.searchsorted(a, x))
+        for i in range(want + 1):
+            assert search_from(a, i, x) == want
