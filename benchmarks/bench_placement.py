@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import inspect
 import itertools
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 
 import numpy as np
@@ -96,7 +97,7 @@ def main(quick: bool = False) -> None:
         out = np.empty(8, np.int64)
         pid = POLICY_IDS[policy]
         kb = per_call(
-            partial(_kernels.place_one, pid, False, 0.3, 0.6, S, R, t_arrays, cv, cr, 8, out), 20 if quick else 200
+            partial(place_one, _kernels, pid, False, 0.3, 0.6, S, R, t_arrays, cv, cr, 8, out), 20 if quick else 200
         )
         ratios.append((policy, r / k))
         label = policy if req is reqs[0] else "first-fit (worst)"
@@ -145,11 +146,29 @@ def kernel_calls(pid: int, st: ClusterState, reqs: list) -> list[tuple]:
     return calls
 
 
+def place_one(mod, pid, artifact, u1, u2, S, R, tt, cv, cr, max_g, out):
+    """`mod.place_one` over every node (the bare kernel: kernels before the candidate lists, as a
+    `--against` revision may have, take no `cand`)."""
+    if not _takes_cand(mod):
+        return mod.place_one(pid, artifact, u1, u2, S, R, tt, cv, cr, max_g, out)
+    return mod.place_one(pid, artifact, u1, u2, S, R, tt, cv, cr, max_g, out, _every(S[0].shape[0]))
+
+
+@lru_cache
+def _takes_cand(mod) -> bool:
+    return "cand" in inspect.signature(getattr(mod.place_one, "py_func", mod.place_one)).parameters
+
+
+@lru_cache
+def _every(n: int) -> np.ndarray:
+    return np.arange(n)
+
+
 def cpu_per_call(mod, pid: int, artifact: bool, S: tuple, calls: list, reps: int, out: np.ndarray) -> float:
     t = time.process_time()
     for _ in range(reps):
         for R, tt, cv, cr in calls:
-            mod.place_one(pid, artifact, 0.3, 0.6, S, R, tt, cv, cr, 8, out)
+            place_one(mod, pid, artifact, 0.3, 0.6, S, R, tt, cv, cr, 8, out)
     return (time.process_time() - t) / (reps * len(calls))
 
 
@@ -198,8 +217,8 @@ def against(rev: str, quick: bool) -> None:
                     calls = kernel_calls(pid, st, reqs)
                     for R, tt, cv, cr in calls:  # compile, and check both place alike
                         out_a, out_b = np.full(8, -1, np.int64), np.full(8, -1, np.int64)
-                        a = old.place_one(pid, artifact, 0.3, 0.6, S, R, tt, cv, cr, 8, out_a)
-                        b = _kernels.place_one(pid, artifact, 0.3, 0.6, S, R, tt, cv, cr, 8, out_b)
+                        a = place_one(old, pid, artifact, 0.3, 0.6, S, R, tt, cv, cr, 8, out_a)
+                        b = place_one(_kernels, pid, artifact, 0.3, 0.6, S, R, tt, cv, cr, 8, out_b)
                         if a != b or (a[0] >= 0 and not np.array_equal(out_a[: R[2]], out_b[: R[2]])):
                             raise SystemExit(f"{policy} at {s} GPUs: {rev} places {a} {out_a}, this tree {b} {out_b}")
                     reps = max(2, int(40_000 / s))

@@ -1,4 +1,5 @@
-"""The scheduler's compiled `largest_free` scan against the masked numpy reductions it replaced."""
+"""The scheduler's compiled `largest_free` scan against the masked numpy reductions it replaced, over
+every node and over a subset (a pod's candidate nodes)."""
 
 import numpy as np
 import pytest
@@ -38,7 +39,7 @@ def test_largest_free_equals_masked_numpy(seed):
     idle = rng.integers(0, 9, size=cap).astype(np.int32)
     cpu = rng.integers(0, 96_000, size=cap).astype(np.int64)
     mem = rng.integers(0, 1 << 20, size=cap).astype(np.int64)
-    got = largest_free(state, idle, cpu, mem, start, count, free_milli, n, NODE_READY)
+    got = largest_free(state, idle, cpu, mem, start, count, free_milli, np.arange(n), NODE_READY)
     assert tuple(got) == masked_numpy(state, idle, cpu, mem, start, count, free_milli, n, n_gpus)
 
 
@@ -60,5 +61,27 @@ def test_largest_free_with_idle_gpus_equals_masked_numpy(seed):
     idle = rng.integers(0, 9, size=n).astype(np.int32)
     cpu = rng.integers(0, 96_000, size=n).astype(np.int64)
     mem = rng.integers(0, 1 << 20, size=n).astype(np.int64)
-    got = largest_free(state, idle, cpu, mem, start, count, free_milli, n, NODE_READY)
+    got = largest_free(state, idle, cpu, mem, start, count, free_milli, np.arange(n), NODE_READY)
     assert tuple(got) == masked_numpy(state, idle, cpu, mem, start, count, free_milli, n, n_gpus)
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_largest_free_over_candidates_equals_masked_numpy_of_those_nodes(seed):
+    """Over a subset of the nodes: what the masked reductions give with every other node not Ready."""
+    rng = np.random.default_rng(200 + seed)
+    n = int(rng.integers(1, 30))
+    state = rng.choice([NODE_READY, NODE_PROVISIONING, NODE_GONE], size=n, p=[0.6, 0.2, 0.2]).astype(np.int8)
+    count = rng.integers(0, 9, size=n).astype(np.int32)
+    start = np.concatenate([[0], np.cumsum(count)[:-1]]).astype(np.int32)
+    n_gpus = int(count.sum())
+    free_milli = rng.integers(0, 1001, size=n_gpus).astype(np.int32)
+    idle = rng.integers(0, 9, size=n).astype(np.int32)
+    cpu = rng.integers(0, 96_000, size=n).astype(np.int64)
+    mem = rng.integers(0, 1 << 20, size=n).astype(np.int64)
+    cand = np.flatnonzero(rng.random(n) < 0.5)
+    outside = np.ones(n, dtype=bool)
+    outside[cand] = False
+    hidden = state.copy()
+    hidden[outside] = NODE_PROVISIONING
+    got = largest_free(state, idle, cpu, mem, start, count, free_milli, cand, NODE_READY)
+    assert tuple(got) == masked_numpy(hidden, idle, cpu, mem, start, count, free_milli, n, n_gpus)

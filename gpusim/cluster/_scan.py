@@ -1,8 +1,9 @@
 """Compiled scans over the cluster arrays that the control plane runs on every scheduling cycle.
 
 `largest_free` is the scheduler's necessary-condition filter (the most idle whole GPUs, the
-largest free share of one GPU, the most free CPU and memory on any Ready node) in one pass over
-the nodes and their GPUs, instead of four masked numpy reductions per cycle. A GPU never has
+largest free share of one GPU, the most free CPU and memory on any Ready node among a pod's
+candidate nodes) in one pass over those nodes and their GPUs, instead of four masked numpy
+reductions per cycle. A GPU never has
 more than `MILLI` free, so the GPU walk stops once the largest share is a whole GPU.
 `empty_clock` is the Cluster Autoscaler's empty-node clock of one pool in one pass (tested against
 the numpy recomputation in tests/test_ca_skips.py).
@@ -18,16 +19,17 @@ MILLI = 1000  # milli-GPU in one GPU (gpusim.cluster.state.MILLI): no GPU has mo
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")  # the placement kernels' options (placement/_numba.py)
 def largest_free(node_state, node_gpus_idle, node_cpu_free, node_mem_free, node_gpu_start, node_gpu_count,
-                 gpu_free_milli, n_nodes, ready_state):  # fmt: skip
+                 gpu_free_milli, cand, ready_state):  # fmt: skip
     """(idle GPUs, free milli-GPU of one GPU, free CPU milli, free memory MiB): the largest of each
-    over Ready nodes; all zero when no node is Ready.
+    over the Ready nodes among `cand` (node indices); all zero when none is Ready.
     """
     idle = -(2**31)
     share = 0
     cpu = -(2**63)
     mem = -(2**63)
     any_ready = False
-    for n in range(n_nodes):
+    for k in range(cand.shape[0]):
+        n = cand[k]
         if node_state[n] != ready_state:
             continue
         any_ready = True

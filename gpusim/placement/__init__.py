@@ -84,6 +84,36 @@ def fgd_inputs(state: ClusterState, req: PodRequest) -> tuple[tuple, np.ndarray,
     return workload.arrays, val, ver
 
 
+def candidates(state: ClusterState, req: PodRequest) -> np.ndarray:
+    """The nodes the kernels look for room for `req` among (`_kernels.static_candidates`): those not
+    gone whose selector, taints, GPU model and sharing mode can take it, in index order. A node never
+    changes those, so the list is kept per static request and made again only when nodes were added
+    or a node changed state (`ClusterState.node_states_version`); a pod asking for one pool's nodes
+    is then looked for among that pool's live nodes, not every node ever created.
+    """
+    R = request_tuple(req)
+    gpu = R[2] > 0
+    key = ("candidates", gpu, R[4] if gpu else 0, R[5], R[6], R[7] if gpu else 0)
+    stamp = (state.n_nodes, state.node_states_version)
+    hit = state._derived_caches.get(key)
+    if hit is not None and hit[0] == stamp:
+        return hit[1]
+    out = np.empty(state.n_nodes, dtype=np.int64)
+    cand = out[: K.static_candidates(state_arrays(state), R, out)].copy()
+    state._derived_caches[key] = (stamp, cand)
+    return cand
+
+
+def _gang_candidates(state: ClusterState, reqs: list[PodRequest]) -> np.ndarray:
+    """`candidates` of a gang's pods: those of its first pod when every pod asks what it asks
+    statically (a gang's pods are alike), else of each pod, merged.
+    """
+    first = candidates(state, reqs[0])
+    others = {id(c): c for c in (candidates(state, r) for r in reqs[1:])}
+    others.pop(id(first), None)
+    return np.unique(np.concatenate([first, *others.values()])) if others else first
+
+
 def _max_gpus_per_node(state: ClusterState) -> int:
     return state.max_gpus_per_node
 
@@ -115,7 +145,7 @@ def _place_kernel(
     out = np.empty(max(req.gpus, 1), dtype=np.int64)
     node, mig = K.place_one(
         pid, artifact, u1, u2, state_arrays(state), request_tuple(req), t, cache_val, cache_ver,
-        _max_gpus_per_node(state), out,
+        _max_gpus_per_node(state), out, candidates(state, req),
     )  # fmt: skip
     if node < 0:
         return None
@@ -205,7 +235,7 @@ def _place_gang_kernel(state: ClusterState, reqs: list[PodRequest], pid: int) ->
     s = state
     placed = K.gang_sequence(
         pid, state_arrays(s), s.node_pods, s.node_gpus_idle, s.node_tag_counts, s.gpu_mem_committed, ints, masks,
-        gpu_mem, _EMPTY_T, _NO_CACHE[0], _NO_CACHE[1], max_g, out_nodes, out_gpus, out_mig,
+        gpu_mem, _EMPTY_T, _NO_CACHE[0], _NO_CACHE[1], max_g, _gang_candidates(s, reqs), out_nodes, out_gpus, out_mig,
     )  # fmt: skip
     nodes = out_nodes[:placed].tolist()
     for n in nodes:  # a bind and a release each, as ClusterState counts them

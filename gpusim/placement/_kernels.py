@@ -2,9 +2,10 @@
 
 Called only through `gpusim.placement.place` (and the FGD experiment's batch loop), which pack
 the `ClusterState` arrays into the tuple ``S`` and the request into the tuple ``R`` with fixed
-dtypes. `place_one` lists the feasible nodes with `feasible_nodes` (reference.fits), scores
-them with the policy's ``score_<name>`` (reference.score_*) and keeps the best with
-`best_node`; `select_gpus` then picks the GPUs. Each has an obviously-correct plain-Python twin
+dtypes. `place_one` lists the feasible nodes with `feasible_nodes` (reference.fits) among the
+pod's candidate nodes (`static_candidates`: those whose fixed properties can take it), scores
+them with the policy's ``score_<name>`` (reference.score_*; `score_nodes` dispatches) and keeps
+the best with `best_node`; `select_gpus` then picks the GPUs. Each has an obviously-correct plain-Python twin
 in `reference.py`; the tests compare them on random clusters. Scores are "higher is better";
 ties keep the lowest node index (and the lowest GPU index), so results never depend on
 iteration order.
@@ -32,6 +33,7 @@ from gpusim.cluster.state import (
     MIG_COMPUTE_SLICES,
     MIG_MEMORY_SLICES,
     MIG_SLICE_MILLI,
+    NODE_GONE,
     NODE_READY,
     SHARING_NONE,
     SHARING_TIMESLICE,
@@ -375,16 +377,43 @@ def fgd_node(n, S, R, T, cache_val, cache_ver, buf):
 
 
 @njit
-def feasible_nodes(S, R, first_only, idx):
-    """Write the nodes that can take the pod now to `idx`, in index order; return their count
-    (`feasible_in` over every node).
+def static_candidates(S, R, out):
+    """Write to `out` the nodes, in index order, that are not gone and pass the pod's static
+    checks (those of `feasible_in` that read only what a node never changes: selector, taints and,
+    for a GPU pod, GPU model and sharing mode); return their count. Every node that can take the
+    pod is among them, so `feasible_nodes` over them finds what a pass over every node finds.
     """
-    return feasible_in(S, R, first_only, idx, 0, S[0].shape[0])
+    node_state, node_labels, node_taints, node_model, node_sharing = S[0], S[1], S[2], S[3], S[4]
+    r_gpus, r_model_mask, r_sel, r_tol, r_sharing = R[2], R[4], R[5], R[6], R[7]
+    cnt = 0
+    for n in range(node_state.shape[0]):
+        if node_state[n] == NODE_GONE:
+            continue
+        if (node_labels[n] & r_sel) != r_sel or (node_taints[n] & ~r_tol) != 0:
+            continue
+        if r_gpus > 0:
+            model = node_model[n]
+            if model < 0 or node_sharing[n] != r_sharing:
+                continue
+            if r_model_mask != 0 and ((r_model_mask >> np.uint64(model)) & U1) == 0:
+                continue
+        out[cnt] = n
+        cnt += 1
+    return cnt
 
 
 @njit
-def feasible_in(S, R, first_only, idx, lo, hi):
-    """Write the nodes ``lo .. hi-1`` that can take the pod now to `idx`, in index order; return
+def feasible_nodes(S, R, first_only, idx, cand):
+    """Write the nodes of `cand` that can take the pod now to `idx`, in index order; return their
+    count (`feasible_in` over all of `cand`). `cand`: node indices in increasing order, holding every
+    node that can take the pod (all nodes, or the pod's `static_candidates`).
+    """
+    return feasible_in(S, R, first_only, idx, cand, 0, cand.shape[0])
+
+
+@njit
+def feasible_in(S, R, first_only, idx, cand, lo, hi):
+    """Write the nodes ``cand[lo:hi]`` that can take the pod now to `idx`, in their order; return
     their count.
 
     reference.fits: ready, selector and taints (bitmasks), CPU and memory free, and for a GPU
@@ -416,7 +445,8 @@ def feasible_in(S, R, first_only, idx, lo, hi):
     (r_cpu, r_mem, r_gpus, r_milli, r_model_mask, r_sel, r_tol, r_sharing, r_mig_c, r_mig_m, r_mig_starts, r_tag) = R
     whole = r_milli >= MILLI
     cnt = 0
-    for n in range(lo, hi):
+    for k in range(lo, hi):
+        n = cand[k]
         if node_state[n] != NODE_READY:
             continue
         if (node_labels[n] & r_sel) != r_sel or (node_taints[n] & ~r_tol) != 0:
@@ -702,10 +732,10 @@ def best_node(idx, cnt, s1, s2, draw, u1):
 
 
 @njit
-def place_one(policy, artifact, u1, u2, S, R, T, cache_val, cache_ver, max_g, out):
+def place_one(policy, artifact, u1, u2, S, R, T, cache_val, cache_ver, max_g, out, cand):
     """Choose the node (and GPUs, MIG start) for one pod: returns (node, mig_start), node -1 if none.
 
-    `feasible_nodes` lists the nodes that can take the pod, the policy's score function
+    `feasible_nodes` lists the nodes of `cand` (see there) that can take the pod, the policy's score function
     (dispatched on the kernel id `registry.POLICY_REGISTRY` declares) scores them, and
     `best_node` keeps the first best. ``artifact`` (FGD-paper policies only) rounds scores to
     the Kubernetes 0-100 integers as the FGD artifact does and picks uniformly (with `u1`) among
@@ -713,43 +743,70 @@ def place_one(policy, artifact, u1, u2, S, R, T, cache_val, cache_ver, max_g, ou
     with lowest-index ties. `random` picks uniformly among all feasible nodes; `first-fit` takes
     the first.
     """
-    idx = np.empty(1 if policy == FIRST_FIT else S[0].shape[0], dtype=np.int64)
-    cnt = feasible_nodes(S, R, policy == FIRST_FIT, idx)
+    idx = np.empty(1 if policy == FIRST_FIT else cand.shape[0], dtype=np.int64)
+    cnt = feasible_nodes(S, R, policy == FIRST_FIT, idx, cand)
     return place_among(policy, artifact, u1, u2, S, R, T, cache_val, cache_ver, max_g, out, idx, cnt)
 
 
 @njit
 def place_among(policy, artifact, u1, u2, S, R, T, cache_val, cache_ver, max_g, out, idx, cnt):
     """`place_one` once the feasible nodes are known: ``idx[:cnt]``, in index order."""
-    r_gpus, r_milli, r_sharing = R[2], R[3], R[7]
     if cnt == 0:
         return -1, -1
     buf = np.empty(max(max_g, 1), dtype=np.int64)
+    qw = fgd_weight(policy, artifact, T)
+    if policy == FIRST_FIT or policy == RANDOM:
+        s1 = s2 = np.empty(0, dtype=np.float64)
+    else:
+        s1 = np.empty(cnt, dtype=np.float64)
+        s2 = np.empty(cnt, dtype=np.float64) if policy == BEST_FIT else s1  # s1 as s2: ties stay ties
+        score_nodes(policy, artifact, S, R, T, cache_val, cache_ver, qw, idx, cnt, buf, s1, s2)
+    return choose(policy, artifact, u1, u2, S, R, T, cache_val, cache_ver, qw, buf, out, idx, cnt, s1, s2)
+
+
+@njit
+def fgd_weight(policy, artifact, T):
+    """The FGD artifact's total integer weight of the target workload (0 unless FGD at artifact fidelity)."""
     qw = 0.0
+    if policy == FGD and artifact:
+        for t in range(T[0].shape[0]):
+            qw += T[0][t, 4]
+    return qw
+
+
+@njit
+def score_nodes(policy, artifact, S, R, T, cache_val, cache_ver, qw, idx, cnt, buf, s1, s2):
+    """The policy's scores of the nodes ``idx[:cnt]`` into ``s1[:cnt]`` (and ``s2``, best-fit's second
+    key); dispatched on the kernel id `registry.POLICY_REGISTRY` declares. Each node's score reads
+    only that node (and the request), so a score stays valid until its node changes.
+    """
+    if policy == BEST_FIT:
+        score_best_fit(S, R, idx, cnt, s1, s2)
+    elif policy == SPREAD:
+        score_spread(S, R, idx, cnt, s1)
+    elif policy == DOT_PRODUCT:
+        score_dot_product(S, R, artifact, idx, cnt, s1)
+    elif policy == WEIGHTED_BEST_FIT:
+        score_weighted_best_fit(S, R, artifact, idx, cnt, s1)
+    elif policy == GPU_PACKING:
+        score_gpu_packing(S, R, idx, cnt, buf, s1)
+    elif policy == GPU_CLUSTERING:
+        score_gpu_clustering(S, R, artifact, idx, cnt, s1)
+    elif policy == FGD:
+        score_fgd(S, R, T, cache_val, cache_ver, qw, idx, cnt, buf, s1)
+
+
+@njit
+def choose(policy, artifact, u1, u2, S, R, T, cache_val, cache_ver, qw, buf, out, idx, cnt, s1, s2):
+    """The node among ``idx[:cnt]`` (``cnt > 0``) with the best scores ``s1, s2`` (`score_nodes`; unread
+    by first-fit and random), its GPUs written to `out`: returns (node, mig_start).
+    """
+    r_gpus, r_milli, r_sharing = R[2], R[3], R[7]
     if policy == FIRST_FIT:
         best = idx[0]
     elif policy == RANDOM:
         best = idx[min(int(u1 * cnt), cnt - 1)]
     else:
-        s1 = np.empty(cnt, dtype=np.float64)
-        s2 = np.empty(cnt, dtype=np.float64) if policy == BEST_FIT else s1  # s1 as s2: ties stay ties
-        if policy == BEST_FIT:
-            score_best_fit(S, R, idx, cnt, s1, s2)
-        elif policy == SPREAD:
-            score_spread(S, R, idx, cnt, s1)
-        elif policy == DOT_PRODUCT:
-            score_dot_product(S, R, artifact, idx, cnt, s1)
-        elif policy == WEIGHTED_BEST_FIT:
-            score_weighted_best_fit(S, R, artifact, idx, cnt, s1)
-        elif policy == GPU_PACKING:
-            score_gpu_packing(S, R, idx, cnt, buf, s1)
-        elif policy == GPU_CLUSTERING:
-            score_gpu_clustering(S, R, artifact, idx, cnt, s1)
-        else:
-            if artifact:
-                for t in range(T[0].shape[0]):
-                    qw += T[0][t, 4]
-            score_fgd(S, R, T, cache_val, cache_ver, qw, idx, cnt, buf, s1)
         best = best_node(idx, cnt, s1, s2, artifact, u1)
     if policy == FGD and r_gpus == 1 and r_sharing == SHARING_NONE and r_milli < MILLI:
         sc, g = fgd_plain(
@@ -810,6 +867,7 @@ def pack_sequence(
     ) = S
     out = np.empty(max(max_g, 1), dtype=np.int64)
     zero = np.uint64(0)
+    every = np.arange(node_state.shape[0])
     for i in range(cpu.shape[0]):
         R = (
             cpu[i],
@@ -825,7 +883,7 @@ def pack_sequence(
             np.int64(0),
             tag[i],
         )
-        n, ms = place_one(policy, artifact, u1s[i], u2s[i], S, R, T, cache_val, cache_ver, max_g, out)
+        n, ms = place_one(policy, artifact, u1s[i], u2s[i], S, R, T, cache_val, cache_ver, max_g, out, every)
         placed[i] = n
         if n < 0:
             continue
@@ -857,19 +915,21 @@ def _same_row(ints, masks, gpu_mem, i):
 
 
 @njit
-def _drop_node(idx, cnt, node):
-    """Remove `node` from ``idx[:cnt]`` keeping the order; return the new count."""
-    w = 0
-    for j in range(cnt):
-        if idx[j] != node:
-            idx[w] = idx[j]
-            w += 1
-    return w
+def _drop_at(idx, s1, s2, two, cnt, p):
+    """Remove entry `p` of ``idx[:cnt]`` and of its scores ``s1`` (and ``s2`` when `two`, else ``s2`` is
+    ``s1``) keeping the order; return the new count.
+    """
+    for j in range(p, cnt - 1):
+        idx[j] = idx[j + 1]
+        s1[j] = s1[j + 1]
+        if two:
+            s2[j] = s2[j + 1]
+    return cnt - 1
 
 
 @njit
 def gang_sequence(policy, S, node_pods, node_gpus_idle, tag_counts, gpu_mem_committed, ints, masks, gpu_mem, T,
-                  cache_val, cache_ver, max_g, out_nodes, out_gpus, out_mig):  # fmt: skip
+                  cache_val, cache_ver, max_g, cand, out_nodes, out_gpus, out_mig):  # fmt: skip
     """A gang's pods (whole or fractional GPUs) placed one after another with `place_one`, each bound
     like `ClusterState.bind` so later pods see it, then every bind undone in reverse order like
     `ClusterState.release` (node versions bumped by both, as there). Returns how many pods were
@@ -879,15 +939,24 @@ def gang_sequence(policy, S, node_pods, node_gpus_idle, tag_counts, gpu_mem_comm
 
     ``ints[i]``: (cpu, mem, gpus, milli, sharing, mig_compute, mig_memory, mig_starts_mask,
     affinity_tag); ``masks[i]``: (model mask, selector, tolerations); ``gpu_mem[i]``: GPU memory MiB.
+    ``cand``: the nodes every pod is looked for among (`feasible_nodes`).
     """
     node_cpu_free, node_mem_free, node_affinity, node_version, gpu_free, gpu_tenants = (
         S[5], S[6], S[11], S[12], S[13], S[14],
     )  # fmt: skip
     out = np.empty(max(max_g, 1), dtype=np.int64)
+    buf = np.empty(max(max_g, 1), dtype=np.int64)
+    qw = fgd_weight(policy, False, T)
     k = ints.shape[0]
     placed = 0
-    idx = np.empty(S[0].shape[0], dtype=np.int64)
+    idx = np.empty(cand.shape[0], dtype=np.int64)
+    two = policy == BEST_FIT
+    s1 = np.empty(cand.shape[0], dtype=np.float64)
+    s2 = np.empty(cand.shape[0], dtype=np.float64) if two else s1
+    t1 = np.empty(1, dtype=np.float64)
+    t2 = np.empty(1, dtype=np.float64) if two else t1
     one = np.empty(1, dtype=np.int64)
+    at = np.empty(1, dtype=np.int64)
     cnt = 0
     for i in range(k):
         R = (
@@ -895,16 +964,26 @@ def gang_sequence(policy, S, node_pods, node_gpus_idle, tag_counts, gpu_mem_comm
             ints[i, 4], ints[i, 5], ints[i, 6], ints[i, 7], ints[i, 8],
         )  # fmt: skip
         if policy == FIRST_FIT:
-            n, ms = place_one(policy, False, 0.0, 0.0, S, R, T, cache_val, cache_ver, max_g, out)
+            n, ms = place_one(policy, False, 0.0, 0.0, S, R, T, cache_val, cache_ver, max_g, out, cand)
         else:
-            # Feasibility is per node and binding pod i-1 changed only its node: the same
-            # request's feasible nodes are the last list with that node checked again.
+            # Feasibility and scores are per node and binding pod i-1 changed only its node: the
+            # same request's feasible nodes and scores are the last ones with that node's again.
             prev = out_nodes[i - 1] if i > 0 else -1
             if prev < 0 or not _same_row(ints, masks, gpu_mem, i):
-                cnt = feasible_nodes(S, R, False, idx)
-            elif feasible_in(S, R, False, one, prev, prev + 1) == 0:
-                cnt = _drop_node(idx, cnt, prev)
-            n, ms = place_among(policy, False, 0.0, 0.0, S, R, T, cache_val, cache_ver, max_g, out, idx, cnt)
+                cnt = feasible_nodes(S, R, False, idx, cand)
+                score_nodes(policy, False, S, R, T, cache_val, cache_ver, qw, idx, cnt, buf, s1, s2)
+            else:
+                at[0] = prev
+                p = np.searchsorted(idx[:cnt], prev)  # idx is in index order and holds prev
+                if feasible_in(S, R, False, one, at, 0, 1) == 0:
+                    cnt = _drop_at(idx, s1, s2, two, cnt, p)
+                else:
+                    score_nodes(policy, False, S, R, T, cache_val, cache_ver, qw, at, 1, buf, t1, t2)
+                    s1[p] = t1[0]
+                    s2[p] = t2[0]
+            if cnt == 0:
+                break
+            n, ms = choose(policy, False, 0.0, 0.0, S, R, T, cache_val, cache_ver, qw, buf, out, idx, cnt, s1, s2)
         if n < 0:
             break
         out_nodes[i] = n

@@ -8,7 +8,7 @@ feasibility pass). The kernels take their ids from here, `gpusim.placement` buil
 table and `reference` its table of twins from it; the scenario schema, the CLI and the
 experiments can read `POLICY_REGISTRY`, `policy_names()` and `paper_policies()` without
 compiling anything (this module imports nothing heavy). A new policy is one entry here, one
-score function ``score_<name>`` in the kernel (and its line in `place_one`'s dispatch on the
+score function ``score_<name>`` in the kernel (and its line in `score_nodes`' dispatch on the
 kernel id) and one reference.
 """
 

@@ -7,8 +7,9 @@ after an event that frees resources (a pod finishing, a node arriving); a newly 
 tried at once.
 
 Within one cycle the cluster only fills up, so a pod shape that failed is not tried again, and
-a pod that asks more than the largest free amount on any ready node (idle GPUs, free share of
-one GPU, CPU, memory) is skipped without calling the placement policy. Both are necessary
+a pod that asks more than the largest free amount on any ready node it could use (idle GPUs,
+free share of one GPU, CPU, memory, over its candidate nodes) is skipped without calling the
+placement policy. Both are necessary
 conditions, so pruning never changes a decision; it keeps long queues cheap.
 """
 
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 
 from gpusim.cluster._scan import largest_free
 from gpusim.cluster.state import NODE_READY, SHARING_NONE, ClusterState, Placement, PodRequest
-from gpusim.placement import bind_gang, place, place_gang
+from gpusim.placement import bind_gang, candidates, place, place_gang
 
 
 @dataclass(order=True)
@@ -183,10 +184,19 @@ class Scheduler:
             self.env.process(_later(self.env, callback))
         return placements
 
-    def _largest_free(self) -> tuple[int, int, int, int]:
-        c = self.cluster
-        return largest_free(c.node_state, c.node_gpus_idle, c.node_cpu_free, c.node_mem_free, c.node_gpu_start,
-                            c.node_gpu_count, c.gpu_free_milli, c.n_nodes, NODE_READY)  # fmt: skip
+    def _largest_free(self, shape: tuple, req: PodRequest, caps: dict) -> tuple[int, int, int, int]:
+        """`largest_free` over the nodes that could take `req` (`placement.candidates`: a pod for one
+        pool looks at that pool's nodes), kept in `caps` until the next bind per what the candidates
+        depend on (the pod's constraints, and whether it asks for GPUs: see `_shape`).
+        """
+        key = (shape[0], shape[1][0] > 0)
+        got = caps.get(key)
+        if got is None:
+            c = self.cluster
+            got = largest_free(c.node_state, c.node_gpus_idle, c.node_cpu_free, c.node_mem_free, c.node_gpu_start,
+                               c.node_gpu_count, c.gpu_free_milli, candidates(c, req), NODE_READY)  # fmt: skip
+            caps[key] = got
+        return got
 
     def _loop(self):
         while True:
@@ -204,16 +214,14 @@ class Scheduler:
         self._new = []
         failed: set[tuple] = set()
         placed: set[int] = set()
-        caps = None  # computed on first need, refreshed after each bind
+        caps: dict = {}  # largest free room per candidate nodes, computed on first need, cleared by each bind
         for pod in candidates:
             for i, requests in enumerate(pod.alternatives):
                 shape = pod.shapes[i]
                 if shape in failed:
                     continue
                 can_preempt = not pod.preemptible and any(v[1] < pod.priority for v in self.bound_placeholders)
-                if caps is None:
-                    caps = self._largest_free()
-                if not can_preempt and not _may_fit(shape[0], shape[1], caps):
+                if not can_preempt and not _may_fit(shape[0], shape[1], self._largest_free(shape, requests[0], caps)):
                     continue
                 self.attempts += 1
                 if len(requests) == 1:
@@ -231,7 +239,7 @@ class Scheduler:
                     self.bound_placeholders.append((pod.seq, pod.priority, requests, placements))
                 pod.on_bind(i, placements)
                 placed.add(pod.seq)
-                caps = None
+                caps.clear()
                 break
         if placed:
             self.pending = [p for p in self.pending if p.seq not in placed]

@@ -29,7 +29,7 @@ def test_kernel_ids_are_unique_and_the_kernels_use_them():
 
 
 def test_every_scored_policy_has_its_score_function_in_the_kernel_dispatch():
-    dispatch = inspect.getsource(getattr(K.place_among, "py_func", K.place_among))  # compiled or NUMBA_DISABLE_JIT
+    dispatch = inspect.getsource(getattr(K.score_nodes, "py_func", K.score_nodes))  # compiled or NUMBA_DISABLE_JIT
     unscored = {name for name, p in POLICY_REGISTRY.items() if p.score is None}
     assert unscored == {"first-fit", "random"}
     for name, p in POLICY_REGISTRY.items():
@@ -38,4 +38,4 @@ def test_every_scored_policy_has_its_score_function_in_the_kernel_dispatch():
         assert p.score == "score_" + name.replace("-", "_")
         fn = getattr(K, p.score)
         assert callable(fn) and fn.__doc__
-        assert f"{p.score}(" in dispatch, f"place_among does not dispatch {name} to {p.score}"
+        assert f"{p.score}(" in dispatch, f"score_nodes does not dispatch {name} to {p.score}"
