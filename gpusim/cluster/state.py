@@ -499,6 +499,20 @@ class ClusterState:
                 return False
         return True
 
+    def static_fit_nodes(self, req: PodRequest) -> np.ndarray:
+        """The nodes not gone that pass `static_fit` for `req`, in index order (its array form)."""
+        n = self.n_nodes
+        sel = _as_u64(req.selector_mask)
+        ok = (self.node_state[:n] != NODE_GONE) & ((self.node_labels[:n] & sel) == sel)
+        ok &= (self.node_taints[:n] & ~_as_u64(req.toleration_mask)) == 0
+        if req.gpus > 0:
+            model = self.node_gpu_model[:n]
+            ok &= (model >= 0) & (self.node_sharing[:n] == req.sharing)
+            if req.gpu_model_mask:
+                bit = np.left_shift(np.uint64(1), np.maximum(model, 0).astype(np.uint64))
+                ok &= (_as_u64(req.gpu_model_mask) & bit) != 0
+        return np.flatnonzero(ok)
+
     def _check_gpus(self, req: PodRequest, placement: Placement) -> None:
         n = placement.node
         if len(placement.gpus) != req.gpus:

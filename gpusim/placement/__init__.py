@@ -85,21 +85,21 @@ def fgd_inputs(state: ClusterState, req: PodRequest) -> tuple[tuple, np.ndarray,
 
 
 def candidates(state: ClusterState, req: PodRequest) -> np.ndarray:
-    """The nodes the kernels look for room for `req` among (`_kernels.static_candidates`): those not
-    gone whose selector, taints, GPU model and sharing mode can take it, in index order. A node never
-    changes those, so the list is kept per static request and made again only when nodes were added
-    or a node changed state (`ClusterState.node_states_version`); a pod asking for one pool's nodes
-    is then looked for among that pool's live nodes, not every node ever created.
+    """The nodes the kernels look for room for `req` among: those not gone that pass the one static
+    predicate (`ClusterState.static_fit_nodes`: selector, taints, GPU model and sharing mode), in
+    index order. A node never changes those, so the list is kept per static request and made again
+    only when nodes were added or a node changed state (`ClusterState.node_states_version`); a pod
+    asking for one pool's nodes is then looked for among that pool's live nodes, not every node
+    ever created.
     """
-    R = request_tuple(req)
-    gpu = R[2] > 0
-    key = ("candidates", gpu, R[4] if gpu else 0, R[5], R[6], R[7] if gpu else 0)
+    gpu = req.gpus > 0
+    key = ("candidates", gpu, req.gpu_model_mask if gpu else 0, req.selector_mask, req.toleration_mask,
+           req.sharing if gpu else 0)  # fmt: skip
     stamp = (state.n_nodes, state.node_states_version)
     hit = state._derived_caches.get(key)
     if hit is not None and hit[0] == stamp:
         return hit[1]
-    out = np.empty(state.n_nodes, dtype=np.int64)
-    cand = out[: K.static_candidates(state_arrays(state), R, out)].copy()
+    cand = state.static_fit_nodes(req).astype(np.int64)
     state._derived_caches[key] = (stamp, cand)
     return cand
 

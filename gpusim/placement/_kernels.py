@@ -3,7 +3,7 @@
 Called only through `gpusim.placement.place` (and the FGD experiment's batch loop), which pack
 the `ClusterState` arrays into the tuple ``S`` and the request into the tuple ``R`` with fixed
 dtypes. `place_one` lists the feasible nodes with `feasible_nodes` (reference.fits) among the
-pod's candidate nodes (`static_candidates`: those whose fixed properties can take it), scores
+pod's candidate nodes (`placement.candidates`: those whose fixed properties can take it), scores
 them with the policy's ``score_<name>`` (reference.score_*; `score_nodes` dispatches) and keeps
 the best with `best_node`; `select_gpus` then picks the GPUs. Each has an obviously-correct plain-Python twin
 in `reference.py`; the tests compare them on random clusters. Scores are "higher is better";
@@ -33,7 +33,6 @@ from gpusim.cluster.state import (
     MIG_COMPUTE_SLICES,
     MIG_MEMORY_SLICES,
     MIG_SLICE_MILLI,
-    NODE_GONE,
     NODE_READY,
     SHARING_NONE,
     SHARING_TIMESLICE,
@@ -377,36 +376,10 @@ def fgd_node(n, S, R, T, cache_val, cache_ver, buf):
 
 
 @njit
-def static_candidates(S, R, out):
-    """Write to `out` the nodes, in index order, that are not gone and pass the pod's static
-    checks (those of `feasible_in` that read only what a node never changes: selector, taints and,
-    for a GPU pod, GPU model and sharing mode); return their count. Every node that can take the
-    pod is among them, so `feasible_nodes` over them finds what a pass over every node finds.
-    """
-    node_state, node_labels, node_taints, node_model, node_sharing = S[0], S[1], S[2], S[3], S[4]
-    r_gpus, r_model_mask, r_sel, r_tol, r_sharing = R[2], R[4], R[5], R[6], R[7]
-    cnt = 0
-    for n in range(node_state.shape[0]):
-        if node_state[n] == NODE_GONE:
-            continue
-        if (node_labels[n] & r_sel) != r_sel or (node_taints[n] & ~r_tol) != 0:
-            continue
-        if r_gpus > 0:
-            model = node_model[n]
-            if model < 0 or node_sharing[n] != r_sharing:
-                continue
-            if r_model_mask != 0 and ((r_model_mask >> np.uint64(model)) & U1) == 0:
-                continue
-        out[cnt] = n
-        cnt += 1
-    return cnt
-
-
-@njit
 def feasible_nodes(S, R, first_only, idx, cand):
     """Write the nodes of `cand` that can take the pod now to `idx`, in index order; return their
     count (`feasible_in` over all of `cand`). `cand`: node indices in increasing order, holding every
-    node that can take the pod (all nodes, or the pod's `static_candidates`).
+    node that can take the pod (all nodes, or the pod's `placement.candidates`).
     """
     return feasible_in(S, R, first_only, idx, cand, 0, cand.shape[0])
 

@@ -25,7 +25,7 @@ def test_candidates_hold_every_node_that_fits_in_index_order(seed):
         assert set(cand.tolist()) <= live
         fitting = {n for n in range(state.n_nodes) if reference.fits(state, n, req)}
         assert fitting <= set(cand.tolist()), (req, sorted(fitting - set(cand.tolist())))
-        # exactly the live nodes that pass the one static predicate (the kernel is its compiled twin)
+        # exactly the live nodes that pass the one static predicate (static_fit_nodes is its array form)
         assert cand.tolist() == sorted(n for n in live if state.static_fit(n, req))
 
 
