@@ -1020,16 +1020,16 @@ def check_window(arrival_s, work, t0, t1):
 
 
 @njit
-def service_window(arrival_s, work, i0, resume, t0, t1, fs, js, rstate, hf, hi, held_f, held_id, u_f, u_i, wf, wi,
-                   lat_hist, wait_hist, sig):  # fmt: skip
+def service_window(arrival_s, work, i0, resume, t0, t1, fs, js, edges, btab, rstate, hf, hi, held_f, held_id, u_f,
+                   u_i, wf, wi, lat_hist, wait_hist, sig):  # fmt: skip
     """`serve_window` over `DataPlane`'s packed buffers (fewer arguments to pass from Python), then,
     once the window is complete, its ready slots' signal integrals added to ``sig`` (see
     `window_signals`). A new window (not `resume`) first checks its input (`check_window`; a bad
     one returns minus its code and changes nothing), counts the ready replicas (``ist[5]``,
     ``ist[6]``) and zeroes ``wf`` and ``wi``. Layouts (``R`` replicas, ``C`` slots each):
 
-        fs = pf[2] speed[R] busy[R*C] sh_t[R*C] edges[...]      (float64)
-        js = pi[5] outstanding[R+1] ist[8] sh_slot[R*C] btab[...] (int64)
+        fs = pf[2] speed[R] busy[R*C] sh_t[R*C]                  (float64)
+        js = pi[5] outstanding[R+1] ist[8] sh_slot[R*C]          (int64)
         wf = acc_f[2] q_area[R+1] s_area[R]                      (float64, zeroed per window)
         wi = acc_i[4] in_service_end[R] queued_end[R+1]          (int64, zeroed per window)
     """
@@ -1039,12 +1039,10 @@ def service_window(arrival_s, work, i0, resume, t0, t1, fs, js, rstate, hf, hi, 
     speed = fs[2 : 2 + R]
     busy = fs[2 + R : 2 + R + RC]
     sh_t = fs[2 + R + RC : 2 + R + 2 * RC]
-    edges = fs[2 + R + 2 * RC :]
     pi = js[0:5]
     outstanding = js[5 : 6 + R]
     ist = js[6 + R : 14 + R]
     sh_slot = js[14 + R : 14 + R + RC]
-    btab = js[14 + R + RC :]
     acc_f = wf[0:2]
     q_area = wf[2 : R + 3]
     s_area = wf[R + 3 : 2 * R + 3]
@@ -1194,8 +1192,8 @@ def search_from(a, i, x):
 
 
 @njit
-def service_advance(arrival_all, work_all, i, t1, t0, fs, js, rstate, hf, hi, held_f, held_id, u_f, u_i, wf, wi,
-                    lat_hist, wait_hist, sig, oi, of, tot):  # fmt: skip
+def service_advance(arrival_all, work_all, i, t1, t0, fs, js, edges, btab, rstate, hf, hi, held_f, held_id, u_f, u_i,
+                    wf, wi, lat_hist, wait_hist, sig, oi, of, tot):  # fmt: skip
     """`service_window` of the requests ``arrival_all[i:j]`` (j: the first arrival at or after t1),
     when the buffers are large enough that the window cannot stop part way (heap and held hold
     every in-flight and new request, the re-dispatch scratch every in-flight one); otherwise, and
@@ -1216,8 +1214,8 @@ def service_advance(arrival_all, work_all, i, t1, t0, fs, js, rstate, hf, hi, he
     n = j - i
     if hf.shape[0] < pending + n + 1 or held_f.shape[0] < pending + n + 1 or u_f.shape[0] < pending + 1:
         return -1
-    r = service_window(arrival_all[i:j], work_all[i:j], 0, False, t0, t1, fs, js, rstate, hf, hi, held_f, held_id,
-                       u_f, u_i, wf, wi, lat_hist, wait_hist, sig)  # fmt: skip
+    r = service_window(arrival_all[i:j], work_all[i:j], 0, False, t0, t1, fs, js, edges, btab, rstate, hf, hi, held_f,
+                       held_id, u_f, u_i, wf, wi, lat_hist, wait_hist, sig)  # fmt: skip
     if r < 0:  # bad input: nothing was changed
         return -1
     if r != n:  # cannot happen with the capacities checked above

@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -64,6 +65,15 @@ ROUTING = {
 ABSENT, READY, DRAINING = K.ABSENT, K.READY, K.DRAINING
 
 _INITIAL_CAPACITY = 1024
+
+
+@lru_cache(maxsize=16)
+def _bin_tables(cfg: HistogramConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(bin edges, bin-guess table) of a histogram geometry, read-only: planes share them."""
+    edges, btab = cfg.edges(), cfg.lookup()
+    edges.flags.writeable = False
+    btab.flags.writeable = False
+    return edges, btab
 
 
 @dataclass(frozen=True)
@@ -167,22 +177,21 @@ class DataPlane:
         self.now_s = float(start_s)
 
         # fixed-size state in two packed buffers (see `_kernels.service_window`); the names are views
-        edges, btab = self.hist_config.edges(), self.hist_config.lookup()
-        self._fs = np.zeros(2 + R + 2 * R * C + edges.size, dtype=np.float64)
-        self._js = np.zeros(5 + (R + 1) + 8 + R * C + btab.size, dtype=np.int64)
+        self._fs = np.zeros(2 + R + 2 * R * C, dtype=np.float64)
+        self._js = np.zeros(5 + (R + 1) + 8 + R * C, dtype=np.int64)
         fs, js = self._fs, self._js
         self._pf, self.speed = fs[0:2], fs[2 : 2 + R]
         self._busy, self._sh_t = fs[2 + R : 2 + R + R * C], fs[2 + R + R * C : 2 + R + 2 * R * C]
-        self._edges = fs[2 + R + 2 * R * C :]
         self._pi, self._outstanding, self._ist = js[0:5], js[5 : 6 + R], js[6 + R : 14 + R]
-        self._sh_slot, self._btab = js[14 + R : 14 + R + R * C], js[14 + R + R * C :]
+        self._sh_slot = js[14 + R : 14 + R + R * C]
+        # the histogram's bin edges and bin-guess table (for the kernels' histogram updates): one
+        # read-only pair per geometry, shared by every plane (50 services read one copy, not 50)
+        self._edges, self._btab = _bin_tables(self.hist_config)
         # pi[4]: no max_queue, so the hot loop needs no scan of the waiting requests
         fast = max_queue is None
         self._pi[:] = [ROUTING[routing], C, R, -1 if max_queue is None else int(max_queue), int(fast)]
         self._pf[:] = [self.timeout_s, self.batch_slowdown]
-        self._edges[:] = edges
         self._hist_size = self.hist_config.size
-        self._btab[:] = btab  # bin-guess table for the kernels' histogram updates
 
         self.state = np.zeros(R, dtype=np.int8)
         self._hf = np.zeros((_INITIAL_CAPACITY, 4), dtype=np.float64)
@@ -382,6 +391,8 @@ class DataPlane:
                     t1,
                     self._fs,
                     self._js,
+                    self._edges,
+                    self._btab,
                     self.state,
                     self._hf,
                     self._hi,
@@ -430,7 +441,8 @@ class DataPlane:
         if not t1 > t0:
             return False
         ri = self.range_i
-        j = K.service_advance(arrival_all, work_all, i, t1, t0, self._fs, self._js, self.state, self._hf, self._hi,
+        j = K.service_advance(arrival_all, work_all, i, t1, t0, self._fs, self._js, self._edges, self._btab, self.state,
+                              self._hf, self._hi,
                               self._held_f, self._held_id, self._u_f, self._u_i, self._wf, self._wi, lat_hist,
                               wait_hist, signals, ri, self.range_f, self._tot)  # fmt: skip
         if j < 0:
