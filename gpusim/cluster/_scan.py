@@ -3,8 +3,8 @@
 `largest_free` is the scheduler's necessary-condition filter (the most idle whole GPUs, the
 largest free share of one GPU, the most free CPU and memory on any Ready node among a pod's
 candidate nodes) in one pass over those nodes and their GPUs, instead of four masked numpy
-reductions per cycle. A GPU never has
-more than `MILLI` free, so the GPU walk stops once the largest share is a whole GPU.
+reductions per cycle. A GPU never has more than `MILLI` free, so the GPU walk stops once the
+largest share is a whole GPU.
 `empty_clock` is the Cluster Autoscaler's empty-node clock of one pool in one pass (tested against
 the numpy recomputation in tests/test_ca_skips.py).
 """

@@ -442,9 +442,8 @@ class DataPlane:
             return False
         ri = self.range_i
         j = K.service_advance(arrival_all, work_all, i, t1, t0, self._fs, self._js, self._edges, self._btab, self.state,
-                              self._hf, self._hi,
-                              self._held_f, self._held_id, self._u_f, self._u_i, self._wf, self._wi, lat_hist,
-                              wait_hist, signals, ri, self.range_f, self._tot)  # fmt: skip
+                              self._hf, self._hi, self._held_f, self._held_id, self._u_f, self._u_i, self._wf, self._wi,
+                              lat_hist, wait_hist, signals, ri, self.range_f, self._tot)  # fmt: skip
         if j < 0:
             if j == -2:
                 raise RuntimeError("service_advance stopped part way despite its capacity check")

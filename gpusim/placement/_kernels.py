@@ -5,8 +5,8 @@ the `ClusterState` arrays into the tuple ``S`` and the request into the tuple ``
 dtypes. `place_one` lists the feasible nodes with `feasible_nodes` (reference.fits) among the
 pod's candidate nodes (`placement.candidates`: those whose fixed properties can take it), scores
 them with the policy's ``score_<name>`` (reference.score_*; `score_nodes` dispatches) and keeps
-the best with `best_node`; `select_gpus` then picks the GPUs. Each has an obviously-correct plain-Python twin
-in `reference.py`; the tests compare them on random clusters. Scores are "higher is better";
+the best with `best_node`; `select_gpus` then picks the GPUs. Each has an obviously-correct
+plain-Python twin in `reference.py`; the tests compare them on random clusters. Scores are "higher is better";
 ties keep the lowest node index (and the lowest GPU index), so results never depend on
 iteration order.
 
@@ -708,8 +708,9 @@ def best_node(idx, cnt, s1, s2, draw, u1):
 def place_one(policy, artifact, u1, u2, S, R, T, cache_val, cache_ver, max_g, out, cand):
     """Choose the node (and GPUs, MIG start) for one pod: returns (node, mig_start), node -1 if none.
 
-    `feasible_nodes` lists the nodes of `cand` (see there) that can take the pod, the policy's score function
-    (dispatched on the kernel id `registry.POLICY_REGISTRY` declares) scores them, and
+    `feasible_nodes` lists the nodes of `cand` (see there) that can take the pod, the policy's
+    score function (`score_nodes` dispatches on the kernel id `registry.POLICY_REGISTRY` declares)
+    scores them, and
     `best_node` keeps the first best. ``artifact`` (FGD-paper policies only) rounds scores to
     the Kubernetes 0-100 integers as the FGD artifact does and picks uniformly (with `u1`) among
     the nodes sharing the best score, like kube-scheduler's selectHost, instead of exact scores
