@@ -104,6 +104,13 @@ def candidates(state: ClusterState, req: PodRequest) -> np.ndarray:
     return cand
 
 
+def draws_on_every_attempt(policy: str, fidelity: str = "exact") -> bool:
+    """Whether `place` draws random numbers even when no node can take the pod (`random`, and the
+    artifact fidelity): a filter that skipped more hopeless attempts would change what it draws.
+    """
+    return POLICY_IDS.get(policy) == K.RANDOM or fidelity == "artifact"
+
+
 def _gang_candidates(state: ClusterState, reqs: list[PodRequest]) -> np.ndarray:
     """`candidates` of a gang's pods: those of its first pod when every pod asks what it asks
     statically (a gang's pods are alike), else of each pod, merged.

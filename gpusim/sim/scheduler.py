@@ -8,8 +8,8 @@ tried at once.
 
 Within one cycle the cluster only fills up, so a pod shape that failed is not tried again, and
 a pod that asks more than the largest free amount on any ready node it could use (idle GPUs,
-free share of one GPU, CPU, memory, over its candidate nodes) is skipped without calling the
-placement policy. Both are necessary
+free share of one GPU, CPU, memory, over its candidate nodes; over every node for `random`, which
+draws on every attempt) is skipped without calling the placement policy. Both are necessary
 conditions, so pruning never changes a decision; it keeps long queues cheap.
 """
 
@@ -19,9 +19,11 @@ import bisect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from gpusim.cluster._scan import largest_free
 from gpusim.cluster.state import NODE_READY, SHARING_NONE, ClusterState, Placement, PodRequest
-from gpusim.placement import bind_gang, candidates, place, place_gang
+from gpusim.placement import bind_gang, candidates, draws_on_every_attempt, place, place_gang
 
 
 @dataclass(order=True)
@@ -73,6 +75,7 @@ class Scheduler:
         self.env = env
         self.cluster = cluster
         self.policy = policy
+        self._every_node = draws_on_every_attempt(policy)  # the free-room filter's nodes (see _largest_free)
         self.queue_order = queue
         self.rng = rng
         self.pending: list[PendingPod] = []
@@ -187,14 +190,17 @@ class Scheduler:
     def _largest_free(self, shape: tuple, req: PodRequest, caps: dict) -> tuple[int, int, int, int]:
         """`largest_free` over the nodes that could take `req` (`placement.candidates`: a pod for one
         pool looks at that pool's nodes), kept in `caps` until the next bind per what the candidates
-        depend on (the pod's constraints, and whether it asks for GPUs: see `_shape`).
+        depend on (the pod's constraints, and whether it asks for GPUs: see `_shape`). Over every
+        node for a policy that draws on every attempt (`random`): a tighter filter would skip
+        attempts, and so draws, that it has always made.
         """
-        key = (shape[0], shape[1][0] > 0)
+        key = None if self._every_node else (shape[0], shape[1][0] > 0)
         got = caps.get(key)
         if got is None:
             c = self.cluster
+            nodes = np.arange(c.n_nodes) if self._every_node else candidates(c, req)
             got = largest_free(c.node_state, c.node_gpus_idle, c.node_cpu_free, c.node_mem_free, c.node_gpu_start,
-                               c.node_gpu_count, c.gpu_free_milli, candidates(c, req), NODE_READY)  # fmt: skip
+                               c.node_gpu_count, c.gpu_free_milli, nodes, NODE_READY)  # fmt: skip
             caps[key] = got
         return got
 
