@@ -16,6 +16,9 @@ and a third loop in a fresh interpreter (the conservative ratio: the loop's own 
     most 10x the time), the two sizes alternating --n-repeat times (default 3; the median pair's CPU
     ratio and that of each size's fastest run); writes scaling.csv/.png to --out.
 (d) 20,000 training jobs on 6,500 GPUs (a PAI-2020-scale replay, synthetic shapes); target <= 5 s.
+(m) not run by default: (n)'s growth taken apart, each size's day with its training alone (no
+    services, no drain) and its services alone (no training), and the large cluster's services
+    alone at 5, 10, 25 and 50 services; where (n)'s growth comes from, not a target.
 
 Prints one line per figure and writes `control_plane.json` with all of them to --out.
 """
@@ -224,6 +227,17 @@ def main() -> None:
         figures["n_nodes"] = rows
         figures["n_pairs_cpu_ratio"] = pairs
         _plot(rows, figures.get("c_days", {}).get("per_day_s", []), out)
+    if "m" in cases:
+        parts: dict = {}
+        for scale, services in ((10.0, 5), (1.0, 50)):
+            for part in ("training", "services"):
+                parts[f"{part}_{scale:g}"] = _part(openai(scale, args.growth_days, services), part)
+        a_t, a_s, b_t, b_s = parts["training_10"], parts["services_10"], parts["training_1"], parts["services_1"]
+        print(f"(m) training alone: {a_t:.1f} -> {b_t:.1f} s CPU (x{b_t / a_t:.1f}); services alone: "
+              f"{a_s:.1f} -> {b_s:.1f} s (x{b_s / a_s:.1f}), 710 -> 7,100 nodes")  # fmt: skip
+        series = {k: _part(openai(1.0, args.growth_days, k), "services") for k in (5, 10, 25, 50)}
+        print("    7,100 nodes, services alone: " + ", ".join(f"{k}: {v:.1f} s" for k, v in series.items()))
+        figures["m"] = {"parts_cpu_s": parts, "services_series_cpu_s": series}
     if "b" in cases:
         proc = subprocess.run([sys.executable, __file__, "--child-b"], stdout=subprocess.PIPE, text=True, check=False)
         if proc.returncode != 0:
@@ -239,6 +253,18 @@ def main() -> None:
         )
     (out / "control_plane.json").write_text(json.dumps(figures, indent=2))
     print(f"figures: {out / 'control_plane.json'}")
+
+
+def _part(scenario: dict, part: str) -> float:
+    """CPU seconds of `scenario` with only its training (no services, no drain) or only its services."""
+    sc = dict(scenario)
+    if part == "training":
+        sc["workloads"] = [w for w in sc["workloads"] if w.get("type", "training") == "training"]
+        sc["drain"] = False  # as with services: stop at the horizon
+    else:
+        sc["workloads"] = [w for w in sc["workloads"] if w.get("type") == "inference"]
+    _, r, _ = timed(sc)
+    return r.run_info["cpu_s"]
 
 
 def _trend(per_day: list[float]) -> float:
