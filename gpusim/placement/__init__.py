@@ -112,13 +112,12 @@ def draws_on_every_attempt(policy: str, fidelity: str = "exact") -> bool:
 
 
 def _gang_candidates(state: ClusterState, reqs: list[PodRequest]) -> np.ndarray:
-    """`candidates` of a gang's pods: those of its first pod when every pod asks what it asks
-    statically (a gang's pods are alike), else of each pod, merged.
+    """`candidates` of a gang's pods: one list when its pods ask alike (a gang is one request
+    repeated), else each distinct request's, merged.
     """
-    first = candidates(state, reqs[0])
-    others = {id(c): c for c in (candidates(state, r) for r in reqs[1:])}
-    others.pop(id(first), None)
-    return np.unique(np.concatenate([first, *others.values()])) if others else first
+    distinct = {id(r): r for r in reqs}.values()  # looked up once per request, not once per pod
+    lists = list({id(c): c for c in (candidates(state, r) for r in distinct)}.values())
+    return lists[0] if len(lists) == 1 else np.unique(np.concatenate(lists))
 
 
 def _max_gpus_per_node(state: ClusterState) -> int:
@@ -141,7 +140,7 @@ def _place_kernel(
         raise ValueError(f"fidelity must be one of {FIDELITIES}, not {fidelity!r}")
     artifact = fidelity == "artifact"
     u1 = u2 = 0.0
-    if pid == K.RANDOM or artifact:
+    if draws_on_every_attempt(policy, fidelity):
         u1, u2 = (float(x) for x in rng.random(2))
     if state.n_nodes == 0:
         return None
