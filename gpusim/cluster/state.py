@@ -188,8 +188,11 @@ class ClusterState:
     """All nodes and GPUs of one simulated cluster, as arrays.
 
     Build it empty and add nodes with `add_nodes` (the engine does so from the scenario's node
-    pools, the cluster autoscaler later at run time). Arrays grow by reallocation, which is
-    rare (node additions), so every hot-path array stays contiguous with a fixed dtype.
+    pools, the cluster autoscaler later at run time). Each array is the first `n_nodes` (or
+    `n_gpus`) entries of a buffer that doubles when full, so adding nodes costs what it adds,
+    not a copy of the whole cluster, and every hot-path array stays contiguous with a fixed
+    dtype. An added node's arrays are new views: hold the state, not its arrays, across an
+    `add_nodes`.
     """
 
     _NODE_FIELDS = {
@@ -234,10 +237,13 @@ class ClusterState:
         self.n_nodes = 0
         self.n_gpus = 0
         self.max_gpus_per_node = 0
-        for name, dtype in {**self._NODE_FIELDS, **self._GPU_FIELDS}.items():
-            setattr(self, name, np.zeros(0, dtype=dtype))
+        # the buffers the arrays are views of (see the class docstring)
+        self._node_buf = {name: np.zeros(0, dtype=dtype) for name, dtype in self._NODE_FIELDS.items()}
         # pods per (node, GPU-affinity tag); node_affinity is its nonzero mask
-        self.node_tag_counts = np.zeros((0, MAX_TAG + 1), dtype=np.int32)
+        self._node_buf["node_tag_counts"] = np.zeros((0, MAX_TAG + 1), dtype=np.int32)
+        self._gpu_buf = {name: np.zeros(0, dtype=dtype) for name, dtype in self._GPU_FIELDS.items()}
+        self._view(self._node_buf, 0)
+        self._view(self._gpu_buf, 0)
         # FGD: the target workload's typical pods (gpusim.placement.fgd.TargetWorkload) and the
         # per-node fragmentation caches derived from it; set by the engine or the experiment
         self.target_workload = None
@@ -330,9 +336,8 @@ class ClusterState:
             "node_affinity": np.zeros(count),
             "node_version": np.zeros(count),
         }
-        for name, dtype in self._NODE_FIELDS.items():
-            setattr(self, name, np.concatenate([getattr(self, name), new_nodes[name].astype(dtype)]))
-        self.node_tag_counts = np.concatenate([self.node_tag_counts, np.zeros((count, MAX_TAG + 1), dtype=np.int32)])
+        new_nodes["node_tag_counts"] = 0
+        self._append(self._node_buf, first, count, new_nodes)
         g = gpus * count
         new_gpus = {
             "gpu_node": np.repeat(np.arange(first, first + count), gpus),
@@ -344,8 +349,7 @@ class ClusterState:
             "gpu_mig_compute_used": np.zeros(g),
             "gpu_ts_capacity": np.full(g, ts_replicas if sharing == SHARING_TIMESLICE else 0),
         }
-        for name, dtype in self._GPU_FIELDS.items():
-            setattr(self, name, np.concatenate([getattr(self, name), new_gpus[name].astype(dtype)]))
+        self._append(self._gpu_buf, self.n_gpus, g, new_gpus)
         self.node_names.extend(names or [f"{pool}-{i}" for i in range(first, first + count)])
         self.n_nodes += count
         self.n_gpus += g
@@ -355,6 +359,39 @@ class ClusterState:
             self.pool_live_nodes[pool_i] += count
         self.pool_version[pool_i] += 1
         return np.arange(first, first + count)
+
+    def _append(self, bufs: dict, n: int, count: int, values: dict) -> None:
+        """Write `count` new rows of each array after its first `n` (growing its buffer to at
+        least double when full) and make the arrays views of the first ``n + count`` rows.
+        """
+        need = n + count
+        for name, buf in bufs.items():
+            if buf.shape[0] < need:
+                grown = np.zeros((max(need, 2 * buf.shape[0]), *buf.shape[1:]), dtype=buf.dtype)
+                grown[:n] = buf[:n]
+                bufs[name] = buf = grown
+            buf[n:need] = values[name]
+        self._view(bufs, need)
+
+    def _view(self, bufs: dict, n: int) -> None:
+        for name, buf in bufs.items():
+            setattr(self, name, buf[:n])
+
+    def __getstate__(self) -> dict:
+        """Pickled and deep-copied as the buffers' used rows; `__setstate__` makes the arrays views
+        of them again (copying each array on its own would cut it from its buffer).
+        """
+        d = self.__dict__.copy()
+        for name in (*self._node_buf, *self._gpu_buf):
+            del d[name]
+        d["_node_buf"] = {k: v[: self.n_nodes] for k, v in self._node_buf.items()}
+        d["_gpu_buf"] = {k: v[: self.n_gpus] for k, v in self._gpu_buf.items()}
+        return d
+
+    def __setstate__(self, d: dict) -> None:
+        self.__dict__.update(d)
+        self._view(self._node_buf, self.n_nodes)
+        self._view(self._gpu_buf, self.n_gpus)
 
     def set_node_state(self, node: int, state: int) -> None:
         """Change a node's lifecycle state (provisioning, ready, gone), keeping the aggregates."""
