@@ -62,10 +62,13 @@ def _counting(monkeypatch):
             order += [p for p in pending if p.preemptible and p.priority < 0]
             inputs = (tuple(p.seq for p in order), tuple(self.provisioning_nodes),
                       tuple(len(self.live[n]) for n in self._autoscaled))  # fmt: skip
-            COUNTS["idle"] += order != [] and inputs == before
+            gangs = any(len(reqs) > 1 for p in order for reqs in p.alternatives)
             if self._scan_stamp == (sched.pending_version, self._nodes_version):  # the cached inputs hold
                 COUNTS["stamp"] += 1
-                assert self._scan_inputs == (order, inputs)
+                assert self._scan_inputs == (order, inputs, gangs)
+            if gangs:  # a gang's scan also reads the ready nodes' free room
+                inputs = (*inputs, tuple(self.cluster.pool_version))
+            COUNTS["idle"] += order != [] and inputs == before
         up(self)
 
     def scale_down(self):

@@ -5,8 +5,6 @@ shared pools.
 
 import math
 
-import pytest
-
 import gpusim
 from gpusim.scenario.loader import load_scenario
 from tests.conftest import small_scenario
@@ -192,12 +190,6 @@ def test_trace_on_whole_gpus_is_not_remapped(tmp_path):
     assert list(jobs["gpus"]) == [2] and list(jobs["gpu_resource"]) == ["nvidia.com/gpu"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cluster autoscaler: a pending gang is packed onto new nodes only, not onto the free room "
-    "of ready nodes plus new ones, so a gang needing both (here 1 ready + 2 new, pool max 3) never "
-    "scales up and the drain stalls (drain_stalled)",
-)
 def test_gang_spanning_ready_and_new_nodes_scales_up(tmp_path):
     csv = tmp_path / "g.csv"
     csv.write_text("t,d,p,g\n0,600,3,8\n")

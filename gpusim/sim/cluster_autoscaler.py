@@ -11,7 +11,10 @@ Cluster Autoscaler (one scan every `scan_interval`):
   pool the expander picks among the autoscaled pools whose empty node could host the group
   (least-waste: fewest GPUs then CPU left idle on the new node; price: cheapest node; priority:
   highest `priorities` value; random), within each pool's `max`. New nodes are ready after the
-  pool's provisioning lag.
+  pool's provisioning lag. A gang (a group of several pods, bound all at once) can wait while
+  some of its pods would fit ready nodes: those pods take that room first (whole GPUs on nodes
+  without a sharing mode; upstream's filterOutSchedulable counts pods that fit existing nodes the
+  same way), and only the rest ask for room on provisioning or new nodes.
 - scale-down: a ready node of an autoscaled pool with no pods for `scale_down_unneeded_time`,
   when no scale-up happened within `scale_down_delay_after_add`, is removed, keeping `min`.
 
@@ -25,8 +28,9 @@ indexes, and the empty-since clock as an array over node indices.
 Scans skip only work whose outcome is known to be unchanged (tests/test_ca_skips.py compares each
 shortcut with the plain scan): pending groups that fit no autoscaled or provisioning pool are left
 out of scale-up; a scale-up scan on the same inputs as the last one that picked no pool (pending
-groups, provisioning nodes, live counts) does nothing; a pool whose nodes did not change since its
-last scan (`ClusterState.pool_version`) keeps its empty-node clock.
+groups, provisioning nodes, live counts, and every pool's `ClusterState.pool_version` when a gang
+is pending, since a gang's scan reads the ready nodes' room) does nothing; a pool whose nodes did
+not change since its last scan (`ClusterState.pool_version`) keeps its empty-node clock.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ import numpy as np
 
 from gpusim.cluster._scan import empty_clock
 from gpusim.cluster.state import (
+    MILLI,
     NODE_DRAINING,
     NODE_GONE,
     NODE_PROVISIONING,
@@ -107,7 +112,7 @@ class NodeManager:
         self._idle_scan: tuple | None = None  # the inputs of the last scan that picked no pool
         self._nodes_version = 0  # bumped when a node is added, turns ready or is removed
         self._scan_stamp: tuple | None = None  # (pending version, nodes version) of `_scan_inputs`
-        self._scan_inputs: tuple = ([], ())
+        self._scan_inputs: tuple = ([], (), False)  # (pending groups, scan inputs, any gang among them)
         # pool -> (live array, pool version, earliest empty-since clock) at its last clock update
         self._clock_memo: dict[str, tuple[np.ndarray, int, float]] = {}
         for i in range(self.cluster.n_nodes):
@@ -225,9 +230,7 @@ class NodeManager:
         # the scan's inputs are only worked out again when the pending queue or the nodes changed
         # (the scheduler's pending version; node additions, readiness and removals)
         stamp = (sched.pending_version, self._nodes_version)
-        if stamp == self._scan_stamp:
-            pending, inputs = self._scan_inputs
-        else:
+        if stamp != self._scan_stamp:
             relevant = self._autoscaled_pools.union(int(c.node_pool[n]) for n in self.provisioning_nodes)
             pending = self._worth_scanning(sched.pending, relevant)
             pending = [p for p in pending if not p.preemptible or p.priority >= 0] + [
@@ -240,7 +243,12 @@ class NodeManager:
             # is skipped.
             inputs = (tuple(p.seq for p in pending), tuple(self.provisioning_nodes),
                       tuple(len(self.live[name]) for name in self._autoscaled))  # fmt: skip
-            self._scan_stamp, self._scan_inputs = stamp, (pending, inputs)
+            gangs = any(len(reqs) > 1 for p in pending for reqs in p.alternatives)
+            self._scan_stamp, self._scan_inputs = stamp, (pending, inputs, gangs)
+        else:
+            pending, inputs, gangs = self._scan_inputs
+        if gangs:  # a gang's scan also reads the ready nodes' free room (`_on_ready_room`)
+            inputs = (*inputs, tuple(c.pool_version))
         if not pending or inputs == self._idle_scan:
             return
         picked = False
@@ -248,6 +256,7 @@ class NodeManager:
         # request that will use them: node -> [gpu units, cpu, mem]
         provisioning = _Provisioning(self.provisioning_nodes, c.node_pool)
         room: dict[tuple[int, int], list[int]] = {}
+        ready_room: dict[int, list[int]] = {}  # ready node -> its free [GPUs, cpu, mem] left in this scan
         new: dict[tuple[str, int], list[list[int]]] = {}  # (pool, alternative sharing) -> bins
         for pod in pending:
             if any(self._fits_room(reqs, room, provisioning) for reqs in pod.alternatives):
@@ -257,6 +266,16 @@ class NodeManager:
                 continue
             picked = True
             pool, reqs = choice
+            left, taken = reqs, {}
+            if len(reqs) > 1:
+                # a gang binds all its pods at once, so it can be pending while some of its pods
+                # would fit ready nodes: those pods take that room, as the upstream autoscaler's
+                # filterOutSchedulable counts pods that fit existing nodes, and only the rest ask
+                # for room on nodes provisioning or new
+                left, taken = self._on_ready_room(reqs, ready_room)
+                if len(left) < len(reqs) and (not left or self._fits_room(left, room, provisioning)):
+                    ready_room.update(taken)
+                    continue
             tmpl = self.templates[pool]
             key = (pool, reqs[0].sharing)
             bins = new.setdefault(key, [])
@@ -264,7 +283,7 @@ class NodeManager:
             limit = self.pools[pool].autoscaling.max - len(self.live[pool]) - _new_in(new, pool) + len(bins)
             ok = True
             mode = self.pools[pool].sharing
-            for req in reqs:
+            for req in left:
                 if any(_take(b, req, mode) for b in trial):
                     continue
                 cap = _capacity(c, tmpl, mode)
@@ -274,6 +293,7 @@ class NodeManager:
                 trial.append(cap)
             if ok:
                 new[key] = trial
+                ready_room.update(taken)
         self._idle_scan = None if picked else inputs
         for (pool, _), bins in new.items():
             if bins:
@@ -376,6 +396,44 @@ class NodeManager:
                 return False
         room.update(trial)
         return True
+
+    def _on_ready_room(self, reqs, ready_room: dict) -> tuple[tuple, dict]:
+        """A gang's pods that the free room of ready nodes takes, first fit in node order, pod by pod:
+        returns (the pods left, in order; the taken room, node -> [GPUs, cpu, mem] left) without
+        changing `ready_room`. Whole-GPU pods on nodes without a sharing mode only (idle GPUs are
+        their room); other pods are all left.
+        """
+        c = self.cluster
+        trial: dict[int, list[int]] = {}
+        left = []
+        nodes_of: dict[PodRequest, list[int]] = {}  # a gang is mostly one request repeated
+        for req in reqs:
+            if req.sharing != SHARING_NONE or (req.gpus and req.gpu_milli < MILLI):
+                left.append(req)
+                continue
+            nodes = nodes_of.get(req)
+            if nodes is None:
+                nodes = nodes_of[req] = self._ready_fitting(req)
+            for n in nodes:
+                b = trial.get(n) or ready_room.get(n)
+                b = list(b) if b is not None else [int(c.node_gpus_idle[n]), int(c.node_cpu_free[n]),
+                                                   int(c.node_mem_free[n])]  # fmt: skip
+                if b[0] >= req.gpus and b[1] >= req.cpu_milli and b[2] >= req.memory_mib:
+                    b[0] -= req.gpus
+                    b[1] -= req.cpu_milli
+                    b[2] -= req.memory_mib
+                    trial[n] = b
+                    break
+            else:
+                left.append(req)
+        return tuple(left), trial
+
+    def _ready_fitting(self, req: PodRequest) -> list[int]:
+        """The ready nodes, without a sharing mode, whose pool's shape fits `req`, in node order."""
+        c = self.cluster
+        pools = [name for name in self.pools if self.live[name] and self.static_ok(self.live[name][0], req)]
+        nodes = sorted(n for name in pools for n in self.live[name])
+        return [n for n in nodes if c.node_state[n] == NODE_READY and c.node_sharing[n] == SHARING_NONE]
 
     def static_ok(self, node: int, req: PodRequest) -> bool:
         """Static fit of a request on a node's shape (labels, taints, model, sharing, size), any state.
