@@ -214,6 +214,9 @@ class ClusterState:
         "node_affinity": np.uint64,
         # bumped on every bind/release on the node, so derived per-node caches know they are stale
         "node_version": np.int64,
+        # nodes with one shape id were added alike (pool, size, GPUs, labels, taints, sharing): with
+        # no pods on them they look the same to every check and score (placement's `feasible_in`)
+        "node_shape": np.int32,
     }
     _GPU_FIELDS = {
         "gpu_node": np.int32,
@@ -238,6 +241,7 @@ class ClusterState:
         self.n_gpus = 0
         self.max_gpus_per_node = 0
         # the buffers the arrays are views of (see the class docstring)
+        self._shape_ids: dict[tuple, int] = {}  # see node_shape
         self._node_buf = {name: np.zeros(0, dtype=dtype) for name, dtype in self._NODE_FIELDS.items()}
         # pods per (node, GPU-affinity tag); node_affinity is its nonzero mask
         self._node_buf["node_tag_counts"] = np.zeros((0, MAX_TAG + 1), dtype=np.int32)
@@ -318,6 +322,9 @@ class ClusterState:
         taint_mask = self.taint_mask(list(taints or []))
         first = self.n_nodes
         start = self.n_gpus + gpus * np.arange(count, dtype=np.int64)
+        shape_key = (pool_i, cpu_milli, memory_mib, gpus, model_i, gpu_memory_mib, label_mask, taint_mask, sharing,
+                     ts_replicas)  # fmt: skip
+        shape = self._shape_ids.setdefault(shape_key, len(self._shape_ids))
         new_nodes = {
             "node_pool": np.full(count, pool_i),
             "node_gpu_model": np.full(count, model_i),
@@ -335,6 +342,7 @@ class ClusterState:
             "node_sharing": np.full(count, sharing),
             "node_affinity": np.zeros(count),
             "node_version": np.zeros(count),
+            "node_shape": np.full(count, shape),
         }
         new_nodes["node_tag_counts"] = 0
         self._append(self._node_buf, first, count, new_nodes)

@@ -18,7 +18,8 @@ inlined with ``inline="always"`` or not; a per-node call of the GPU-room check a
 
 S = (node_state, node_labels, node_taints, node_model, node_sharing, node_cpu_free,
      node_mem_free, node_cpu_total, node_mem_total, node_gpu_start, node_gpu_count,
-     node_affinity, node_version, gpu_free, gpu_tenants, gpu_ts_cap, gpu_mig_mem, gpu_mig_comp)
+     node_affinity, node_version, gpu_free, gpu_tenants, gpu_ts_cap, gpu_mig_mem, gpu_mig_comp,
+     node_pods, node_shape)
 R = (cpu, mem, gpus, milli, model_mask u64, selector u64, tolerations u64, sharing,
      mig_compute, mig_memory, mig_starts_mask, affinity_tag)
 T = (t_int, t_freq): the FGD target workload's typical pods, rows (cpu, milli per GPU, GPUs,
@@ -100,6 +101,8 @@ def select_gpus(n, policy, u2, S, R, out):
         gpu_ts_cap,
         gpu_mig_mem,
         gpu_mig_comp,
+        node_pods_,
+        node_shape,
     ) = S
     (r_cpu, r_mem, r_gpus, r_milli, r_model_mask, r_sel, r_tol, r_sharing, r_mig_c, r_mig_m, r_mig_starts, r_tag) = R
     if r_gpus == 0:
@@ -314,6 +317,8 @@ def fgd_node(n, S, R, T, cache_val, cache_ver, buf):
         gpu_ts_cap,
         gpu_mig_mem,
         gpu_mig_comp,
+        node_pods_,
+        node_shape,
     ) = S
     (r_cpu, r_mem, r_gpus, r_milli, r_model_mask, r_sel, r_tol, r_sharing, r_mig_c, r_mig_m, r_mig_starts, r_tag) = R
     t_int = T[0]
@@ -376,18 +381,25 @@ def fgd_node(n, S, R, T, cache_val, cache_ver, buf):
 
 
 @njit
-def feasible_nodes(S, R, first_only, idx, cand):
+def feasible_nodes(S, R, first_only, idx, cand, alike):
     """Write the nodes of `cand` that can take the pod now to `idx`, in index order; return their
     count (`feasible_in` over all of `cand`). `cand`: node indices in increasing order, holding every
     node that can take the pod (all nodes, or the pod's `placement.candidates`).
     """
-    return feasible_in(S, R, first_only, idx, cand, 0, cand.shape[0])
+    return feasible_in(S, R, first_only, idx, cand, 0, cand.shape[0], alike)
 
 
 @njit
-def feasible_in(S, R, first_only, idx, cand, lo, hi):
+def feasible_in(S, R, first_only, idx, cand, lo, hi, alike):
     """Write the nodes ``cand[lo:hi]`` that can take the pod now to `idx`, in their order; return
     their count.
+
+    ``alike``: of the nodes with no pods that were added alike (one `ClusterState.node_shape`, of
+    the first 64 shapes), list only the first, for a pod on whole or fractional GPUs. Such nodes pass or fail every check
+    together and every score reads only its node, so the first of them is the only one that can be
+    chosen (the first best wins ties): for every policy that draws no random numbers among its
+    feasible nodes, the choice is the same. A 7,000-node pool that is mostly empty is then a few
+    nodes to score, not thousands.
 
     reference.fits: ready, selector and taints (bitmasks), CPU and memory free, and for a GPU
     pod its GPU model and sharing mode (`ClusterState.static_fit`) and room on the node's GPUs
@@ -414,14 +426,23 @@ def feasible_in(S, R, first_only, idx, cand, lo, hi):
         gpu_ts_cap,
         gpu_mig_mem,
         gpu_mig_comp,
+        node_pods_,
+        node_shape,
     ) = S
     (r_cpu, r_mem, r_gpus, r_milli, r_model_mask, r_sel, r_tol, r_sharing, r_mig_c, r_mig_m, r_mig_starts, r_tag) = R
     whole = r_milli >= MILLI
+    dedupe = alike and r_gpus > 0 and r_sharing == SHARING_NONE
+    seen = np.uint64(0)  # bit s: an empty node of shape s was looked at (shapes 0-63; others always are)
     cnt = 0
     for k in range(lo, hi):
         n = cand[k]
         if node_state[n] != NODE_READY:
             continue
+        if dedupe and node_pods_[n] == 0 and node_shape[n] < 64:
+            bit = U1 << np.uint64(node_shape[n])
+            if seen & bit:
+                continue  # an empty node like one already looked at (see above)
+            seen |= bit
         if (node_labels[n] & r_sel) != r_sel or (node_taints[n] & ~r_tol) != 0:
             continue
         if node_cpu_free[n] < r_cpu or node_mem_free[n] < r_mem:
@@ -718,7 +739,7 @@ def place_one(policy, artifact, u1, u2, S, R, T, cache_val, cache_ver, max_g, ou
     the first.
     """
     idx = np.empty(1 if policy == FIRST_FIT else cand.shape[0], dtype=np.int64)
-    cnt = feasible_nodes(S, R, policy == FIRST_FIT, idx, cand)
+    cnt = feasible_nodes(S, R, policy == FIRST_FIT, idx, cand, policy != RANDOM and not artifact)
     return place_among(policy, artifact, u1, u2, S, R, T, cache_val, cache_ver, max_g, out, idx, cnt)
 
 
@@ -838,6 +859,8 @@ def pack_sequence(
         gpu_ts_cap,
         gpu_mig_mem,
         gpu_mig_comp,
+        node_pods_,
+        node_shape,
     ) = S
     out = np.empty(max(max_g, 1), dtype=np.int64)
     zero = np.uint64(0)
@@ -902,6 +925,33 @@ def _drop_at(idx, s1, s2, two, cnt, p):
 
 
 @njit
+def _insert_at(idx, s1, s2, two, cnt, p, node, v1, v2):
+    """Insert `node` with scores (v1, v2) at entry `p` of ``idx[:cnt]`` keeping the order (the arrays
+    have room: they are as long as the candidates); return the new count.
+    """
+    for j in range(cnt, p, -1):
+        idx[j] = idx[j - 1]
+        s1[j] = s1[j - 1]
+        if two:
+            s2[j] = s2[j - 1]
+    idx[p] = node
+    s1[p] = v1
+    if two:
+        s2[p] = v2
+    return cnt + 1
+
+
+@njit
+def _next_alike(cand, after, node_state, node_pods, node_shape, sh):
+    """The first ready node with no pods and shape `sh` in ``cand`` after position `after`, or -1."""
+    for j in range(after + 1, cand.shape[0]):
+        m = cand[j]
+        if node_state[m] == NODE_READY and node_pods[m] == 0 and node_shape[m] == sh:
+            return m
+    return -1
+
+
+@njit
 def gang_sequence(policy, S, node_pods, node_gpus_idle, tag_counts, gpu_mem_committed, ints, masks, gpu_mem, T,
                   cache_val, cache_ver, max_g, cand, out_nodes, out_gpus, out_mig):  # fmt: skip
     """A gang's pods (whole or fractional GPUs) placed one after another with `place_one`, each bound
@@ -944,17 +994,27 @@ def gang_sequence(policy, S, node_pods, node_gpus_idle, tag_counts, gpu_mem_comm
             # same request's feasible nodes and scores are the last ones with that node's again.
             prev = out_nodes[i - 1] if i > 0 else -1
             if prev < 0 or not _same_row(ints, masks, gpu_mem, i):
-                cnt = feasible_nodes(S, R, False, idx, cand)
+                cnt = feasible_nodes(S, R, False, idx, cand, True)
                 score_nodes(policy, False, S, R, T, cache_val, cache_ver, qw, idx, cnt, buf, s1, s2)
             else:
                 at[0] = prev
                 p = np.searchsorted(idx[:cnt], prev)  # idx is in index order and holds prev
-                if feasible_in(S, R, False, one, at, 0, 1) == 0:
+                if feasible_in(S, R, False, one, at, 0, 1, False) == 0:
                     cnt = _drop_at(idx, s1, s2, two, cnt, p)
                 else:
                     score_nodes(policy, False, S, R, T, cache_val, cache_ver, qw, at, 1, buf, t1, t2)
                     s1[p] = t1[0]
                     s2[p] = t2[0]
+                if node_pods[prev] == 1 and R[2] > 0 and R[7] == SHARING_NONE and S[19][prev] < 64:
+                    # prev was empty and stood for the empty nodes added alike (`feasible_in`): the
+                    # next of them stands for them now
+                    m = _next_alike(cand, np.searchsorted(cand, prev), S[0], node_pods, S[19], S[19][prev])
+                    if m >= 0:
+                        at[0] = m
+                        if feasible_in(S, R, False, one, at, 0, 1, False) == 1:
+                            score_nodes(policy, False, S, R, T, cache_val, cache_ver, qw, at, 1, buf, t1, t2)
+                            q = np.searchsorted(idx[:cnt], m)
+                            cnt = _insert_at(idx, s1, s2, two, cnt, q, m, t1[0], t2[0])
             if cnt == 0:
                 break
             n, ms = choose(policy, False, 0.0, 0.0, S, R, T, cache_val, cache_ver, qw, buf, out, idx, cnt, s1, s2)

@@ -40,8 +40,10 @@ def _expected(s: ClusterState, steps) -> dict:
     """The arrays written out from the steps, node by node (what a build from scratch holds)."""
     ref = {name: [] for name in FIELDS}
     start = 0
+    shapes: dict = {}  # nodes added alike share a shape id, numbered in order of first appearance
     for pool, count, kw in steps:
         gpus = kw.get("gpus", 0)
+        shape = shapes.setdefault((pool, tuple(sorted((k, v) for k, v in kw.items() if k != "state"))), len(shapes))
         ts = kw.get("sharing", 0) == SHARING_TIMESLICE
         for _ in range(count):
             node = len(ref["node_pool"])
@@ -49,7 +51,8 @@ def _expected(s: ClusterState, steps) -> dict:
                    "node_cpu_free": kw["cpu_milli"], "node_mem_total": kw["memory_mib"],
                    "node_mem_free": kw["memory_mib"], "node_gpu_start": start, "node_gpu_count": gpus,
                    "node_gpus_idle": gpus, "node_state": kw.get("state", 1), "node_sharing": kw.get("sharing", 0),
-                   "node_gpu_model": s.gpu_model_ids.index(kw["gpu_model"]) if gpus else -1}  # fmt: skip
+                   "node_gpu_model": s.gpu_model_ids.index(kw["gpu_model"]) if gpus else -1,
+                   "node_shape": shape}  # fmt: skip
             for name in s._NODE_FIELDS:
                 ref[name].append(row.get(name, 0))
             ref["node_tag_counts"].append([0] * (MAX_TAG + 1))
