@@ -240,8 +240,8 @@ class ClusterState:
         self.n_nodes = 0
         self.n_gpus = 0
         self.max_gpus_per_node = 0
+        self._shape_ids: dict[tuple, int] = {}  # what nodes were added with -> their node_shape
         # the buffers the arrays are views of (see the class docstring)
-        self._shape_ids: dict[tuple, int] = {}  # see node_shape
         self._node_buf = {name: np.zeros(0, dtype=dtype) for name, dtype in self._NODE_FIELDS.items()}
         # pods per (node, GPU-affinity tag); node_affinity is its nonzero mask
         self._node_buf["node_tag_counts"] = np.zeros((0, MAX_TAG + 1), dtype=np.int32)

@@ -395,11 +395,11 @@ def feasible_in(S, R, first_only, idx, cand, lo, hi, alike):
     their count.
 
     ``alike``: of the nodes with no pods that were added alike (one `ClusterState.node_shape`, of
-    the first 64 shapes), list only the first, for a pod on whole or fractional GPUs. Such nodes pass or fail every check
-    together and every score reads only its node, so the first of them is the only one that can be
-    chosen (the first best wins ties): for every policy that draws no random numbers among its
-    feasible nodes, the choice is the same. A 7,000-node pool that is mostly empty is then a few
-    nodes to score, not thousands.
+    the first 64 shapes), list only the first, for a pod on whole or fractional GPUs. Such nodes
+    pass or fail every check together (their state is checked first) and every score reads only
+    its node, so the first of them is the only one that can be chosen (the first best wins ties):
+    for every policy that draws no random numbers among its feasible nodes, the choice is the
+    same. A 7,000-node pool that is mostly empty is then a few nodes to score, not thousands.
 
     reference.fits: ready, selector and taints (bitmasks), CPU and memory free, and for a GPU
     pod its GPU model and sharing mode (`ClusterState.static_fit`) and room on the node's GPUs
