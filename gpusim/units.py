@@ -135,8 +135,18 @@ def parse_duration(value: object) -> float:
         total += float(m.group(1)) * _DURATION_UNITS[m.group(2)]
         pos, seen = m.end(), True
     if not seen or text[pos:].strip():
+        if text.startswith("-") and _is_duration(text[1:]):
+            raise ValueError(f"{value!r} is negative: a duration is 0 or more ({DURATION_HELP})")
         raise ValueError(f"{value!r} is not {DURATION_HELP}")
     return _bounded(total, MAX_DURATION_S, "a duration (seconds)", value)
+
+
+def _is_duration(text: str) -> bool:
+    try:
+        parse_duration(text)
+    except ValueError:
+        return False
+    return True
 
 
 _RATE_UNITS = {"s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "hour": 3600.0, "d": 86400.0, "day": 86400.0}

@@ -146,6 +146,11 @@ def test_bad_duration_string(tmp_path, capsys):
     assert "workloads[0].generator.duration" in err and "is not a duration" in err
 
 
+def test_negative_duration_says_negative(tmp_path, capsys):
+    err = run_bad(tmp_path, capsys, GOOD.replace("duration: 30m", "duration: -30m"))
+    assert "workloads[0].generator.duration" in err and "'-30m' is negative" in err
+
+
 def test_selector_matches_no_pool(tmp_path, capsys):
     text = GOOD.replace("    generator:", "      nodeSelector: {zone: mars}\n    generator:")
     err = run_bad(tmp_path, capsys, text)

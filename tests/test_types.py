@@ -57,6 +57,14 @@ def test_bad_durations(bad):
         parse_duration(bad)
 
 
+@pytest.mark.parametrize("bad", ["-5s", "-1h30m", " -250ms"])
+def test_negative_durations_say_so(bad):
+    with pytest.raises(ValueError, match="is negative: a duration is 0 or more"):
+        parse_duration(bad)
+    with pytest.raises(ValueError, match="is not a duration"):
+        parse_duration("-" + bad.strip())  # two signs: not a duration at all
+
+
 @pytest.mark.parametrize(
     "text,per_s", [("36/h", 0.01), ("0.5/s", 0.5), ("2/min", 2 / 60), ("86.4/d", 0.001), (3, 3.0), ("3", 3.0)]
 )
