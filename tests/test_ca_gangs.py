@@ -10,22 +10,14 @@ many. Each case below is small enough to count its nodes by hand.
 from __future__ import annotations
 
 import gpusim
-from tests.conftest import small_scenario
-
-
-def _pool(**over):
-    return {"name": "gpu", "count": 1, "gpu_model": "nvidia-a100-80gb", "gpus_per_node": 8, "vcpu": 64,
-            "memory": "512Gi", **over}  # fmt: skip
+from tests.conftest import gpu_pool, small_scenario, trace_workload
 
 
 def _gangs(tmp_path, rows: str, duration: str = "2h", **pool):
     csv = tmp_path / "g.csv"
     csv.write_text("t,d,p,g\n" + rows)
-    w = {"name": "t", "pod": {"resources": {"requests": {"cpu": "1", "memory": "1Gi"},
-                                            "limits": {"nvidia.com/gpu": 1}}},
-         "trace": {"format": "generic", "path": str(csv),
-                   "columns": {"arrival": "t", "duration": "d", "num_pods": "p", "gpus": "g"}}}  # fmt: skip
-    data = small_scenario(cluster={"node_pools": [_pool(**pool)]}, workloads=[w], duration=duration, drain=True)
+    data = small_scenario(cluster={"node_pools": [gpu_pool(**pool)]}, workloads=[trace_workload(csv)],
+                          duration=duration, drain=True)  # fmt: skip
     return gpusim.simulate(data, seed=1)
 
 

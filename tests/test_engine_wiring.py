@@ -7,29 +7,15 @@ import math
 
 import gpusim
 from gpusim.scenario.loader import load_scenario
-from tests.conftest import small_scenario
-
-
-def _pool(**over):
-    return {"name": "gpu", "count": 1, "gpu_model": "nvidia-a100-80gb", "gpus_per_node": 8, "vcpu": 64,
-            "memory": "512Gi", **over}  # fmt: skip
-
-
-def _trace_workload(csv, pod_limits=None, columns=None):
-    return {
-        "name": "t",
-        "pod": {"resources": {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": pod_limits or {"nvidia.com/gpu": 1}}},
-        "trace": {"format": "generic", "path": str(csv),
-                  "columns": columns or {"arrival": "t", "duration": "d", "num_pods": "p", "gpus": "g"}},
-    }  # fmt: skip
+from tests.conftest import gpu_pool, small_scenario, trace_workload
 
 
 def test_gang_capacity_counts_autoscaling_max(tmp_path):
     # no node now, up to 3 with autoscaling: 3 pods x 8 GPUs fit (after scale-up), 4 pods never do
     csv = tmp_path / "g.csv"
     csv.write_text("t,d,p,g\n0,600,3,8\n1,600,4,8\n")
-    pool = _pool(count=0, autoscaling={"min": 0, "max": 3})
-    data = small_scenario(cluster={"node_pools": [pool]}, workloads=[_trace_workload(csv)], duration="2h", drain=True)
+    pool = gpu_pool(count=0, autoscaling={"min": 0, "max": 3})
+    data = small_scenario(cluster={"node_pools": [pool]}, workloads=[trace_workload(csv)], duration="2h", drain=True)
     r = gpusim.simulate(data, seed=1)
     states = dict(zip(r.jobs["num_pods"], r.jobs["state"], strict=True))
     assert states == {3: "finished", 4: "unschedulable"}
@@ -43,8 +29,10 @@ def test_gang_capacity_on_time_sliced_pool_counts_replicas(tmp_path):
     # fits one node at once, 9 never
     csv = tmp_path / "g.csv"
     csv.write_text("t,d,p,g,m\n0,60,8,1,250\n1,60,9,1,250\n")
-    pool = _pool(gpus_per_node=2, sharing={"timeSlicing": {"resources": [{"name": "nvidia.com/gpu", "replicas": 4}]}})
-    w = _trace_workload(csv, columns={"arrival": "t", "duration": "d", "num_pods": "p", "gpus": "g", "gpu_milli": "m"})
+    pool = gpu_pool(
+        gpus_per_node=2, sharing={"timeSlicing": {"resources": [{"name": "nvidia.com/gpu", "replicas": 4}]}}
+    )
+    w = trace_workload(csv, columns={"arrival": "t", "duration": "d", "num_pods": "p", "gpus": "g", "gpu_milli": "m"})
     data = small_scenario(cluster={"node_pools": [pool]}, workloads=[w], duration="1h", drain=True)
     r = gpusim.simulate(data, seed=1)
     states = dict(zip(r.jobs["num_pods"], r.jobs["state"], strict=True))
@@ -54,7 +42,7 @@ def test_gang_capacity_on_time_sliced_pool_counts_replicas(tmp_path):
 def test_placeholder_that_fits_no_node_is_reported(tmp_path):
     # `gpusim check` rejects this scenario; through the API without the checks, the engine skips
     # the placeholders and says why instead of leaving them pending
-    data = small_scenario(cluster={"node_pools": [_pool()], "overprovisioning": {
+    data = small_scenario(cluster={"node_pools": [gpu_pool()], "overprovisioning": {
         "replicas": 2, "pod": {"resources": {"limits": {"nvidia.com/gpu": 16}}}}}, duration="10m")  # fmt: skip
     scenario = load_scenario(data, check=False)
     s = gpusim.simulate(scenario, seed=1).summary
@@ -66,7 +54,7 @@ def test_placeholder_that_fits_no_node_is_reported(tmp_path):
 def test_drain_that_cannot_progress_is_reported():
     # a time-sliced pod that uses more GPU memory than the GPU has crash-loops (OOM) forever:
     # nothing can progress, so draining stops and says so (the checks reject this; the API does not)
-    pool = _pool(sharing={"timeSlicing": {"resources": [{"name": "nvidia.com/gpu", "replicas": 2}]}})
+    pool = gpu_pool(sharing={"timeSlicing": {"resources": [{"name": "nvidia.com/gpu", "replicas": 2}]}})
     w = {"name": "t", "pod": {"resources": {"limits": {"nvidia.com/gpu": 1}}, "gpu_memory": "100Gi"},
          "jobs": [{"arrival": 0.0, "duration": 60.0}]}  # fmt: skip
     data = small_scenario(cluster={"node_pools": [pool]}, workloads=[w], duration="1h", drain=True)
@@ -83,7 +71,7 @@ def test_drain_cap_is_reported(tmp_path, monkeypatch):
     monkeypatch.setattr(engine, "DRAIN_CAP", 3)
     csv = tmp_path / "g.csv"
     csv.write_text("t,d,p,g\n0,36000,1,1\n")
-    data = small_scenario(cluster={"node_pools": [_pool()]}, workloads=[_trace_workload(csv)], duration="1h",
+    data = small_scenario(cluster={"node_pools": [gpu_pool()]}, workloads=[trace_workload(csv)], duration="1h",
                           drain=True)  # fmt: skip
     s = gpusim.simulate(data, seed=1).summary
     assert s["drain_cap_hit"] is True and s["jobs_running"] == 1
@@ -93,7 +81,7 @@ def test_drain_cap_is_reported(tmp_path, monkeypatch):
 def test_drained_run_reports_no_drain_stop(tmp_path):
     csv = tmp_path / "g.csv"
     csv.write_text("t,d,p,g\n0,7200,1,1\n")
-    data = small_scenario(cluster={"node_pools": [_pool()]}, workloads=[_trace_workload(csv)], duration="1h",
+    data = small_scenario(cluster={"node_pools": [gpu_pool()]}, workloads=[trace_workload(csv)], duration="1h",
                           drain=True)  # fmt: skip
     s = gpusim.simulate(data, seed=1).summary
     assert s["jobs_finished"] == 1 and "drain_cap_hit" not in s and "drain_stalled" not in s
@@ -108,7 +96,7 @@ def test_cli_warns_when_the_drain_cap_is_hit(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(engine, "DRAIN_CAP", 2)
     csv = tmp_path / "g.csv"
     csv.write_text("t,d,p,g\n0,36000,1,1\n")
-    data = small_scenario(cluster={"node_pools": [_pool()]}, workloads=[_trace_workload(csv)], duration="1h",
+    data = small_scenario(cluster={"node_pools": [gpu_pool()]}, workloads=[trace_workload(csv)], duration="1h",
                           drain=True)  # fmt: skip
     path = tmp_path / "s.yaml"
     path.write_text(yaml.safe_dump(data))
@@ -124,11 +112,11 @@ def test_price_expander_sees_catalog_prices(tmp_path):
     csv = tmp_path / "g.csv"
     csv.write_text("t,d,p,g\n0,600,1,8\n")
     pools = [
-        _pool(name="a-h100", count=0, gpu_model="nvidia-h100-80gb", autoscaling={"min": 0, "max": 2}),
-        _pool(name="b-a100", count=0, autoscaling={"min": 0, "max": 2}),
+        gpu_pool(name="a-h100", count=0, gpu_model="nvidia-h100-80gb", autoscaling={"min": 0, "max": 2}),
+        gpu_pool(name="b-a100", count=0, autoscaling={"min": 0, "max": 2}),
     ]
     data = small_scenario(cluster={"node_pools": pools, "autoscaler": {"expander": "price"}},
-                          workloads=[_trace_workload(csv)], duration="1h", drain=True)  # fmt: skip
+                          workloads=[trace_workload(csv)], duration="1h", drain=True)  # fmt: skip
     r = gpusim.simulate(data, seed=1)
     assert list(r.nodes["pool"]) == ["b-a100"]
     assert r.nodes["usd_per_hour"].iloc[0] == 8 * 3.4309
@@ -139,11 +127,11 @@ def test_price_expander_ranks_unknown_prices_last(tmp_path):
     csv = tmp_path / "g.csv"
     csv.write_text("t,d,p,g\n0,600,1,8\n")
     pools = [
-        _pool(name="a-unknown", count=0, price_unknown=True, autoscaling={"min": 0, "max": 2}),
-        _pool(name="b-known", count=0, price_per_hour=50.0, autoscaling={"min": 0, "max": 2}),
+        gpu_pool(name="a-unknown", count=0, price_unknown=True, autoscaling={"min": 0, "max": 2}),
+        gpu_pool(name="b-known", count=0, price_per_hour=50.0, autoscaling={"min": 0, "max": 2}),
     ]
     data = small_scenario(cluster={"node_pools": pools, "autoscaler": {"expander": "price"}},
-                          workloads=[_trace_workload(csv)], duration="1h", drain=True)  # fmt: skip
+                          workloads=[trace_workload(csv)], duration="1h", drain=True)  # fmt: skip
     r = gpusim.simulate(data, seed=1)
     assert list(r.nodes["pool"]) == ["b-known"]
     assert math.isnan(r.summary["cost_usd.a-unknown"]) and math.isnan(r.summary["cost_usd"])
@@ -155,8 +143,8 @@ def test_trace_on_a_mig_pool_gets_the_mapped_profiles(tmp_path):
     # (A100 80GB: 2 x 1g.10gb, 1 x 2g.20gb, 1 x 3g.40gb per GPU) does not have
     csv = tmp_path / "g.csv"
     csv.write_text("t,d,g,m\n0,60,1,100\n1,60,1,250\n2,60,1,400\n3,60,1,1000\n")
-    pool = _pool(gpus_per_node=2, sharing={"mig": {"strategy": "mixed", "config": "all-balanced"}})
-    w = _trace_workload(csv, columns={"arrival": "t", "duration": "d", "gpus": "g", "gpu_milli": "m"})
+    pool = gpu_pool(gpus_per_node=2, sharing={"mig": {"strategy": "mixed", "config": "all-balanced"}})
+    w = trace_workload(csv, columns={"arrival": "t", "duration": "d", "gpus": "g", "gpu_milli": "m"})
     data = small_scenario(cluster={"node_pools": [pool]}, workloads=[w], duration="1h", drain=True)
     r = gpusim.simulate(data, seed=1)
     jobs = r.jobs.sort_values("arrival_s")
@@ -171,8 +159,10 @@ def test_trace_on_a_time_sliced_pool_gets_replicas(tmp_path):
     # time-slicing with R = 4 replicas: a half GPU takes ceil(0.5 x 4) = 2 replicas, 2 whole GPUs 2 x 4
     csv = tmp_path / "g.csv"
     csv.write_text("t,d,g,m\n0,60,1,500\n1,60,2,1000\n")
-    pool = _pool(gpus_per_node=2, sharing={"timeSlicing": {"resources": [{"name": "nvidia.com/gpu", "replicas": 4}]}})
-    w = _trace_workload(csv, columns={"arrival": "t", "duration": "d", "gpus": "g", "gpu_milli": "m"})
+    pool = gpu_pool(
+        gpus_per_node=2, sharing={"timeSlicing": {"resources": [{"name": "nvidia.com/gpu", "replicas": 4}]}}
+    )
+    w = trace_workload(csv, columns={"arrival": "t", "duration": "d", "gpus": "g", "gpu_milli": "m"})
     data = small_scenario(cluster={"node_pools": [pool]}, workloads=[w], duration="1h", drain=True)
     r = gpusim.simulate(data, seed=1)
     jobs = r.jobs.sort_values("arrival_s")
@@ -184,8 +174,8 @@ def test_trace_on_a_time_sliced_pool_gets_replicas(tmp_path):
 def test_trace_on_whole_gpus_is_not_remapped(tmp_path):
     csv = tmp_path / "g.csv"
     csv.write_text("t,d,g,m\n0,60,2,1000\n")
-    w = _trace_workload(csv, columns={"arrival": "t", "duration": "d", "gpus": "g", "gpu_milli": "m"})
-    data = small_scenario(cluster={"node_pools": [_pool()]}, workloads=[w], duration="1h", drain=True)
+    w = trace_workload(csv, columns={"arrival": "t", "duration": "d", "gpus": "g", "gpu_milli": "m"})
+    data = small_scenario(cluster={"node_pools": [gpu_pool()]}, workloads=[w], duration="1h", drain=True)
     jobs = gpusim.simulate(data, seed=1).jobs
     assert list(jobs["gpus"]) == [2] and list(jobs["gpu_resource"]) == ["nvidia.com/gpu"]
 
@@ -193,7 +183,7 @@ def test_trace_on_whole_gpus_is_not_remapped(tmp_path):
 def test_gang_spanning_ready_and_new_nodes_scales_up(tmp_path):
     csv = tmp_path / "g.csv"
     csv.write_text("t,d,p,g\n0,600,3,8\n")
-    pool = _pool(autoscaling={"min": 1, "max": 3})
-    data = small_scenario(cluster={"node_pools": [pool]}, workloads=[_trace_workload(csv)], duration="2h", drain=True)
+    pool = gpu_pool(autoscaling={"min": 1, "max": 3})
+    data = small_scenario(cluster={"node_pools": [pool]}, workloads=[trace_workload(csv)], duration="2h", drain=True)
     s = gpusim.simulate(data, seed=1).summary
     assert s["jobs_finished"] == 1
