@@ -1,10 +1,12 @@
 """The Cluster Autoscaler's cheap scans give exactly the results of the straightforward ones.
 
-Four shortcuts (gpusim/sim/cluster_autoscaler.py): a pending group whose first pod fits no pool's
+Five shortcuts (gpusim/sim/cluster_autoscaler.py): a pending group whose first pod fits no pool's
 node shape is left out of the scale-up scan (`_hopeless`); a scale-up scan on the inputs of the
 last scan that picked no pool is skipped (`_idle_scan`); those inputs are reused while the pending
 queue and the nodes are unchanged (`_scan_stamp`); a pool whose live nodes and
-`pool_version` did not change keeps its empty-node clock and its earliest clock (`_clock_memo`).
+`pool_version` did not change keeps its empty-node clock and its earliest clock (`_clock_memo`);
+a gang's walk over ready nodes starts after those that refused its request earlier in the scan
+(`_on_ready_room`'s `walk`).
 Each is compared here with the plain scan on random autoscaled runs (several pools, labels, gangs,
 pods that fit no pool, an HPA-scaled service, low-priority placeholders, every expander), and on
 random walks of the state for the clock.
@@ -25,7 +27,7 @@ from gpusim.sim.engine import simulate
 from gpusim.sim.run import Run
 from gpusim.sim.scheduler import PendingPod
 
-COUNTS = {"hopeless": 0, "idle": 0, "memo": 0, "stamp": 0}
+COUNTS = {"hopeless": 0, "idle": 0, "memo": 0, "stamp": 0, "walk": 0}
 
 
 def _plain(monkeypatch):
@@ -44,6 +46,8 @@ def _plain(monkeypatch):
     monkeypatch.setattr(ca.NodeManager, "_scale_up", scale_up)
     monkeypatch.setattr(ca.NodeManager, "_scale_down", scale_down)
     monkeypatch.setattr(ca.NodeManager, "_worth_scanning", lambda self, pending, relevant: list(pending))
+    ready = ca.NodeManager._on_ready_room  # every gang walks the ready nodes from the first
+    monkeypatch.setattr(ca.NodeManager, "_on_ready_room", lambda self, reqs, room, walk: ready(self, reqs, room, {}))
 
 
 def _counting(monkeypatch):
@@ -82,9 +86,17 @@ def _counting(monkeypatch):
         COUNTS["hopeless"] += len(pending) - len(keep)
         return keep
 
+    ready = ca.NodeManager._on_ready_room
+
+    def on_ready_room(self, reqs, room, walk):
+        out = ready(self, reqs, room, walk)
+        COUNTS["walk"] += sum(walk[r][1] for r in set(reqs) if r in walk)  # nodes later walks skip
+        return out
+
     monkeypatch.setattr(ca.NodeManager, "_scale_up", scale_up)
     monkeypatch.setattr(ca.NodeManager, "_scale_down", scale_down)
     monkeypatch.setattr(ca.NodeManager, "_worth_scanning", worth_scanning)
+    monkeypatch.setattr(ca.NodeManager, "_on_ready_room", on_ready_room)
 
 
 def random_scenario(seed: int) -> dict:
@@ -168,6 +180,7 @@ def test_shortcuts_are_taken(monkeypatch):
     for seed in range(4):
         downs += _outputs(random_scenario(seed))[0]["cluster_scale_downs"]
     assert COUNTS["hopeless"] > 50 and COUNTS["idle"] > 50 and COUNTS["memo"] > 500 and COUNTS["stamp"] > 50, COUNTS
+    assert COUNTS["walk"] > 20, COUNTS
     assert downs > 0
 
 
@@ -303,3 +316,29 @@ def test_hopeless_groups_find_no_room_and_no_pool(static_provisioning):
         elif any(nm._fits_room(reqs, {}, prov) for reqs in alts) or nm._expand(alts, {}) is not None:
             served += 1  # a group left in does find room or a pool, some of the time
     assert 0 < marked < 300 and served > 0
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_ready_room_walk_equals_walking_from_the_first_node(seed):
+    """Gangs one after another in one scan, each one's taken room kept or dropped (a gang over its
+    pool's max takes none): with the scan's walk, each gang gets what a walk from the first ready
+    node gives it.
+    """
+    rng = np.random.default_rng(seed)
+    run = _clock_run()
+    nm, c = run.nodes, run.cluster
+    for n in range(c.n_nodes):  # fill the ready nodes unevenly
+        for g in range(int(c.node_gpu_start[n]), int(c.node_gpu_start[n] + c.node_gpu_count[n])):
+            if rng.random() < 0.5:
+                c.bind(PodRequest(cpu_milli=1000, memory_mib=1024, gpus=1), Placement(n, (g,), 0))
+    shapes = [PodRequest(cpu_milli=int(k) * 1000, memory_mib=1024, gpus=int(g)) for k, g in ((1, 1), (2, 2), (4, 4))]
+    room: dict = {}
+    walk: dict = {}
+    for _ in range(30):
+        req = shapes[int(rng.integers(len(shapes)))]
+        reqs = tuple([req] * int(rng.integers(2, 6)))
+        got = nm._on_ready_room(reqs, room, walk)
+        assert got == nm._on_ready_room(reqs, room, {})
+        if rng.random() < 0.6:
+            room.update(got[1])
+    assert any(w[1] > 0 for w in walk.values())  # the walk did skip nodes

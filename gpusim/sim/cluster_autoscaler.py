@@ -257,6 +257,7 @@ class NodeManager:
         provisioning = _Provisioning(self.provisioning_nodes, c.node_pool)
         room: dict[tuple[int, int], list[int]] = {}
         ready_room: dict[int, list[int]] = {}  # ready node -> its free [GPUs, cpu, mem] left in this scan
+        ready_walk: dict = {}  # request -> [its ready nodes, how many of them refused it] (`_on_ready_room`)
         new: dict[tuple[str, int], list[list[int]]] = {}  # (pool, alternative sharing) -> bins
         for pod in pending:
             if any(self._fits_room(reqs, room, provisioning) for reqs in pod.alternatives):
@@ -272,7 +273,7 @@ class NodeManager:
                 # would fit ready nodes: those pods take that room, as the upstream autoscaler's
                 # filterOutSchedulable counts pods that fit existing nodes, and only the rest ask
                 # for room on nodes provisioning or new
-                left, taken = self._on_ready_room(reqs, ready_room)
+                left, taken = self._on_ready_room(reqs, ready_room, ready_walk)
                 if len(left) < len(reqs) and (not left or self._fits_room(left, room, provisioning)):
                     ready_room.update(taken)
                     continue
@@ -397,25 +398,34 @@ class NodeManager:
         room.update(trial)
         return True
 
-    def _on_ready_room(self, reqs, ready_room: dict) -> tuple[tuple, dict]:
+    def _on_ready_room(self, reqs, ready_room: dict, walk: dict) -> tuple[tuple, dict]:
         """A gang's pods that the free room of ready nodes takes, first fit in node order, pod by pod:
         returns (the pods left, in order; the taken room, node -> [GPUs, cpu, mem] left) without
         changing `ready_room`. Whole-GPU pods on nodes without a sharing mode only (idle GPUs are
         their room); other pods are all left.
+
+        `walk` (one per scan) keeps each request's ready nodes and how many of the first of them
+        refused it on `ready_room`: room only shrinks during a scan, so they refuse it again and the
+        next walk starts after them (a full pool costs one pass a scan, not one a pod).
         """
         c = self.cluster
         trial: dict[int, list[int]] = {}
         left = []
-        nodes_of: dict[PodRequest, list[int]] = {}  # a gang is mostly one request repeated
         for req in reqs:
             if req.sharing != SHARING_NONE or (req.gpus and req.gpu_milli < MILLI):
                 left.append(req)
                 continue
-            nodes = nodes_of.get(req)
-            if nodes is None:
-                nodes = nodes_of[req] = self._ready_fitting(req)
-            for n in nodes:
-                b = trial.get(n) or ready_room.get(n)
+            w = walk.get(req)
+            if w is None:
+                w = walk[req] = [self._ready_fitting(req), 0]
+            nodes, start = w
+            leading = True  # the nodes walked so far refused it on `ready_room`, not just on this gang's trial
+            for i in range(start, len(nodes)):
+                n = nodes[i]
+                b = trial.get(n)
+                mine = b is not None
+                if b is None:
+                    b = ready_room.get(n)
                 b = list(b) if b is not None else [int(c.node_gpus_idle[n]), int(c.node_cpu_free[n]),
                                                    int(c.node_mem_free[n])]  # fmt: skip
                 if b[0] >= req.gpus and b[1] >= req.cpu_milli and b[2] >= req.memory_mib:
@@ -424,6 +434,10 @@ class NodeManager:
                     b[2] -= req.memory_mib
                     trial[n] = b
                     break
+                if mine:
+                    leading = False
+                elif leading:
+                    w[1] = i + 1
             else:
                 left.append(req)
         return tuple(left), trial
