@@ -56,3 +56,11 @@ def test_half_used_ready_node_gives_its_idle_gpus(tmp_path):
     r = _gangs(tmp_path, "0,7200,1,4\n60,600,3,4\n", duration="3h", autoscaling={"min": 1, "max": 5})
     assert r.summary["jobs_finished"] == 2
     assert r.summary["nodes_added"] == 1
+
+
+def test_a_ready_node_takes_several_pods_of_a_gang(tmp_path):
+    # a gang of 4 pods x 4 GPUs, 1 idle 8-GPU ready node, max 2: two pods on the ready node, two on
+    # one new node (counting one pod per ready node would ask for 2 new nodes, over the max)
+    r = _gangs(tmp_path, "0,600,4,4\n", autoscaling={"min": 1, "max": 2})
+    assert r.summary["jobs_finished"] == 1
+    assert r.summary["nodes_added"] == 1

@@ -406,11 +406,15 @@ class NodeManager:
 
         `walk` (one per scan) keeps each request's ready nodes and how many of the first of them
         refused it on `ready_room`: room only shrinks during a scan, so they refuse it again and the
-        next walk starts after them (a full pool costs one pass a scan, not one a pod).
+        next walk starts after them; within a gang, a pod's walk starts where the last pod's stopped
+        (a full pool costs one pass a scan, not one a pod).
         """
         c = self.cluster
         trial: dict[int, list[int]] = {}
         left = []
+        # per request in this gang: where its next pod's walk starts (the gang's own room only
+        # shrinks too) and whether every node before it refused on `ready_room` alone
+        at: dict[PodRequest, list] = {}
         for req in reqs:
             if req.sharing != SHARING_NONE or (req.gpus and req.gpu_milli < MILLI):
                 left.append(req)
@@ -418,9 +422,12 @@ class NodeManager:
             w = walk.get(req)
             if w is None:
                 w = walk[req] = [self._ready_fitting(req), 0]
-            nodes, start = w
-            leading = True  # the nodes walked so far refused it on `ready_room`, not just on this gang's trial
-            for i in range(start, len(nodes)):
+            nodes = w[0]
+            pos = at.get(req)
+            if pos is None:
+                pos = at[req] = [w[1], True]
+            i, leading = pos
+            while i < len(nodes):
                 n = nodes[i]
                 b = trial.get(n)
                 mine = b is not None
@@ -433,12 +440,14 @@ class NodeManager:
                     b[1] -= req.cpu_milli
                     b[2] -= req.memory_mib
                     trial[n] = b
-                    break
+                    break  # the next pod looks at this node again
                 if mine:
                     leading = False
                 elif leading:
                     w[1] = i + 1
-            else:
+                i += 1
+            pos[0], pos[1] = i, leading
+            if i == len(nodes):
                 left.append(req)
         return tuple(left), trial
 
