@@ -226,7 +226,11 @@ class Scheduler:
                 shape = pod.shapes[i]
                 if shape in failed:
                     continue
-                can_preempt = not pod.preemptible and any(v[1] < pod.priority for v in self.bound_placeholders)
+                can_preempt = (
+                    bool(self.bound_placeholders)
+                    and not pod.preemptible
+                    and any(v[1] < pod.priority for v in self.bound_placeholders)
+                )
                 if not can_preempt and not _may_fit(shape[0], shape[1], self._largest_free(shape, requests[0], caps)):
                     continue
                 self.attempts += 1
