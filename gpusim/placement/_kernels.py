@@ -1005,10 +1005,11 @@ def gang_sequence(policy, S, node_pods, node_gpus_idle, tag_counts, gpu_mem_comm
                     score_nodes(policy, False, S, R, T, cache_val, cache_ver, qw, at, 1, buf, t1, t2)
                     s1[p] = t1[0]
                     s2[p] = t2[0]
-                if node_pods[prev] == 1 and R[2] > 0 and R[7] == SHARING_NONE and S[19][prev] < 64:
+                shapes = S[19]
+                if node_pods[prev] == 1 and R[2] > 0 and R[7] == SHARING_NONE and shapes[prev] < 64:
                     # prev was empty and stood for the empty nodes added alike (`feasible_in`): the
                     # next of them stands for them now
-                    m = _next_alike(cand, np.searchsorted(cand, prev), S[0], node_pods, S[19], S[19][prev])
+                    m = _next_alike(cand, np.searchsorted(cand, prev), S[0], node_pods, shapes, shapes[prev])
                     if m >= 0:
                         at[0] = m
                         if feasible_in(S, R, False, one, at, 0, 1, False) == 1:

@@ -435,10 +435,7 @@ class NodeManager:
                     b = ready_room.get(n)
                 b = list(b) if b is not None else [int(c.node_gpus_idle[n]), int(c.node_cpu_free[n]),
                                                    int(c.node_mem_free[n])]  # fmt: skip
-                if b[0] >= req.gpus and b[1] >= req.cpu_milli and b[2] >= req.memory_mib:
-                    b[0] -= req.gpus
-                    b[1] -= req.cpu_milli
-                    b[2] -= req.memory_mib
+                if _take(b, req, self._modes[c.node_pool[n]]):
                     trial[n] = b
                     break  # the next pod looks at this node again
                 if mine:
