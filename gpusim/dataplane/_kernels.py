@@ -1098,23 +1098,39 @@ def close_interval(counts, total, qs, out):
     """Nearest-rank quantiles `qs` of the counts array `counts` (as `histogram.quantile`: the counts
     index holding each rank, written to ``out[1:]``; ``out[0]`` the number counted, 0: none), then
     add `counts` to `total` and zero it.
+
+    The rank searches and the move to `total` walk only the blocks of 32 bins between the first and
+    the last nonzero one: an interval's latencies fill a few dozen of the ~1,000 bins, and with 50
+    services' histograms (17 KB each) out of the CPU's cache, walking all of `total` at every tick
+    took 2.5 us a call against 0.5 us for 5 services (0.6 us either way now).
     """
+    size = counts.shape[0]
     n = 0
-    for k in range(counts.shape[0]):
-        n += counts[k]
+    lo = hi = -1  # the first and last nonzero blocks of 32 bins (summed in vector registers)
+    for b in range(0, size, 32):
+        s = 0
+        for k in range(b, min(b + 32, size)):
+            s += counts[k]
+        if s:
+            if lo < 0:
+                lo = b
+            hi = b
+        n += s
     out[0] = n
-    if n > 0:
-        for j in range(qs.shape[0]):
-            rank = max(1, int(math.ceil(qs[j] * n - 1e-9)))
-            cum = 0
-            idx = counts.shape[0]
-            for k in range(counts.shape[0]):
-                cum += counts[k]
-                if cum >= rank:
-                    idx = k
-                    break
-            out[1 + j] = idx
-    for k in range(counts.shape[0]):
+    if n == 0:
+        return
+    hi = min(hi + 32, size) - 1
+    for j in range(qs.shape[0]):
+        rank = max(1, int(math.ceil(qs[j] * n - 1e-9)))
+        cum = 0
+        idx = size
+        for k in range(lo, hi + 1):
+            cum += counts[k]
+            if cum >= rank:
+                idx = k
+                break
+        out[1 + j] = idx
+    for k in range(lo, hi + 1):
         if counts[k]:
             total[k] += counts[k]
             counts[k] = 0

@@ -19,9 +19,12 @@ No component reads another's private attributes: they talk through the methods n
 
 from __future__ import annotations
 
+import gc
 import math
+import threading
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from gpusim.metrics.summary import cost_summary, summarize
@@ -241,6 +244,10 @@ class Run:
         """Run the clock to the horizon (and, with `drain`, on until every training job is done);
         returns the run's end time.
         """
+        with _rarer_young_collections():
+            return self._run(progress)
+
+    def _run(self, progress: Callable[[float, float], None] | None) -> float:
         self.start()
         env, horizon = self.env, self.scenario.duration
         for i in range(1, PROGRESS_STEPS + 1):
@@ -366,3 +373,45 @@ def service_summary(rows: list[dict]) -> dict:
         out["ttft_p99_s"] = max(r["ttft_p99_s"] for r in llm)
         out["tpot_p99_s"] = max(r["tpot_p99_s"] for r in llm)
     return out
+
+
+# the young generation's threshold while a run's clock runs (Python's default is 700); see
+# `_rarer_young_collections`
+RUN_GC_THRESHOLD = 10_000
+_gc_lock = threading.Lock()
+_gc_runs = 0  # runs in progress in this process (threads of a sweep share the collector)
+_gc_saved: tuple[int, ...] | None = None  # the thresholds to restore when the last run ends
+
+
+@contextmanager
+def _rarer_young_collections():
+    """Run Python's cyclic garbage collector less often while a run's clock runs: its young
+    generation's threshold goes from the default 700 to `RUN_GC_THRESHOLD` tracked objects, and
+    back when the last run in progress ends.
+
+    Why: a run's medium-lived objects (replicas, placements, timeouts) live through a few young
+    collections at 700, are promoted and trigger full collections, each walking every object in
+    the process (the imported libraries' too): at 7,100 nodes and 50 services a simulated day
+    had 328 young and 3 full collections, 0.24 s, against 0.004 s at a tenth of the size. At
+    10,000 the same day has about 10 young collections and no full one. Reference counting still
+    frees everything else at once; only cyclic garbage waits a little longer. Nothing the
+    simulation computes depends on when the collector runs. A threshold the process set higher
+    (or 0, collection off) is left as it is, and so is one changed while the run ran.
+    """
+    global _gc_runs, _gc_saved
+    with _gc_lock:
+        if _gc_runs == 0:
+            old = gc.get_threshold()
+            _gc_saved = old if 0 < old[0] < RUN_GC_THRESHOLD else None
+            if _gc_saved is not None:
+                gc.set_threshold(RUN_GC_THRESHOLD, *old[1:])
+        _gc_runs += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_runs -= 1
+            if _gc_runs == 0 and _gc_saved is not None:
+                if gc.get_threshold()[0] == RUN_GC_THRESHOLD:
+                    gc.set_threshold(*_gc_saved)
+                _gc_saved = None
