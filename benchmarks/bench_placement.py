@@ -162,8 +162,10 @@ def _takes_cand(mod) -> bool:
 
 @lru_cache
 def _s_len(mod) -> int:
-    """How many cluster arrays `mod`'s kernels take as ``S`` (18 before the node shapes were added)."""
-    return 20 if "node_shape" in inspect.getsource(mod) else 18
+    """How many cluster arrays `mod`'s kernels take as ``S`` (18 before the node shapes were added, 20
+    before the idle-GPU counts)."""
+    src = inspect.getsource(mod)
+    return 21 if "node_idle" in src else 20 if "node_shape" in src else 18
 
 
 @lru_cache
