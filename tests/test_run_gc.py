@@ -1,5 +1,5 @@
 """A run makes Python's young garbage collections rarer while its clock runs, and puts the
-process's thresholds back afterwards (gpusim.sim.run._rarer_young_collections)."""
+process's thresholds back afterwards (gpusim.sim.run.rarer_young_collections)."""
 
 import contextlib
 import gc
@@ -41,7 +41,7 @@ def test_a_process_threshold_that_is_off_or_higher_is_left_alone(thresholds, min
 
 def test_a_threshold_changed_during_the_run_is_kept(thresholds):
     gc.set_threshold(700, 10, 10)
-    with R._rarer_young_collections():
+    with R.rarer_young_collections():
         assert gc.get_threshold()[0] == R.RUN_GC_THRESHOLD
         gc.set_threshold(1234, 10, 10)  # the user's own, set while a run is in progress
     assert gc.get_threshold() == (1234, 10, 10)
@@ -55,14 +55,14 @@ def test_overlapping_runs_restore_once_when_the_last_ends(thresholds):
     during_b = []
 
     def a():
-        with R._rarer_young_collections():
+        with R.rarer_young_collections():
             a_in.set()
             b_in.wait(5)
         a_out.set()
 
     def b():
         a_in.wait(5)
-        with R._rarer_young_collections():
+        with R.rarer_young_collections():
             b_in.set()
             a_out.wait(5)
             during_b.append(gc.get_threshold()[0])
@@ -78,7 +78,7 @@ def test_overlapping_runs_restore_once_when_the_last_ends(thresholds):
 
 def test_restored_when_the_run_raises(thresholds):
     gc.set_threshold(700, 10, 10)
-    with pytest.raises(RuntimeError), R._rarer_young_collections():
+    with pytest.raises(RuntimeError), R.rarer_young_collections():
         raise RuntimeError("a run failed")
     assert gc.get_threshold() == (700, 10, 10)
 
@@ -89,7 +89,7 @@ def test_results_do_not_depend_on_the_collector(thresholds, monkeypatch):
     scenario = "scenarios/sharing-inference.yaml"  # training, services, the autoscalers
     gc.set_threshold(700, 10, 10)
     a = simulate(scenario, seed=3)
-    monkeypatch.setattr(R, "_rarer_young_collections", contextlib.nullcontext)
+    monkeypatch.setattr(R, "rarer_young_collections", contextlib.nullcontext)
     gc.set_threshold(50, 2, 2)
     b = simulate(scenario, seed=3)
     gc.set_threshold(700, 10, 10)
