@@ -46,7 +46,8 @@ def state_arrays(state: ClusterState) -> tuple:
         s.node_cpu_free, s.node_mem_free, s.node_cpu_total, s.node_mem_total,
         s.node_gpu_start, s.node_gpu_count, s.node_affinity, s.node_version,
         s.gpu_free_milli, s.gpu_tenants, s.gpu_ts_capacity, s.gpu_mig_mem_used,
-        s.gpu_mig_compute_used, s.node_pods, s.node_shape, s.node_gpus_idle,
+        s.gpu_mig_compute_used, s.node_pods, s.node_shape, s.node_gpus_idle, s.room_block,
+        s.room_shape,
     )  # fmt: skip
 
 

@@ -19,7 +19,8 @@ inlined with ``inline="always"`` or not; a per-node call of the GPU-room check a
 S = (node_state, node_labels, node_taints, node_model, node_sharing, node_cpu_free,
      node_mem_free, node_cpu_total, node_mem_total, node_gpu_start, node_gpu_count,
      node_affinity, node_version, gpu_free, gpu_tenants, gpu_ts_cap, gpu_mig_mem, gpu_mig_comp,
-     node_pods, node_shape, node_idle)   (node_idle: `ClusterState.node_gpus_idle`)
+     node_pods, node_shape, node_idle, room_block, room_shape)
+     (`ClusterState.node_gpus_idle`, `.room_block`, `.room_shape`)
 R = (cpu, mem, gpus, milli, model_mask u64, selector u64, tolerations u64, sharing,
      mig_compute, mig_memory, mig_starts_mask, affinity_tag)
 T = (t_int, t_freq): the FGD target workload's typical pods, rows (cpu, milli per GPU, GPUs,
@@ -35,6 +36,7 @@ from gpusim.cluster.state import (
     MIG_MEMORY_SLICES,
     MIG_SLICE_MILLI,
     NODE_READY,
+    ROOM_BLOCK_SHIFT,
     SHARING_NONE,
     SHARING_TIMESLICE,
 )
@@ -104,6 +106,8 @@ def select_gpus(n, policy, u2, S, R, out):
         node_pods_,
         node_shape,
         node_idle,
+        room_block,
+        room_shape,
     ) = S
     (r_cpu, r_mem, r_gpus, r_milli, r_model_mask, r_sel, r_tol, r_sharing, r_mig_c, r_mig_m, r_mig_starts, r_tag) = R
     if r_gpus == 0:
@@ -321,6 +325,8 @@ def fgd_node(n, S, R, T, cache_val, cache_ver, buf):
         node_pods_,
         node_shape,
         node_idle,
+        room_block,
+        room_shape,
     ) = S
     (r_cpu, r_mem, r_gpus, r_milli, r_model_mask, r_sel, r_tol, r_sharing, r_mig_c, r_mig_m, r_mig_starts, r_tag) = R
     t_int = T[0]
@@ -433,15 +439,36 @@ def feasible_in(S, R, first_only, idx, cand, lo, hi, alike):
         node_pods_,
         node_shape,
         node_idle,
+        room_block,
+        room_shape,
     ) = S
     (r_cpu, r_mem, r_gpus, r_milli, r_model_mask, r_sel, r_tol, r_sharing, r_mig_c, r_mig_m, r_mig_starts, r_tag) = R
     whole = r_milli >= MILLI
     plain_gpus = r_gpus > 0 and r_sharing == SHARING_NONE  # whole GPUs or a fractional share
     dedupe = alike and plain_gpus
     seen = np.uint64(0)  # bit s: an empty node of shape s was looked at (shapes 0-63; others always are)
+    blocks = plain_gpus and whole  # skip the blocks of 64 nodes where no node has r_gpus wholly free GPUs
+    cur_b = -1
+    skip_b = False
     cnt = 0
-    for k in range(lo, hi):
+    k = lo
+    while k < hi:
         n = cand[k]
+        k += 1
+        if blocks:
+            b = n >> ROOM_BLOCK_SHIFT
+            if b != cur_b:
+                cur_b = b
+                if room_block[b] < 0:
+                    count_block(b, node_affinity, node_idle, node_gpu_start, node_gpu_count, gpu_free, node_pods_,
+                                node_shape, room_block, room_shape)  # fmt: skip
+                skip_b = room_block[b] < r_gpus
+                if dedupe and not skip_b and room_shape[b] >= 0:
+                    # every node of the block empty and alike: passed whole once one like them was seen
+                    skip_b = (seen & (U1 << np.uint64(room_shape[b]))) != 0
+            if skip_b:  # on to the first candidate past the block (the block's others follow this one)
+                k += np.searchsorted(cand[k : min(k + (1 << ROOM_BLOCK_SHIFT) - 1, hi)], (b + 1) << ROOM_BLOCK_SHIFT)
+                continue
         if node_state[n] != NODE_READY:
             continue
         if dedupe and node_pods_[n] == 0 and node_shape[n] < 64:
@@ -506,6 +533,34 @@ def feasible_in(S, R, first_only, idx, cand, lo, hi, alike):
         if first_only:
             break
     return cnt
+
+
+@njit
+def count_block(b, node_affinity, node_idle, node_gpu_start, node_gpu_count, gpu_free, node_pods, node_shape,
+                room_block, room_shape):  # fmt: skip
+    """Count block `b` (nodes ``b << ROOM_BLOCK_SHIFT`` on, of every state) into `ClusterState`'s
+    ``room_block[b]``: the most wholly free GPUs on any of its nodes (a node's idle count where no
+    pod holds a share of a GPU, see `feasible_in`, else its GPUs with all their milli-GPU free),
+    and ``room_shape[b]``: the node shape they all share if none has a pod (shapes below 64), else -1.
+    """
+    best = 0
+    lo = b << ROOM_BLOCK_SHIFT
+    shape = node_shape[lo] if node_shape[lo] < 64 else -1
+    for n in range(lo, min(lo + (1 << ROOM_BLOCK_SHIFT), node_idle.shape[0])):
+        if node_pods[n] != 0 or node_shape[n] != shape:
+            shape = -1
+        if (node_affinity[n] & U1) == 0:
+            w = node_idle[n]
+        else:
+            w = 0
+            s = node_gpu_start[n]
+            for g in range(s, s + node_gpu_count[n]):
+                if gpu_free[g] == MILLI:
+                    w += 1
+        if w > best:
+            best = w
+    room_block[b] = best
+    room_shape[b] = shape
 
 
 @njit
@@ -880,6 +935,8 @@ def pack_sequence(
         node_pods_,
         node_shape,
         node_idle,
+        room_block,
+        room_shape,
     ) = S
     out = np.empty(max(max_g, 1), dtype=np.int64)
     zero = np.uint64(0)
@@ -903,6 +960,7 @@ def pack_sequence(
         placed[i] = n
         if n < 0:
             continue
+        room_block[n >> ROOM_BLOCK_SHIFT] = -1  # as ClusterState.bind marks it
         node_cpu_free[n] -= cpu[i]
         node_mem_free[n] -= mem[i]
         node_pods[n] += 1
@@ -984,8 +1042,8 @@ def gang_sequence(policy, S, node_pods, node_gpus_idle, tag_counts, gpu_mem_comm
     affinity_tag); ``masks[i]``: (model mask, selector, tolerations); ``gpu_mem[i]``: GPU memory MiB.
     ``cand``: the nodes every pod is looked for among (`feasible_nodes`).
     """
-    node_cpu_free, node_mem_free, node_affinity, node_version, gpu_free, gpu_tenants = (
-        S[5], S[6], S[11], S[12], S[13], S[14],
+    node_cpu_free, node_mem_free, node_affinity, node_version, gpu_free, gpu_tenants, room_block = (
+        S[5], S[6], S[11], S[12], S[13], S[14], S[21],
     )  # fmt: skip
     out = np.empty(max(max_g, 1), dtype=np.int64)
     buf = np.empty(max(max_g, 1), dtype=np.int64)
@@ -1042,6 +1100,7 @@ def gang_sequence(policy, S, node_pods, node_gpus_idle, tag_counts, gpu_mem_comm
             break
         out_nodes[i] = n
         out_mig[i] = ms
+        room_block[n >> ROOM_BLOCK_SHIFT] = -1  # a pod on it now: count the block again
         node_cpu_free[n] -= ints[i, 0]
         node_mem_free[n] -= ints[i, 1]
         node_pods[n] += 1
@@ -1061,6 +1120,7 @@ def gang_sequence(policy, S, node_pods, node_gpus_idle, tag_counts, gpu_mem_comm
         placed += 1
     for i in range(placed - 1, -1, -1):
         n = out_nodes[i]
+        room_block[n >> ROOM_BLOCK_SHIFT] = -1  # room given back: count the block again
         node_cpu_free[n] += ints[i, 0]
         node_mem_free[n] += ints[i, 1]
         node_pods[n] -= 1
