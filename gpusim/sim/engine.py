@@ -40,7 +40,8 @@ def simulate(
         seed = scenario.seed if scenario.seed is not None else draw_seed()
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     wall0 = time.perf_counter()
-    with run_module.rarer_young_collections():  # building the jobs and collecting the tables too (Run.run alone: the clock)
+    # rarer garbage collections while the jobs are built and the tables collected too (Run.run: the clock)
+    with run_module.rarer_young_collections():
         run = Run(scenario, seed, drain_cap=DRAIN_CAP)
         run.run(progress)
         return run.result(started_at=started_at, wall0=wall0)
