@@ -165,7 +165,7 @@ def _s_len(mod) -> int:
     """How many cluster arrays `mod`'s kernels take as ``S`` (18 before the node shapes were added, 20
     before the idle-GPU counts, 21 before the room blocks)."""
     src = inspect.getsource(mod)
-    return 23 if "room_block" in src else 21 if "node_idle" in src else 20 if "node_shape" in src else 18
+    return 22 if "count_block" in src else 21 if "node_idle" in src else 20 if "node_shape" in src else 18
 
 
 @lru_cache

@@ -63,7 +63,7 @@ SHARING_TIMESLICE = 1
 SHARING_MIG = 2
 SHARING_NAMES = {SHARING_NONE: "none", SHARING_TIMESLICE: "time-slicing", SHARING_MIG: "mig"}
 MAX_TAG = 62  # GPU-clustering affinity tags 0..62 live in a uint64 mask per node
-ROOM_BLOCK_SHIFT = 6  # `ClusterState.room_block` bounds the room of blocks of 2**6 = 64 nodes
+ROOM_BLOCK_SHIFT = 6  # `ClusterState.room` bounds the room of blocks of 2**6 = 64 nodes
 MIG_COMPUTE_SLICES = 7
 MIG_MEMORY_SLICES = 8
 MIG_SLICE_MILLI = MILLI // MIG_MEMORY_SLICES  # a MIG memory slice counts as 125 milli-GPU
@@ -267,16 +267,25 @@ class ClusterState:
         # e.g. placement's pack_sequence, do not bump it)
         self.pool_version: list[int] = [0] * len(self.pool_names)
         self.node_states_version = 0  # bumped by set_node_state (derived ready masks know when to refresh)
-        # per block of 64 nodes (node >> ROOM_BLOCK_SHIFT): at least the most wholly free GPUs on any
-        # node of the block (any state), or -1 when the block changed since it was counted. Every
-        # bind (the kernels' own too), release, touch and added node marks its block -1; placement's
-        # `feasible_in` counts a marked block when a whole-GPU pod first looks at it and skips the
-        # blocks without room
-        self.room_block = np.zeros(0, dtype=np.int32)
-        # with a counted block (room_block >= 0): the node shape (`node_shape`, below 64) all its
-        # nodes share when every one of them has no pod, else -1; placement's alike-node dedupe
-        # then passes the whole block once it has looked at an empty node of that shape
-        self.room_shape = np.zeros(0, dtype=np.int32)
+        # per block of 64 nodes (node >> ROOM_BLOCK_SHIFT), two columns (one array for the kernels):
+        # `room_block`, at least the most wholly free GPUs on any node of the block (any state), or
+        # -1 when the block changed since it was counted, and `room_shape`, with a counted block the
+        # node shape (`node_shape`, below 64) all its nodes share when none of them has a pod, else
+        # -1. Every bind (the kernels' own too), release, touch and added node marks its block -1;
+        # placement's `feasible_in` counts a marked block when a whole-GPU pod first looks at it,
+        # skips the blocks without room, and its alike-node dedupe passes a block of empty nodes
+        # alike once it has looked at one like them
+        self.room = np.zeros((0, 2), dtype=np.int32)
+
+    @property
+    def room_block(self) -> np.ndarray:
+        """`room`'s first column (a view): each block's wholly free GPUs bound, -1 if to be counted."""
+        return self.room[:, 0]
+
+    @property
+    def room_shape(self) -> np.ndarray:
+        """`room`'s second column (a view): the shape of a counted block whose nodes are all empty."""
+        return self.room[:, 1]
 
     # ------------------------------------------------------------------ building
     def gpu_model_index(self, model_id: str | None) -> int:
@@ -373,11 +382,10 @@ class ClusterState:
         self.n_nodes += count
         self.n_gpus += g
         n_blocks = ((self.n_nodes - 1) >> ROOM_BLOCK_SHIFT) + 1
-        if n_blocks > self.room_block.shape[0]:
-            more = np.full(n_blocks - self.room_block.shape[0], -1, dtype=np.int32)
-            self.room_block = np.concatenate([self.room_block, more])
-            self.room_shape = np.concatenate([self.room_shape, more])
-        self.room_block[first >> ROOM_BLOCK_SHIFT :] = -1
+        if n_blocks > self.room.shape[0]:
+            more = np.full((n_blocks - self.room.shape[0], 2), -1, dtype=np.int32)
+            self.room = np.concatenate([self.room, more])
+        self.room[first >> ROOM_BLOCK_SHIFT :, 0] = -1
         self.max_gpus_per_node = max(self.max_gpus_per_node, gpus)
         if state != NODE_GONE:
             self._gpus_live += g
@@ -531,7 +539,7 @@ class ClusterState:
 
     def touch(self, node: int) -> None:
         """Mark a node changed outside bind/release (e.g. MIG re-partitioning), so caches refresh."""
-        self.room_block[node >> ROOM_BLOCK_SHIFT] = -1
+        self.room[node >> ROOM_BLOCK_SHIFT, 0] = -1
         self.node_version[node] += 1
         self.pool_version[int(self.node_pool[node])] += 1
 
@@ -622,7 +630,7 @@ class ClusterState:
             )  # fmt: skip
             if ok:
                 self.pool_version[self.node_pool[n]] += 1
-                self.room_block[n >> ROOM_BLOCK_SHIFT] = -1
+                self.room[n >> ROOM_BLOCK_SHIFT, 0] = -1
                 if self.node_state[n] != NODE_GONE:
                     self._milli_allocated += d_alloc
                 self._gpus_busy += d_busy
@@ -630,7 +638,7 @@ class ClusterState:
         if self.node_cpu_free[n] < req.cpu_milli or self.node_mem_free[n] < req.memory_mib:
             raise ValueError(f"node {n} lacks CPU or memory for {req}")
         self._check_gpus(req, placement)
-        self.room_block[n >> ROOM_BLOCK_SHIFT] = -1
+        self.room[n >> ROOM_BLOCK_SHIFT, 0] = -1
         self.node_cpu_free[n] -= req.cpu_milli
         self.node_mem_free[n] -= req.memory_mib
         self.node_pods[n] += 1
@@ -673,14 +681,14 @@ class ClusterState:
             ok = False
         if ok:
             self.pool_version[self.node_pool[n]] += 1
-            self.room_block[n >> ROOM_BLOCK_SHIFT] = -1
+            self.room[n >> ROOM_BLOCK_SHIFT, 0] = -1
             if self.node_state[n] != NODE_GONE:
                 self._milli_allocated += d_alloc
             self._gpus_busy += d_busy
             if self.node_cpu_free[n] > self.node_cpu_total[n] or self.node_mem_free[n] > self.node_mem_total[n]:
                 raise ValueError(f"release of {req} on node {n} frees more than it holds")
             return  # release hooks watch MIG pods only
-        self.room_block[n >> ROOM_BLOCK_SHIFT] = -1
+        self.room[n >> ROOM_BLOCK_SHIFT, 0] = -1
         self.node_cpu_free[n] += req.cpu_milli
         self.node_mem_free[n] += req.memory_mib
         self.node_pods[n] -= 1

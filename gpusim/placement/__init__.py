@@ -46,8 +46,7 @@ def state_arrays(state: ClusterState) -> tuple:
         s.node_cpu_free, s.node_mem_free, s.node_cpu_total, s.node_mem_total,
         s.node_gpu_start, s.node_gpu_count, s.node_affinity, s.node_version,
         s.gpu_free_milli, s.gpu_tenants, s.gpu_ts_capacity, s.gpu_mig_mem_used,
-        s.gpu_mig_compute_used, s.node_pods, s.node_shape, s.node_gpus_idle, s.room_block,
-        s.room_shape,
+        s.gpu_mig_compute_used, s.node_pods, s.node_shape, s.node_gpus_idle, s.room,
     )  # fmt: skip
 
 
@@ -141,7 +140,7 @@ def _place_kernel(
         raise ValueError(f"fidelity must be one of {FIDELITIES}, not {fidelity!r}")
     artifact = fidelity == "artifact"
     u1 = u2 = 0.0
-    if draws_on_every_attempt(policy, fidelity):
+    if pid == K.RANDOM or artifact:  # draws_on_every_attempt, written out (one call less per placement)
         u1, u2 = (float(x) for x in rng.random(2))
     if state.n_nodes == 0:
         return None
@@ -152,11 +151,11 @@ def _place_kernel(
     out = np.empty(max(req.gpus, 1), dtype=np.int64)
     node, mig = K.place_one(
         pid, artifact, u1, u2, state_arrays(state), request_tuple(req), t, cache_val, cache_ver,
-        _max_gpus_per_node(state), out, candidates(state, req),
+        state.max_gpus_per_node, out, candidates(state, req),
     )  # fmt: skip
     if node < 0:
         return None
-    return Placement(int(node), tuple(int(g) for g in out[: req.gpus]), int(mig))
+    return Placement(int(node), tuple(out[: req.gpus].tolist()), int(mig))
 
 
 POLICIES: dict[str, PolicyFn] = {name: partial(_place_kernel, policy=name) for name in POLICY_IDS}

@@ -19,8 +19,7 @@ inlined with ``inline="always"`` or not; a per-node call of the GPU-room check a
 S = (node_state, node_labels, node_taints, node_model, node_sharing, node_cpu_free,
      node_mem_free, node_cpu_total, node_mem_total, node_gpu_start, node_gpu_count,
      node_affinity, node_version, gpu_free, gpu_tenants, gpu_ts_cap, gpu_mig_mem, gpu_mig_comp,
-     node_pods, node_shape, node_idle, room_block, room_shape)
-     (`ClusterState.node_gpus_idle`, `.room_block`, `.room_shape`)
+     node_pods, node_shape, node_idle, room)   (`ClusterState.node_gpus_idle`, `.room`)
 R = (cpu, mem, gpus, milli, model_mask u64, selector u64, tolerations u64, sharing,
      mig_compute, mig_memory, mig_starts_mask, affinity_tag)
 T = (t_int, t_freq): the FGD target workload's typical pods, rows (cpu, milli per GPU, GPUs,
@@ -106,8 +105,7 @@ def select_gpus(n, policy, u2, S, R, out):
         node_pods_,
         node_shape,
         node_idle,
-        room_block,
-        room_shape,
+        room,
     ) = S
     (r_cpu, r_mem, r_gpus, r_milli, r_model_mask, r_sel, r_tol, r_sharing, r_mig_c, r_mig_m, r_mig_starts, r_tag) = R
     if r_gpus == 0:
@@ -325,8 +323,7 @@ def fgd_node(n, S, R, T, cache_val, cache_ver, buf):
         node_pods_,
         node_shape,
         node_idle,
-        room_block,
-        room_shape,
+        room,
     ) = S
     (r_cpu, r_mem, r_gpus, r_milli, r_model_mask, r_sel, r_tol, r_sharing, r_mig_c, r_mig_m, r_mig_starts, r_tag) = R
     t_int = T[0]
@@ -412,9 +409,10 @@ def feasible_in(S, R, first_only, idx, cand, lo, hi, alike):
     reference.fits: ready, selector and taints (bitmasks), CPU and memory free, and for a GPU
     pod its GPU model and sharing mode (`ClusterState.static_fit`) and room on the node's GPUs
     (enough idle GPUs for whole ones, one GPU with the share free, enough free time-slice
-    replicas, or a free MIG placement). Room on whole or fractional GPUs is checked first (in a
-    busy pool most nodes have none), every other mode's after the node's numbers: a node passes
-    all of them or is left out, so the order changes only how soon a node is left out.
+    replicas, or a free MIG placement). For whole GPUs on a node without shares the idle count is
+    read first (in a busy pool most nodes have no room), every other room check comes after the
+    node's numbers: a node passes all of them or is left out, so the order changes only how soon
+    a node is left out.
     ``first_only`` stops at the first feasible node.
     """
     (
@@ -439,8 +437,7 @@ def feasible_in(S, R, first_only, idx, cand, lo, hi, alike):
         node_pods_,
         node_shape,
         node_idle,
-        room_block,
-        room_shape,
+        room,
     ) = S
     (r_cpu, r_mem, r_gpus, r_milli, r_model_mask, r_sel, r_tol, r_sharing, r_mig_c, r_mig_m, r_mig_starts, r_tag) = R
     whole = r_milli >= MILLI
@@ -459,13 +456,13 @@ def feasible_in(S, R, first_only, idx, cand, lo, hi, alike):
             b = n >> ROOM_BLOCK_SHIFT
             if b != cur_b:
                 cur_b = b
-                if room_block[b] < 0:
+                if room[b, 0] < 0:
                     count_block(b, node_affinity, node_idle, node_gpu_start, node_gpu_count, gpu_free, node_pods_,
-                                node_shape, room_block, room_shape)  # fmt: skip
-                skip_b = room_block[b] < r_gpus
-                if dedupe and not skip_b and room_shape[b] >= 0:
+                                node_shape, room)  # fmt: skip
+                skip_b = room[b, 0] < r_gpus
+                if dedupe and not skip_b and room[b, 1] >= 0:
                     # every node of the block empty and alike: passed whole once one like them was seen
-                    skip_b = (seen & (U1 << np.uint64(room_shape[b]))) != 0
+                    skip_b = (seen & (U1 << np.uint64(room[b, 1]))) != 0
             if skip_b:  # on to the first candidate past the block (the block's others follow this one)
                 k += np.searchsorted(cand[k : min(k + (1 << ROOM_BLOCK_SHIFT) - 1, hi)], (b + 1) << ROOM_BLOCK_SHIFT)
                 continue
@@ -476,29 +473,12 @@ def feasible_in(S, R, first_only, idx, cand, lo, hi, alike):
             if seen & bit:
                 continue  # an empty node like one already looked at (see above)
             seen |= bit
-        if plain_gpus:
-            # room on the node's GPUs first: in a busy pool most nodes fail here, after two or
-            # three reads instead of a dozen (every check below is one more condition of the same AND)
-            s = node_gpu_start[n]
-            c = node_gpu_count[n]
-            ok = False
-            if whole and (node_affinity[n] & U1) == 0:
-                # no pod holds a share of a GPU here (GPU-affinity tag 0): a GPU is wholly free
-                # exactly when it has no tenant, so the node's idle count is the count
-                ok = node_idle[n] >= r_gpus
-            elif whole:
-                idle = 0
-                for g in range(s, s + c):
-                    if gpu_free[g] == MILLI:
-                        idle += 1
-                ok = idle >= r_gpus
-            else:
-                for g in range(s, s + c):
-                    if gpu_free[g] >= r_milli:
-                        ok = True
-                        break
-            if not ok:
-                continue
+        share_free = (node_affinity[n] & U1) == 0  # no pod holds a share of a GPU here (affinity tag 0)
+        if blocks and share_free and node_idle[n] < r_gpus:
+            # whole GPUs first, from two reads: on a node without shares a GPU is wholly free
+            # exactly when it has no tenant, and in a busy pool most nodes fail here (every check
+            # below is one more condition of the same AND)
+            continue
         if (node_labels[n] & r_sel) != r_sel or (node_taints[n] & ~r_tol) != 0:
             continue
         if node_cpu_free[n] < r_cpu or node_mem_free[n] < r_mem:
@@ -511,14 +491,27 @@ def feasible_in(S, R, first_only, idx, cand, lo, hi, alike):
                 continue
             s = node_gpu_start[n]
             c = node_gpu_count[n]
-            ok = True  # whole GPUs and fractional shares: checked above
-            if r_sharing == SHARING_TIMESLICE:
+            ok = False
+            if r_sharing == SHARING_NONE:
+                if whole and share_free:
+                    ok = True  # the idle count, above
+                elif whole:
+                    idle = 0
+                    for g in range(s, s + c):
+                        if gpu_free[g] == MILLI:
+                            idle += 1
+                    ok = idle >= r_gpus
+                else:
+                    for g in range(s, s + c):
+                        if gpu_free[g] >= r_milli:
+                            ok = True
+                            break
+            elif r_sharing == SHARING_TIMESLICE:
                 slots = 0
                 for g in range(s, s + c):
                     slots += gpu_ts_cap[g] - gpu_tenants[g]
                 ok = slots >= r_gpus
-            elif r_sharing != SHARING_NONE:
-                ok = False
+            else:
                 for g in range(s, s + c):
                     if (
                         mig_start(np.int64(gpu_mig_mem[g]), np.int64(gpu_mig_comp[g]), r_mig_c, r_mig_m, r_mig_starts)
@@ -536,12 +529,11 @@ def feasible_in(S, R, first_only, idx, cand, lo, hi, alike):
 
 
 @njit
-def count_block(b, node_affinity, node_idle, node_gpu_start, node_gpu_count, gpu_free, node_pods, node_shape,
-                room_block, room_shape):  # fmt: skip
-    """Count block `b` (nodes ``b << ROOM_BLOCK_SHIFT`` on, of every state) into `ClusterState`'s
-    ``room_block[b]``: the most wholly free GPUs on any of its nodes (a node's idle count where no
-    pod holds a share of a GPU, see `feasible_in`, else its GPUs with all their milli-GPU free),
-    and ``room_shape[b]``: the node shape they all share if none has a pod (shapes below 64), else -1.
+def count_block(b, node_affinity, node_idle, node_gpu_start, node_gpu_count, gpu_free, node_pods, node_shape, room):
+    """Count block `b` (nodes ``b << ROOM_BLOCK_SHIFT`` on, of every state) into `ClusterState.room`:
+    ``room[b, 0]``, the most wholly free GPUs on any of its nodes (a node's idle count where no pod
+    holds a share of a GPU, see `feasible_in`, else its GPUs with all their milli-GPU free), and
+    ``room[b, 1]``, the node shape they all share if none has a pod (shapes below 64), else -1.
     """
     best = 0
     lo = b << ROOM_BLOCK_SHIFT
@@ -559,8 +551,8 @@ def count_block(b, node_affinity, node_idle, node_gpu_start, node_gpu_count, gpu
                     w += 1
         if w > best:
             best = w
-    room_block[b] = best
-    room_shape[b] = shape
+    room[b, 0] = best
+    room[b, 1] = shape
 
 
 @njit
@@ -935,8 +927,7 @@ def pack_sequence(
         node_pods_,
         node_shape,
         node_idle,
-        room_block,
-        room_shape,
+        room,
     ) = S
     out = np.empty(max(max_g, 1), dtype=np.int64)
     zero = np.uint64(0)
@@ -960,7 +951,7 @@ def pack_sequence(
         placed[i] = n
         if n < 0:
             continue
-        room_block[n >> ROOM_BLOCK_SHIFT] = -1  # as ClusterState.bind marks it
+        room[n >> ROOM_BLOCK_SHIFT, 0] = -1  # as ClusterState.bind marks it
         node_cpu_free[n] -= cpu[i]
         node_mem_free[n] -= mem[i]
         node_pods[n] += 1
@@ -1042,7 +1033,7 @@ def gang_sequence(policy, S, node_pods, node_gpus_idle, tag_counts, gpu_mem_comm
     affinity_tag); ``masks[i]``: (model mask, selector, tolerations); ``gpu_mem[i]``: GPU memory MiB.
     ``cand``: the nodes every pod is looked for among (`feasible_nodes`).
     """
-    node_cpu_free, node_mem_free, node_affinity, node_version, gpu_free, gpu_tenants, room_block = (
+    node_cpu_free, node_mem_free, node_affinity, node_version, gpu_free, gpu_tenants, room = (
         S[5], S[6], S[11], S[12], S[13], S[14], S[21],
     )  # fmt: skip
     out = np.empty(max(max_g, 1), dtype=np.int64)
@@ -1100,7 +1091,7 @@ def gang_sequence(policy, S, node_pods, node_gpus_idle, tag_counts, gpu_mem_comm
             break
         out_nodes[i] = n
         out_mig[i] = ms
-        room_block[n >> ROOM_BLOCK_SHIFT] = -1  # a pod on it now: count the block again
+        room[n >> ROOM_BLOCK_SHIFT, 0] = -1  # a pod on it now: count the block again
         node_cpu_free[n] -= ints[i, 0]
         node_mem_free[n] -= ints[i, 1]
         node_pods[n] += 1
@@ -1120,7 +1111,7 @@ def gang_sequence(policy, S, node_pods, node_gpus_idle, tag_counts, gpu_mem_comm
         placed += 1
     for i in range(placed - 1, -1, -1):
         n = out_nodes[i]
-        room_block[n >> ROOM_BLOCK_SHIFT] = -1  # room given back: count the block again
+        room[n >> ROOM_BLOCK_SHIFT, 0] = -1  # room given back: count the block again
         node_cpu_free[n] += ints[i, 0]
         node_mem_free[n] += ints[i, 1]
         node_pods[n] -= 1
