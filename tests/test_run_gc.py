@@ -83,16 +83,18 @@ def test_restored_when_the_run_raises(thresholds):
     assert gc.get_threshold() == (700, 10, 10)
 
 
-def test_results_do_not_depend_on_the_collector(thresholds, monkeypatch):
+@pytest.mark.parametrize("scenario", ["scenarios/quickstart.yaml", "scenarios/inference-code.yaml"])
+def test_results_do_not_depend_on_the_collector(thresholds, monkeypatch, scenario):
     """The same run with the run's thresholds and with collections every 50 tracked allocations
-    throughout (far more collections, at other moments) gives the same tables."""
-    scenario = "scenarios/sharing-inference.yaml"  # training, services, the autoscalers
+    throughout (far more collections, at other moments) gives the same tables: training jobs, and
+    a service under the HPA on a pool under the Cluster Autoscaler."""
     gc.set_threshold(700, 10, 10)
     a = simulate(scenario, seed=3)
     monkeypatch.setattr(R, "rarer_young_collections", contextlib.nullcontext)
     gc.set_threshold(50, 2, 2)
     b = simulate(scenario, seed=3)
     gc.set_threshold(700, 10, 10)
+    assert len(a.jobs) or len(a.services)
     for name in ("jobs", "timeseries", "services", "nodes"):
         assert getattr(a, name).equals(getattr(b, name)), name
     assert {k: v for k, v in a.summary.items() if "wall" not in k} == {
