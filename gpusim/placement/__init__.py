@@ -140,7 +140,7 @@ def _place_kernel(
         raise ValueError(f"fidelity must be one of {FIDELITIES}, not {fidelity!r}")
     artifact = fidelity == "artifact"
     u1 = u2 = 0.0
-    if pid == K.RANDOM or artifact:  # draws_on_every_attempt, written out (one call less per placement)
+    if draws_on_every_attempt(policy, fidelity):
         u1, u2 = (float(x) for x in rng.random(2))
     if state.n_nodes == 0:
         return None

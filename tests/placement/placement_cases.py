@@ -121,3 +121,20 @@ def check_invariants(state: ClusterState, bound: list) -> None:
     assert (state.gpu_mig_compute_used.astype(np.int64) == comp).all()
     plain = state.node_sharing[state.gpu_node] == SHARING_NONE
     assert (1000 - state.gpu_free_milli[plain] == milli[plain]).all()
+
+
+def check_whole_gpu_pods_as_reference(state: ClusterState, seed: int) -> None:
+    """Pods of 1, 2, 4 and 8 whole GPUs: the kernels' feasible nodes are the reference's `fits`
+    nodes, and every policy that draws no random numbers chooses as its reference does."""
+    from gpusim.placement import K, candidates, place, policy_names, request_tuple, state_arrays
+    from gpusim.placement.reference import fits
+
+    for gpus in (1, 2, 4, 8):
+        req = state.make_request(cpu_milli=1000, memory_mib=1024, gpus=gpus)
+        cand = candidates(state, req)
+        idx = np.empty(cand.shape[0], dtype=np.int64)
+        cnt = K.feasible_nodes(state_arrays(state), request_tuple(req), False, idx, cand, False)
+        assert idx[:cnt].tolist() == [n for n in range(state.n_nodes) if fits(state, n, req)], gpus
+        for policy in (p for p in policy_names() if p != "random"):
+            got = place(state, req, policy, np.random.default_rng(seed))
+            assert got == REFERENCE_POLICIES[policy](state, req, np.random.default_rng(seed)), (policy, gpus)

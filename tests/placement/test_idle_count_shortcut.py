@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from placement_cases import check_whole_gpu_pods_as_reference
 
 from gpusim.cluster.state import ClusterState, Placement
-from gpusim.placement import K, candidates, place, policy_names, request_tuple, state_arrays
-from gpusim.placement.reference import REFERENCE_POLICIES, fits
+from gpusim.placement import place, policy_names
+from gpusim.placement.reference import fits
 
 DETERMINISTIC = [p for p in policy_names() if p != "random"]
 
@@ -47,15 +48,7 @@ def test_whole_gpu_pods_see_the_nodes_the_reference_sees(seed):
         if any(s.gpu_tenants[g] and s.gpu_free_milli[g] == 1000
                for g in range(s.node_gpu_start[n], s.node_gpu_start[n] + s.node_gpu_count[n]))
     ]  # fmt: skip
-    for gpus in (1, 2, 4, 8):
-        req = s.make_request(cpu_milli=1000, memory_mib=1024, gpus=gpus)
-        cand = candidates(s, req)
-        idx = np.empty(cand.shape[0], dtype=np.int64)
-        cnt = K.feasible_nodes(state_arrays(s), request_tuple(req), False, idx, cand, False)
-        assert idx[:cnt].tolist() == [n for n in range(s.n_nodes) if fits(s, n, req)], gpus
-        for policy in DETERMINISTIC:
-            got = place(s, req, policy, np.random.default_rng(0))
-            assert got == REFERENCE_POLICIES[policy](s, req, np.random.default_rng(0)), (policy, gpus)
+    check_whole_gpu_pods_as_reference(s, 0)
     assert zero_share, "no wholly free GPU with a tenant: the case the walk is kept for is not tried"
 
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from placement_cases import check_whole_gpu_pods_as_reference
 
 from gpusim.cluster.state import MILLI, ROOM_BLOCK_SHIFT, ClusterState, Placement
-from gpusim.placement import K, candidates, place, place_gang, policy_names, request_tuple, state_arrays
-from gpusim.placement.reference import REFERENCE_POLICIES, fits
+from gpusim.placement import place, place_gang, policy_names
+from gpusim.placement.reference import REFERENCE_POLICIES
 
 DETERMINISTIC = [p for p in policy_names() if p != "random"]
 
@@ -53,16 +54,7 @@ def _random_request(s, rng):
 
 
 def _check_whole_pods(s, rng_seed):
-    for gpus in (1, 2, 4, 8):
-        req = s.make_request(cpu_milli=1000, memory_mib=1024, gpus=gpus)
-        want = [n for n in range(s.n_nodes) if fits(s, n, req)]
-        cand = candidates(s, req)
-        idx = np.empty(cand.shape[0], dtype=np.int64)
-        cnt = K.feasible_nodes(state_arrays(s), request_tuple(req), False, idx, cand, False)
-        assert idx[:cnt].tolist() == want, gpus
-        for policy in DETERMINISTIC:
-            got = place(s, req, policy, np.random.default_rng(rng_seed))
-            assert got == REFERENCE_POLICIES[policy](s, req, np.random.default_rng(rng_seed)), (policy, gpus)
+    check_whole_gpu_pods_as_reference(s, rng_seed)
     assert_blocks_hold(s)
 
 
