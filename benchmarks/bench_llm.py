@@ -7,7 +7,8 @@ Workload: a service of `R` replicas of Llama-2-70B (FP8) on one H200 each (speed
 gpusim.hardware.llm, the calibrated roofline), Poisson arrivals at `RHO` of the replicas' Server
 capacity, prompt and output lengths drawn (with replacement, seeded) from the Azure LLM
 conversation trace (../shared/traces/azure-llm-2023; a synthetic log-normal stand-in when the
-file is absent), round-robin routing (`LlmService`: one kernel call per window for all replicas), vLLM scheduling (prefill first, preemption by recompute).
+file is absent), round-robin routing (`LlmService`: one kernel call per window for all replicas), vLLM scheduling (prefill first, preemption by recompute);
+and, at 15 s windows, least-outstanding routing (each replica advanced to every arrival).
 
 1. Speed: requests served per second of the kernel thread's CPU time (`time.thread_time`: one
    core, single-threaded kernel, so time lost to other processes on a shared machine is not
@@ -65,8 +66,8 @@ def service_rate(model, prompts, outputs) -> float:
 
 
 class Service:
-    def __init__(self, model, prompts, outputs, seed: int):
-        self.service = LlmService(model, R)
+    def __init__(self, model, prompts, outputs, seed: int, routing: str = "round-robin"):
+        self.service = LlmService(model, R, routing=routing)
         self.prompts, self.outputs = prompts, outputs
         self.lam = RHO * R * service_rate(model, prompts, outputs)
         self.rng = np.random.default_rng(seed)
@@ -87,12 +88,12 @@ class Service:
         return n, dt, m
 
 
-def speed(n_requests: int, window_s: float, prompts, outputs, repeats: int = 3) -> dict:
+def speed(n_requests: int, window_s: float, prompts, outputs, repeats: int = 3, routing: str = "round-robin") -> dict:
     model = replica_model()
-    LlmService(model, 2).serve(1.0, [0.5], [10], [10])  # compile / load the cached kernel first
+    LlmService(model, 2, routing=routing).serve(1.0, [0.5], [10], [10])  # compile / load the cached kernel first
     best = None
     for r in range(repeats):
-        s = Service(model, prompts, outputs, seed=r)
+        s = Service(model, prompts, outputs, seed=r, routing=routing)
         done, kernel_s, wall_s, ttft, tpot, completed, preempt = 0, 0.0, 0.0, None, None, 0, 0
         while done < n_requests:
             n, dt, m = s.window(window_s)
@@ -155,10 +156,11 @@ def main() -> None:
         f"{model.max_num_seqs}); lengths from {src} (prompt mean {prompts.mean():.0f}, output mean "
         f"{outputs.mean():.0f}); Poisson arrivals at rho = {RHO} of the Server capacity"
     )
-    for window_s in (1.0, 15.0, 300.0):
-        s = speed(args.requests, window_s, prompts, outputs)
+    for window_s, routing in ((1.0, "round-robin"), (15.0, "round-robin"), (300.0, "round-robin"),
+                              (15.0, "least-outstanding")):  # fmt: skip
+        s = speed(args.requests, window_s, prompts, outputs, routing=routing)
         print(
-            f"  {window_s:>5g} s windows: {s['rps']:>12,.0f} requests/s per core ({s['wall_rps']:,.0f} per wall s; "
+            f"  {window_s:>5g} s windows, {routing}: {s['rps']:>12,.0f} requests/s per core ({s['wall_rps']:,.0f} per wall s; "
             f"{s['requests']:,} requests, {s['kernel_s']:.2f} s; lambda {s['lam']:.1f}/s; TTFT p50/p99 {s['ttft_p50']:.2f}/{s['ttft_p99']:.2f} s, "
             f"TPOT p50/p99 {s['tpot_p50'] * 1e3:.0f}/{s['tpot_p99'] * 1e3:.0f} ms, preemptions {s['preemptions']})"
         )

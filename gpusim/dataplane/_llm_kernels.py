@@ -5,7 +5,8 @@ State lives in the caller's arrays (dtypes fixed at allocation by `LlmReplica`);
     ist[I_QHEAD] ring-buffer head of the waiting queue     ist[I_QLEN]  waiting requests
     ist[I_NRUN]  sequences in decode                       ist[I_STEP]  decode iterations run so far
     ist[I_KV]    KV tokens held by the decode sequences     ist[I_RES]   KV tokens reserved by prefills
-    ist[I_HEAP]  entries in the finish-step heap            ist[I_OLD], ist[I_NEW] (unused)
+    ist[I_HEAP]  entries in the finish-step heap            ist[I_LASTDONE] completed by the last iteration
+    ist[I_NEW] (unused)
     ist[I_FREE]  free slots on the slot stack
     ist[I_PF*]   the request under chunked prefill (active, length, done, remaining output, total)
     fst[F_CLOCK] replica clock (end of the last iteration)   fst[F_PFARR], fst[F_PFFIRST]
@@ -30,7 +31,7 @@ import numpy as np
 from gpusim.dataplane._numba import njit, njit_inline
 
 # ist layout
-I_QHEAD, I_QLEN, I_NRUN, I_STEP, I_KV, I_RES, I_HEAP, I_OLD, I_NEW, I_FREE = range(10)
+I_QHEAD, I_QLEN, I_NRUN, I_STEP, I_KV, I_RES, I_HEAP, I_LASTDONE, I_NEW, I_FREE = range(10)
 I_PFACT, I_PFLEN, I_PFDONE, I_PFREM, I_PFTOT, I_PASSES = range(10, 16)
 N_IST = 16
 # fst layout
@@ -215,6 +216,7 @@ def serve_window(
         record(e2e, H_E2E)
         acc_f[A_E2E_SUM] += e2e
         acc_i[A_DONE] += 1
+        ist[I_LASTDONE] += 1
         acc_i[A_TOKENS] += tot
         tpot = 0.0
         if tot > 1:
@@ -296,6 +298,7 @@ def serve_window(
             break
         # ---- build one iteration (or a run of identical decode iterations)
         ist[I_PASSES] += 1
+        ist[I_LASTDONE] = 0  # what completes at this pass's end (least-outstanding reads it)
         if chunked:
             preempt_for_decode()
         D = ist[I_NRUN]
@@ -481,3 +484,101 @@ def serve_service(
     if n_ready == 0:
         return rr
     return (rr + n) % n_ready
+
+
+@njit_inline
+def _quiet_until(prm, ist, fst, h):
+    """The time before which the requests a replica holds cannot change if no request arrives: inf
+    when it holds none; in a run of decode iterations (nothing waiting, no prefill under way) the
+    end of the iteration of its next completion or of its first preemption (`serve_window`'s run,
+    in closed form); else its clock (it has work to admit).
+    """
+    if ist[I_QLEN] > 0 or ist[I_PFACT] > 0:
+        return fst[F_CLOCK]
+    D = ist[I_NRUN]
+    if D == 0:
+        return math.inf
+    k = min(h[0, 0] - ist[I_STEP], (int(prm[P_CAP]) - ist[I_KV] - ist[I_RES]) // D)
+    if k < 1:
+        return fst[F_CLOCK]
+    base = prm[P_FIXED] + prm[P_TOKEN] * D + prm[P_CTX] * ist[I_KV]
+    c = prm[P_CTX] * D
+    return fst[F_CLOCK] + (k * base + c * k * (k - 1) / 2.0)
+
+
+@njit
+def serve_service_lor(
+    t_end, arr_t, arr_p, arr_o, ready, prm, ist, fst, q_f, q_i, s_f, s_i, h, free_stack, tb_f, tb_i,
+    hist, edges, btab, acc_i, acc_f, rec,
+):  # fmt: skip
+    """`serve_service` with least-outstanding routing: each arrival goes to the ready replica that
+    holds the fewest requests at its time (waiting, under prefill or in decode; ties: lowest index),
+    as `gpusim.dataplane.plane.DataPlane` routes (Envoy's least-request with a full scan).
+
+    Before each arrival a ready replica is advanced to the arrival's time (`serve_window` up to it:
+    its last iteration may end after it) unless nothing it holds can change by then
+    (`_quiet_until`: a run of decode iterations whose first completion ends after the arrival, or
+    an idle replica). Requests that the iteration in progress at the arrival completes are still
+    held then: a replica whose clock is past the arrival counts its last pass's completions
+    (``ist[I_LASTDONE]``) as outstanding. An idle replica's clock moves to the arrival. Every
+    replica is served to ``t_end`` at the end.
+    """
+    n_rep = ist.shape[0]
+    n = arr_t.shape[0]
+    quiet = np.empty(n_rep)  # _quiet_until of each replica, renewed whenever it is served
+    for r in range(n_rep):
+        quiet[r] = _quiet_until(prm[r], ist[r], fst[r], h[r])
+    for i in range(n):
+        ta = arr_t[i]
+        best = -1
+        best_key = 0
+        for r in range(n_rep):
+            if not ready[r]:
+                continue
+            if quiet[r] <= ta and fst[r, F_CLOCK] < ta:
+                serve_window(
+                    ta, arr_t[:0], arr_p[:0], arr_o[:0], prm[r], ist[r], fst[r], q_f[r], q_i[r], s_f[r], s_i[r],
+                    h[r], free_stack[r], tb_f[r], tb_i[r], hist, edges, btab, acc_i[r], acc_f[r], rec,
+                )  # fmt: skip
+                quiet[r] = _quiet_until(prm[r], ist[r], fst[r], h[r])
+            key = ist[r, I_QLEN] + ist[r, I_NRUN] + ist[r, I_PFACT]
+            if fst[r, F_CLOCK] > ta:
+                key += ist[r, I_LASTDONE]
+            if best < 0 or key < best_key:
+                best = r
+                best_key = key
+        if best < 0:
+            continue  # no ready replica: the caller holds the window's arrivals at the balancer
+        r = best
+        if fst[r, F_CLOCK] < ta:
+            if ist[r, I_QLEN] + ist[r, I_NRUN] + ist[r, I_PFACT] == 0:
+                fst[r, F_CLOCK] = ta  # idle until this arrival
+            else:  # a quiet run of decode iterations: up to the arrival
+                serve_window(
+                    ta, arr_t[:0], arr_p[:0], arr_o[:0], prm[r], ist[r], fst[r], q_f[r], q_i[r], s_f[r], s_i[r],
+                    h[r], free_stack[r], tb_f[r], tb_i[r], hist, edges, btab, acc_i[r], acc_f[r], rec,
+                )  # fmt: skip
+        # the arrival joins the replica's waiting queue: serve_window's arrival step, for one request
+        # (what serve_window(ta, [it]) does on a replica whose clock has reached ta, without the call)
+        acc_i[r, A_ARRIVED] += 1
+        p = max(int(arr_p[i]), 1)
+        o = max(int(arr_o[i]), 1)
+        qcap = q_f.shape[1]
+        if p + o > prm[r, P_CAP] - prm[r, P_WATERMARK]:
+            acc_i[r, A_REJECTED] += 1  # can never fit the KV cache
+        elif ist[r, I_QLEN] >= qcap:
+            acc_i[r, A_DROPPED] += 1
+        else:
+            k = (ist[r, I_QHEAD] + ist[r, I_QLEN]) % qcap
+            q_f[r, k, 0] = ta
+            q_f[r, k, 1] = math.nan
+            q_i[r, k, 0] = p
+            q_i[r, k, 1] = o
+            q_i[r, k, 2] = o
+            ist[r, I_QLEN] += 1
+        quiet[r] = _quiet_until(prm[r], ist[r], fst[r], h[r])
+    for r in range(n_rep):
+        serve_window(
+            t_end, arr_t[:0], arr_p[:0], arr_o[:0], prm[r], ist[r], fst[r], q_f[r], q_i[r], s_f[r], s_i[r], h[r],
+            free_stack[r], tb_f[r], tb_i[r], hist, edges, btab, acc_i[r], acc_f[r], rec,
+        )  # fmt: skip

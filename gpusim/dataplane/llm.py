@@ -55,6 +55,9 @@ from gpusim.dataplane import _llm_kernels as K
 from gpusim.dataplane.histogram import Histogram, HistogramConfig
 from gpusim.hardware.llm import ReplicaModel
 
+LLM_ROUTING = ("round-robin", "least-outstanding")
+"""How an LLM service's load balancer can pick a replica (`LlmService`, `LlmPlane`)."""
+
 
 @dataclass(frozen=True)
 class LlmWindowMetrics:
@@ -226,8 +229,10 @@ class LlmServiceWindow:
 class LlmService:
     """``n_replicas`` identical `LlmReplica` state machines served by one kernel call per window.
 
-    Arrivals are routed round-robin over the replicas marked ready (the cycle continues across
-    windows); replicas not ready take no arrivals and finish what they hold. The histograms are the
+    Arrivals are routed over the replicas marked ready by `routing`: ``round-robin`` (the cycle
+    continues across windows) or ``least-outstanding`` (to the replica holding the fewest requests
+    at the arrival's time, waiting or running; ties: lowest index; `K.serve_service_lor`);
+    replicas not ready take no arrivals and finish what they hold. The histograms are the
     service's (every replica records into them). Memory: fixed at construction, as for one replica.
     """
 
@@ -244,9 +249,13 @@ class LlmService:
         slo_e2e_s: float = math.inf,
         histogram: HistogramConfig | None = None,
         t0: float = 0.0,
+        routing: str = "round-robin",
     ):
         if n_replicas < 1:
             raise ValueError("n_replicas must be >= 1")
+        if routing not in LLM_ROUTING:
+            raise ValueError(f"routing must be one of {', '.join(LLM_ROUTING)}, got {routing!r}")
+        self.routing = routing
         one = LlmReplica(
             model, chunked_prefill=chunked_prefill, queue_capacity=queue_capacity,
             watermark_fraction=watermark_fraction, slo_ttft_s=slo_ttft_s, slo_tpot_s=slo_tpot_s,
@@ -289,13 +298,7 @@ class LlmService:
             self.unroutable += unroutable
         i0, f0 = self._acc_i.sum(axis=0), self._acc_f.sum(axis=0)
         self._hist[:] = 0
-        self._rr = int(
-            K.serve_service(
-                float(t_end), arr, p, o, self.ready, self._rr, self._prm, self._ist, self._fst, self._q_f,
-                self._q_i, self._s_f, self._s_i, self._h, self._free, self._tb_f, self._tb_i, self._hist,
-                self._edges, self._btab, self._acc_i, self._acc_f, self._rec,
-            )
-        )  # fmt: skip
+        _serve(self, float(t_end), arr, p, o, self._hist)
         di, df = self._acc_i.sum(axis=0) - i0, self._acc_f.sum(axis=0) - f0
         cfg = self.histogram
         t_start, self._t = self._t, float(t_end)
@@ -309,6 +312,22 @@ class LlmService:
             e2e=Histogram(cfg, self._hist[K.H_E2E].copy(), float(df[K.A_E2E_SUM])),
             held=self._ist[:, K.I_NRUN] + self._ist[:, K.I_PFACT], waiting=self._ist[:, K.I_QLEN].copy(),
         )  # fmt: skip
+
+
+def _serve(s: LlmService, t_end: float, arr, p, o, hist) -> None:
+    """One window of `s` by its routing (the kernel adds the latencies to `hist`)."""
+    if s.routing == "least-outstanding":
+        K.serve_service_lor(
+            t_end, arr, p, o, s.ready, s._prm, s._ist, s._fst, s._q_f, s._q_i, s._s_f, s._s_i, s._h, s._free,
+            s._tb_f, s._tb_i, hist, s._edges, s._btab, s._acc_i, s._acc_f, s._rec,
+        )  # fmt: skip
+        return
+    s._rr = int(
+        K.serve_service(
+            t_end, arr, p, o, s.ready, s._rr, s._prm, s._ist, s._fst, s._q_f, s._q_i, s._s_f, s._s_i, s._h,
+            s._free, s._tb_f, s._tb_i, hist, s._edges, s._btab, s._acc_i, s._acc_f, s._rec,
+        )
+    )  # fmt: skip
 
 
 def replica_params(
@@ -340,8 +359,9 @@ ABSENT, READY, DRAINING = 0, 1, 2  # as gpusim.dataplane._kernels (the autoscale
 
 class LlmPlane:
     """The data plane of an LLM inference service in the engine: `max_replicas` replica slots, each
-    absent, ready (takes arrivals, round-robin over the ready ones) or draining (takes none, finishes
-    what it holds), served by one kernel call per window (`serve`), like `gpusim.dataplane.DataPlane`.
+    absent, ready (takes arrivals, routed over the ready ones by `routing` as in `LlmService`) or
+    draining (takes none, finishes what it holds), served by one kernel call per window (`serve`),
+    like `gpusim.dataplane.DataPlane`.
 
     A slot's replica model (`add_replica`) may differ per replica (another GPU). Requests arriving
     while no replica is ready wait at the load balancer (at most `max_queue` of them; beyond, they
@@ -370,10 +390,11 @@ class LlmPlane:
         start_s: float = 0.0,
         timeout_s: float = math.inf,
         max_queue: int | None = None,
+        routing: str = "round-robin",
     ):
         svc = LlmService(
             template, max_replicas, chunked_prefill=chunked_prefill, queue_capacity=queue_capacity,
-            watermark_fraction=watermark_fraction, histogram=histogram, t0=start_s,
+            watermark_fraction=watermark_fraction, histogram=histogram, t0=start_s, routing=routing,
         )  # fmt: skip
         self._svc = svc
         self._kw = {"chunked_prefill": chunked_prefill, "watermark_fraction": watermark_fraction,
@@ -513,12 +534,7 @@ class LlmPlane:
             self._held_t, self._held_p, self._held_o = self._held_t[:0], self._held_p[:0], self._held_o[:0]
         i0, f0 = s._acc_i.sum(axis=0), s._acc_f.sum(axis=0)
         busy0 = s._acc_f[:, K.A_BUSY].copy()
-        s._rr = int(
-            K.serve_service(
-                t1, arr, p, o, s.ready, s._rr, s._prm, s._ist, s._fst, s._q_f, s._q_i, s._s_f, s._s_i, s._h,
-                s._free, s._tb_f, s._tb_i, hist, s._edges, s._btab, s._acc_i, s._acc_f, s._rec,
-            )
-        )  # fmt: skip
+        _serve(s, t1, arr, p, o, hist)
         di = s._acc_i.sum(axis=0) - i0
         self.acc[:] = s._acc_f.sum(axis=0) - f0
         di[K.A_ARRIVED] += n_new - int(arr.size)  # counted when they arrive, once (not when dispatched)

@@ -297,3 +297,127 @@ def test_azure_code_trace_replay():
     assert ttft.count == totals["completed"]
     assert ttft.quantile(0.5) >= r.prefill_s(float(np.median(p))) * 0.99
     assert 0 < totals["slo"] <= totals["completed"]
+
+
+def _lor_reference(model, R, windows):
+    """Least-outstanding routing over separate `LlmReplica`s, by its definition: each arrival goes to
+    the ready replica with the fewest requests routed to it and neither finished by the arrival's
+    time (the replica's completion records) nor rejected or dropped (ties: lowest index); replicas
+    are advanced to each arrival with the public `serve`, an arrival reaching its replica in that
+    replica's next call."""
+    reps = [LlmReplica(model, record=100_000) for _ in range(R)]
+    routed = [0] * R
+    pending: list[list[tuple]] = [[] for _ in range(R)]
+
+    def advance(r, t):
+        a = pending[r]
+        reps[r].serve(t, [x[0] for x in a], [x[1] for x in a], [x[2] for x in a])
+        pending[r] = []
+
+    for t_end, arr, p, o, ready in windows:
+        for i in range(arr.size):
+            ta = arr[i]
+            best, best_key = -1, 0
+            for r in range(R):
+                if not ready[r]:
+                    continue
+                advance(r, ta)
+                tot = reps[r].totals()
+                done = int((reps[r].records[: tot["completed"], 2] <= ta).sum())
+                key = routed[r] - tot["rejected"] - tot["dropped"] - done
+                if best < 0 or key < best_key:
+                    best, best_key = r, key
+            pending[best].append((ta, p[i], o[i]))
+            routed[best] += 1
+        for r in range(R):
+            advance(r, t_end)
+        yield reps
+
+
+@pytest.mark.parametrize("rates", [(40, 4), (8, 1)])
+def test_service_least_outstanding_equals_its_definition(h200, rates):
+    """LlmService(routing="least-outstanding") (one kernel call per window) makes, replica by
+    replica, exactly the counts of `_lor_reference`, through bursts, a drained replica and windows
+    that end mid-iteration. Busy (40/s in bursts), a replica always has work to admit at an
+    arrival and both advance it alike: the sums and state are equal too. Lighter (8/s), the kernel
+    leaves a replica's run of decode iterations uncut when no completion can come before the
+    arrival (fewer passes than the reference, which cuts at every arrival): the same iterations
+    in longer closed-form runs, so the sums agree to rounding."""
+    from gpusim.dataplane import _llm_kernels as K
+    from gpusim.dataplane.llm import LlmService
+
+    rng = np.random.default_rng(11)
+    R = 3
+    svc = LlmService(h200, R, routing="least-outstanding")
+    windows = []
+    t = 0.0
+    for w in range(12):
+        rate = rates[0] if w % 4 < 2 else rates[1]  # bursts: the replicas' loads differ at arrivals
+        k = int(rng.poisson(rate * 15))
+        a = np.sort(rng.uniform(t, t + 15, k))
+        p, o = rng.integers(10, 3000, k), rng.integers(1, 600, k)
+        ready = np.array([True, w < 6 or w >= 9, True])  # replica 1 drains for three windows
+        windows.append((t + 15, a, p, o, ready))
+        t += 15
+    ref = _lor_reference(h200, R, windows)
+    spread = []
+    busy = rates[0] >= 40
+    for (t_end, a, p, o, ready), reps in zip(windows, ref, strict=True):
+        svc.ready[:] = ready
+        m = svc.serve(t_end, a, p, o)
+        assert m.arrived == a.size
+        for r in range(R):
+            assert np.array_equal(svc._acc_i[r], reps[r]._acc_i), (t_end, r)
+            if busy:
+                assert np.array_equal(svc._acc_f[r], reps[r]._acc_f), (t_end, r)
+                assert np.array_equal(svc._ist[r], reps[r]._ist), (t_end, r)
+                assert svc._fst[r, K.F_CLOCK] == reps[r].clock
+            else:
+                assert svc._acc_f[r] == pytest.approx(reps[r]._acc_f, rel=1e-9), (t_end, r)
+                keep = np.arange(K.N_IST) != K.I_PASSES
+                assert np.array_equal(svc._ist[r][keep], reps[r]._ist[keep]), (t_end, r)
+                assert svc._fst[r, K.F_CLOCK] == pytest.approx(reps[r].clock, rel=1e-12)
+        spread.append(max(x.totals()["arrived"] for x in reps) - min(x.totals()["arrived"] for x in reps))
+    assert max(spread) > 0  # the routing was not round-robin in disguise: loads decided it
+    passes = [svc._ist[r, K.I_PASSES] for r in range(R)], [x._ist[K.I_PASSES] for x in reps]
+    if busy:
+        assert passes[0] == passes[1]
+    else:
+        assert all(a < b for a, b in zip(*passes, strict=True)), passes  # the uncut runs were taken
+
+
+def test_least_outstanding_by_hand(h200):
+    """Two replicas. A (600 output tokens) at t=0 goes to replica 0 (a tie: lowest index); B (one
+    output token) at t=1 to replica 1, which finishes it at once; C at t=5 finds replica 0 busy
+    with A and replica 1 empty: least-outstanding sends it to 1, so its TTFT is one prefill alone,
+    where round-robin sends it to 0, behind A's decode."""
+    from gpusim.dataplane.llm import LlmService
+
+    arr, p, o = np.array([0.0, 1.0, 5.0]), np.array([500, 500, 700]), np.array([600, 1, 50])
+    ttft = {}
+    for routing in ("least-outstanding", "round-robin"):
+        svc = LlmService(h200, 2, routing=routing)
+        svc.serve(4.0, arr[:2], p[:2], o[:2])
+        m = svc.serve(10.0, arr[2:], p[2:], o[2:])
+        ttft[routing] = m.ttft.sum_s  # C's only: A and B had theirs in the first window
+        if routing == "least-outstanding":
+            assert svc._acc_i[:, 0].tolist() == [1, 2]  # arrivals per replica (A; B and C)
+    assert ttft["least-outstanding"] == pytest.approx(h200.prefill_s(700), rel=1e-12)
+    assert ttft["round-robin"] > ttft["least-outstanding"]
+
+
+def test_service_routing_is_checked(h200):
+    """A routing the model does not have is refused; under least-outstanding a request that can
+    never fit the KV cache is rejected where it arrives, and a full waiting queue drops."""
+    from gpusim.dataplane.llm import LlmService
+
+    with pytest.raises(ValueError, match="round-robin, least-outstanding"):
+        LlmService(h200, 2, routing="shared-queue")
+    svc = LlmService(h200, 2, routing="least-outstanding", queue_capacity=1)
+    big = h200.kv_capacity_tokens
+    # prefills of 4,000 tokens take 0.44 s: at 0.3 each replica is busy with one and queues one
+    # more (ties: replica 0 first); the sixth finds both queues full
+    t = [0.1, 0.2, 0.3, 0.30001, 0.30002, 0.30003]
+    m = svc.serve(1.0, t, [big] + [4000] * 5, [10] + [900] * 5)
+    assert (m.arrived, m.rejected, m.dropped, m.first_tokens) == (6, 1, 1, 4)
+    assert svc._acc_i[:, 0].tolist() == [4, 2]  # arrivals per replica: the rejected and the dropped at 0
