@@ -369,3 +369,53 @@ def test_llm_plane_replicas_on_different_gpus_keep_their_own_speed():
     assert plane.add_replica(h200, 202.0) == 0  # the slot again, fresh
     plane.serve(np.zeros(0), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), 400.0, hist)
     assert plane.in_flight == 0 and plane.conservation_gap() == 0
+
+
+def test_llm_plane_least_outstanding_favours_the_faster_replica():
+    """An H100 pair and an H200 pair under a load near the pair's capacity: round-robin sends each
+    half of the arrivals; least-outstanding sends more to the H200s (they finish sooner, so they
+    hold fewer at each arrival), and every request is accounted for under both."""
+    from gpusim.dataplane import _llm_kernels as LK
+    from gpusim.dataplane.llm import LlmPlane
+
+    m, e = LlmModelBlock(id="llama-2-70b", precision="fp8"), LlmEngineBlock()
+    h100 = derive_replica(m, e, "nvidia-h100-80gb", 2).replica
+    h200 = derive_replica(m, e, H200, 2).replica
+    rng = np.random.default_rng(3)
+    n = 4000
+    arr = np.cumsum(rng.exponential(1 / 12.0, n))
+    p, o = rng.integers(200, 2000, n), rng.integers(20, 600, n)
+    share = {}
+    for routing in ("round-robin", "least-outstanding"):
+        plane = LlmPlane(h100, 2, routing=routing)
+        plane.add_replica(h100, 0.0)
+        plane.add_replica(h200, 0.0)
+        hist = np.zeros((3, plane.hist_config.size), dtype=np.int64)
+        for t in np.arange(15.0, arr[-1] + 600.0, 15.0):
+            k = (arr >= t - 15.0) & (arr < t)
+            plane.serve(arr[k], p[k], o[k], float(t), hist)
+            assert plane.conservation_gap() == 0
+        assert plane.totals["completed"] + plane.totals["rejected"] == n and plane.in_flight == 0
+        got = plane._svc._acc_i[:, LK.A_ARRIVED]
+        share[routing] = got[1] / got.sum()
+    assert abs(share["round-robin"] - 0.5) < 0.001
+    print(share)
+    assert share["least-outstanding"] > 0.52, share
+
+
+def test_llm_service_routing_is_honoured():
+    """`routing:` reaches an LLM service's load balancer: two replicas under the same arrivals give
+    other TTFTs under least-outstanding (the default) than under round-robin, with every request
+    accounted for; a routing the LLM model does not have is refused (see the located errors)."""
+    out = {}
+    for routing in (None, "least-outstanding", "round-robin"):
+        over = {"replicas": 2, "arrivals": {"process": {"process": "poisson", "rate": 8.0}, "prompt_tokens": 1500,
+                                            "output_tokens": 300}}  # fmt: skip
+        if routing:
+            over["routing"] = routing
+        sc = small_scenario(cluster={"node_pools": [h200_pool()]}, workloads=[llm_service(**over)], duration="20m")
+        s = gpusim.simulate(sc, seed=4).service_summary.iloc[0]
+        assert s["arrived"] == s["served"] + s["dropped"] + s["timed_out"] + s["in_flight_end"] + s["failed"]
+        out[routing] = (s["ttft_mean_s"], s["tpot_mean_s"], s["served"])
+    assert out[None] == out["least-outstanding"]
+    assert out["round-robin"] != out["least-outstanding"]

@@ -599,8 +599,8 @@ class InferenceWorkload(_Model):
     )
     routing: Literal["round-robin", "least-outstanding", "join-shortest-queue", "shared-queue"] = Field(
         "least-outstanding",
-        description="How the load balancer picks a replica. LLM-serving models (`model: {id: ...}`) route "
-        "round-robin (this field left out or round-robin).",
+        description="How the load balancer picks a replica. An LLM-serving model (`model: {id: ...}`) takes "
+        "least-outstanding (the fewest requests waiting or running at the replica) or round-robin.",
     )
     timeout: Duration = Field(60.0, gt=0, description="Requests waiting longer than this time out (seconds).")
     max_queue: int | None = Field(None, ge=0, description="Requests waiting per replica before arrivals are dropped.")
@@ -648,8 +648,8 @@ class InferenceWorkload(_Model):
             raise ValueError("batch_slowdown does not apply to an LLM-serving model (`model: {id: ...}`): each "
                              "engine iteration's time comes from the roofline; remove it")  # fmt: skip
         if self.routing not in ("round-robin", "least-outstanding"):
-            raise ValueError(f"an LLM-serving model routes round-robin over its ready replicas; routing "
-                             f"{self.routing!r} is not supported with it (allowed: round-robin, or leave it out)")  # fmt: skip
+            raise ValueError(f"routing {self.routing!r} is not supported with an LLM-serving model (allowed: "
+                             "least-outstanding, the default, or round-robin)")  # fmt: skip
         if self.concurrency != 1 and self.engine is not None and "max_num_seqs" in self.engine.model_fields_set:
             if self.engine.max_num_seqs != self.concurrency:
                 raise ValueError(f"concurrency {self.concurrency} and engine.max_num_seqs {self.engine.max_num_seqs} "

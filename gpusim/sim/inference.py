@@ -177,7 +177,7 @@ class InferenceService:
                 template, max_rep, chunked_prefill=self._llm_engine.enable_chunked_prefill,
                 slo_ttft_s=getattr(slo, "ttft", None) or inf, slo_tpot_s=getattr(slo, "tpot", None) or inf,
                 slo_e2e_s=(getattr(slo, "e2e", None) or inf) if hasattr(slo, "e2e") else slo.latency,
-                timeout_s=w.timeout, max_queue=w.max_queue,
+                timeout_s=w.timeout, max_queue=w.max_queue, routing=w.routing,
             )  # fmt: skip
         else:
             self.dp = DataPlane(
