@@ -257,3 +257,33 @@ def test_job_that_can_never_fit_its_memory_crash_loops_without_hanging_the_run()
     r = gpusim.simulate(s)
     assert r.jobs["state"].iloc[0] == "running" and r.jobs["restarts"].iloc[0] > 5
     assert r.summary["sim_end_s"] < 10 * 3600  # the drain gives up instead of running to its cap
+
+
+@pytest.mark.parametrize("limit", [0, 2, 6])
+def test_backoff_limit_fails_a_crash_looping_job(limit):
+    """A Job's backoffLimit counts container crashes: a job whose 100 GiB never fit the 80 GB
+    time-sliced GPU crashes at every start, after the kubelet's back-off (10 s doubling, capped at
+    5 min); its (limit + 1)th crash marks it failed (BackoffLimitExceeded) at the sum of the
+    back-offs before it, and the GPU it held goes to the next job at once."""
+    w = jobs("nvidia.com/gpu", 1, gpu_memory="100Gi")
+    w["backoff_limit"] = limit
+    ok = jobs("nvidia.com/gpu", 1, count=4, arrival=1)  # all 4 time-slice replicas: waits for w's
+    ok["name"] = "ok"
+    r = gpusim.simulate(small_scenario(cluster=one_gpu_pool(TS), workloads=[w, ok], duration="2h"))
+    j = r.jobs.set_index("workload")
+    delays = [min(10.0 * 2**k, 300.0) for k in range(limit)]
+    assert j.loc["w", "state"] == "failed" and j.loc["w", "restarts"] == limit + 1
+    assert "BackoffLimitExceeded" in j.loc["w", "failure"] and f"({limit})" in j.loc["w", "failure"]
+    assert j.loc["w", "end_s"] == pytest.approx(sum(delays))
+    assert j.loc["ok", "state"] == "finished" and j.loc["ok", "restarts"] == 0
+    assert j.loc["ok", "start_s"] == pytest.approx(max(j.loc["w", "end_s"], 1.0))
+    assert r.summary["jobs_failed"] == 1 and r.summary["jobs_finished"] == 1
+
+
+def test_without_backoff_limit_a_crash_loop_goes_on():
+    """Left out, there is no limit (as before backoff_limit existed): the same job crash-loops on."""
+    w = jobs("nvidia.com/gpu", 1, gpu_memory="100Gi")
+    r = gpusim.simulate(small_scenario(cluster=one_gpu_pool(TS), workloads=[w], duration="2h"))
+    assert r.jobs["state"].iloc[0] == "running" and r.jobs["restarts"].iloc[0] > 7
+    with pytest.raises(gpusim.ScenarioError, match="backoff_limit"):
+        gpusim.load_scenario(small_scenario(cluster=one_gpu_pool(TS), workloads=[{**w, "backoff_limit": -1}]))

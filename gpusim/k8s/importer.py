@@ -90,6 +90,8 @@ MAX_USER_PRIORITY = 1000000000  # HighestUserDefinablePriority, pkg/apis/schedul
 WHOLE_GPU = ("nvidia.com/gpu", "amd.com/gpu", "gpu.intel.com/i915", "gpu.intel.com/xe", "habana.ai/gaudi")
 SHARE_GPU = ("alibabacloud.com/gpu-milli", "alibabacloud.com/gpu-count")
 DURATION_ANNOTATION = "gpusim.io/duration"
+JOB_BACKOFF_LIMIT_DEFAULT = 6
+"""What the API server sets a Job's spec.backoffLimit to when the manifest leaves it out."""
 
 _NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 _VERSION_RE = re.compile(r"^v\d+((alpha|beta)\d+)?$")
@@ -761,6 +763,18 @@ class _Context:
         w.comments.append(
             f"{m.kind} {m.namespace}/{m.name} -> training job; duration {_fmt_duration(dur_s)} from {source}"
         )
+        if m.kind == "Job":
+            limit = m.get("spec", "backoffLimit")
+            if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+                self.problems.append(m.problem(("spec", "backoffLimit"), f"Invalid value: {limit!r}: must be an integer >= 0"))  # fmt: skip
+                return None
+            w.body["backoff_limit"] = JOB_BACKOFF_LIMIT_DEFAULT if limit is None else limit
+            w.comments.append(
+                f"backoffLimit {w.body['backoff_limit']}"
+                + (" (the Job default)" if limit is None else "")
+                + ": the job is marked failed after that many pod failures"
+                + (" (counted per wave; the Job controller counts them over the whole Job)" if len(waves) > 1 else "")
+            )
         if m.kind == "Job" and m.get("spec", "suspend") is True:
             w.comments.append("spec.suspend true: imported as if resumed (a queue such as Kueue admits suspended Jobs)")
             self.not_mapped.append(f"{m.origin()}: spec.suspend true; imported as if resumed")
@@ -830,6 +844,12 @@ class _Context:
         role, _, (pod, gpu, comments) = max(roles, key=lambda r: ((r[2][1] or ("", 0))[1], r[0] == "Worker"))
         jobs = [{"name": m.name, "arrival": "0s", "duration": _fmt_duration(dur_s), "pods": total}]
         w = Workload({"type": "training", "name": m.name, "pod": pod, "jobs": jobs}, m, gpu=gpu, pod=pod)
+        limit = m.get("spec", "runPolicy", "backoffLimit")
+        if limit is not None:
+            if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+                self.problems.append(m.problem(("spec", "runPolicy", "backoffLimit"), f"Invalid value: {limit!r}: must be an integer >= 0"))  # fmt: skip
+                return None
+            w.body["backoff_limit"] = limit
         shape = " + ".join(f"{r} {n}" for r, n, _ in roles)
         w.comments.append(
             f"PyTorchJob {m.namespace}/{m.name} (Kubeflow) -> one training job of {total} pods ({shape}), bound together; "

@@ -433,10 +433,19 @@ class TrainingWorkload(_Model):
     checkpoint: Checkpoint | None = Field(
         None, description="Checkpoints and restart after a failure (default: none; a failed job starts over)."
     )
+    backoff_limit: int | None = Field(
+        None,
+        ge=0,
+        le=2**31 - 1,
+        description="Pod failures a job is retried after before it is marked failed (BackoffLimitExceeded), as a "
+        "Kubernetes Job's backoffLimit: losing its pods with a node (a failure or a spot reclaim, checkpointed or "
+        "not) and each container crash (an out-of-memory kill on a time-sliced GPU) count. Left out: retried "
+        "without limit (a plain Job's default is 6: give `backoff_limit: 6` to model one).",
+    )
 
     @model_serializer(mode="wrap")
     def _dump(self, handler):
-        return drop_unset(handler(self), "checkpoint")
+        return drop_unset(drop_unset(handler(self), "checkpoint"), "backoff_limit")
 
     @model_validator(mode="after")
     def _one_source(self):

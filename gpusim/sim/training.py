@@ -316,6 +316,9 @@ class TrainingJobs:
         self.runs: dict[int, JobRun] = {}
         self._work = {w.name: w.work for w in scenario.workloads if getattr(w, "work", None) is not None}
         self._ckpt = {w.name: w.checkpoint for w in scenario.workloads if getattr(w, "checkpoint", None) is not None}
+        self._backoff = {
+            w.name: w.backoff_limit for w in scenario.workloads if getattr(w, "backoff_limit", None) is not None
+        }
         self.track = getattr(scenario, "failures", None) is not None  # failure accounting in the result
         self.progress: dict[int, JobProgress] = {}  # job id -> progress across attempts (failures, checkpoints)
         self._alts: dict[int, list[Alternative]] = {}  # job id -> its alternatives, to requeue it after a failure
@@ -433,6 +436,9 @@ class TrainingJobs:
             if not self.timeslice.fits_memory(run.gpus, need):
                 self.oom_kills += 1
                 run.restarts += 1
+                if self._backoff_exceeded(run):
+                    self._give_up(run)
+                    return
                 backoff = min(CRASHLOOP_BACKOFF_S[0] * 2 ** min(run.restarts - 1, 16), CRASHLOOP_BACKOFF_S[1])
                 ev = self.env.timeout(backoff)
                 ev.callbacks.append(lambda _e, run=run: self._start(run))
@@ -567,8 +573,43 @@ class TrainingJobs:
         prog.close(prog.position(run.remaining, now), now, how)
         prog.restarts = run.restarts
         self._retime(affected)
-        self.pending += 1
-        self._submit(job, self._alts[job.job_id])
+        if self._backoff_exceeded(run):
+            self._failed_job(run)
+        else:
+            self.pending += 1
+            self._submit(job, self._alts[job.job_id])
+        self.scheduler.kick()
+
+    def _backoff_exceeded(self, run: JobRun) -> bool:
+        """The job's pod failures (attempts lost with a node, container crashes) exceed its workload's
+        backoffLimit: the Job controller marks it failed (`failed + 1 > backoffLimit`).
+        """
+        limit = self._backoff.get(run.job.workload)
+        if limit is None:
+            return False
+        prog = self.progress.get(run.job.job_id)
+        return run.restarts + (prog.failures if prog is not None else 0) > limit
+
+    def _failed_job(self, run: JobRun) -> None:
+        """Record a job the Job controller gave up on (its resources are released already)."""
+        job = run.job
+        self.failed[job.job_id] = (
+            f"BackoffLimitExceeded: Job has reached the specified backoff limit ({self._backoff[job.workload]})"
+        )
+        self.recorder.job_finished(job.job_id, self.env.now, restarts=run.restarts)
+        self.on_change()
+
+    def _give_up(self, run: JobRun) -> None:
+        """A bound job crashed once too often at its start: it leaves the node, failed."""
+        job = run.job
+        del self.runs[job.job_id]
+        self.running -= 1
+        self._release(run.alt, run.placements)
+        prog = self.progress.get(job.job_id)
+        if prog is not None:  # nothing ran in this attempt: its bound time is booked, no work
+            prog.close(prog.position(run.remaining, self.env.now), self.env.now, "running")
+            prog.restarts = run.restarts
+        self._failed_job(run)
         self.scheduler.kick()
 
     def _release(self, alt: Alternative, placements: list[Placement]) -> None:

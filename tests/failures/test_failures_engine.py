@@ -127,6 +127,34 @@ def test_no_job_lost_and_gpu_hours_conserved():
     assert (hit["end_s"] - hit["start_s"] > hit["duration_s"]).all()
 
 
+def test_backoff_limit_fails_jobs_that_lose_their_pods_too_often():
+    """With `backoff_limit: 1` a job whose pods are lost with a node a second time is marked failed
+    (BackoffLimitExceeded) instead of requeued (without the limit every job finishes, some after
+    two failures or more; the jobs' own draws do not move). Every job still ends somewhere, the
+    failed ones with exactly two failures, and the GPU-hour accounting holds: a failed job's last
+    attempt is booked as lost work, its checkpointed work as useful."""
+    base = simulate(_busy_cluster())
+    sc = _busy_cluster()
+    for w in sc["workloads"]:
+        w["backoff_limit"] = 1
+    r = simulate(sc)
+    s, jobs = r.summary, r.jobs
+    failed = jobs[jobs["state"] == "failed"]
+    assert len(failed) > 0 and s["jobs_failed"] == len(failed)
+    assert (failed["failures"] == 2).all() and failed["failure"].str.startswith("BackoffLimitExceeded").all()
+    assert (
+        set(jobs["state"]) == {"finished", "failed"} and (jobs.loc[jobs["state"] == "finished", "failures"] <= 1).all()
+    )
+    assert jobs["arrival_s"].equals(base.jobs["arrival_s"]) and jobs["duration_s"].equals(base.jobs["duration_s"])
+    assert (base.jobs["failures"] >= 2).sum() > 0 and set(base.jobs["state"]) == {"finished"}  # no limit: all finish
+    parts = s["training_gpu_hours_useful"] + s["lost_gpu_hours"]
+    assert s["training_gpu_hours_allocated"] == pytest.approx(parts, rel=1e-9)
+    finished = jobs[jobs["state"] == "finished"]
+    work = float((finished["duration_s"] * finished["gpus"] * finished["num_pods"]).sum()) / 3600
+    assert s["training_gpu_hours_useful"] >= work * (1 - 1e-9)  # the failed kept their checkpointed work
+    assert s["jobs_finished"] + s["jobs_failed"] == s["jobs_arrived"]
+
+
 def test_failure_during_restart_and_jobs_running_at_the_end_are_accounted():
     """Stopping at the horizon (no drain) leaves jobs bound mid-attempt: still conserved."""
     sc = _busy_cluster(per_gpu_hour=0.05)

@@ -227,6 +227,9 @@ def test_jobs_statefulset_and_v1_hpa(capsys):
     assert sts["autoscaling"]["hpa"]["metrics"] == [{"name": "utilization", "target_type": "Utilization", "target": 60}]
     assert "tolerations[0].tolerationSeconds" in err and "podAntiAffinity" in err and "volumeClaimTemplates" in err
     assert "preemptionPolicy Never not modelled" in err
+    # backoffLimit is carried: the manifest's 4, and the API server's default 6 where it is left out
+    assert ft["backoff_limit"] == 4 and ev["backoff_limit"] == 6
+    assert "backoffLimit" not in err.replace("backoffLimit 4:", "").replace("backoffLimit 6 (the Job default)", "")
 
 
 def test_kubeflow_pytorchjob_is_one_gang(capsys):
@@ -237,6 +240,7 @@ def test_kubeflow_pytorchjob_is_one_gang(capsys):
     assert job["pod"]["resources"]["limits"] == {"nvidia.com/gpu": 8}
     assert job["pod"]["tolerations"][0]["key"] == "nvidia.com/gpu"  # the Worker's template
     assert "replica pod templates differ" in err and "spec.runPolicy" in err
+    assert "backoff_limit" not in job  # runPolicy.backoffLimit left out: the operator sets no limit
 
 
 def test_metric_names():
@@ -433,6 +437,17 @@ spec:
         "document 2 (HorizontalPodAutoscaler/web) spec.minReplicas: Invalid value: 5: must be <= maxReplicas 2" in err
     )
     assert "document 3 (Job/j) spec.parallelism: Invalid value: 'two'" in err
+    f.write_text(f.read_text().replace("parallelism: two", "backoffLimit: -1"))
+    rc, _, err = _import(capsys, f)
+    assert rc == 2 and "document 3 (Job/j) spec.backoffLimit: Invalid value: -1: must be an integer >= 0" in err
+
+
+def test_pytorchjob_run_policy_backoff_limit_is_carried(tmp_path, capsys):
+    f = tmp_path / "pj.yaml"
+    f.write_text((M / "pytorchjob.yaml").read_text().replace("cleanPodPolicy: None", "backoffLimit: 3"))
+    rc, out, err = _import(capsys, f)
+    assert rc == 0 and _workloads(out)["llama-pretrain"]["backoff_limit"] == 3
+    assert "spec.runPolicy" not in err  # nothing of it left uncarried
 
 
 def test_cluster_file_errors_point_into_the_cluster_file(tmp_path, capsys):
