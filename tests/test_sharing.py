@@ -285,5 +285,6 @@ def test_without_backoff_limit_a_crash_loop_goes_on():
     w = jobs("nvidia.com/gpu", 1, gpu_memory="100Gi")
     r = gpusim.simulate(small_scenario(cluster=one_gpu_pool(TS), workloads=[w], duration="2h"))
     assert r.jobs["state"].iloc[0] == "running" and r.jobs["restarts"].iloc[0] > 7
-    with pytest.raises(gpusim.ScenarioError, match="backoff_limit"):
-        gpusim.load_scenario(small_scenario(cluster=one_gpu_pool(TS), workloads=[{**w, "backoff_limit": -1}]))
+    for bad in (-1, True, 2.5, "6"):
+        with pytest.raises(gpusim.ScenarioError, match="backoff_limit"):
+            gpusim.load_scenario(small_scenario(cluster=one_gpu_pool(TS), workloads=[{**w, "backoff_limit": bad}]))

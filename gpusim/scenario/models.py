@@ -433,7 +433,7 @@ class TrainingWorkload(_Model):
     checkpoint: Checkpoint | None = Field(
         None, description="Checkpoints and restart after a failure (default: none; a failed job starts over)."
     )
-    backoff_limit: int | None = Field(
+    backoff_limit: Annotated[int, Strict()] | None = Field(
         None,
         ge=0,
         le=2**31 - 1,
