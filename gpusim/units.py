@@ -186,7 +186,7 @@ def _parse_rate(value: object) -> float:
         raise ValueError(f"{value!r} is not {RATE_HELP}") from None
 
 
-def _cpu_milli(value: object) -> int:
+def parse_cpu_milli(value: object) -> int:
     q = parse_quantity(value)
     m = math.ceil(q * 1000)
     if m > MAX_CPU_MILLI:
@@ -226,7 +226,7 @@ Rate = Annotated[
 
 CpuMilli = Annotated[
     int,
-    BeforeValidator(_cpu_milli),
+    BeforeValidator(parse_cpu_milli),
     PlainSerializer(lambda m: f"{m}m", return_type=str),
     WithJsonSchema({"anyOf": _NUM_OR_STR, "description": f"CPU cores: {QUANTITY_HELP}; at most 1,000,000 cores."}),
 ]

@@ -168,12 +168,12 @@ def _units_per_node(c: Candidate, nt, gpu, exp_name: str) -> int:
 def _plan(c: Candidate, catalog, exp_name: str) -> dict:
     """Per-candidate facts: node type, GPU model, pod resources, replicas per node, price."""
     from gpusim.errors import InputError
-    from gpusim.units import _cpu_milli
+    from gpusim.units import parse_cpu_milli
 
     nt = catalog.node_type(c.node_type)
     gpu = catalog.gpu(nt.gpu_model) if nt.gpu_model else None
     if gpu is None:
-        per_node = c.replicas_per_node or max(1, int(nt.vcpu * 1000 // _cpu_milli(c.cpu_per_replica)))
+        per_node = c.replicas_per_node or max(1, int(nt.vcpu * 1000 // parse_cpu_milli(c.cpu_per_replica)))
         limits: dict = {}
     else:
         units = _units_per_node(c, nt, gpu, exp_name) if c.replicas_per_node is None else None

@@ -124,7 +124,7 @@ class ClusterFile:
     """
 
     def __init__(self, path: str):
-        from gpusim.scenario.loader import _dict_paths, parse_yaml, read_file
+        from gpusim.scenario.loader import dict_paths, parse_yaml, read_file
 
         self.path = path
         data, positions = parse_yaml(read_file(path), path)  # bytes: any encoding problem is a clear error
@@ -150,7 +150,7 @@ class ClusterFile:
         from gpusim.scenario.loader import format_path
 
         self.where: dict[str, tuple[int, int]] = {}
-        for key in _dict_paths(data):  # every field path of the (small) cluster file
+        for key in dict_paths(data):  # every field path of the (small) cluster file
             pos = positions.get(key)
             if pos is None:
                 continue

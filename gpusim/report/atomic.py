@@ -39,7 +39,7 @@ MARKERS = ("summary.json", "error.json")
 _TMP_RE = re.compile(r"^\.(?P<name>.+)\.gpusim-(?P<pid>\d+)-[0-9a-f]+\.(?:tmp|old)$")
 
 
-def _describe(p: Path, st: os.stat_result) -> str:
+def describe_path(p: Path, st: os.stat_result) -> str:
     mode = st.st_mode
     if stat.S_ISREG(mode):
         return "an existing file"
@@ -92,7 +92,7 @@ def _state(p: Path) -> tuple | None:
     return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_ctime_ns)
 
 
-def _os_error(e: OSError, path: Path, doing: str) -> InputError:
+def os_error(e: OSError, path: Path, doing: str) -> InputError:
     reasons = {
         errno.EACCES: "permission denied",
         errno.EPERM: "operation not permitted",
@@ -127,7 +127,7 @@ def check_destination(final: str | Path, *, flag: str = "--out") -> Path:
     except FileNotFoundError:
         st = None
     except OSError as e:
-        raise _os_error(e, final, "write to") from None
+        raise os_error(e, final, "write to") from None
     if st is not None:
         if stat.S_ISLNK(st.st_mode):
             raise InputError(
@@ -136,7 +136,7 @@ def check_destination(final: str | Path, *, flag: str = "--out") -> Path:
             )
         if not (stat.S_ISDIR(st.st_mode) and (is_gpusim_folder(final) or _is_empty_dir(final))):
             raise InputError(
-                f"{flag} {final}: is {_describe(final, st)}; gpusim writes only to a new folder or replaces an "
+                f"{flag} {final}: is {describe_path(final, st)}; gpusim writes only to a new folder or replaces an "
                 "earlier gpusim result folder, and left it untouched. Give another path."
             )
     parent = final.parent
@@ -148,7 +148,7 @@ def check_destination(final: str | Path, *, flag: str = "--out") -> Path:
     except FileExistsError as e:
         raise InputError(f"{flag} {final}: {e.filename or parent} exists and is not a folder") from None
     except OSError as e:
-        raise _os_error(e, final, "write to") from None
+        raise os_error(e, final, "write to") from None
     return final
 
 
@@ -246,12 +246,12 @@ def atomic_dir(final: str | Path, *, flag: str = "--out") -> Iterator[Path]:
         tmp.mkdir()
         tmp.chmod(0o755)
     except OSError as e:
-        raise _os_error(e, final, "write to") from None
+        raise os_error(e, final, "write to") from None
     try:
         try:
             yield tmp
         except OSError as e:
-            raise _os_error(e, final, "write") from None
+            raise os_error(e, final, "write") from None
         try:
             with _parent_lock(parent):
                 now = _state(final)
@@ -270,7 +270,7 @@ def atomic_dir(final: str | Path, *, flag: str = "--out") -> Iterator[Path]:
                     os.rename(tmp, final)
                     shutil.rmtree(old, ignore_errors=True)
         except OSError as e:
-            raise _os_error(e, final, "write") from None
+            raise os_error(e, final, "write") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -288,10 +288,10 @@ def write_file_atomic(path: str | Path, data: bytes, *, flag: str = "--out", may
     except FileNotFoundError:
         st = None
     except OSError as e:
-        raise _os_error(e, path, "write") from None
+        raise os_error(e, path, "write") from None
     if st is not None and not (stat.S_ISREG(st.st_mode) and may_replace is not None and may_replace(path)):
         raise InputError(
-            f"{flag} {path}: is {_describe(path, st) if not stat.S_ISLNK(st.st_mode) else 'a symbolic link'}; "
+            f"{flag} {path}: is {describe_path(path, st) if not stat.S_ISLNK(st.st_mode) else 'a symbolic link'}; "
             "gpusim replaces only a file it wrote earlier, and left it untouched. Give another path."
         )
     tmp = path.with_name(f".{path.name}.gpusim-{os.getpid()}-{secrets.token_hex(4)}.part")
@@ -303,5 +303,5 @@ def write_file_atomic(path: str | Path, data: bytes, *, flag: str = "--out", may
     except OSError as e:
         with contextlib.suppress(OSError):
             tmp.unlink()
-        raise _os_error(e, path, "write") from None
+        raise os_error(e, path, "write") from None
     return path

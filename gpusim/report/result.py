@@ -27,13 +27,13 @@ FRAMES = ("jobs", "timeseries", "services", "service_summary", "nodes")
 """DataFrames saved as <name>.parquet; the last three may be empty (no inference services, no cost)."""
 
 
-def _json_safe(obj):
+def json_safe(obj):
     if isinstance(obj, float) and not math.isfinite(obj):
         return None if math.isnan(obj) else ("inf" if obj > 0 else "-inf")  # inf: e.g. a p99 that timed out
     if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
+        return {k: json_safe(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
+        return [json_safe(v) for v in obj]
     return obj
 
 
@@ -81,7 +81,7 @@ class RunResult:
 
     # ---------------------------------------------------------------- files
     def summary_document(self) -> dict:
-        return _json_safe(
+        return json_safe(
             {
                 "summary": self.summary,
                 "seed": self.seed,

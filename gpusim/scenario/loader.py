@@ -384,7 +384,7 @@ def format_path(path: tuple) -> str:
 
 
 # --------------------------------------------------------------------------- pydantic errors
-def _locate(loc: tuple, positions: dict) -> tuple[tuple, list]:
+def locate_field(loc: tuple, positions: dict) -> tuple[tuple, list]:
     """Match a pydantic `loc` against the data paths; skip union tags pydantic inserts."""
     path: tuple = ()
     rest: list = []
@@ -447,9 +447,9 @@ def _allowed_fields(model: type[BaseModel]) -> str:
     return ", ".join(f.alias or n for n, f in model.model_fields.items())
 
 
-def _problem_from_error(err: dict, positions: dict, filename: str | None, root: type[BaseModel] = Scenario) -> Problem:
+def problem_from_error(err: dict, positions: dict, filename: str | None, root: type[BaseModel] = Scenario) -> Problem:
     loc = tuple(err["loc"])
-    path, rest = _locate(loc, positions)
+    path, rest = locate_field(loc, positions)
     kind = err["type"]
     msg = err["msg"]
     if msg.startswith("Value error, "):
@@ -484,22 +484,22 @@ def _problem_from_error(err: dict, positions: dict, filename: str | None, root: 
 
 
 # --------------------------------------------------------------------------- entry point
-def _dict_paths(data, path: tuple = (), out: dict | None = None) -> dict:
+def dict_paths(data, path: tuple = (), out: dict | None = None) -> dict:
     """Field paths of a scenario given as a dict (no file positions), so errors still name their path."""
     out = {} if out is None else out
     out[path] = None
     items = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else ()
     for k, v in items:
-        _dict_paths(v, path + (k,), out)
+        dict_paths(v, path + (k,), out)
     return out
 
 
-def _resolve_trace_paths(data, base: Path):
+def resolve_trace_paths(data, base: Path):
     """Trace paths in a scenario file are relative to the file's folder; make them absolute so the
     resolved scenario (saved with every result) reads the same files from anywhere.
     """
     if isinstance(data, dict):
-        out = {k: _resolve_trace_paths(v, base) for k, v in data.items()}
+        out = {k: resolve_trace_paths(v, base) for k, v in data.items()}
         path = out.get("path")
         if (
             "format" in out
@@ -510,7 +510,7 @@ def _resolve_trace_paths(data, base: Path):
             out["path"] = os.path.normpath(base / path)
         return out
     if isinstance(data, list):
-        return [_resolve_trace_paths(v, base) for v in data]
+        return [resolve_trace_paths(v, base) for v in data]
     return data
 
 
@@ -520,7 +520,7 @@ def _kind(v) -> str:
     )
 
 
-def _check_values(data, positions, filename) -> list[Problem]:
+def check_values(data, positions, filename) -> list[Problem]:
     """Values no field accepts, whatever the schema says: non-finite numbers (.inf, .nan)."""
     import math
 
@@ -558,7 +558,7 @@ def load_scenario(source: str | Path | dict | Scenario, *, check: bool = True) -
         return source
     filename: str | None = None
     if isinstance(source, dict):
-        data, positions = source, _dict_paths(source)
+        data, positions = source, dict_paths(source)
     else:
         if isinstance(source, Path) or (
             isinstance(source, str) and "\n" not in source and source.lower().endswith((".yaml", ".yml"))
@@ -590,11 +590,11 @@ def load_scenario(source: str | Path | dict | Scenario, *, check: bool = True) -
                 )
             ]
         )
-    bad_values = _check_values(data, positions, filename)
+    bad_values = check_values(data, positions, filename)
     if bad_values:
         raise ScenarioError(bad_values)
     if filename is not None:
-        data = _resolve_trace_paths(data, Path(filename).resolve().parent)
+        data = resolve_trace_paths(data, Path(filename).resolve().parent)
     model = Scenario
     if "experiment" in data:
         from gpusim.scenario.registry import experiment_file_model
@@ -603,7 +603,7 @@ def load_scenario(source: str | Path | dict | Scenario, *, check: bool = True) -
     try:
         scenario = model.model_validate(data)
     except ValidationError as e:
-        raise ScenarioError([_problem_from_error(err, positions, filename, model) for err in e.errors()]) from None
+        raise ScenarioError([problem_from_error(err, positions, filename, model) for err in e.errors()]) from None
     if model is not Scenario:
         if check and getattr(scenario, "catalog", None) is not None:  # an experiment's catalog block
             from gpusim.hardware import load_catalog
@@ -634,7 +634,7 @@ def load_scenario(source: str | Path | dict | Scenario, *, check: bool = True) -
         if problems:
             located = []
             for path, message in problems:
-                pos = positions.get(path) or positions.get(_locate(path, positions)[0])
+                pos = positions.get(path) or positions.get(locate_field(path, positions)[0])
                 if pos and path[:2] == ("sweep", "factors"):
                     pos = (pos[0], pos[1], pos[0], pos[1])  # the factor's key, not its values
                 located.append(

@@ -517,7 +517,7 @@ def load_multicluster(source: str | Path | dict, *, check: bool = True) -> Multi
 
     filename: str | None = None
     if isinstance(source, dict):
-        data, positions = source, L._dict_paths(source)
+        data, positions = source, L.dict_paths(source)
     else:
         if isinstance(source, Path) or ("\n" not in str(source) and str(source).lower().endswith((".yaml", ".yml"))):
             filename = str(source)
@@ -528,21 +528,21 @@ def load_multicluster(source: str | Path | dict, *, check: bool = True) -> Multi
     if not isinstance(data, dict):
         raise ScenarioError([Problem("a multi-cluster scenario is a YAML mapping (name:, duration:, clusters:, workloads: ...)",
                                      file=filename, line=1, column=1)])  # fmt: skip
-    bad = L._check_values(data, positions, filename)
+    bad = L.check_values(data, positions, filename)
     if bad:
         raise ScenarioError(bad)
     if filename is not None:
-        data = L._resolve_trace_paths(data, Path(filename).resolve().parent)
+        data = L.resolve_trace_paths(data, Path(filename).resolve().parent)
     try:
         scenario = MultiClusterScenario.model_validate(data)
     except ValidationError as e:
-        raise ScenarioError([L._problem_from_error(err, positions, filename, MultiClusterScenario) for err in e.errors()]) from None  # fmt: skip
+        raise ScenarioError([L.problem_from_error(err, positions, filename, MultiClusterScenario) for err in e.errors()]) from None  # fmt: skip
     if check:
         problems = check_multicluster(scenario)
         if problems:
             located = []
             for path, message in problems:
-                pos = positions.get(path) or positions.get(L._locate(path, positions)[0])
+                pos = positions.get(path) or positions.get(L.locate_field(path, positions)[0])
                 located.append(Problem(message, file=filename, line=pos[2] if pos else None,
                                        column=pos[3] if pos else None, path=L.format_path(path)))  # fmt: skip
             raise ScenarioError(located)

@@ -205,7 +205,7 @@ class InferenceService:
             self.ttft, self.tpot = Histogram(cfg), Histogram(cfg)
             self._tokens_out = 0
             self._tpot_n = 0
-        self._hist_geometry = (cfg, _edges(cfg), cfg.n_bins)
+        self._hist_geometry = (cfg, bin_edges(cfg), cfg.n_bins)
         self._queue_end = 0  # requests queued at the end of the last window
         self._q_out = np.zeros(3, dtype=np.int64)  # close_interval's (count, p50 index, p99 index)
         self._q_val = np.zeros(2, dtype=np.float64)  # close_quantiles' (p50, p99)
@@ -833,7 +833,7 @@ class InferenceService:
         in_flight = self.dp.in_flight
         target = self.w.slo.latency
         missed = int(t["timed_out"] + t["dropped"] + self.failed)
-        counts, edges = self.latency.counts, _edges(self.latency.config)
+        counts, edges = self.latency.counts, bin_edges(self.latency.config)
         tail = slo_stats_from_histogram(counts, edges, missed, target, 99.0)
         slo = slo_stats_from_histogram(counts, edges, missed, target, self.w.slo.percentile)
         row = {
@@ -884,7 +884,7 @@ class InferenceService:
         e2e_limit = slo.latency if hasattr(slo, "latency") else (slo.e2e or math.inf)
         ttft_limit, tpot_limit = getattr(slo, "ttft", None) or math.inf, getattr(slo, "tpot", None) or math.inf
         missed = int(t["dropped"] + t["timed_out"] + t["failed"])  # the refused (a 400 for length) are left out
-        edges = _edges(self.latency.config)
+        edges = bin_edges(self.latency.config)
         e2e = slo_stats_from_histogram(self.latency.counts, edges, missed, e2e_limit, 99.0)
         ttft = slo_stats_from_histogram(self.ttft.counts, edges, missed, ttft_limit, 99.0)
         tpot_counts = self.tpot.counts.copy()
@@ -997,13 +997,13 @@ def _quantiles(h: Histogram, qs: tuple[float, ...]) -> list[float]:
         elif idx == cfg.n_bins + 1:
             out.append(cfg.hi_s)
         else:
-            edges = _edges(cfg)
+            edges = bin_edges(cfg)
             out.append(float(math.sqrt(edges[idx - 1] * edges[idx])))
     return out
 
 
 @lru_cache(maxsize=16)
-def _edges(cfg) -> np.ndarray:
+def bin_edges(cfg) -> np.ndarray:
     return cfg.edges()
 
 

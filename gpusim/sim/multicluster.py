@@ -298,10 +298,10 @@ def simulate_multicluster(ms: MultiClusterScenario | str | Path | dict, seed: in
 
 # --------------------------------------------------------------------------- combining
 def _uppers(svc) -> np.ndarray:
-    from gpusim.sim.inference import _edges
+    from gpusim.sim.inference import bin_edges
 
     counts = svc.latency.counts
-    return np.append(_edges(svc.latency.config), math.inf)[: counts.size]
+    return np.append(bin_edges(svc.latency.config), math.inf)[: counts.size]
 
 
 def e2e_stats(parts: list[tuple[np.ndarray, np.ndarray, float, float, float]], target_s: float,

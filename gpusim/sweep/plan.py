@@ -214,13 +214,13 @@ def _validate(data: dict) -> Scenario:
     from pydantic import ValidationError
 
     from gpusim.scenario.checks import check_scenario
-    from gpusim.scenario.loader import _problem_from_error, format_path
+    from gpusim.scenario.loader import format_path, problem_from_error
 
     positions = _all_paths(data)
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as e:
-        raise ScenarioError([_problem_from_error(err, positions, None) for err in e.errors()]) from None
+        raise ScenarioError([problem_from_error(err, positions, None) for err in e.errors()]) from None
     problems = list(dict.fromkeys(check_scenario(scenario)))
     if problems:
         raise ScenarioError([Problem(msg, path=format_path(path)) for path, msg in problems])

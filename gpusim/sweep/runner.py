@@ -178,9 +178,9 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 def _canonical(obj: Any) -> Any:
-    from gpusim.report.result import _json_safe
+    from gpusim.report.result import json_safe
 
-    return json.loads(json.dumps(_json_safe(obj)))
+    return json.loads(json.dumps(json_safe(obj)))
 
 
 def read_done(folder: Path, run: RunPlan) -> dict | None:
@@ -261,9 +261,9 @@ def _run_sweep(plan, out, *, workers, dask, plots, progress) -> pd.DataFrame:
     try:
         runs_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        from gpusim.report.atomic import _os_error
+        from gpusim.report.atomic import os_error
 
-        raise _os_error(e, out, "write to") from None
+        raise os_error(e, out, "write to") from None
     _write_atomic(out / "sweep.json", json.dumps(_canonical(_manifest(plan)), indent=2) + "\n")
 
     todo = [r for r in plan.runs if read_done(runs_dir / r.name, r) is None]
@@ -311,7 +311,7 @@ def check_sweep_out(out: str | Path) -> Path:
     """A sweep folder is new, empty, or an earlier sweep's (it has sweep.json); else `InputError`."""
     import stat
 
-    from gpusim.report.atomic import _describe, check_destination
+    from gpusim.report.atomic import check_destination, describe_path
 
     out = Path(out)
     try:
@@ -319,9 +319,9 @@ def check_sweep_out(out: str | Path) -> Path:
     except FileNotFoundError:
         st = None
     except OSError as e:
-        from gpusim.report.atomic import _os_error
+        from gpusim.report.atomic import os_error
 
-        raise _os_error(e, out, "write to") from None
+        raise os_error(e, out, "write to") from None
     if st is not None:
         ok = stat.S_ISDIR(st.st_mode) and (
             (out / "sweep.json").is_file() or (out / "runs").is_dir() or not any(out.iterdir())
@@ -330,7 +330,7 @@ def check_sweep_out(out: str | Path) -> Path:
             what = (
                 "a symbolic link"
                 if stat.S_ISLNK(st.st_mode)
-                else _describe(out, st).replace(
+                else describe_path(out, st).replace(
                     "gpusim result (no summary.json from gpusim)", "gpusim sweep folder (no sweep.json)"
                 )
             )
