@@ -185,6 +185,18 @@ def mig_valid_starts(compute: int, memory: int) -> list[int]:
     ]
 
 
+def toleration_matches(key: str, operator: str, value: str, effect: str, taint_key: str, taint_value: str,
+                       taint_effect: str) -> bool:  # fmt: skip
+    """Kubernetes toleration matching: an empty effect matches every effect; operator Exists matches
+    the key (an empty key every taint), Equal the key and the value.
+    """
+    if effect and effect != taint_effect:
+        return False
+    if operator == "Exists":
+        return key in ("", taint_key)
+    return key == taint_key and value == taint_value
+
+
 class ClusterState:
     """All nodes and GPUs of one simulated cluster, as arrays.
 
@@ -516,20 +528,13 @@ class ClusterState:
     def toleration_mask(self, tolerations: list[dict]) -> int:
         """Kubernetes toleration matching: operator Exists (empty key = all) or Equal; empty effect = all."""
         mask = 0
-        for bit, (key, value, effect) in enumerate(self.taint_specs):
-            for t in tolerations:
-                t_key = t.get("key") or ""
-                op = t.get("operator") or "Equal"
-                t_effect = t.get("effect") or ""
-                if t_effect and t_effect != effect:
-                    continue
-                if op == "Exists":
-                    if t_key in ("", key):
-                        mask |= 1 << bit
-                        break
-                elif t_key == key and (t.get("value") or "") == value:
-                    mask |= 1 << bit
-                    break
+        for bit, taint in enumerate(self.taint_specs):
+            if any(
+                toleration_matches(t.get("key") or "", t.get("operator") or "Equal", t.get("value") or "",
+                                   t.get("effect") or "", *taint)
+                for t in tolerations
+            ):  # fmt: skip
+                mask |= 1 << bit
         return mask
 
     def set_target_workload(self, workload) -> None:

@@ -246,17 +246,6 @@ def pool_allocatable(pool, catalog) -> dict[str, float]:
     return out
 
 
-def _tolerates(tolerations, taint) -> bool:
-    for t in tolerations:
-        if t.effect and t.effect != taint.effect:
-            continue
-        if t.operator == "Exists" and (not t.key or t.key == taint.key):
-            return True
-        if t.operator == "Equal" and t.key == taint.key and t.value == taint.value:
-            return True
-    return False
-
-
 def unschedulable_reason(request: dict, pod, scenario, catalog) -> str:
     """Why a pod fits no node, in kube-scheduler's words:
     ``0/N nodes are available: k Insufficient nvidia.com/mig-7g.80gb, j node(s) didn't match
@@ -265,6 +254,8 @@ def unschedulable_reason(request: dict, pod, scenario, catalog) -> str:
     the workload's pod template (selector, tolerations). N counts each pool's nodes at the start
     (or its autoscaling max, when larger).
     """
+    from gpusim.scenario.checks import unschedulable_reason as fit_error
+    from gpusim.scenario.models import tolerated
     from gpusim.sharing import GPU_MILLI_RESOURCE
 
     counts: dict[str, int] = {}
@@ -279,7 +270,7 @@ def unschedulable_reason(request: dict, pod, scenario, catalog) -> str:
         if any(pool.labels.get(k) != v for k, v in sel.items()):
             why.append("node(s) didn't match Pod's node affinity/selector")
         bad = [t for t in pool.taints if t.effect in ("NoSchedule", "NoExecute")
-               and not _tolerates(getattr(pod, "tolerations", []), t)]  # fmt: skip
+               and not tolerated(t, getattr(pod, "tolerations", []))]  # fmt: skip
         if bad and not why:
             t = bad[0]
             why.append(f"node(s) had untolerated taint {{{t.key}: {t.value}}}")
@@ -301,8 +292,7 @@ def unschedulable_reason(request: dict, pod, scenario, catalog) -> str:
             counts[w] = counts.get(w, 0) + nodes
     if not counts:
         return f"0/{total} nodes are available: the pod fits no node's free resources as gpusim lays them out."
-    parts = ", ".join(f"{k} {w}" for w, k in sorted(counts.items(), key=lambda kv: kv[0]))
-    return f"0/{total} nodes are available: {parts}."
+    return fit_error(total, counts)
 
 
 def fill_unschedulable_reasons(jobs: pd.DataFrame, scenario) -> pd.DataFrame:

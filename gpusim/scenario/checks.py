@@ -17,6 +17,7 @@ from gpusim.scenario.models import (
     PodTemplate,
     Scenario,
     TrainingWorkload,
+    tolerated,
 )
 
 
@@ -254,7 +255,7 @@ def _fits_some_pool(scenario: Scenario, catalog, pod: PodTemplate, gpus: int) ->
         if any(pool.labels.get(k) != v for k, v in pod.node_selector.items()):
             reasons.append(f"{pool.name}: nodeSelector does not match its labels")
             continue
-        untolerated = [t for t in pool.taints if t.effect != "PreferNoSchedule" and not _tolerated(t, pod)]
+        untolerated = [t for t in pool.taints if t.effect != "PreferNoSchedule" and not tolerated(t, pod.tolerations)]
         if untolerated:
             t = untolerated[0]
             reasons.append(f"{pool.name}: untolerated taint {t.key}={t.value}:{t.effect}")
@@ -284,17 +285,6 @@ def _offer(pool, gpu, resource: str, count: int):
     return "no GPUs" if gpu is None else pool.sharing.offer(gpu, resource, count)
 
 
-def _tolerated(taint, pod: PodTemplate) -> bool:
-    for t in pod.tolerations:
-        if t.effect and t.effect != taint.effect:
-            continue
-        if t.operator == "Exists" and t.key in ("", taint.key):
-            return True
-        if t.operator == "Equal" and t.key == taint.key and t.value == taint.value:
-            return True
-    return False
-
-
 # --------------------------------------------------------------------------- pods that can never run
 def unschedulable_reason(total_nodes: int, reasons: dict[str, int]) -> str:
     """kube-scheduler's FitError wording: ``0/152 nodes are available: 152 Insufficient nvidia.com/gpu.``
@@ -320,7 +310,9 @@ def _node_fit_reasons(scenario: Scenario, catalog, pod: PodTemplate, gpus: int) 
         if any(pool.labels.get(k) != v for k, v in pod.node_selector.items()):
             why.append("node(s) didn't match Pod's node affinity/selector")
         else:
-            untolerated = [t for t in pool.taints if t.effect != "PreferNoSchedule" and not _tolerated(t, pod)]
+            untolerated = [
+                t for t in pool.taints if t.effect != "PreferNoSchedule" and not tolerated(t, pod.tolerations)
+            ]
             if untolerated:
                 t = untolerated[0]
                 why.append(f"node(s) had untolerated taint {{{t.key}: {t.value}}}")
@@ -409,7 +401,7 @@ def _pods_per_node(scenario: Scenario, catalog, pod: PodTemplate, gpus: int) -> 
         n = max(pool.count, pool.autoscaling.max if pool.autoscaling else 0)
         if any(pool.labels.get(k) != v for k, v in pod.node_selector.items()):
             continue
-        if any(t.effect != "PreferNoSchedule" and not _tolerated(t, pod) for t in pool.taints):
+        if any(t.effect != "PreferNoSchedule" and not tolerated(t, pod.tolerations) for t in pool.taints):
             continue
         per = 10**9
         if gpus > 0:

@@ -120,6 +120,19 @@ class Toleration(_Model):
         "", description="Effect to match; empty matches all effects."
     )
 
+    def tolerates(self, taint) -> bool:
+        """Whether this toleration matches `taint` (key, value, effect), as Kubernetes matches them."""
+        from gpusim.cluster.state import toleration_matches
+
+        return toleration_matches(
+            self.key, self.operator, self.value, self.effect, taint.key, taint.value, taint.effect
+        )
+
+
+def tolerated(taint, tolerations) -> bool:
+    """Whether any of `tolerations` tolerates `taint`."""
+    return any(t.tolerates(taint) for t in tolerations)
+
 
 Quantity = Annotated[
     Fraction,
