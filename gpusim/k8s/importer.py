@@ -428,8 +428,7 @@ class _Context:
         replicas = 1
         if kind != "Pod":
             r = _or(m.get("spec", "replicas"), 1)
-            if isinstance(r, bool) or not isinstance(r, int) or r < 0:
-                self.problems.append(m.problem(("spec", "replicas"), f"Invalid value: {r!r}: must be an integer >= 0"))
+            if self._bad_count(m, ("spec", "replicas"), r):
                 return None
             replicas = r
         if gpu is None:
@@ -732,6 +731,13 @@ class _Context:
         w.comments += comments
         return w
 
+    def _bad_count(self, m: Manifest, path: tuple, value) -> bool:
+        """Record a problem when a count field (unset is fine) is not an integer >= 0."""
+        if value is None or (not isinstance(value, bool) and isinstance(value, int) and value >= 0):
+            return False
+        self.problems.append(m.problem(path, f"Invalid value: {value!r}: must be an integer >= 0"))
+        return True
+
     def _job(self, m: Manifest, pod: dict, gpu, comments: list[str]) -> Workload | None:
         if m.kind == "Pod":
             parallelism, completions = 1, 1
@@ -739,8 +745,7 @@ class _Context:
             parallelism = _or(m.get("spec", "parallelism"), 1)
             completions = m.get("spec", "completions")
             for key, v in (("parallelism", parallelism), ("completions", completions)):
-                if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
-                    self.problems.append(m.problem(("spec", key), f"Invalid value: {v!r}: must be an integer >= 0"))
+                if self._bad_count(m, ("spec", key), v):
                     return None
         if parallelism == 0 or completions == 0:
             self.not_mapped.append(f"{m.origin()}: parallelism or completions is 0: no pods run")
@@ -765,8 +770,7 @@ class _Context:
         )
         if m.kind == "Job":
             limit = m.get("spec", "backoffLimit")
-            if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
-                self.problems.append(m.problem(("spec", "backoffLimit"), f"Invalid value: {limit!r}: must be an integer >= 0"))  # fmt: skip
+            if self._bad_count(m, ("spec", "backoffLimit"), limit):
                 return None
             w.body["backoff_limit"] = JOB_BACKOFF_LIMIT_DEFAULT if limit is None else limit
             w.comments.append(
@@ -824,8 +828,7 @@ class _Context:
                 self.problems.append(m.problem(p, "Required value: a replica spec with a pod template"))
                 return None
             n = _or(m.get(*p, "replicas"), 1)
-            if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-                self.problems.append(m.problem(p + ("replicas",), f"Invalid value: {n!r}: must be an integer >= 0"))
+            if self._bad_count(m, p + ("replicas",), n):
                 return None
             m.get(*p, "restartPolicy")
             got = self._pod_spec(m, p + ("template", "spec"))
@@ -845,10 +848,9 @@ class _Context:
         jobs = [{"name": m.name, "arrival": "0s", "duration": _fmt_duration(dur_s), "pods": total}]
         w = Workload({"type": "training", "name": m.name, "pod": pod, "jobs": jobs}, m, gpu=gpu, pod=pod)
         limit = m.get("spec", "runPolicy", "backoffLimit")
+        if self._bad_count(m, ("spec", "runPolicy", "backoffLimit"), limit):
+            return None
         if limit is not None:
-            if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
-                self.problems.append(m.problem(("spec", "runPolicy", "backoffLimit"), f"Invalid value: {limit!r}: must be an integer >= 0"))  # fmt: skip
-                return None
             w.body["backoff_limit"] = limit
         shape = " + ".join(f"{r} {n}" for r, n, _ in roles)
         w.comments.append(
