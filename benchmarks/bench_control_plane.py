@@ -18,7 +18,9 @@ and a third loop in a fresh interpreter (the conservative ratio: the loop's own 
 (d) 20,000 training jobs on 6,500 GPUs (a PAI-2020-scale replay, synthetic shapes); target <= 5 s.
 (m) not run by default: (n)'s growth taken apart, each size's day with its training alone (no
     services, no drain) and its services alone (no training), and the large cluster's services
-    alone at 5, 10, 25 and 50 services; where (n)'s growth comes from, not a target.
+    alone at 5, 10, 25 and 50 services, the CPU per service of k copies of one service on a fixed
+    inference pool (alike work per service at every k), and the request load the 50 services offer
+    against the first 5; where (n)'s growth comes from, not a target.
 
 Prints one line per figure and writes `control_plane.json` with all of them to --out.
 """
@@ -237,7 +239,17 @@ def main() -> None:
               f"{a_s:.1f} -> {b_s:.1f} s (x{b_s / a_s:.1f}), 710 -> 7,100 nodes")  # fmt: skip
         series = {k: _part(openai(1.0, args.growth_days, k), "services") for k in (5, 10, 25, 50)}
         print("    7,100 nodes, services alone: " + ", ".join(f"{k}: {v:.1f} s" for k, v in series.items()))
-        figures["m"] = {"parts_cpu_s": parts, "services_series_cpu_s": series}
+        # the same service k times on a fixed 500-node inference pool (no Cluster Autoscaler): the work
+        # per service is alike at every k, so what a service costs more at 50 than at 5 is the
+        # machine's caches and SimPy's deeper event heap, not the code's algorithms
+        alike = {k: _part(alike_services(args.growth_days, k), "services") / k for k in (5, 10, 25, 50)}
+        print("    7,100 nodes, k copies of svc-01 on a fixed 500-node pool, CPU per service: "
+              + ", ".join(f"{k}: {v * 1000:.0f} ms" for k, v in alike.items())
+              + f" (50 against 5: {alike[50] / alike[5] - 1:+.1%})")  # fmt: skip
+        load = offered_load(openai(1.0, args.growth_days, 50)) / offered_load(openai(10.0, args.growth_days, 5))
+        print(f"    the 50 services offer x{load:.2f} the requests of the first 5 (their mean rates)")
+        figures["m"] = {"parts_cpu_s": parts, "services_series_cpu_s": series, "alike_cpu_s_per_service": alike,
+                        "offered_load_ratio": load}  # fmt: skip
     if "b" in cases:
         proc = subprocess.run([sys.executable, __file__, "--child-b"], stdout=subprocess.PIPE, text=True, check=False)
         if proc.returncode != 0:
@@ -265,6 +277,35 @@ def _part(scenario: dict, part: str) -> float:
         sc["workloads"] = [w for w in sc["workloads"] if w.get("type") == "inference"]
     _, r, _ = timed(sc)
     return r.run_info["cpu_s"]
+
+
+def alike_services(days: float, k: int) -> dict:
+    """The 7,100-node cluster with `k` copies of its first service on a fixed 500-node inference pool."""
+    import copy
+
+    sc = openai(1.0, days, 1)
+    for pool in sc["cluster"]["node_pools"]:
+        if pool.get("autoscaling"):
+            pool["count"] = 500
+            pool["autoscaling"] = {"min": 500, "max": 500}
+    svc = sc["workloads"][-1]
+    sc["workloads"] = [dict(copy.deepcopy(svc), name=f"svc-{i:02d}") for i in range(k)]
+    return sc
+
+
+def offered_load(scenario: dict) -> float:
+    """Requests per second the scenario's services offer on average (an MMPP's stationary mean rate)."""
+    from gpusim.units import parse_duration
+
+    total = 0.0
+    for w in scenario["workloads"]:
+        if w.get("type") != "inference":
+            continue
+        p = w["arrivals"]["process"]
+        rates = [float(str(r).split("/")[0]) for r in p["rates"]]
+        stay = [parse_duration(x) for x in p["mean_sojourn"]]
+        total += sum(r * t for r, t in zip(rates, stay, strict=True)) / sum(stay)
+    return total
 
 
 def _trend(per_day: list[float]) -> float:
