@@ -295,14 +295,14 @@ def alike_services(days: float, k: int) -> dict:
 
 def offered_load(scenario: dict) -> float:
     """Requests per second the scenario's services offer on average (an MMPP's stationary mean rate)."""
-    from gpusim.units import parse_duration
+    from gpusim.units import parse_duration, parse_rate
 
     total = 0.0
     for w in scenario["workloads"]:
         if w.get("type") != "inference":
             continue
         p = w["arrivals"]["process"]
-        rates = [float(str(r).split("/")[0]) for r in p["rates"]]
+        rates = [parse_rate(r) for r in p["rates"]]
         stay = [parse_duration(x) for x in p["mean_sojourn"]]
         total += sum(r * t for r, t in zip(rates, stay, strict=True)) / sum(stay)
     return total

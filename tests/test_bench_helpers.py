@@ -30,12 +30,12 @@ def bench():
 
 
 def test_offered_load_is_the_mmpp_stationary_mean(bench):
-    # 2/s for 40 min and 10/s for 5 min: (2*2400 + 10*300) / 2700 = 2.888.../s; a plain 1/s for 1 h
+    # 2/s for 40 min and 10/s for 5 min: (2*2400 + 10*300) / 2700 = 2.888.../s; 60/m (1/s) for 1 h
     # and 4/s for 20 min: (3600 + 4800) / 4800 = 1.75/s
     services = [
         {"type": "inference", "arrivals": {"process": {"process": "mmpp", "rates": ["2/s", "10/s"],
                                                         "mean_sojourn": ["40m", "5m"]}}},
-        {"type": "inference", "arrivals": {"process": {"process": "mmpp", "rates": ["1/s", "4/s"],
+        {"type": "inference", "arrivals": {"process": {"process": "mmpp", "rates": ["60/m", "4/s"],
                                                         "mean_sojourn": ["1h", "20m"]}}},
         {"type": "training"},
     ]  # fmt: skip
