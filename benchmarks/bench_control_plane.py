@@ -28,6 +28,7 @@ Prints one line per figure and writes `control_plane.json` with all of them to -
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import resource
 import subprocess
@@ -281,8 +282,6 @@ def _part(scenario: dict, part: str) -> float:
 
 def alike_services(days: float, k: int) -> dict:
     """The 7,100-node cluster with `k` copies of its first service on a fixed 500-node inference pool."""
-    import copy
-
     sc = openai(1.0, days, 1)
     for pool in sc["cluster"]["node_pools"]:
         if pool.get("autoscaling"):
@@ -295,17 +294,10 @@ def alike_services(days: float, k: int) -> dict:
 
 def offered_load(scenario: dict) -> float:
     """Requests per second the scenario's services offer on average (an MMPP's stationary mean rate)."""
-    from gpusim.units import parse_duration, parse_rate
+    from gpusim.traces.schema import MMPPArrivals
 
-    total = 0.0
-    for w in scenario["workloads"]:
-        if w.get("type") != "inference":
-            continue
-        p = w["arrivals"]["process"]
-        rates = [parse_rate(r) for r in p["rates"]]
-        stay = [parse_duration(x) for x in p["mean_sojourn"]]
-        total += sum(r * t for r, t in zip(rates, stay, strict=True)) / sum(stay)
-    return total
+    return sum(MMPPArrivals.model_validate(w["arrivals"]["process"]).mean_rate
+               for w in scenario["workloads"] if w.get("type") == "inference")  # fmt: skip
 
 
 def _trend(per_day: list[float]) -> float:

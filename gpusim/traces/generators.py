@@ -80,6 +80,29 @@ def _stationary(q: np.ndarray, sojourn: np.ndarray) -> np.ndarray:
     return w / w.sum()
 
 
+def mmpp_jumps(k: int, transition: Sequence[Sequence[float]] | None = None) -> np.ndarray:
+    """`mmpp`'s jump matrix over `k` states: `transition`, checked, or by default uniformly to any
+    other state.
+    """
+    if transition is None:
+        q = np.full((k, k), 1.0 / max(k - 1, 1))
+        np.fill_diagonal(q, 0.0 if k > 1 else 1.0)
+        return q
+    q = np.asarray(transition, dtype=float)
+    if q.shape != (k, k) or (q < 0).any() or not np.allclose(q.sum(axis=1), 1.0):
+        raise ValueError("transition must be a k x k matrix of probabilities with rows summing to 1")
+    return q
+
+
+def mmpp_mean_rate(
+    rates: Sequence[float], mean_sojourn_s: Sequence[float], transition: Sequence[Sequence[float]] | None = None
+) -> float:
+    """`mmpp`'s long-run mean arrival rate, ``sum(pi_i * rates[i])`` over its time-stationary states."""
+    m = np.asarray(mean_sojourn_s, dtype=float)
+    pi = _stationary(mmpp_jumps(len(m), transition), m)
+    return float(np.dot(pi, np.asarray(rates, dtype=float)))
+
+
 def mmpp(
     rng: np.random.Generator,
     rates: Sequence[float],
@@ -101,13 +124,7 @@ def mmpp(
     k = len(r)
     if k < 1 or len(m) != k or (r < 0).any() or (m <= 0).any():
         raise ValueError("mmpp needs rates >= 0 and mean_sojourn_s > 0 of the same length")
-    if transition is None:
-        q = np.full((k, k), 1.0 / max(k - 1, 1))
-        np.fill_diagonal(q, 0.0 if k > 1 else 1.0)
-    else:
-        q = np.asarray(transition, dtype=float)
-        if q.shape != (k, k) or (q < 0).any() or not np.allclose(q.sum(axis=1), 1.0):
-            raise ValueError("transition must be a k x k matrix of probabilities with rows summing to 1")
+    q = mmpp_jumps(k, transition)
     _check_window(start_s, end_s)
     state = int(rng.choice(k, p=_stationary(q, m)))
     t = start_s

@@ -160,6 +160,11 @@ class MMPPArrivals(_Process):
                 raise ValueError("transition rows must be probabilities summing to 1")
         return self
 
+    @property
+    def mean_rate(self) -> float:
+        """Long-run mean arrival rate (per second), over the chain's time-stationary states."""
+        return generators.mmpp_mean_rate(self.rates, self.mean_sojourn, self.transition)
+
     def sample(self, rng: np.random.Generator, start_s: float, end_s: float) -> np.ndarray:
         return generators.mmpp(rng, self.rates, self.mean_sojourn, start_s, end_s, self.transition)
 

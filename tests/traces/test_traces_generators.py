@@ -72,6 +72,18 @@ def test_mmpp_long_run_rate_and_burstiness():
     assert abs(len(three) / 300_000.0 - 16 / 3) < 0.3
 
 
+def test_mmpp_mean_rate_by_hand_and_against_the_sample():
+    # on/off 20/s for 10 s, 0 for 40 s: 20 * 10 / 50 = 4/s
+    assert g.mmpp_mean_rate([20.0, 0.0], [10.0, 40.0]) == pytest.approx(4.0, rel=1e-12)
+    # from state 0 half the jumps go to 1, half to 2; both return to 0: the embedded chain visits
+    # 0, 1, 2 with 1/2, 1/4, 1/4, so with sojourns 1, 2, 4 s the time shares are 1/4, 1/4, 1/2 and
+    # the mean is 4/4 + 8/4 + 0 = 3/s
+    q = [[0, 0.5, 0.5], [1, 0, 0], [1, 0, 0]]
+    assert g.mmpp_mean_rate([4.0, 8.0, 0.0], [1.0, 2.0, 4.0], q) == pytest.approx(3.0, rel=1e-12)
+    a = g.mmpp(np.random.default_rng(11), [4.0, 8.0, 0.0], [1.0, 2.0, 4.0], 0.0, 200_000.0, transition=q)
+    assert abs(len(a) / 200_000.0 - 3.0) < 0.05
+
+
 def test_diurnal_sinusoid_and_profile():
     rng = np.random.default_rng(3)
     days = 20
